@@ -1,0 +1,183 @@
+// engine_bench: micro-benchmarks of the playbook engine (Google Benchmark).
+//
+//   BM_Compile/<playbook>          LoadPlaybook of each shipped playbook (config/playbooks)
+//   BM_Evaluate                    Evaluate one generated opportunity, customer-journey
+//   BM_EvaluateAll                 Evaluate + every review checklist: every condition of
+//                                  the playbook that applies, the figure compared with
+//                                  the node peers
+//   BM_Rules/<n>                   Evaluate against a synthetic playbook of n rules
+//   BM_Contacts/<n>, BM_Activities/<n>
+//                                  Evaluate opportunities of a fixed shape
+//
+// Slopes (time per extra rule / contact / activity) are computed from the JSON output by
+// bench/peers/report.js. Playbooks are read from --playbooks DIR (default: the source
+// tree's config/playbooks).
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/common/opportunity_generator.h"
+#include "bench/engine/synthetic_playbook.h"
+#include "sidecar/engine/engine.h"
+
+namespace dealcoach::bench {
+namespace {
+
+std::string& PlaybookDir() {
+  static std::string* dir = new std::string(DEALCOACH_SOURCE_DIR "/config/playbooks");
+  return *dir;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::shared_ptr<const engine::CompiledPlaybook> Load(absl::string_view yaml,
+                                                     absl::string_view name) {
+  engine::LoadResult r = engine::LoadPlaybook(yaml, name);
+  if (!r.ok()) {
+    for (const auto& d : r.diagnostics) {
+      std::fprintf(stderr, "%s\n", engine::FormatDiagnostic(d).c_str());
+    }
+  }
+  return r.playbook;
+}
+
+const std::shared_ptr<const engine::CompiledPlaybook>& CustomerJourney() {
+  static const auto* pb = new std::shared_ptr<const engine::CompiledPlaybook>(
+      Load(ReadFile(PlaybookDir() + "/customer-journey.yaml"), "customer-journey.yaml"));
+  return *pb;
+}
+
+// A pool of generated opportunities, cycled so caches see realistic variety.
+std::vector<v1::Opportunity> Pool(int count, const Shape& shape = {}) {
+  OpportunityGenerator gen(7);
+  std::vector<v1::Opportunity> pool;
+  pool.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    pool.push_back(gen.Make(i, shape));
+    engine::NormalizeOpportunity(&pool.back());
+  }
+  return pool;
+}
+
+void EvaluateLoop(benchmark::State& state, const engine::CompiledPlaybook& pb,
+                  const std::vector<v1::Opportunity>& pool, bool checklists) {
+  const absl::Time now = BenchNow();
+  const std::vector<std::string> lists = pb.checklist_names();
+  size_t i = 0;
+  for (auto _ : state) {
+    const v1::Opportunity& opp = pool[i];
+    v1::DealGuidance g = pb.Evaluate(opp, now);
+    benchmark::DoNotOptimize(g);
+    if (checklists) {
+      for (const std::string& name : lists) {
+        auto c = pb.EvaluateChecklist(opp, now, name);
+        benchmark::DoNotOptimize(c);
+      }
+    }
+    if (++i == pool.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Compile(benchmark::State& state, const std::string& path) {
+  const std::string yaml = ReadFile(path);
+  const std::string name = std::filesystem::path(path).filename().string();
+  for (auto _ : state) {
+    engine::LoadResult r = engine::LoadPlaybook(yaml, name);
+    if (!r.ok()) {
+      state.SkipWithError("playbook does not load");
+      return;
+    }
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+void BM_Evaluate(benchmark::State& state) {
+  if (CustomerJourney() == nullptr) return state.SkipWithError("customer-journey.yaml missing");
+  static const auto* pool = new std::vector<v1::Opportunity>(Pool(1000));
+  EvaluateLoop(state, *CustomerJourney(), *pool, /*checklists=*/false);
+}
+BENCHMARK(BM_Evaluate);
+
+void BM_EvaluateAll(benchmark::State& state) {
+  if (CustomerJourney() == nullptr) return state.SkipWithError("customer-journey.yaml missing");
+  static const auto* pool = new std::vector<v1::Opportunity>(Pool(1000));
+  EvaluateLoop(state, *CustomerJourney(), *pool, /*checklists=*/true);
+}
+BENCHMARK(BM_EvaluateAll);
+
+void BM_Rules(benchmark::State& state) {
+  const int rules = static_cast<int>(state.range(0));
+  auto pb = Load(SyntheticPlaybookYaml(rules), absl::StrCat("synthetic-", rules, ".yaml"));
+  if (pb == nullptr) return state.SkipWithError("synthetic playbook does not load");
+  static const auto* pool = new std::vector<v1::Opportunity>(Pool(500));
+  EvaluateLoop(state, *pb, *pool, /*checklists=*/false);
+  state.counters["rules"] = rules;
+}
+BENCHMARK(BM_Rules)->Arg(10)->Arg(100)->Arg(1000);
+
+void BM_Contacts(benchmark::State& state) {
+  if (CustomerJourney() == nullptr) return state.SkipWithError("customer-journey.yaml missing");
+  const int contacts = static_cast<int>(state.range(0));
+  const auto pool = Pool(200, Shape{contacts, 20});
+  EvaluateLoop(state, *CustomerJourney(), pool, /*checklists=*/false);
+  state.counters["contacts"] = contacts;
+}
+BENCHMARK(BM_Contacts)->Arg(1)->Arg(10)->Arg(100);
+
+void BM_Activities(benchmark::State& state) {
+  if (CustomerJourney() == nullptr) return state.SkipWithError("customer-journey.yaml missing");
+  const int activities = static_cast<int>(state.range(0));
+  const auto pool = Pool(activities > 100 ? 50 : 200, Shape{5, activities});
+  EvaluateLoop(state, *CustomerJourney(), pool, /*checklists=*/false);
+  state.counters["activities"] = activities;
+}
+BENCHMARK(BM_Activities)->Arg(10)->Arg(1000);
+
+}  // namespace
+}  // namespace dealcoach::bench
+
+int main(int argc, char** argv) {
+  // Our own flag first; Google Benchmark rejects flags it does not know.
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--playbooks=", 0) == 0) {
+      dealcoach::bench::PlaybookDir() = a.substr(12);
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  int n = static_cast<int>(args.size());
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(dealcoach::bench::PlaybookDir(), ec)) {
+    const std::string path = entry.path().string();
+    if (entry.path().extension() == ".yaml" && path.find("_test.yaml") == std::string::npos) {
+      files.push_back(path);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const std::string& path : files) {
+    benchmark::RegisterBenchmark(
+        ("BM_Compile/" + std::filesystem::path(path).stem().string()).c_str(),
+        [path](benchmark::State& state) { dealcoach::bench::BM_Compile(state, path); });
+  }
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

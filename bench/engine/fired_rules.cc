@@ -1,0 +1,140 @@
+// fired_rules: what dealcoach decides for each opportunity of a gen_opportunities dump,
+// as the set of rule ids that fire, for the node peers' equivalence check.
+//
+//   fired_rules --opportunities FILE [--playbook FILE] [--limit N] [--bench-seconds S]
+//
+// With --bench-seconds it also times dealcoach on exactly these opportunities, single
+// threaded, the way the peers are timed (warm-up, then passes over the data until S
+// seconds have passed): Evaluate alone, and Evaluate plus every review checklist (every
+// condition of the playbook that applies: the figure compared with the peers).
+//
+// A rule "fires" when dealcoach reports it as holding: an exit-gate criterion MET in a
+// reported gate, a next-best behavior returned (all of them, no top-N cut), a risk, a
+// checklist item MET. Output: {"playbook": ..., "fired": {"<opp id>": [ids...]}}.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+#include "sidecar/engine/engine.h"
+
+int main(int argc, char** argv) {
+  std::string opportunities_path;
+  std::string playbook_path = DEALCOACH_SOURCE_DIR "/config/playbooks/customer-journey.yaml";
+  int limit = 1 << 30;
+  double bench_seconds = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--opportunities") {
+      opportunities_path = argv[i + 1];
+    } else if (a == "--playbook") {
+      playbook_path = argv[i + 1];
+    } else if (a == "--limit" && absl::SimpleAtoi(argv[i + 1], &limit)) {
+    } else if (a == "--bench-seconds" && absl::SimpleAtod(argv[i + 1], &bench_seconds)) {
+    } else {
+      opportunities_path.clear();
+      break;
+    }
+  }
+  if (opportunities_path.empty()) {
+    std::fprintf(stderr, "usage: fired_rules --opportunities FILE [--playbook FILE] [--limit N]\n");
+    return 2;
+  }
+  dealcoach::engine::LoadResult loaded = dealcoach::engine::LoadPlaybookFile(playbook_path);
+  if (!loaded.ok()) {
+    for (const auto& d : loaded.diagnostics) {
+      std::fprintf(stderr, "%s\n", dealcoach::engine::FormatDiagnostic(d).c_str());
+    }
+    return 1;
+  }
+  const dealcoach::engine::CompiledPlaybook& pb = *loaded.playbook;
+  nlohmann::json doc;
+  absl::Time now;
+  try {
+    std::ifstream in(opportunities_path);
+    doc = nlohmann::json::parse(in);
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, doc.at("now").get<std::string>(), &now, &err)) {
+      std::fprintf(stderr, "fired_rules: bad \"now\": %s\n", err.c_str());
+      return 1;
+    }
+  } catch (const nlohmann::json::exception& e) {
+    std::fprintf(stderr, "fired_rules: %s: %s\n", opportunities_path.c_str(), e.what());
+    return 1;
+  }
+  dealcoach::engine::EvaluateOptions options;
+  options.max_behaviors = 1 << 20;
+  nlohmann::json fired = nlohmann::json::object();
+  std::vector<dealcoach::v1::Opportunity> all;
+  int n = 0;
+  for (const nlohmann::json& o : doc.at("opportunities")) {
+    if (n++ >= limit) break;
+    dealcoach::v1::Opportunity opp;
+    auto status = google::protobuf::util::JsonStringToMessage(o.dump(), &opp);
+    if (!status.ok()) {
+      std::fprintf(stderr, "fired_rules: opportunity %d: %s\n", n, status.ToString().c_str());
+      return 1;
+    }
+    dealcoach::engine::NormalizeOpportunity(&opp);
+    std::vector<std::string> ids;
+    dealcoach::v1::DealGuidance g = pb.Evaluate(opp, now, options);
+    for (const auto& gate : g.gates()) {
+      for (const auto& c : gate.criteria()) {
+        if (c.status() == dealcoach::v1::CRITERION_STATUS_MET) ids.push_back(c.rule().id());
+      }
+    }
+    for (const auto& b : g.next_best_behaviors()) ids.push_back(b.rule().id());
+    for (const auto& r : g.risks()) ids.push_back(r.rule().id());
+    for (const std::string& name : pb.checklist_names()) {
+      auto list = pb.EvaluateChecklist(opp, now, name);
+      if (!list.ok()) continue;
+      for (const auto& item : list->items()) {
+        if (item.status() == dealcoach::v1::CRITERION_STATUS_MET) ids.push_back(item.rule().id());
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    fired[opp.id()] = ids;
+    all.push_back(std::move(opp));
+  }
+  nlohmann::json out = {{"playbook", pb.ref().name()},
+                        {"version", pb.ref().version()},
+                        {"evidence_note",
+                         "criteria MET in reported gates, all fired behaviors, "
+                         "risks, checklist items MET"},
+                        {"fired", fired}};
+  if (bench_seconds > 0 && !all.empty()) {
+    const std::vector<std::string> lists = pb.checklist_names();
+    auto time_loop = [&](bool checklists) {
+      using Clock = std::chrono::steady_clock;
+      const auto deadline = Clock::now() + std::chrono::duration<double>(bench_seconds);
+      int64_t count = 0;
+      int64_t sink = 0;
+      const auto start = Clock::now();
+      for (int pass = 0; pass < 100 && Clock::now() < deadline; ++pass) {
+        for (const auto& opp : all) {
+          sink += pb.Evaluate(opp, now).next_best_behaviors_size();
+          if (checklists) {
+            for (const std::string& name : lists) {
+              auto list = pb.EvaluateChecklist(opp, now, name);
+              if (list.ok()) sink += list->open_items();
+            }
+          }
+          ++count;
+        }
+      }
+      const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+      if (sink < 0) std::fprintf(stderr, "impossible\n");
+      return nlohmann::json{{"evaluations", count}, {"ns_per_opportunity", ns / count}};
+    };
+    for (size_t i = 0; i < std::min<size_t>(all.size(), 200); ++i) pb.Evaluate(all[i], now);
+    out["timing"] = {{"evaluate", time_loop(false)}, {"evaluate_with_checklists", time_loop(true)}};
+  }
+  std::cout << out.dump(1) << "\n";
+  return 0;
+}

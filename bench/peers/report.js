@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+// Turns the raw outputs of one scripts/bench.sh run into bench/results/latest.json (every
+// figure, every ratio, every goal) and a readable table; optionally rewrites the results
+// table in docs/performance.md (between the results:begin / results:end markers).
+//
+//   node report.js --work DIR --out FILE --mode full|smoke [--docs docs/performance.md]
+//   node report.js --from bench/results/latest.json --docs docs/performance.md
+//
+// Every ratio divides two figures measured in the same run.
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execSync } = require('child_process');
+
+function args() {
+  const o = {};
+  for (let i = 2; i < process.argv.length; i += 2) o[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+  return o;
+}
+
+function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    return null;
+  }
+}
+
+function machine() {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = (cpuinfo.match(/^model name\s*:\s*(.*)$/m) || [])[1] || os.cpus()[0]?.model || '';
+  let commit = '';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { cwd: __dirname, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString().trim();
+  } catch (e) { /* not a checkout */ }
+  return {
+    nproc: os.cpus().length,
+    cpu_model: model.trim(),
+    memory_bytes: os.totalmem(),
+    loadavg_at_end: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    kernel: os.release(),
+    node: process.version,
+    commit,
+    date: new Date().toISOString(),
+  };
+}
+
+// Google Benchmark JSON -> {name: ns per iteration}.
+function engineFigures(gb) {
+  const ns = {};
+  const errors = {};
+  if (!gb) return { ns, errors };
+  const unit = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
+  for (const b of gb.benchmarks || []) {
+    if (b.error_occurred) {
+      errors[b.name] = b.error_message;
+      continue;
+    }
+    if (b.run_type && b.run_type !== 'iteration') continue;
+    // CPU time: these benchmarks are single-threaded, and on a shared machine the CPU
+    // time of the benchmark thread is far steadier than wall time.
+    ns[b.name] = b.cpu_time * (unit[b.time_unit] || 1);
+  }
+  return { ns, errors };
+}
+
+// Slope between consecutive points, and the growth exponent between the two largest
+// sizes, k = log(t2/t1) / log(n2/n1): 1 is linear, below 1 better (a fixed cost still
+// dominates), 2 quadratic. "Linear or better" when k <= 1.1 (noise allowance).
+function slopes(points) {
+  if (points.length < 2) return null;
+  const seg = [];
+  for (let i = 1; i < points.length; i++) {
+    const [x0, y0] = points[i - 1];
+    const [x1, y1] = points[i];
+    seg.push({ from: x0, to: x1, ns_per_unit: (y1 - y0) / (x1 - x0) });
+  }
+  const [a, b] = points.slice(-2);
+  const exponent = Math.log(b[1] / a[1]) / Math.log(b[0] / a[0]);
+  const first = points[0];
+  const last = points[points.length - 1];
+  return {
+    points: points.map(([x, y]) => ({ n: x, ns: y })),
+    segments: seg,
+    ns_per_unit: (last[1] - first[1]) / (last[0] - first[0]),
+    growth_exponent: exponent,
+    linear_or_better: exponent <= 1.1,
+  };
+}
+
+function build(work, mode) {
+  const result = { mode, machine: machine(), engine: {}, bulk: null, peers: null, load: null, goals: [] };
+  const { ns, errors } = engineFigures(readJson(path.join(work, 'engine.json')));
+  const compile = {};
+  for (const [k, v] of Object.entries(ns)) if (k.startsWith('BM_Compile/')) compile[k.slice(11)] = v;
+  const pick = (prefix, xs) => xs.filter((x) => ns[`${prefix}/${x}`] !== undefined).map((x) => [x, ns[`${prefix}/${x}`]]);
+  result.engine = {
+    compile_ns: compile,
+    evaluate_ns: ns.BM_Evaluate ?? null,
+    evaluate_with_checklists_ns: ns.BM_EvaluateAll ?? null,
+    rules: slopes(pick('BM_Rules', [10, 100, 1000])),
+    contacts: slopes(pick('BM_Contacts', [1, 10, 100])),
+    activities: slopes(pick('BM_Activities', [10, 1000])),
+    errors,
+  };
+  const bulk = readJson(path.join(work, 'bulk.json'));
+  if (bulk) result.bulk = bulk;
+
+  const fired = readJson(path.join(work, 'fired.json'));
+  const peers = readJson(path.join(work, 'peers.json'));
+  if (fired && fired.timing) {
+    const dc = fired.timing.evaluate_with_checklists.ns_per_opportunity;
+    result.peers = {
+      opportunities: Object.keys(fired.fired).length,
+      dealcoach_ns_per_opportunity: dc,
+      dealcoach_evaluate_only_ns_per_opportunity: fired.timing.evaluate.ns_per_opportunity,
+      peers: peers ? peers.peers : null,
+      ratios: {},
+    };
+    if (peers) {
+      for (const [name, p] of Object.entries(peers.peers)) {
+        result.peers.ratios[name] = {
+          vs_eval_only: p.ns_per_opportunity / dc,
+          vs_eval_with_prep: p.ns_per_opportunity_with_prep / dc,
+        };
+      }
+    }
+  }
+
+  const load = {};
+  for (const f of fs.existsSync(work) ? fs.readdirSync(work) : []) {
+    const m = f.match(/^load-(.*)\.json$/);
+    if (m) load[m[1]] = readJson(path.join(work, f));
+  }
+  if (Object.keys(load).length) {
+    const p99 = (k) => load[k]?.latency_us?.p99;
+    result.load = {
+      runs: load,
+      saturation_rps: {
+        health: load['closed-health']?.throughput_rps ?? null,
+        guidance_push: load['closed-push']?.throughput_rps ?? null,
+        guidance_id: load['closed-id']?.throughput_rps ?? null,
+      },
+      p99_ratio_push_vs_health: p99('rate-push') && p99('rate-health-at-push') ? p99('rate-push') / p99('rate-health-at-push') : null,
+      p99_ratio_id_vs_health: p99('rate-id') && p99('rate-health-at-id') ? p99('rate-id') / p99('rate-health-at-id') : null,
+    };
+  }
+
+  // Goals.
+  const goal = (name, value, op, target, unit) => {
+    const met = value === null || value === undefined ? null : op === '>=' ? value >= target : op === '<=' ? value <= target : value < target;
+    result.goals.push({ name, value, goal: `${op} ${target}${unit || ''}`, met });
+  };
+  const ratio = (n) => result.peers?.ratios?.[n]?.vs_eval_only ?? null;
+  goal('engine vs json-rules-engine (x faster, single thread)', ratio('json-rules-engine'), '>=', 20, 'x');
+  goal('engine vs zen-engine (x faster, single thread)', ratio('zen-engine'), '>=', 5, 'x');
+  goal('GetDealGuidance push p99 / Health p99 at 50% saturation', result.load?.p99_ratio_push_vs_health ?? null, '<=', 1.5, 'x');
+  goal('GetDealGuidance id p99 / Health p99 at 50% saturation', result.load?.p99_ratio_id_vs_health ?? null, '<=', 1.5, 'x');
+  goal(`bulk ${result.bulk?.threads ?? '?'}-thread vs 1-thread speedup`, result.bulk?.speedup ?? null, '>=', 1.8, 'x');
+  goal('cache overhead per opportunity beyond its data (bytes)', result.bulk?.cache_overhead_per_opportunity_bytes ?? null, '<', 1024, ' B');
+  goal('evaluation cost linear-or-better in rule count', result.engine.rules ? (result.engine.rules.linear_or_better ? 1 : 0) : null, '>=', 1);
+  goal('evaluation cost linear-or-better in contacts', result.engine.contacts ? (result.engine.contacts.linear_or_better ? 1 : 0) : null, '>=', 1);
+  for (const [name, p] of Object.entries(result.peers?.peers || {})) {
+    goal(`${name} rule sets equal dealcoach's (mismatches in ${p.equivalence.sample})`, p.equivalence.mismatches, '<=', 0);
+  }
+  return result;
+}
+
+const fmt = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : Number(x).toFixed(d));
+const us = (ns) => fmt(ns / 1000, 2);
+const mib = (b) => fmt(b / 1048576, 1);
+
+function table(r) {
+  const rows = [];
+  const row = (what, value, note = '') => rows.push(`| ${what} | ${value} | ${note} |`);
+  rows.push('| measurement | value | goal / note |', '|---|---|---|');
+  for (const [k, v] of Object.entries(r.engine.compile_ns || {})) row(`compile ${k}.yaml`, `${fmt(v / 1e6, 2)} ms`);
+  row('evaluate 1 opportunity, customer-journey', `${us(r.engine.evaluate_ns)} µs`, 'engine_bench, CPU time');
+  row('evaluate + review checklists', `${us(r.engine.evaluate_with_checklists_ns)} µs`);
+  const sl = (label, s, unit) => {
+    if (!s) return row(label, 'n/a');
+    const pts = s.points.map((p) => `${p.n}: ${us(p.ns)} µs`).join(', ');
+    row(label, `${fmt(s.ns_per_unit, 1)} ns per ${unit}`,
+      `${pts}; growth exponent ${fmt(s.growth_exponent, 2)} (${s.linear_or_better ? 'linear or better' : 'superlinear'})`);
+  };
+  sl('rule-count slope', r.engine.rules, 'rule');
+  sl('contacts slope', r.engine.contacts, 'contact');
+  sl('activities slope', r.engine.activities, 'activity');
+  if (r.peers) {
+    row('dealcoach, same data as peers (evaluate + checklists)', `${us(r.peers.dealcoach_ns_per_opportunity)} µs`, `${r.peers.opportunities} opportunities`);
+    for (const [name, p] of Object.entries(r.peers.peers || {})) {
+      const q = r.peers.ratios[name];
+      row(`${name} ${p.version}`, `${us(p.ns_per_opportunity)} µs (${us(p.ns_per_opportunity_with_prep)} with prep)`,
+        `dealcoach ${fmt(q.vs_eval_only)}x faster (${fmt(q.vs_eval_with_prep)}x incl. prep); ${p.equivalence.mismatches}/${p.equivalence.sample} mismatches`);
+    }
+  }
+  if (r.load) {
+    const s = r.load.saturation_rps;
+    row('saturation, closed loop (32 outstanding)', `health ${fmt(s.health, 0)} rps, push ${fmt(s.guidance_push, 0)} rps, id ${fmt(s.guidance_id, 0)} rps`);
+    for (const k of ['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id']) {
+      const l = r.load.runs[k];
+      if (!l) continue;
+      const L = l.latency_us;
+      row(`${k} @ ${fmt(l.offered_rate, 0)} rps`, `p50 ${fmt(L.p50, 0)} / p90 ${fmt(L.p90, 0)} / p99 ${fmt(L.p99, 0)} / p99.9 ${fmt(L.p999, 0)} µs`,
+        `${l.sustained ? 'sustained' : `NOT sustained (${l.unsent} unsent, ${l.errors} errors)`}`);
+    }
+    row('p99 ratio GetDealGuidance push / Health', `${fmt(r.load.p99_ratio_push_vs_health, 2)}x`, 'goal ≤ 1.5x');
+    row('p99 ratio GetDealGuidance id / Health', `${fmt(r.load.p99_ratio_id_vs_health, 2)}x`, 'goal ≤ 1.5x');
+  }
+  if (r.bulk) {
+    const b = r.bulk;
+    row(`bulk 1 thread (${b.opportunities} opps)`, `${fmt(b.one_thread_ops_per_s, 0)} opp/s`);
+    row(`bulk ${b.threads} threads`, `${fmt(b.n_threads_ops_per_s, 0)} opp/s`, `speedup ${fmt(b.speedup, 2)}x (goal ≥ 1.8x)`);
+    row(`peak RSS with ${b.opportunities} cached opportunities`, `${mib(b.peak_rss_with_cache_bytes)} MiB`, `process peak overall ${mib(b.peak_rss_bytes)} MiB`);
+    for (const c of b.cache) {
+      row(`cache layout ${c.layout}`, `${fmt(c.overhead_per_opportunity_bytes, 0)} B overhead/opp`,
+        `data ${fmt(c.data_bytes_per_opportunity, 0)} B/opp, RSS ${fmt(c.rss_per_opportunity_bytes, 0)} B/opp${c.layout === 'shared_ptr_message' ? ' (sidecar layout; goal < 1024 B)' : ''}`);
+    }
+  }
+  rows.push('', '| goal | value | target | met |', '|---|---|---|---|');
+  for (const g of r.goals) rows.push(`| ${g.name} | ${fmt(g.value, 2)} | ${g.goal} | ${g.met === null ? 'not measured' : g.met ? 'yes' : 'NO'} |`);
+  return rows.join('\n');
+}
+
+function machineLine(r) {
+  const m = r.machine;
+  return `Machine: ${m.nproc} CPUs (${m.cpu_model}), ${mib(m.memory_bytes)} MiB RAM, Linux ${m.kernel}, node ${m.node}; ` +
+    `commit ${m.commit || '?'}, ${m.date}, run mode ${r.mode}, load average at the end ${m.loadavg_at_end.join(' ')}.`;
+}
+
+function updateDocs(file, r) {
+  const begin = '<!-- results:begin (generated by bench/peers/report.js; do not edit) -->';
+  const end = '<!-- results:end -->';
+  const text = fs.readFileSync(file, 'utf8');
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`${file}: results markers not found`);
+  const body = `${begin}\n${machineLine(r)}\n\n${table(r)}\n${end}`;
+  fs.writeFileSync(file, text.slice(0, i) + body + text.slice(j + end.length));
+}
+
+function main() {
+  const o = args();
+  let r;
+  if (o.from) {
+    r = readJson(o.from);
+    if (!r) throw new Error(`cannot read ${o.from}`);
+  } else {
+    if (!o.work || !o.out) throw new Error('usage: report.js --work DIR --out FILE [--mode M] [--docs FILE] | --from FILE --docs FILE');
+    r = build(o.work, o.mode || 'full');
+    fs.mkdirSync(path.dirname(o.out), { recursive: true });
+    fs.writeFileSync(o.out, JSON.stringify(r, null, 2) + '\n');
+  }
+  process.stdout.write(`${machineLine(r)}\n\n${table(r)}\n`);
+  if (o.docs) updateDocs(o.docs, r);
+}
+
+try {
+  main();
+} catch (e) {
+  process.stderr.write(`report: ${e.message}\n`);
+  process.exit(1);
+}

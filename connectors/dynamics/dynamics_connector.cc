@@ -1,0 +1,463 @@
+#include "connectors/dynamics/dynamics_connector.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "connectors/common/config.h"
+#include "connectors/common/secrets.h"
+#include "connectors/registry.h"
+#include "sidecar/common/status_macros.h"
+
+namespace dealcoach::connectors::dynamics {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kCrm = DynamicsConnector::kType;
+constexpr char kAnnotation[] = "@OData.Community.Display.V1.FormattedValue";
+// Ids per related-record query: keeps the $filter (and URL) short.
+constexpr size_t kIdsPerQuery = 25;
+
+// Top-level attributes the opportunity/fields sections of a mapping read, for $select.
+void CollectAttributes(const YAML::Node& node, const std::set<std::string>& expanded,
+                       std::set<std::string>* out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      if (key == "values" || key == "default" || key == "value" || key == "type") continue;
+      CollectAttributes(kv.second, expanded, out);
+    }
+    return;
+  }
+  if (!node.IsScalar()) return;
+  std::vector<std::string> parts = absl::StrSplit(node.Scalar(), '.');
+  if (parts.empty() || parts[0].empty()) return;
+  if (parts[0] == "formatted" && parts.size() == 2) {
+    out->insert(parts[1]);
+  } else if (parts[0] != "dealcoach" && parts[0] != "formatted" && !expanded.count(parts[0])) {
+    out->insert(parts[0]);
+  }
+}
+
+std::string ODataTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+std::string IdFilter(const std::string& lookup, const std::vector<std::string>& ids) {
+  std::vector<std::string> terms;
+  for (const std::string& id : ids) terms.push_back(absl::StrCat(lookup, " eq ", id));
+  return absl::StrCat("(", absl::StrJoin(terms, " or "), ")");
+}
+
+// Dataverse ids are GUIDs; refuse anything else before it reaches a URL or $filter.
+bool IsGuid(absl::string_view id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void LiftFormattedValues(json* value) {
+  if (value->is_array()) {
+    for (json& item : *value) LiftFormattedValues(&item);
+    return;
+  }
+  if (!value->is_object()) return;
+  json formatted = json::object();
+  for (auto it = value->begin(); it != value->end(); ++it) {
+    if (absl::EndsWith(it.key(), kAnnotation)) {
+      formatted[it.key().substr(0, it.key().size() - strlen(kAnnotation))] = it.value();
+    } else if (it->is_object() || it->is_array()) {
+      LiftFormattedValues(&it.value());
+    }
+  }
+  if (!formatted.empty()) (*value)["formatted"] = std::move(formatted);
+}
+
+absl::Status DataverseError(const HttpResponse& response, absl::string_view call) {
+  std::string detail;
+  const json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+    detail = absl::StrCat(body["error"].value("message", ""), " [", body["error"].value("code", ""),
+                          "]");
+  } else if (response.status == 401) {
+    detail = "access token rejected";
+  } else {
+    detail = response.body.substr(0, 200);
+  }
+  return StatusFromHttp(response.status, kCrm, call, detail);
+}
+
+absl::Status EntraError(const HttpResponse& response, absl::string_view call) {
+  const json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  std::string error, description;
+  if (body.is_object()) {
+    error = body.value("error", "");
+    description = body.value("error_description", "");
+  }
+  const std::string detail =
+      error.empty() ? response.body.substr(0, 200) : absl::StrCat(error, ": ", description);
+  if (error == "invalid_client" || error == "unauthorized_client" || error == "invalid_grant") {
+    return absl::UnauthenticatedError(
+        absl::StrCat(kCrm, ": ", call, ": ", response.status, " token request refused: ", detail,
+                     " (check tenant_id, client_id and the secret named by "
+                     "client_secret_env / client_secret_file)"));
+  }
+  return StatusFromHttp(response.status, kCrm, call, detail);
+}
+
+DynamicsConnector::DynamicsConnector(DynamicsOptions options, OpportunityMapping mapping,
+                                     std::string select, std::unique_ptr<HttpClient> client)
+    : options_(std::move(options)),
+      mapping_(std::move(mapping)),
+      select_(std::move(select)),
+      client_(std::move(client)) {
+  http_ = std::make_unique<ResilientHttp>(kCrm, client_.get(), options_.resilience);
+}
+
+absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
+    const YAML::Node& config, const ConnectorContext& context) {
+  ConfigReader r(config, context);
+  DC_RETURN_IF_ERROR(r.CheckKeys({"org_url",
+                                  "authority",
+                                  "tenant_id",
+                                  "client_id",
+                                  "client_secret",
+                                  "client_secret_env",
+                                  "client_secret_file",
+                                  "scope",
+                                  "api_version",
+                                  "page_size",
+                                  "expand",
+                                  "contacts",
+                                  "activities",
+                                  "sync_timeout",
+                                  "mapping",
+                                  "timeouts",
+                                  "retry",
+                                  "rate_limit",
+                                  "circuit_breaker",
+                                  "tls_verify",
+                                  "ca_file"}));
+  DynamicsOptions o;
+  DC_ASSIGN_OR_RETURN(o.org_url, r.String("org_url"));
+  while (absl::EndsWith(o.org_url, "/")) o.org_url.pop_back();
+  DC_ASSIGN_OR_RETURN(o.authority, r.String("authority", o.authority));
+  while (absl::EndsWith(o.authority, "/")) o.authority.pop_back();
+  DC_ASSIGN_OR_RETURN(o.tenant_id, r.String("tenant_id"));
+  DC_ASSIGN_OR_RETURN(o.client_id, r.String("client_id"));
+  DC_ASSIGN_OR_RETURN(o.client_secret, ReadSecret(r.node(), "client_secret", context));
+  DC_ASSIGN_OR_RETURN(o.scope, r.String("scope", absl::StrCat(o.org_url, "/.default")));
+  DC_ASSIGN_OR_RETURN(o.api_version, r.String("api_version", o.api_version));
+  DC_ASSIGN_OR_RETURN(int64_t page_size, r.Int("page_size", o.page_size));
+  if (page_size < 1 || page_size > 5000) {
+    return ConfigError(r.node()["page_size"], context, "`page_size` must be in 1..5000");
+  }
+  o.page_size = static_cast<int>(page_size);
+  DC_ASSIGN_OR_RETURN(o.expand, r.String("expand", o.expand));
+  DC_ASSIGN_OR_RETURN(o.contacts, r.Bool("contacts", true));
+  DC_ASSIGN_OR_RETURN(o.activities, r.Bool("activities", true));
+  DC_ASSIGN_OR_RETURN(o.sync_timeout, r.Duration("sync_timeout", o.sync_timeout));
+  DC_ASSIGN_OR_RETURN(o.http, ParseHttpClientOptions(r));
+  DC_ASSIGN_OR_RETURN(o.resilience, ParseResilience(r));
+
+  const std::string default_file = "connectors/dynamics/default_mapping.yaml";
+  DC_ASSIGN_OR_RETURN(OpportunityMapping mapping,
+                      OpportunityMapping::Parse(DefaultMappingYaml(), default_file));
+  DC_ASSIGN_OR_RETURN(YAML::Node overrides, r.Map("mapping"));
+  if (overrides.IsDefined()) DC_RETURN_IF_ERROR(mapping.Merge(overrides, context.config_file));
+
+  // $select: what the mapping reads at the top level, minus expanded navigation properties.
+  std::set<std::string> expanded;
+  {
+    // Top-level navigation names only: commas inside "(...)" belong to nested options.
+    int depth = 0;
+    std::string name;
+    for (char c : o.expand + ",") {
+      if (c == '(') ++depth;
+      if (c == ')') --depth;
+      if (c == ',' && depth == 0) {
+        if (!name.empty()) expanded.insert(name);
+        name.clear();
+      } else if (depth == 0 && c != ')') {
+        name.push_back(c);
+      }
+    }
+  }
+  std::set<std::string> attributes = {"opportunityid", "modifiedon"};
+  YAML::Node base;
+  try {
+    base = YAML::Load(std::string(DefaultMappingYaml()));
+  } catch (const YAML::Exception& e) {
+    return absl::InternalError(absl::StrCat(default_file, ": ", e.what()));
+  }
+  for (const YAML::Node& root : {base, overrides}) {
+    if (!root.IsDefined() || !root.IsMap()) continue;
+    for (const char* section : {"opportunity", "fields"}) {
+      if (root[section]) CollectAttributes(root[section], expanded, &attributes);
+    }
+  }
+  DC_ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> client, HttpClient::Create(o.http));
+  return std::unique_ptr<DynamicsConnector>(new DynamicsConnector(
+      std::move(o), std::move(mapping), absl::StrJoin(attributes, ","), std::move(client)));
+}
+
+std::string DynamicsConnector::ApiRoot() const {
+  return absl::StrCat(options_.org_url, "/api/data/", options_.api_version);
+}
+
+absl::StatusOr<std::string> DynamicsConnector::AccessToken(absl::Time deadline, bool force) {
+  absl::MutexLock lock(&token_mu_);
+  if (!force && !token_.empty() && absl::Now() < token_expires_) return token_;
+  HttpRequest request;
+  request.method = "POST";
+  request.url =
+      absl::StrCat(options_.authority, "/", UrlEncode(options_.tenant_id), "/oauth2/v2.0/token");
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"Accept", "application/json"}};
+  request.body = FormEncode({{"grant_type", "client_credentials"},
+                             {"client_id", options_.client_id},
+                             {"client_secret", options_.client_secret},
+                             {"scope", options_.scope}});
+  request.deadline = deadline;
+  DC_ASSIGN_OR_RETURN(HttpResponse response, http_->Execute(request, EntraError));
+  const json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object() || !body.contains("access_token") || !body["access_token"].is_string()) {
+    return absl::FailedPreconditionError(absl::StrCat(kCrm, ": ", DescribeCall("POST", request.url),
+                                                      ": token response has no access_token"));
+  }
+  token_ = body["access_token"].get<std::string>();
+  int64_t expires_in = 3599;
+  if (body.contains("expires_in")) {
+    if (body["expires_in"].is_number()) {
+      expires_in = body["expires_in"].get<int64_t>();
+    } else if (body["expires_in"].is_string()) {
+      (void)absl::SimpleAtoi(body["expires_in"].get<std::string>(), &expires_in);
+    }
+  }
+  // Renew a minute early (or halfway, for very short lifetimes) so a token never
+  // expires in flight.
+  const absl::Duration lifetime = absl::Seconds(expires_in);
+  token_expires_ = absl::Now() + std::max(lifetime - absl::Minutes(1), lifetime / 2);
+  return token_;
+}
+
+absl::StatusOr<json> DynamicsConnector::Get(const std::string& url, absl::Time deadline) {
+  absl::Status last;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    DC_ASSIGN_OR_RETURN(std::string token, AccessToken(deadline, /*force=*/attempt > 0));
+    HttpRequest request;
+    request.url = url;
+    request.headers = {
+        {"Authorization", absl::StrCat("Bearer ", token)},
+        {"Accept", "application/json"},
+        {"OData-MaxVersion", "4.0"},
+        {"OData-Version", "4.0"},
+        {"Prefer", absl::StrCat("odata.maxpagesize=", options_.page_size,
+                                ",odata.include-annotations=\"OData.Community.Display.V1."
+                                "FormattedValue\"")}};
+    request.deadline = deadline;
+    absl::StatusOr<HttpResponse> response = http_->Execute(request, DataverseError);
+    if (!response.ok()) {
+      // An expired or revoked token: fetch a new one and retry once.
+      if (attempt == 0 && response.status().code() == absl::StatusCode::kUnauthenticated) {
+        last = response.status();
+        continue;
+      }
+      return response.status();
+    }
+    json parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kCrm, ": ", DescribeCall("GET", url), ": ", response->status,
+                       " response is not a JSON object: ", response->body.substr(0, 80)));
+    }
+    return parsed;
+  }
+  return last;
+}
+
+absl::StatusOr<std::vector<json>> DynamicsConnector::GetAll(const std::string& url,
+                                                            absl::Time deadline) {
+  std::vector<json> rows;
+  std::string next = url;
+  while (!next.empty()) {
+    DC_ASSIGN_OR_RETURN(json page, Get(next, deadline));
+    if (!page.contains("value") || !page["value"].is_array()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kCrm, ": ", DescribeCall("GET", next), ": response has no `value` array"));
+    }
+    for (json& row : page["value"]) rows.push_back(std::move(row));
+    next.clear();
+    if (page.contains("@odata.nextLink") && page["@odata.nextLink"].is_string()) {
+      next = page["@odata.nextLink"].get<std::string>();
+      // The token goes only to the configured environment.
+      if (!absl::StartsWith(next, absl::StrCat(ApiRoot(), "/"))) {
+        return absl::FailedPreconditionError(absl::StrCat(kCrm, ": ", DescribeCall("GET", url),
+                                                          ": @odata.nextLink points outside ",
+                                                          options_.org_url));
+      }
+    }
+  }
+  return rows;
+}
+
+absl::Status DynamicsConnector::Enrich(std::vector<json>* opportunities, absl::Time deadline) {
+  std::vector<std::string> ids;
+  for (const json& o : *opportunities) ids.push_back(o.value("opportunityid", ""));
+  std::map<std::string, json> contacts, activities;
+  for (size_t start = 0; start < ids.size(); start += kIdsPerQuery) {
+    const std::vector<std::string> chunk(ids.begin() + start,
+                                         ids.begin() + std::min(ids.size(), start + kIdsPerQuery));
+    if (options_.contacts) {
+      DC_ASSIGN_OR_RETURN(
+          std::vector<json> rows,
+          GetAll(
+              absl::StrCat(ApiRoot(), "/connections?$select=",
+                           UrlEncode("_record1id_value,_record2id_value,_record2roleid_value,"
+                                     "record2objecttypecode"),
+                           "&$expand=", UrlEncode("record2id_contact($select=fullname,jobtitle)"),
+                           "&$filter=",
+                           UrlEncode(absl::StrCat(IdFilter("_record1id_value", chunk),
+                                                  " and record2objecttypecode eq 2"))),
+              deadline));
+      for (json& row : rows) {
+        const std::string opp = row.value("_record1id_value", "");
+        contacts[opp].push_back(std::move(row));
+      }
+    }
+    if (options_.activities) {
+      DC_ASSIGN_OR_RETURN(
+          std::vector<json> rows,
+          GetAll(absl::StrCat(ApiRoot(), "/activitypointers?$select=",
+                              UrlEncode("activityid,activitytypecode,subject,actualstart,"
+                                        "actualend,scheduledstart,scheduledend,statecode,"
+                                        "createdon,_regardingobjectid_value"),
+                              "&$filter=", UrlEncode(IdFilter("_regardingobjectid_value", chunk)),
+                              "&$orderby=", UrlEncode("createdon asc")),
+                 deadline));
+      for (json& row : rows) {
+        const std::string opp = row.value("_regardingobjectid_value", "");
+        activities[opp].push_back(std::move(row));
+      }
+    }
+  }
+  for (json& o : *opportunities) {
+    const std::string id = o.value("opportunityid", "");
+    json extra = {{"contacts", contacts.count(id) ? contacts[id] : json::array()},
+                  {"activities", json::array()}};
+    if (activities.count(id)) {
+      // `at`: when it happened, else when it is scheduled, else when it was logged.
+      std::vector<std::pair<absl::Time, json>> dated;
+      for (json& a : activities[id]) {
+        for (const char* key : {"actualstart", "scheduledstart", "scheduledend", "createdon"}) {
+          if (a.contains(key) && a[key].is_string()) {
+            a["at"] = a[key];
+            break;
+          }
+        }
+        absl::StatusOr<absl::Time> at = ParseCrmTime(a.value("at", ""));
+        dated.emplace_back(at.ok() ? *at : absl::InfinitePast(), std::move(a));
+      }
+      std::stable_sort(dated.begin(), dated.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (auto& d : dated) extra["activities"].push_back(std::move(d.second));
+    }
+    o["dealcoach"] = std::move(extra);
+    LiftFormattedValues(&o);
+  }
+  return absl::OkStatus();
+}
+
+v1::Opportunity DynamicsConnector::Map(const json& record) const {
+  v1::Opportunity opp;
+  mapping_.Apply(record, &opp, /*issues=*/nullptr);
+  if (opp.source_system().empty()) opp.set_source_system(kCrm);
+  return opp;
+}
+
+absl::StatusOr<v1::Opportunity> DynamicsConnector::FetchOpportunity(absl::string_view id,
+                                                                    absl::Time deadline) {
+  if (!IsGuid(id)) {
+    return absl::NotFoundError(
+        absl::StrCat(kCrm, ": '", id, "' is not a Dataverse opportunity id (a GUID)"));
+  }
+  DC_ASSIGN_OR_RETURN(json entity, Get(absl::StrCat(ApiRoot(), "/opportunities(", id,
+                                                    ")?$select=", UrlEncode(select_),
+                                                    "&$expand=", UrlEncode(options_.expand)),
+                                       deadline));
+  std::vector<json> page = {std::move(entity)};
+  DC_RETURN_IF_ERROR(Enrich(&page, deadline));
+  return Map(page.front());
+}
+
+absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
+    absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
+  const absl::Time deadline = absl::Now() + options_.sync_timeout;
+  std::string next = absl::StrCat(ApiRoot(), "/opportunities?$select=", UrlEncode(select_),
+                                  "&$expand=", UrlEncode(options_.expand),
+                                  "&$orderby=", UrlEncode("modifiedon asc,opportunityid asc"));
+  if (since != absl::InfinitePast()) {
+    absl::StrAppend(&next,
+                    "&$filter=", UrlEncode(absl::StrCat("modifiedon ge ", ODataTime(since))));
+  }
+  SyncResult result;
+  while (!next.empty()) {
+    DC_ASSIGN_OR_RETURN(json page, Get(next, deadline));
+    if (!page.contains("value") || !page["value"].is_array()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kCrm, ": ", DescribeCall("GET", next), ": response has no `value` array"));
+    }
+    std::vector<json> rows(page["value"].begin(), page["value"].end());
+    DC_RETURN_IF_ERROR(Enrich(&rows, deadline));
+    for (const json& row : rows) {
+      v1::Opportunity opp = Map(row);
+      if (opp.has_updated_at()) {
+        result.high_water_mark =
+            std::max(result.high_water_mark, absl::FromUnixSeconds(opp.updated_at().seconds()) +
+                                                 absl::Nanoseconds(opp.updated_at().nanos()));
+      }
+      ++result.count;
+      DC_RETURN_IF_ERROR(sink(std::move(opp)));
+    }
+    next.clear();
+    if (page.contains("@odata.nextLink") && page["@odata.nextLink"].is_string()) {
+      next = page["@odata.nextLink"].get<std::string>();
+      if (!absl::StartsWith(next, absl::StrCat(ApiRoot(), "/"))) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(kCrm, ": GET /api/data/", options_.api_version,
+                         "/opportunities: @odata.nextLink points outside ", options_.org_url));
+      }
+    }
+  }
+  return result;
+}
+
+ConnectorHealth DynamicsConnector::Health() const { return http_->Health(); }
+
+namespace {
+
+using DynamicsFactory = ConnectorFactoryFor<DynamicsConnector>;
+
+DEALCOACH_REGISTER_CONNECTOR(DynamicsFactory);
+
+}  // namespace
+}  // namespace dealcoach::connectors::dynamics

@@ -1,0 +1,127 @@
+// DynamicsConnector: reads opportunities from Dynamics 365 Sales through the Dataverse
+// Web API (OData v4).
+//
+// Authentication is Microsoft Entra ID client credentials: POST
+// {authority}/{tenant_id}/oauth2/v2.0/token with scope {org_url}/.default. The token is
+// cached until a minute before `expires_in`; a 401 from the API refreshes it once and
+// retries the call.
+//
+// Calls (all through ResilientHttp: request budget, retries honouring Retry-After on
+// 429 service-protection limits and 5xx, circuit breaker):
+//   FetchOpportunity  GET {org}/api/data/v9.2/opportunities(<id>)?$select=...&$expand=...
+//   sync              GET {org}/api/data/v9.2/opportunities?$select=...&$expand=...
+//                         &$filter=modifiedon ge <since>&$orderby=modifiedon asc,...
+//                         with `Prefer: odata.maxpagesize=N`, following @odata.nextLink
+//   then per 25 ids   GET .../connections?$filter=(_record1id_value eq ... or ...) and
+//                         record2objecttypecode eq 2      (stakeholders + roles)
+//                     GET .../activitypointers?$filter=(_regardingobjectid_value eq ...)
+// Every call sends `Prefer: odata.include-annotations="OData.Community.Display.V1.
+// FormattedValue"` so option-set labels (salesstage, statecode) and lookup names come
+// back; they are copied into `formatted.<attribute>` of each record for the YAML mapping.
+// Dataverse has no stage-history entity, so stage_history is left empty (see README).
+//
+// Thread safety: all methods are safe to call concurrently.
+#ifndef DEALCOACH_CONNECTORS_DYNAMICS_DYNAMICS_CONNECTOR_H_
+#define DEALCOACH_CONNECTORS_DYNAMICS_DYNAMICS_CONNECTOR_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "connectors/common/http_client.h"
+#include "connectors/common/mapping.h"
+#include "connectors/common/resilience.h"
+#include "connectors/connector.h"
+#include "nlohmann/json.hpp"
+#include "yaml-cpp/yaml.h"
+
+namespace dealcoach::connectors::dynamics {
+
+// The default mapping (default_mapping.yaml, embedded at build time).
+absl::string_view DefaultMappingYaml();
+
+struct DynamicsOptions {
+  // Environment URL, e.g. https://acme.crm.dynamics.com (required).
+  std::string org_url;
+  // Entra authority. Default: https://login.microsoftonline.com.
+  std::string authority = "https://login.microsoftonline.com";
+  // Directory (tenant) id and application (client) id (required).
+  std::string tenant_id;
+  std::string client_id;
+  // A secret: from client_secret_env / client_secret_file.
+  std::string client_secret;
+  // OAuth scope. Default: "{org_url}/.default".
+  std::string scope;
+  // Web API version in the path. Default: v9.2.
+  std::string api_version = "v9.2";
+  // Prefer: odata.maxpagesize. Default: 500 (Dataverse allows up to 5,000).
+  int page_size = 500;
+  // $expand for opportunities.
+  std::string expand =
+      "parentaccountid($select=accountid,name,numberofemployees,industrycode),"
+      "transactioncurrencyid($select=isocurrencycode)";
+  // Read stakeholders (connections to contacts) and activities. Default: true.
+  bool contacts = true;
+  bool activities = true;
+  // Upper bound for one whole sync pass. Default: 10 min.
+  absl::Duration sync_timeout = absl::Minutes(10);
+  HttpClientOptions http;
+  ResilienceOptions resilience;
+};
+
+class DynamicsConnector : public Connector {
+ public:
+  // Builds a connector from its config section (keys in README.md). Does not call out.
+  static absl::StatusOr<std::unique_ptr<DynamicsConnector>> Create(const YAML::Node& config,
+                                                                   const ConnectorContext& context);
+
+  static constexpr char kType[] = "dynamics";
+  absl::string_view type() const override { return kType; }
+  absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id,
+                                                   absl::Time deadline) override;
+  absl::StatusOr<SyncResult> SyncChangedSince(
+      absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
+  ConnectorHealth Health() const override;
+
+ private:
+  DynamicsConnector(DynamicsOptions options, OpportunityMapping mapping, std::string select,
+                    std::unique_ptr<HttpClient> client);
+
+  // A valid access token; `force` fetches a new one even if the cached one looks valid.
+  absl::StatusOr<std::string> AccessToken(absl::Time deadline, bool force);
+  // GETs an absolute Web API URL and parses the JSON object it returns.
+  absl::StatusOr<nlohmann::json> Get(const std::string& url, absl::Time deadline);
+  // GETs a collection, following @odata.nextLink, and returns every row.
+  absl::StatusOr<std::vector<nlohmann::json>> GetAll(const std::string& url, absl::Time deadline);
+  // Adds dealcoach.contacts / dealcoach.activities to a page of opportunities.
+  absl::Status Enrich(std::vector<nlohmann::json>* opportunities, absl::Time deadline);
+  v1::Opportunity Map(const nlohmann::json& record) const;
+  std::string ApiRoot() const;
+
+  const DynamicsOptions options_;
+  const OpportunityMapping mapping_;
+  const std::string select_;
+  std::unique_ptr<HttpClient> client_;
+  std::unique_ptr<ResilientHttp> http_;
+  absl::Mutex token_mu_;
+  std::string token_ ABSL_GUARDED_BY(token_mu_);
+  absl::Time token_expires_ ABSL_GUARDED_BY(token_mu_) = absl::InfinitePast();
+};
+
+// Dataverse's OData error body ({"error":{"code","message"}}) as a Status.
+absl::Status DataverseError(const HttpResponse& response, absl::string_view call);
+// Entra's token error body ({"error","error_description"}) as a Status; a rejected
+// client (invalid_client, unauthorized_client, invalid_grant) is Unauthenticated.
+absl::Status EntraError(const HttpResponse& response, absl::string_view call);
+// Copies "x@OData.Community.Display.V1.FormattedValue" annotations into
+// `formatted.x`, recursively through nested objects and arrays.
+void LiftFormattedValues(nlohmann::json* value);
+
+}  // namespace dealcoach::connectors::dynamics
+
+#endif  // DEALCOACH_CONNECTORS_DYNAMICS_DYNAMICS_CONNECTOR_H_

@@ -1,0 +1,363 @@
+// Dynamics 365 connector tests against FakeDynamics, a real HTTP server on 127.0.0.1
+// speaking Entra's token endpoint and the Dataverse Web API wire format.
+#include "connectors/dynamics/dynamics_connector.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "connectors/dynamics/testing/fake_dynamics.h"
+#include "connectors/registry.h"
+#include "connectors/testing/time_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace dealcoach::connectors::dynamics {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using nlohmann::json;
+using testing::ScriptedResponse;
+
+std::string Ts(const google::protobuf::Timestamp& ts) { return TimeUtil::ToString(ts); }
+
+using ::dealcoach::connectors::testing::T;
+
+std::string OppPath(int index) {
+  return absl::StrCat("/api/data/v9.2/opportunities(", FakeDynamics::OpportunityId(index), ")");
+}
+
+class DynamicsConnectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fake_.Start().ok());
+    setenv("DYNAMICS_TEST_SECRET", FakeDynamics::kClientSecret, 1);
+  }
+
+  std::unique_ptr<DynamicsConnector> Make(const std::string& extra = "") {
+    YAML::Node config = YAML::Load(absl::StrCat(
+        "org_url: ", fake_.base_url(), "\nauthority: ", fake_.base_url(),
+        "\ntenant_id: ", FakeDynamics::kTenant, "\nclient_id: ", FakeDynamics::kClientId,
+        "\nclient_secret_env: DYNAMICS_TEST_SECRET\n"
+        "retry: {max_attempts: 4, initial_backoff: 10ms, max_backoff: 40ms}\n"
+        "rate_limit: {requests_per_second: 0}\n"
+        "circuit_breaker: {failure_threshold: 0}\n"
+        "timeouts: {request: 3s}\n"));
+    // Keys in `extra` replace the base config's.
+    if (!extra.empty()) {
+      for (const auto& kv : YAML::Load(extra)) config[kv.first.Scalar()] = kv.second;
+    }
+    auto c = DynamicsConnector::Create(config, {"sidecar.yaml", ""});
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  static absl::Time Soon() { return absl::Now() + absl::Seconds(20); }
+
+  FakeDynamics fake_;
+};
+
+TEST_F(DynamicsConnectorTest, FetchMapsEveryFieldWithStakeholdersAndActivities) {
+  fake_.AddSample(1, "2026-05-03T08:15:00Z");
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  ASSERT_TRUE(got.ok()) << got.status();
+  const v1::Opportunity& o = *got;
+  EXPECT_EQ(o.id(), FakeDynamics::OpportunityId(1));
+  EXPECT_EQ(o.name(), "Contoso - 200 seats #1");
+  EXPECT_EQ(o.stage(), "Propose");  // The salesstage option-set label.
+  ASSERT_TRUE(o.has_amount());
+  EXPECT_DOUBLE_EQ(o.amount(), 250000.25);
+  EXPECT_EQ(o.currency_code(), "USD");
+  EXPECT_EQ(Ts(o.close_date()), "2026-12-15T00:00:00Z");
+  EXPECT_EQ(Ts(o.created_at()), "2026-02-01T10:00:00Z");
+  EXPECT_EQ(Ts(o.updated_at()), "2026-05-03T08:15:00Z");
+  EXPECT_EQ(o.account().id(), "a1b2c3d4-0001-ef11-a72f-000d3a5a1a01");
+  EXPECT_EQ(o.account().name(), "Contoso Ltd");
+  EXPECT_EQ(o.account().industry(), "Manufacturing");
+  EXPECT_EQ(o.account().employees(), 5400);
+  EXPECT_EQ(o.owner().id(), "0a0b0c0d-3333-ef11-a72f-000d3a5a1a01");
+  EXPECT_EQ(o.owner().name(), "Rita Rep");
+  EXPECT_EQ(o.forecast_category(), "commit");
+  ASSERT_TRUE(o.has_is_closed());
+  EXPECT_FALSE(o.is_closed());
+  ASSERT_TRUE(o.has_is_won());
+  EXPECT_FALSE(o.is_won());
+  EXPECT_EQ(o.source_system(), "dynamics");
+  ASSERT_EQ(o.fields_size(), 3);
+  EXPECT_EQ(o.fields().at("close_probability").int_value(), 70);
+  EXPECT_TRUE(o.fields().at("decision_maker_identified").bool_value());
+  EXPECT_EQ(o.fields().at("process_step").string_value(), "3-Propose");
+
+  // Two contacts: the second has two connection roles, merged into one contact.
+  ASSERT_EQ(o.contacts_size(), 2);
+  EXPECT_EQ(o.contacts(0).id(), "c0c0c0c0-0001-ef11-a72f-000000000001");
+  EXPECT_EQ(o.contacts(0).name(), "Dana Decider");
+  EXPECT_EQ(o.contacts(0).title(), "VP Operations");
+  ASSERT_EQ(o.contacts(0).roles_size(), 1);
+  EXPECT_EQ(o.contacts(0).roles(0), "economic_buyer");
+  EXPECT_EQ(o.contacts(1).name(), "Charlie Champion");
+  EXPECT_FALSE(o.contacts(1).has_title());
+  ASSERT_EQ(o.contacts(1).roles_size(), 2);
+  EXPECT_EQ(o.contacts(1).roles(0), "champion");
+  EXPECT_EQ(o.contacts(1).roles(1), "technical_buyer");
+
+  // Activities oldest first; `at` falls back from actualstart to scheduledstart to createdon.
+  ASSERT_EQ(o.activities_size(), 3);
+  EXPECT_EQ(o.activities(0).type(), "task");
+  EXPECT_EQ(Ts(o.activities(0).at()), "2026-03-01T00:00:00Z");
+  EXPECT_EQ(o.activities(0).subject(), "Send mutual action plan");
+  EXPECT_EQ(o.activities(0).outcome(), "Open");
+  EXPECT_EQ(o.activities(1).id(), "acacacac-0001-ef11-a72f-000000000001");
+  EXPECT_EQ(o.activities(1).type(), "call");
+  EXPECT_EQ(Ts(o.activities(1).at()), "2026-04-01T15:00:00Z");
+  EXPECT_EQ(o.activities(1).subject(), "Discovery call");
+  EXPECT_EQ(o.activities(1).outcome(), "Completed");
+  EXPECT_EQ(o.activities(2).type(), "meeting");
+  EXPECT_EQ(Ts(o.activities(2).at()), "2026-04-20T14:00:00Z");
+  EXPECT_EQ(o.activities(2).outcome(), "Scheduled");
+  EXPECT_EQ(o.stage_history_size(), 0);
+
+  // The token request and the OData headers.
+  EXPECT_EQ(fake_.token_requests(), 1);
+  auto form = fake_.last_token_form();
+  EXPECT_EQ(form["grant_type"], "client_credentials");
+  EXPECT_EQ(form["client_id"], FakeDynamics::kClientId);
+  EXPECT_EQ(form["scope"], absl::StrCat(fake_.base_url(), "/.default"));
+  std::vector<testing::RecordedRequest> requests = fake_.server().requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0].path, FakeDynamics::TokenPath());
+  EXPECT_EQ(requests[1].path, OppPath(1));
+  EXPECT_EQ(requests[1].Header("OData-Version"), "4.0");
+  EXPECT_TRUE(absl::StrContains(requests[1].Header("Prefer"),
+                                "odata.include-annotations=\"OData.Community.Display.V1."
+                                "FormattedValue\""));
+  EXPECT_TRUE(absl::StrContains(requests[1].Param("$select"), "estimatedvalue"));
+  EXPECT_TRUE(absl::StrContains(requests[1].Param("$select"), "salesstage"));
+  EXPECT_TRUE(absl::StartsWith(requests[1].Param("$expand"), "parentaccountid($select="));
+  EXPECT_EQ(requests[2].path, "/api/data/v9.2/connections");
+  EXPECT_EQ(requests[2].Param("$filter"),
+            absl::StrCat("(_record1id_value eq ", FakeDynamics::OpportunityId(1),
+                         ") and record2objecttypecode eq 2"));
+  EXPECT_EQ(requests[3].path, "/api/data/v9.2/activitypointers");
+}
+
+TEST_F(DynamicsConnectorTest, UnknownIdIsNotFound) {
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(42), Soon());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound) << got.status();
+  EXPECT_TRUE(absl::StartsWith(got.status().message(),
+                               absl::StrCat("dynamics: GET ", OppPath(42), ": 404")))
+      << got.status();
+  EXPECT_TRUE(absl::StrContains(got.status().message(), "Does Not Exist [0x80040217]"));
+  // Not a GUID: refused before any call.
+  const int before = static_cast<int>(fake_.server().requests().size());
+  auto bad = connector->FetchOpportunity("x') or true or ('", Soon());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(static_cast<int>(fake_.server().requests().size()), before);
+}
+
+TEST_F(DynamicsConnectorTest, TokenIsCachedAndRefreshedOnceWhenItExpires) {
+  fake_.AddSample(1, "2026-05-03T08:15:00Z");
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  ASSERT_TRUE(connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon()).ok());
+  ASSERT_TRUE(connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon()).ok());
+  EXPECT_EQ(fake_.token_requests(), 1);
+
+  fake_.ExpireTokens();  // Revoked server-side before expires_in says so.
+  fake_.server().ClearRequests();
+  auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(fake_.token_requests(), 2);
+  EXPECT_EQ(fake_.server().Count("GET", OppPath(1)), 2);  // 401, then the retry.
+}
+
+TEST_F(DynamicsConnectorTest, TokenIsRenewedBeforeExpiresInRunsOut) {
+  fake_.AddSample(1, "2026-05-03T08:15:00Z");
+  fake_.SetTokenLifetime(2);  // Renewed after half its lifetime when that is under a minute.
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  ASSERT_TRUE(connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon()).ok());
+  EXPECT_EQ(fake_.token_requests(), 1);
+  absl::SleepFor(absl::Milliseconds(1100));
+  ASSERT_TRUE(connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon()).ok());
+  EXPECT_EQ(fake_.token_requests(), 2);
+  // No 401 was needed: the token was replaced proactively.
+  EXPECT_EQ(fake_.server().Count("GET", OppPath(1)), 2);
+}
+
+TEST_F(DynamicsConnectorTest, WrongSecretIsUnauthenticatedWithEntrasReason) {
+  setenv("DYNAMICS_TEST_SECRET", "not-the-secret", 1);
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnauthenticated) << got.status();
+  EXPECT_TRUE(absl::StartsWith(got.status().message(),
+                               absl::StrCat("dynamics: POST ", FakeDynamics::TokenPath(),
+                                            ": 401 token request refused: invalid_client: "
+                                            "AADSTS7000215")))
+      << got.status();
+  EXPECT_FALSE(absl::StrContains(got.status().message(), "not-the-secret"));
+  EXPECT_EQ(fake_.token_requests(), 1);  // A refused client is not retried.
+}
+
+TEST_F(DynamicsConnectorTest, SyncFollowsNextLinkAndFiltersOnModifiedOn) {
+  for (int i = 1; i <= 5; ++i) fake_.AddSample(i, absl::StrCat("2026-06-01T00:0", i, ":00Z"));
+  auto connector = Make("page_size: 2\n");
+  ASSERT_NE(connector, nullptr);
+  std::vector<std::string> names;
+  std::vector<int> contact_counts;
+  auto sink = [&](v1::Opportunity o) {
+    names.push_back(o.name());
+    contact_counts.push_back(o.contacts_size());
+    return absl::OkStatus();
+  };
+  auto all = connector->SyncChangedSince(absl::InfinitePast(), sink);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->count, 5);
+  EXPECT_EQ(contact_counts, (std::vector<int>{2, 2, 2, 2, 2}));
+  EXPECT_EQ(all->high_water_mark, T("2026-06-01T00:05:00Z"));
+  EXPECT_EQ(fake_.server().Count("GET", "/api/data/v9.2/opportunities"), 3);
+
+  names.clear();
+  fake_.server().ClearRequests();
+  auto tail = connector->SyncChangedSince(T("2026-06-01T00:04:00Z"), sink);
+  ASSERT_TRUE(tail.ok()) << tail.status();
+  EXPECT_EQ(names, (std::vector<std::string>{"Contoso - 200 seats #4", "Contoso - 200 seats #5"}));
+  auto requests = fake_.server().requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests[0].path, "/api/data/v9.2/opportunities");
+  EXPECT_EQ(requests[0].Param("$filter"), "modifiedon ge 2026-06-01T00:04:00Z");
+  EXPECT_EQ(requests[0].Param("$orderby"), "modifiedon asc,opportunityid asc");
+  EXPECT_TRUE(absl::StrContains(requests[0].Header("Prefer"), "odata.maxpagesize=2"));
+}
+
+TEST_F(DynamicsConnectorTest, ServiceProtection429WaitsForRetryAfter) {
+  fake_.AddSample(1, "2026-05-03T08:15:00Z");
+  ScriptedResponse limited = ScriptedResponse::Json(
+      429, R"({"error":{"code":"0x80072322","message":"Number of requests exceeded the )"
+           R"(limit of 6000 over time window of 300 seconds."}})");
+  limited.headers = {{"Retry-After", "1"}};
+  fake_.server().Enqueue("GET", "/api/data/v9.2/opportunities", limited);
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  const absl::Time start = absl::Now();
+  auto synced = connector->SyncChangedSince(absl::InfinitePast(),
+                                            [](v1::Opportunity) { return absl::OkStatus(); });
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(synced.ok()) << synced.status();
+  EXPECT_EQ(synced->count, 1);
+  EXPECT_EQ(fake_.server().Count("GET", "/api/data/v9.2/opportunities"), 2);
+  EXPECT_GE(took, absl::Milliseconds(900));
+  EXPECT_LT(took, absl::Seconds(8));
+
+  // A limit that outlasts the retries is ResourceExhausted with Dataverse's message.
+  for (int i = 0; i < 2; ++i) fake_.server().Enqueue("GET", OppPath(1), limited);
+  auto short_retry = Make("retry: {max_attempts: 2, initial_backoff: 10ms, max_retry_after: 5s}\n");
+  ASSERT_NE(short_retry, nullptr);
+  auto got = short_retry->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kResourceExhausted) << got.status();
+  EXPECT_TRUE(absl::StrContains(got.status().message(), "[0x80072322]")) << got.status();
+}
+
+TEST_F(DynamicsConnectorTest, BurstOf5xxIsRetriedThenSucceeds) {
+  fake_.AddSample(1, "2026-05-03T08:15:00Z");
+  for (int status : {503, 502, 500}) {
+    fake_.server().Enqueue("GET", "/api/data/v9.2/connections",
+                           ScriptedResponse::Json(status, R"({"error":{"code":"0x80040216",)"
+                                                          R"("message":"Generic SQL error."}})"));
+  }
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->contacts_size(), 2);
+  EXPECT_EQ(fake_.server().Count("GET", "/api/data/v9.2/connections"), 4);
+
+  for (int i = 0; i < 4; ++i) {
+    fake_.server().Enqueue("GET", "/api/data/v9.2/connections",
+                           ScriptedResponse::Json(503, R"({"error":{"code":"0x80040216",)"
+                                                       R"("message":"Generic SQL error."}})"));
+  }
+  auto failed = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  EXPECT_TRUE(
+      absl::StartsWith(failed.status().message(), "dynamics: GET /api/data/v9.2/connections: 503"))
+      << failed.status();
+  EXPECT_FALSE(connector->Health().healthy);
+}
+
+TEST_F(DynamicsConnectorTest, MalformedBodyAndForeignNextLinkAreFailedPrecondition) {
+  fake_.AddSample(1, "2026-05-03T08:15:00Z");
+  fake_.server().Enqueue("GET", OppPath(1), ScriptedResponse::Json(200, "<html>proxy</html>"));
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition) << got.status();
+  EXPECT_TRUE(absl::StrContains(got.status().message(), "response is not a JSON object"));
+
+  fake_.server().Enqueue(
+      "GET", "/api/data/v9.2/opportunities",
+      ScriptedResponse::Json(200, R"({"value":[],"@odata.nextLink":)"
+                                  R"("https://evil.example/api/data/v9.2/opportunities?x=1"})"));
+  auto synced = connector->SyncChangedSince(absl::InfinitePast(),
+                                            [](v1::Opportunity) { return absl::OkStatus(); });
+  EXPECT_EQ(synced.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(synced.status().message(), "@odata.nextLink points outside"))
+      << synced.status();
+}
+
+TEST_F(DynamicsConnectorTest, SlowResponsePastTheTimeoutIsDeadlineExceeded) {
+  fake_.AddSample(1, "2026-05-03T08:15:00Z");
+  ScriptedResponse slow = ScriptedResponse::Json(200, "{}");
+  slow.delay = absl::Seconds(5);
+  fake_.server().Enqueue("GET", OppPath(1), slow);
+  auto connector = Make("retry: {max_attempts: 1}\ntimeouts: {request: 300ms}\n");
+  ASSERT_NE(connector, nullptr);
+  const absl::Time start = absl::Now();
+  auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kDeadlineExceeded) << got.status();
+  EXPECT_LT(took, absl::Seconds(3));
+}
+
+TEST(DynamicsConfigTest, RequiresOrgTenantAndSecretFromEnvOrFile) {
+  auto missing =
+      DynamicsConnector::Create(YAML::Load("tenant_id: t\nclient_id: c"), {"sidecar.yaml", ""});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), "missing required key `org_url`"))
+      << missing.status();
+  auto inline_secret = DynamicsConnector::Create(
+      YAML::Load("org_url: https://x.crm.dynamics.com\ntenant_id: t\nclient_id: c\n"
+                 "client_secret: s3cret"),
+      {"sidecar.yaml", ""});
+  EXPECT_EQ(inline_secret.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(inline_secret.status().message(), "sidecar.yaml:4:16: inline"))
+      << inline_secret.status();
+}
+
+TEST(DynamicsFormattedValuesTest, AnnotationsAreLiftedRecursively) {
+  json v = json::parse(R"({"salesstage":2,"salesstage@OData.Community.Display.V1.FormattedValue":
+      "Propose","parentaccountid":{"industrycode":7,
+      "industrycode@OData.Community.Display.V1.FormattedValue":"Manufacturing"},
+      "rows":[{"s@OData.Community.Display.V1.FormattedValue":"x"}]})");
+  LiftFormattedValues(&v);
+  EXPECT_EQ(v["formatted"]["salesstage"], "Propose");
+  EXPECT_EQ(v["parentaccountid"]["formatted"]["industrycode"], "Manufacturing");
+  EXPECT_EQ(v["rows"][0]["formatted"]["s"], "x");
+}
+
+TEST(DynamicsRegistryTest, RegisteredAsDynamics) {
+  auto factory = FindConnectorFactory("dynamics");
+  ASSERT_TRUE(factory.ok()) << factory.status();
+  EXPECT_EQ((*factory)->type(), "dynamics");
+}
+
+}  // namespace
+}  // namespace dealcoach::connectors::dynamics

@@ -1,0 +1,92 @@
+// FakeDynamics: a loopback server speaking the Microsoft Entra token endpoint and the
+// Dataverse Web API (OData v4) wire format over HttpTestServer, for the Dynamics 365
+// connector's tests.
+//
+//   POST /{tenant}/oauth2/v2.0/token      client_credentials; {token_type, expires_in,
+//                                         ext_expires_in, access_token}; bad secret →
+//                                         401 {"error":"invalid_client",...}
+//   GET  /api/data/v9.2/opportunities     $select, $filter "modifiedon ge <datetime>",
+//                                         `Prefer: odata.maxpagesize=N` → absolute
+//                                         @odata.nextLink with $skiptoken; `Prefer:
+//                                         odata.include-annotations=...` → FormattedValue
+//                                         annotations ("x@OData.Community.Display.V1...")
+//   GET  /api/data/v9.2/opportunities(<id>)   one entity or 404 OData error
+//   GET  /api/data/v9.2/connections       $filter "(_record1id_value eq <id> or ...)"
+//   GET  /api/data/v9.2/activitypointers  $filter "(_regardingobjectid_value eq <id> or ...)"
+// API calls need `Authorization: Bearer <issued token>`; otherwise 401 with an empty body
+// and a WWW-Authenticate header, as Dataverse answers.
+//
+// Thread safety: all methods are safe to call while the server handles requests.
+#ifndef DEALCOACH_CONNECTORS_DYNAMICS_TESTING_FAKE_DYNAMICS_H_
+#define DEALCOACH_CONNECTORS_DYNAMICS_TESTING_FAKE_DYNAMICS_H_
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "connectors/testing/http_test_server.h"
+#include "nlohmann/json.hpp"
+
+namespace dealcoach::connectors::dynamics {
+
+class FakeDynamics {
+ public:
+  static constexpr char kTenant[] = "7d3c1a52-0000-4000-8000-00000000aaaa";
+  static constexpr char kClientId[] = "0b9f3e11-0000-4000-8000-00000000bbbb";
+  static constexpr char kClientSecret[] = "fake~dynamics~secret";
+
+  FakeDynamics();
+  absl::Status Start();
+
+  testing::HttpTestServer& server() { return server_; }
+  std::string base_url() const { return server_.base_url(); }
+  static std::string TokenPath();
+
+  // Adds or replaces an opportunity (by opportunityid). Values as Dataverse sends them;
+  // keys "x@OData.Community.Display.V1.FormattedValue" are sent only when requested.
+  void UpsertOpportunity(nlohmann::json entity);
+  void AddConnection(nlohmann::json connection);
+  void AddActivity(nlohmann::json activity);
+  // A realistic opportunity (GUID from `index`) with two contact connections (roles),
+  // a phone call, an appointment and a task.
+  nlohmann::json AddSample(int index, const std::string& modifiedon);
+  static std::string OpportunityId(int index);
+
+  // Makes every issued token invalid (the next API call gets 401).
+  void ExpireTokens();
+  // expires_in for newly issued tokens. Default 3599.
+  void SetTokenLifetime(int seconds);
+  int token_requests() const;
+  std::map<std::string, std::string> last_token_form() const;
+
+ private:
+  using Req = testing::RecordedRequest;
+  using Resp = testing::ScriptedResponse;
+  Resp Token(const Req& r);
+  Resp Opportunities(const Req& r);
+  Resp Collection(const Req& r, const std::vector<nlohmann::json>& rows,
+                  const std::string& entity_set);
+  Resp Related(const Req& r, const std::string& lookup, const std::vector<nlohmann::json>& rows,
+               const std::string& entity_set);
+  std::optional<Resp> Admit(const Req& r);
+  static Resp OData(int status, const nlohmann::json& body);
+  static Resp ODataError(int status, const std::string& code, const std::string& message);
+
+  testing::HttpTestServer server_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, nlohmann::json> opportunities_ ABSL_GUARDED_BY(mu_);
+  std::vector<nlohmann::json> connections_ ABSL_GUARDED_BY(mu_);
+  std::vector<nlohmann::json> activities_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> tokens_ ABSL_GUARDED_BY(mu_);
+  int token_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  int token_lifetime_ ABSL_GUARDED_BY(mu_) = 3599;
+  std::map<std::string, std::string> last_token_form_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dealcoach::connectors::dynamics
+
+#endif  // DEALCOACH_CONNECTORS_DYNAMICS_TESTING_FAKE_DYNAMICS_H_

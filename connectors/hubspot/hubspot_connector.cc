@@ -1,0 +1,560 @@
+#include "connectors/hubspot/hubspot_connector.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "connectors/common/config.h"
+#include "connectors/common/secrets.h"
+#include "connectors/registry.h"
+#include "sidecar/common/status_macros.h"
+
+namespace dealcoach::connectors::hubspot {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kCrm = HubSpotConnector::kType;
+constexpr char kDeals[] = "/crm/v3/objects/deals";
+// HubSpot's batch endpoints take at most 100 inputs.
+constexpr size_t kBatchLimit = 100;
+
+std::string JsonId(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer() || v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  return "";
+}
+
+// Collects the HubSpot property names a mapping section reads: every scalar
+// "<prefix>properties.<name>" anywhere below `node`.
+void CollectProperties(const YAML::Node& node, std::set<std::string>* out) {
+  if (node.IsScalar()) {
+    absl::string_view s = node.Scalar();
+    if (absl::ConsumePrefix(&s, "properties.") && !s.empty() &&
+        s.find('.') == absl::string_view::npos) {
+      out->insert(std::string(s));
+    }
+  } else if (node.IsMap()) {
+    for (const auto& kv : node) CollectProperties(kv.second, out);
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) CollectProperties(item, out);
+  }
+}
+
+// Property names per object type, from the default mapping overlaid with overrides.
+std::map<std::string, std::set<std::string>> PropertiesFromMapping(const YAML::Node& base,
+                                                                   const YAML::Node& overrides) {
+  std::map<std::string, std::set<std::string>> out;
+  for (const YAML::Node& root : {base, overrides}) {
+    if (!root.IsDefined() || !root.IsMap()) continue;
+    for (const char* section : {"opportunity", "fields"}) {
+      if (root[section]) CollectProperties(root[section], &out["deals"]);
+    }
+    if (root["contacts"]) CollectProperties(root["contacts"], &out["contacts"]);
+    if (const YAML::Node activities = root["activities"]) {
+      std::vector<YAML::Node> lists;
+      if (activities.IsSequence()) {
+        for (const auto& item : activities) lists.push_back(item);
+      } else {
+        lists.push_back(activities);
+      }
+      for (const YAML::Node& list : lists) {
+        if (!list.IsMap() || !list["source"] || !list["source"].IsScalar()) continue;
+        absl::string_view source = list["source"].Scalar();
+        if (!absl::ConsumePrefix(&source, "engagements.")) continue;
+        CollectProperties(list, &out[std::string(source)]);
+      }
+    }
+  }
+  out["contacts"].insert({"firstname", "lastname", "email"});
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> StringListKey(const ConfigReader& r, const char* key,
+                                                       std::vector<std::string> dflt) {
+  if (!r.Has(key)) return dflt;
+  const YAML::Node n = r.node()[key];
+  if (!n.IsSequence())
+    return ConfigError(n, r.context(), absl::StrCat("`", key, "` must be a list"));
+  std::vector<std::string> out;
+  for (const auto& item : n) {
+    if (!item.IsScalar()) return ConfigError(item, r.context(), "expected a string");
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status HubSpotError(const HttpResponse& response, absl::string_view call) {
+  std::string detail;
+  const json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_object()) {
+    detail = body.value("message", "");
+    const std::string category = body.contains("category") && body["category"].is_string()
+                                     ? body["category"].get<std::string>()
+                                     : body.value("errorType", "");
+    if (!category.empty()) absl::StrAppend(&detail, " [", category, "]");
+    if (body.contains("policyName") && body["policyName"].is_string()) {
+      absl::StrAppend(&detail, " policy ", body["policyName"].get<std::string>());
+    }
+  } else {
+    detail = response.body.substr(0, 200);
+  }
+  if (response.status == 429) {
+    const std::string remaining = response.Header("X-HubSpot-RateLimit-Remaining");
+    const std::string daily = response.Header("X-HubSpot-RateLimit-Daily-Remaining");
+    if (!remaining.empty()) absl::StrAppend(&detail, "; interval remaining ", remaining);
+    if (!daily.empty()) absl::StrAppend(&detail, "; daily remaining ", daily);
+  }
+  if (response.status == 401) {
+    absl::StrAppend(&detail,
+                    " (check the private app access token named by access_token_env / "
+                    "access_token_file, and its scopes)");
+  }
+  return StatusFromHttp(response.status, kCrm, call, detail);
+}
+
+HubSpotConnector::HubSpotConnector(HubSpotOptions options, OpportunityMapping mapping,
+                                   std::string token, YAML::Node token_config,
+                                   ConnectorContext context, std::unique_ptr<HttpClient> client)
+    : options_(std::move(options)),
+      mapping_(std::move(mapping)),
+      token_config_(std::move(token_config)),
+      context_(std::move(context)),
+      client_(std::move(client)),
+      token_(std::move(token)) {
+  http_ = std::make_unique<ResilientHttp>(kCrm, client_.get(), options_.resilience);
+}
+
+absl::StatusOr<std::unique_ptr<HubSpotConnector>> HubSpotConnector::Create(
+    const YAML::Node& config, const ConnectorContext& context) {
+  ConfigReader r(config, context);
+  DC_RETURN_IF_ERROR(r.CheckKeys(
+      {"base_url", "access_token", "access_token_env", "access_token_file", "page_size",
+       "engagement_types", "stage_history", "extra_properties", "search_result_cap", "sync_timeout",
+       "mapping", "timeouts", "retry", "rate_limit", "circuit_breaker", "tls_verify", "ca_file"}));
+  HubSpotOptions options;
+  DC_ASSIGN_OR_RETURN(std::string token, ReadSecret(r.node(), "access_token", context));
+  DC_ASSIGN_OR_RETURN(options.base_url, r.String("base_url", options.base_url));
+  while (absl::EndsWith(options.base_url, "/")) options.base_url.pop_back();
+  DC_ASSIGN_OR_RETURN(int64_t page_size, r.Int("page_size", options.page_size));
+  if (page_size < 1 || page_size > 100) {
+    return ConfigError(r.node()["page_size"], context, "`page_size` must be in 1..100");
+  }
+  options.page_size = static_cast<int>(page_size);
+  DC_ASSIGN_OR_RETURN(options.engagement_types,
+                      StringListKey(r, "engagement_types", options.engagement_types));
+  for (const std::string& t : options.engagement_types) {
+    if (t != "meetings" && t != "calls" && t != "emails" && t != "tasks" && t != "notes") {
+      return ConfigError(r.node()["engagement_types"], context,
+                         absl::StrCat("unknown engagement type '", t,
+                                      "'; use meetings, calls, emails, tasks or notes"));
+    }
+  }
+  DC_ASSIGN_OR_RETURN(options.stage_history, r.Bool("stage_history", true));
+  DC_ASSIGN_OR_RETURN(options.extra_properties, StringListKey(r, "extra_properties", {}));
+  DC_ASSIGN_OR_RETURN(int64_t cap, r.Int("search_result_cap", options.search_result_cap));
+  if (cap < 2 * options.page_size) {
+    return ConfigError(r.node()["search_result_cap"], context,
+                       "`search_result_cap` must be at least twice `page_size`");
+  }
+  options.search_result_cap = static_cast<int>(cap);
+  DC_ASSIGN_OR_RETURN(options.sync_timeout, r.Duration("sync_timeout", options.sync_timeout));
+  DC_ASSIGN_OR_RETURN(options.http, ParseHttpClientOptions(r));
+  DC_ASSIGN_OR_RETURN(options.resilience, ParseResilience(r));
+
+  const std::string default_file = "connectors/hubspot/default_mapping.yaml";
+  DC_ASSIGN_OR_RETURN(OpportunityMapping mapping,
+                      OpportunityMapping::Parse(DefaultMappingYaml(), default_file));
+  DC_ASSIGN_OR_RETURN(YAML::Node overrides, r.Map("mapping"));
+  if (overrides.IsDefined()) DC_RETURN_IF_ERROR(mapping.Merge(overrides, context.config_file));
+
+  DC_ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> client, HttpClient::Create(options.http));
+  YAML::Node token_config(YAML::NodeType::Map);
+  for (const char* key : {"access_token_env", "access_token_file"}) {
+    if (r.Has(key)) token_config[key] = r.node()[key];
+  }
+  auto connector = std::unique_ptr<HubSpotConnector>(
+      new HubSpotConnector(std::move(options), std::move(mapping), std::move(token), token_config,
+                           context, std::move(client)));
+  YAML::Node base;
+  try {
+    base = YAML::Load(std::string(DefaultMappingYaml()));
+  } catch (const YAML::Exception& e) {
+    return absl::InternalError(absl::StrCat(default_file, ": ", e.what()));
+  }
+  for (auto& [type, names] : PropertiesFromMapping(base, overrides)) {
+    connector->properties_[type] = std::vector<std::string>(names.begin(), names.end());
+  }
+  auto& deal_props = connector->properties_["deals"];
+  for (const std::string& p : connector->options_.extra_properties) deal_props.push_back(p);
+  for (const char* p : {"hs_lastmodifieddate", "createdate"}) {
+    if (std::find(deal_props.begin(), deal_props.end(), p) == deal_props.end()) {
+      deal_props.push_back(p);
+    }
+  }
+  return connector;
+}
+
+const std::vector<std::string>& HubSpotConnector::PropertiesFor(const std::string& type) const {
+  static const auto* const kNone = new std::vector<std::string>();
+  auto it = properties_.find(type);
+  return it == properties_.end() ? *kNone : it->second;
+}
+
+std::string HubSpotConnector::CurrentToken() const {
+  absl::MutexLock lock(&mu_);
+  return token_;
+}
+
+absl::StatusOr<json> HubSpotConnector::Call(const std::string& method, const std::string& path,
+                                            const json* body, absl::Time deadline) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const std::string token = CurrentToken();
+    HttpRequest request;
+    request.method = method;
+    request.url = absl::StrCat(options_.base_url, path);
+    request.headers = {{"Authorization", absl::StrCat("Bearer ", token)},
+                       {"Accept", "application/json"}};
+    if (body != nullptr) {
+      request.headers.emplace_back("Content-Type", "application/json");
+      request.body = body->dump();
+    }
+    request.deadline = deadline;
+    absl::StatusOr<HttpResponse> response = http_->Execute(request, HubSpotError);
+    if (!response.ok()) {
+      // A rotated private-app token: re-read a file-based token once and retry.
+      if (attempt == 0 && response.status().code() == absl::StatusCode::kUnauthenticated &&
+          token_config_["access_token_file"]) {
+        absl::StatusOr<std::string> fresh = ReadSecret(token_config_, "access_token", context_);
+        if (fresh.ok() && *fresh != token) {
+          absl::MutexLock lock(&mu_);
+          token_ = *fresh;
+          continue;
+        }
+      }
+      return response.status();
+    }
+    json parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          kCrm, ": ", DescribeCall(method, request.url), ": ", response->status,
+          " response is not a JSON object: ", RedactSecret(response->body.substr(0, 80), token)));
+    }
+    return parsed;
+  }
+  return absl::InternalError("hubspot: unreachable");
+}
+
+absl::StatusOr<std::map<std::string, json>> HubSpotConnector::BatchRead(
+    const std::string& type, const std::vector<std::string>& ids,
+    const std::vector<std::string>& properties, absl::Time deadline) {
+  std::map<std::string, json> out;
+  for (size_t start = 0; start < ids.size(); start += kBatchLimit) {
+    json inputs = json::array();
+    for (size_t i = start; i < std::min(ids.size(), start + kBatchLimit); ++i) {
+      inputs.push_back({{"id", ids[i]}});
+    }
+    const json body = {{"properties", properties}, {"inputs", inputs}};
+    DC_ASSIGN_OR_RETURN(
+        json page,
+        Call("POST", absl::StrCat("/crm/v3/objects/", type, "/batch/read"), &body, deadline));
+    if (!page.contains("results") || !page["results"].is_array()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          kCrm, ": POST /crm/v3/objects/", type, "/batch/read: response has no `results` array"));
+    }
+    for (json& record : page["results"]) {
+      const std::string id = JsonId(record.value("id", json()));
+      if (!id.empty()) out[id] = std::move(record);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::vector<std::pair<std::string, json>>>>
+HubSpotConnector::BatchAssociations(const std::string& to_type,
+                                    const std::vector<std::string>& deal_ids, absl::Time deadline) {
+  std::map<std::string, std::vector<std::pair<std::string, json>>> out;
+  const std::string path = absl::StrCat("/crm/v4/associations/deals/", to_type, "/batch/read");
+  for (size_t start = 0; start < deal_ids.size(); start += kBatchLimit) {
+    json inputs = json::array();
+    for (size_t i = start; i < std::min(deal_ids.size(), start + kBatchLimit); ++i) {
+      inputs.push_back({{"id", deal_ids[i]}});
+    }
+    const json body = {{"inputs", inputs}};
+    // 207 Multi-Status is normal here: deals without associations come back as errors.
+    DC_ASSIGN_OR_RETURN(json page, Call("POST", path, &body, deadline));
+    if (!page.contains("results") || !page["results"].is_array()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kCrm, ": POST ", path, ": response has no `results` array"));
+    }
+    for (const json& result : page["results"]) {
+      const std::string from =
+          JsonId(result.contains("from") ? result["from"].value("id", json()) : json());
+      if (from.empty() || !result.contains("to") || !result["to"].is_array()) continue;
+      for (const json& to : result["to"]) {
+        const std::string to_id = JsonId(to.value("toObjectId", json()));
+        if (to_id.empty()) continue;
+        json labels = json::array();
+        for (const json& t : to.value("associationTypes", json::array())) {
+          if (t.contains("label") && t["label"].is_string() &&
+              !t["label"].get<std::string>().empty()) {
+            labels.push_back(t["label"]);
+          }
+        }
+        out[from].emplace_back(to_id, std::move(labels));
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status HubSpotConnector::Enrich(std::vector<json>* deals, bool need_history,
+                                      absl::Time deadline) {
+  if (deals->empty()) return absl::OkStatus();
+  std::vector<std::string> ids;
+  for (const json& d : *deals) ids.push_back(JsonId(d.value("id", json())));
+
+  if (options_.stage_history && need_history) {
+    json inputs = json::array();
+    for (const std::string& id : ids) inputs.push_back({{"id", id}});
+    const json body = {{"properties", json::array({"dealstage"})},
+                       {"propertiesWithHistory", json::array({"dealstage"})},
+                       {"inputs", inputs}};
+    DC_ASSIGN_OR_RETURN(json page,
+                        Call("POST", absl::StrCat(kDeals, "/batch/read"), &body, deadline));
+    std::map<std::string, json> history;
+    for (json& r : page.value("results", json::array())) {
+      if (r.contains("propertiesWithHistory")) {
+        history[JsonId(r.value("id", json()))] = std::move(r["propertiesWithHistory"]);
+      }
+    }
+    for (json& d : *deals) {
+      auto it = history.find(JsonId(d.value("id", json())));
+      if (it != history.end()) d["propertiesWithHistory"] = it->second;
+    }
+  }
+
+  // Contacts with their association labels (buying roles).
+  DC_ASSIGN_OR_RETURN(auto contact_links, BatchAssociations("contacts", ids, deadline));
+  std::set<std::string> contact_ids;
+  for (const auto& [deal, links] : contact_links) {
+    for (const auto& link : links) contact_ids.insert(link.first);
+  }
+  DC_ASSIGN_OR_RETURN(
+      auto contacts,
+      BatchRead("contacts", std::vector<std::string>(contact_ids.begin(), contact_ids.end()),
+                PropertiesFor("contacts"), deadline));
+
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> engagement_links;
+  std::map<std::string, std::map<std::string, json>> engagements;
+  for (const std::string& type : options_.engagement_types) {
+    DC_ASSIGN_OR_RETURN(auto links, BatchAssociations(type, ids, deadline));
+    std::set<std::string> wanted;
+    for (const auto& [deal, to] : links) {
+      for (const auto& link : to) {
+        engagement_links[deal][type].push_back(link.first);
+        wanted.insert(link.first);
+      }
+    }
+    DC_ASSIGN_OR_RETURN(engagements[type],
+                        BatchRead(type, std::vector<std::string>(wanted.begin(), wanted.end()),
+                                  PropertiesFor(type), deadline));
+  }
+
+  for (json& d : *deals) {
+    const std::string id = JsonId(d.value("id", json()));
+    json extra = json::object();
+    // HubSpot lists property history newest first; the opportunity wants oldest first.
+    if (d.contains("propertiesWithHistory") && d["propertiesWithHistory"].contains("dealstage")) {
+      std::vector<std::pair<absl::Time, json>> entries;
+      for (const json& e : d["propertiesWithHistory"]["dealstage"]) {
+        absl::StatusOr<absl::Time> at = ParseCrmTime(e.value("timestamp", ""));
+        if (at.ok()) entries.emplace_back(*at, e);
+      }
+      std::stable_sort(entries.begin(), entries.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      json history = json::array();
+      for (auto& e : entries) history.push_back(std::move(e.second));
+      if (!history.empty()) extra["stage_entered_at"] = history.back()["timestamp"];
+      extra["stage_history"] = std::move(history);
+    }
+    d["dealcoach"] = std::move(extra);
+
+    json people = json::array();
+    for (const auto& [contact_id, labels] : contact_links[id]) {
+      json person = {{"id", contact_id}, {"labels", labels}};
+      auto c = contacts.find(contact_id);
+      if (c != contacts.end()) {
+        const json props = c->second.value("properties", json::object());
+        person["properties"] = props;
+        std::vector<std::string> parts;
+        for (const char* p : {"firstname", "lastname"}) {
+          if (props.contains(p) && props[p].is_string() && !props[p].get<std::string>().empty()) {
+            parts.push_back(props[p].get<std::string>());
+          }
+        }
+        if (parts.empty() && props.contains("email") && props["email"].is_string()) {
+          parts.push_back(props["email"].get<std::string>());
+        }
+        if (!parts.empty()) person["name"] = absl::StrJoin(parts, " ");
+      }
+      people.push_back(std::move(person));
+    }
+    d["contacts"] = std::move(people);
+
+    json by_type = json::object();
+    for (const std::string& type : options_.engagement_types) {
+      json list = json::array();
+      for (const std::string& eid : engagement_links[id][type]) {
+        auto e = engagements[type].find(eid);
+        if (e != engagements[type].end()) list.push_back(e->second);
+      }
+      by_type[type] = std::move(list);
+    }
+    d["engagements"] = std::move(by_type);
+  }
+  return absl::OkStatus();
+}
+
+v1::Opportunity HubSpotConnector::Map(const json& record) const {
+  v1::Opportunity opp;
+  mapping_.Apply(record, &opp, /*issues=*/nullptr);
+  if (opp.source_system().empty()) opp.set_source_system(kCrm);
+  return opp;
+}
+
+absl::StatusOr<v1::Opportunity> HubSpotConnector::FetchOpportunity(absl::string_view id,
+                                                                   absl::Time deadline) {
+  std::string path =
+      absl::StrCat(kDeals, "/", UrlEncode(id),
+                   "?properties=", UrlEncode(absl::StrJoin(properties_.at("deals"), ",")),
+                   "&associations=contacts");
+  if (options_.stage_history) absl::StrAppend(&path, "&propertiesWithHistory=dealstage");
+  DC_ASSIGN_OR_RETURN(json deal, Call("GET", path, nullptr, deadline));
+  std::vector<json> deals = {std::move(deal)};
+  DC_RETURN_IF_ERROR(Enrich(&deals, /*need_history=*/false, deadline));
+  return Map(deals.front());
+}
+
+absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
+    absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
+  const absl::Time deadline = absl::Now() + options_.sync_timeout;
+  SyncResult result;
+  std::set<std::string> delivered;
+  auto deliver_page = [&](std::vector<json> deals) -> absl::Status {
+    // Re-anchored searches return the deals at the anchor time again: skip them.
+    deals.erase(std::remove_if(deals.begin(), deals.end(),
+                               [&](const json& d) {
+                                 return delivered.count(JsonId(d.value("id", json()))) > 0;
+                               }),
+                deals.end());
+    DC_RETURN_IF_ERROR(Enrich(&deals, /*need_history=*/true, deadline));
+    for (const json& d : deals) {
+      v1::Opportunity opp = Map(d);
+      delivered.insert(opp.id());
+      if (opp.has_updated_at()) {
+        result.high_water_mark =
+            std::max(result.high_water_mark, absl::FromUnixSeconds(opp.updated_at().seconds()) +
+                                                 absl::Nanoseconds(opp.updated_at().nanos()));
+      }
+      ++result.count;
+      DC_RETURN_IF_ERROR(sink(std::move(opp)));
+    }
+    return absl::OkStatus();
+  };
+  auto results_of = [](json& page, absl::string_view call) -> absl::StatusOr<std::vector<json>> {
+    if (!page.contains("results") || !page["results"].is_array()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kCrm, ": ", call, ": response has no `results` array"));
+    }
+    return std::vector<json>(page["results"].begin(), page["results"].end());
+  };
+  auto next_after = [](const json& page) -> std::string {
+    if (!page.contains("paging") || !page["paging"].contains("next")) return "";
+    return JsonId(page["paging"]["next"].value("after", json()));
+  };
+
+  if (since == absl::InfinitePast()) {
+    // Full sync: the list endpoint has no result cap.
+    std::string after;
+    do {
+      std::string path =
+          absl::StrCat(kDeals, "?limit=", options_.page_size,
+                       "&properties=", UrlEncode(absl::StrJoin(properties_.at("deals"), ",")));
+      if (!after.empty()) absl::StrAppend(&path, "&after=", UrlEncode(after));
+      DC_ASSIGN_OR_RETURN(json page, Call("GET", path, nullptr, deadline));
+      DC_ASSIGN_OR_RETURN(std::vector<json> deals, results_of(page, "GET /crm/v3/objects/deals"));
+      DC_RETURN_IF_ERROR(deliver_page(std::move(deals)));
+      after = next_after(page);
+    } while (!after.empty());
+    return result;
+  }
+
+  int64_t anchor_ms = absl::ToUnixMillis(since);
+  int after = 0;
+  while (true) {
+    json body = {{"filterGroups",
+                  {{{"filters",
+                     {{{"propertyName", "hs_lastmodifieddate"},
+                       {"operator", "GTE"},
+                       {"value", std::to_string(anchor_ms)}}}}}}},
+                 {"sorts", {{{"propertyName", "hs_lastmodifieddate"}, {"direction", "ASCENDING"}}}},
+                 {"properties", properties_.at("deals")},
+                 {"limit", options_.page_size}};
+    if (after > 0) body["after"] = std::to_string(after);
+    DC_ASSIGN_OR_RETURN(json page, Call("POST", absl::StrCat(kDeals, "/search"), &body, deadline));
+    DC_ASSIGN_OR_RETURN(std::vector<json> deals,
+                        results_of(page, "POST /crm/v3/objects/deals/search"));
+    int64_t last_ms = anchor_ms;
+    if (!deals.empty()) {
+      const json props = deals.back().value("properties", json::object());
+      if (props.contains("hs_lastmodifieddate") && props["hs_lastmodifieddate"].is_string()) {
+        absl::StatusOr<absl::Time> t =
+            ParseCrmTime(props["hs_lastmodifieddate"].get<std::string>());
+        if (t.ok()) last_ms = absl::ToUnixMillis(*t);
+      }
+    }
+    DC_RETURN_IF_ERROR(deliver_page(std::move(deals)));
+    const std::string next = next_after(page);
+    if (next.empty()) break;
+    int next_offset = 0;
+    if (!absl::SimpleAtoi(next, &next_offset)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          kCrm, ": POST /crm/v3/objects/deals/search: non-numeric paging cursor '", next, "'"));
+    }
+    if (next_offset + options_.page_size > options_.search_result_cap) {
+      // HubSpot refuses to page past its search cap: restart the search from the last
+      // modification time seen (GTE, so deals sharing that millisecond come back and
+      // are skipped as already delivered).
+      if (last_ms <= anchor_ms) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(kCrm, ": POST /crm/v3/objects/deals/search: more than ",
+                         options_.search_result_cap, " deals share hs_lastmodifieddate ", anchor_ms,
+                         " ms; cannot page past the search cap"));
+      }
+      anchor_ms = last_ms;
+      after = 0;
+      continue;
+    }
+    after = next_offset;
+  }
+  return result;
+}
+
+ConnectorHealth HubSpotConnector::Health() const { return http_->Health(); }
+
+namespace {
+
+using HubSpotFactory = ConnectorFactoryFor<HubSpotConnector>;
+
+DEALCOACH_REGISTER_CONNECTOR(HubSpotFactory);
+
+}  // namespace
+}  // namespace dealcoach::connectors::hubspot

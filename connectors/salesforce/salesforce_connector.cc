@@ -1,0 +1,437 @@
+#include "connectors/salesforce/salesforce_connector.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "connectors/common/config.h"
+#include "connectors/common/secrets.h"
+#include "connectors/registry.h"
+#include "connectors/salesforce/jwt.h"
+#include "sidecar/common/status_macros.h"
+
+namespace dealcoach::connectors::salesforce {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr absl::string_view kCrm = "salesforce";
+constexpr absl::string_view kTokenPath = "/services/oauth2/token";
+
+// obj[key] as a string, or "" when absent or not a string (bodies are untrusted).
+std::string StringField(const json& obj, const char* key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// "INVALID_SESSION_ID: Session expired or invalid" from [{"message","errorCode"}], or ""
+// when the body is not in that shape. Also returns the first errorCode.
+std::string ErrorDetail(absl::string_view body, std::string* code) {
+  json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  std::vector<std::string> parts;
+  if (doc.is_array()) {
+    for (const json& e : doc) {
+      if (!e.is_object()) continue;
+      std::string error_code = StringField(e, "errorCode");
+      std::string message = StringField(e, "message");
+      if (code != nullptr && code->empty()) *code = error_code;
+      parts.push_back(error_code.empty() ? message : absl::StrCat(error_code, ": ", message));
+    }
+  } else if (doc.is_object()) {
+    // OAuth errors: {"error":"invalid_grant","error_description":"..."}.
+    std::string error = StringField(doc, "error");
+    std::string description = StringField(doc, "error_description");
+    if (code != nullptr) *code = error;
+    if (!error.empty()) parts.push_back(absl::StrCat(error, ": ", description));
+  }
+  if (parts.empty()) {
+    std::string text(absl::StripAsciiWhitespace(body.substr(0, 200)));
+    return text;
+  }
+  return absl::StrJoin(parts, "; ");
+}
+
+absl::Status Classify(const HttpResponse& response, absl::string_view call) {
+  std::string code;
+  const std::string detail = ErrorDetail(response.body, &code);
+  absl::Status s = StatusFromHttp(response.status, kCrm, call, detail);
+  if (code == "REQUEST_LIMIT_EXCEEDED") {
+    // The org's rolling 24 h API quota: retrying now cannot help.
+    return absl::ResourceExhaustedError(s.message());
+  }
+  if (response.status == 400 &&
+      (code == "INVALID_FIELD" || code == "MALFORMED_QUERY" || code == "INVALID_TYPE" ||
+       code == "INVALID_QUERY_FILTER_OPERATOR")) {
+    // A mapped field is missing from the org (schema drift): fix the mapping first.
+    return absl::FailedPreconditionError(s.message());
+  }
+  return s;
+}
+
+absl::Status ClassifyToken(const HttpResponse& response, absl::string_view call) {
+  absl::Status s = Classify(response, call);
+  if (response.status == 400 || response.status == 401 || response.status == 403) {
+    // invalid_client, invalid_grant, ...: the credentials are wrong.
+    return absl::UnauthenticatedError(s.message());
+  }
+  return s;
+}
+
+// Salesforce ids are 15 or 18 alphanumerics; anything else would be SOQL injection.
+bool IsSalesforceId(absl::string_view id) {
+  if (id.size() != 15 && id.size() != 18) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return absl::ascii_isalnum(c); });
+}
+
+// The relationship name of a list source ("OpportunityContactRoles.records" →
+// "OpportunityContactRoles").
+std::string Relationship(absl::string_view source) {
+  return std::string(source.substr(0, source.find('.')));
+}
+
+std::string BuildSelect(const OpportunityMapping& mapping, const std::string& modstamp) {
+  std::vector<std::string> fields = mapping.ScalarSources();
+  if (std::find(fields.begin(), fields.end(), "Id") == fields.end()) fields.push_back("Id");
+  if (std::find(fields.begin(), fields.end(), modstamp) == fields.end()) {
+    fields.push_back(modstamp);
+  }
+  std::sort(fields.begin(), fields.end());
+  // Subqueries, one per relationship (two list mappings may share one).
+  std::map<std::string, std::vector<std::string>> subqueries;
+  for (const auto& list : mapping.ListSources()) {
+    std::vector<std::string>& f = subqueries[Relationship(list.source)];
+    f.insert(f.end(), list.fields.begin(), list.fields.end());
+  }
+  for (auto& [rel, f] : subqueries) {
+    std::sort(f.begin(), f.end());
+    f.erase(std::unique(f.begin(), f.end()), f.end());
+    if (f.empty()) f.push_back("Id");
+    fields.push_back(absl::StrCat("(SELECT ", absl::StrJoin(f, ", "), " FROM ", rel, ")"));
+  }
+  return absl::StrCat("SELECT ", absl::StrJoin(fields, ", "), " FROM Opportunity");
+}
+
+absl::Time TimestampToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// OpportunityHistory has a row per change of any tracked field; keep stage changes only,
+// oldest first, and derive stage_entered_at.
+void TidyHistory(v1::Opportunity* opp) {
+  auto* history = opp->mutable_stage_history();
+  std::stable_sort(history->begin(), history->end(),
+                   [](const v1::StageChange& a, const v1::StageChange& b) {
+                     return TimestampToTime(a.entered_at()) < TimestampToTime(b.entered_at());
+                   });
+  google::protobuf::RepeatedPtrField<v1::StageChange> collapsed;
+  for (const v1::StageChange& change : *history) {
+    if (!collapsed.empty() && collapsed.rbegin()->stage() == change.stage()) continue;
+    *collapsed.Add() = change;
+  }
+  history->Swap(&collapsed);
+  if (!history->empty() && opp->has_stage() && history->rbegin()->stage() == opp->stage() &&
+      !opp->has_stage_entered_at()) {
+    *opp->mutable_stage_entered_at() = history->rbegin()->entered_at();
+  }
+  auto* activities = opp->mutable_activities();
+  std::stable_sort(activities->begin(), activities->end(),
+                   [](const v1::Activity& a, const v1::Activity& b) {
+                     return TimestampToTime(a.at()) < TimestampToTime(b.at());
+                   });
+}
+
+}  // namespace
+
+std::string SoqlDateTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+SalesforceConnector::SalesforceConnector(SalesforceOptions options,
+                                         std::unique_ptr<HttpClient> client)
+    : options_(std::move(options)), client_(std::move(client)) {
+  if (options_.clock == nullptr) options_.clock = Clock::Real();
+  http_ = std::make_unique<ResilientHttp>(std::string(kCrm), client_.get(), options_.resilience,
+                                          options_.clock);
+  select_ = BuildSelect(options_.mapping, options_.modstamp_field);
+}
+
+absl::StatusOr<std::unique_ptr<SalesforceConnector>> SalesforceConnector::Create(
+    SalesforceOptions options) {
+  if (options.login_url.empty())
+    return absl::InvalidArgumentError("salesforce: login_url is empty");
+  if (options.client_id.empty())
+    return absl::InvalidArgumentError("salesforce: client_id is empty");
+  if (options.jwt_username.empty() && options.client_secret.empty()) {
+    return absl::InvalidArgumentError(
+        "salesforce: set client_secret_env/_file (client credentials) or jwt (JWT bearer)");
+  }
+  while (absl::EndsWith(options.login_url, "/")) options.login_url.pop_back();
+  DC_ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> client, HttpClient::Create(options.http));
+  return std::unique_ptr<SalesforceConnector>(
+      new SalesforceConnector(std::move(options), std::move(client)));
+}
+
+absl::StatusOr<SalesforceConnector::Token> SalesforceConnector::RequestToken(absl::Time deadline) {
+  std::vector<std::pair<std::string, std::string>> form;
+  if (!options_.jwt_username.empty()) {
+    const int64_t exp = absl::ToUnixSeconds(options_.clock->Now() + absl::Minutes(3));
+    json claims = {{"iss", options_.client_id},
+                   {"sub", options_.jwt_username},
+                   {"aud", options_.jwt_audience},
+                   {"exp", exp}};
+    absl::StatusOr<std::string> assertion =
+        SignJwtRs256(claims.dump(), options_.jwt_private_key_pem);
+    if (!assertion.ok()) {
+      return absl::Status(assertion.status().code(),
+                          absl::StrCat("salesforce: ", assertion.status().message()));
+    }
+    form = {{"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"},
+            {"assertion", *assertion}};
+  } else {
+    form = {{"grant_type", "client_credentials"},
+            {"client_id", options_.client_id},
+            {"client_secret", options_.client_secret}};
+  }
+  HttpRequest request;
+  request.method = "POST";
+  request.url = absl::StrCat(options_.login_url, kTokenPath);
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"Accept", "application/json"}};
+  request.body = FormEncode(form);
+  request.deadline = deadline;
+  DC_ASSIGN_OR_RETURN(HttpResponse response, http_->Execute(request, &ClassifyToken));
+  json doc = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  const std::string call = DescribeCall("POST", request.url);
+  if (!doc.is_object() || !doc.contains("access_token") || !doc["access_token"].is_string() ||
+      !doc.contains("instance_url") || !doc["instance_url"].is_string()) {
+    return absl::UnavailableError(
+        absl::StrCat("salesforce: ", call, ": token response lacks access_token/instance_url"));
+  }
+  Token token{StringField(doc, "access_token"), StringField(doc, "instance_url")};
+  while (absl::EndsWith(token.instance_url, "/")) token.instance_url.pop_back();
+  return token;
+}
+
+absl::StatusOr<SalesforceConnector::Token> SalesforceConnector::GetToken(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&token_mu_);
+    if (token_.has_value()) return *token_;
+  }
+  // Two threads may both fetch on a cold start; the last one wins, both tokens are valid.
+  DC_ASSIGN_OR_RETURN(Token token, RequestToken(deadline));
+  absl::MutexLock lock(&token_mu_);
+  token_ = token;
+  return token;
+}
+
+void SalesforceConnector::InvalidateToken(const std::string& stale) {
+  absl::MutexLock lock(&token_mu_);
+  if (token_.has_value() && token_->access_token == stale) token_.reset();
+}
+
+absl::StatusOr<json> SalesforceConnector::GetJson(const std::string& path_and_query,
+                                                  absl::Time deadline) {
+  for (int attempt = 0;; ++attempt) {
+    DC_ASSIGN_OR_RETURN(Token token, GetToken(deadline));
+    HttpRequest request;
+    request.url = absl::StrCat(token.instance_url, path_and_query);
+    request.headers = {{"Authorization", absl::StrCat("Bearer ", token.access_token)},
+                       {"Accept", "application/json"},
+                       {"Sforce-Query-Options", absl::StrCat("batchSize=", options_.page_size)}};
+    request.deadline = deadline;
+    absl::StatusOr<HttpResponse> response = http_->Execute(request, &Classify);
+    if (!response.ok()) {
+      // Salesforce sends no token lifetime: a 401 means "get a new one", once.
+      if (response.status().code() == absl::StatusCode::kUnauthenticated && attempt == 0) {
+        InvalidateToken(token.access_token);
+        continue;
+      }
+      return response.status();
+    }
+    json doc = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+      return absl::UnavailableError(absl::StrCat("salesforce: ", DescribeCall("GET", request.url),
+                                                 ": response is not valid JSON (",
+                                                 response->body.size(), " bytes)"));
+    }
+    return doc;
+  }
+}
+
+std::string SalesforceConnector::QueryPath(absl::string_view soql) const {
+  return absl::StrCat("/services/data/", options_.api_version, "/query?q=", UrlEncode(soql));
+}
+
+absl::Status SalesforceConnector::Query(const std::string& soql, absl::Time deadline,
+                                        const std::function<absl::Status(const json&)>& on_record) {
+  std::string path = QueryPath(soql);
+  for (;;) {
+    DC_ASSIGN_OR_RETURN(json page, GetJson(path, deadline));
+    const json* records = page.is_object() ? FindPath(page, "records") : nullptr;
+    if (records == nullptr || !records->is_array()) {
+      return absl::FailedPreconditionError(absl::StrCat("salesforce: ", DescribeCall("GET", path),
+                                                        ": query response has no records array"));
+    }
+    for (const json& record : *records) DC_RETURN_IF_ERROR(on_record(record));
+    const json* done_field = FindPath(page, "done");
+    const bool done = done_field == nullptr || !done_field->is_boolean() || done_field->get<bool>();
+    if (done) return absl::OkStatus();
+    const json* next = FindPath(page, "nextRecordsUrl");
+    if (next == nullptr || !next->is_string() || !absl::StartsWith(next->get<std::string>(), "/")) {
+      return absl::FailedPreconditionError(absl::StrCat("salesforce: ", DescribeCall("GET", path),
+                                                        ": done=false without nextRecordsUrl"));
+    }
+    path = next->get<std::string>();
+  }
+}
+
+v1::Opportunity SalesforceConnector::MapRecord(const json& record) {
+  v1::Opportunity opp;
+  MappingIssues issues;
+  options_.mapping.Apply(record, &opp, &issues);
+  TidyHistory(&opp);
+  if (issues.count > 0) {
+    mapping_issues_ += issues.count;
+    absl::MutexLock lock(&issue_mu_);
+    last_mapping_issue_ = absl::StrCat(opp.id(), ": ", issues.samples.front());
+  }
+  return opp;
+}
+
+absl::StatusOr<v1::Opportunity> SalesforceConnector::FetchOpportunity(absl::string_view id,
+                                                                      absl::Time deadline) {
+  if (!IsSalesforceId(id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("salesforce: \"", id, "\" is not a Salesforce id (15 or 18 letters/digits)"));
+  }
+  std::string soql = absl::StrCat(select_, " WHERE Id = '", id, "'");
+  if (!options_.where.empty()) absl::StrAppend(&soql, " AND (", options_.where, ")");
+  std::optional<v1::Opportunity> found;
+  DC_RETURN_IF_ERROR(Query(soql, deadline, [&](const json& record) {
+    found = MapRecord(record);
+    return absl::OkStatus();
+  }));
+  if (!found.has_value()) {
+    return absl::NotFoundError(absl::StrCat("salesforce: GET /services/data/", options_.api_version,
+                                            "/query: no Opportunity with Id ", id));
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<SyncResult> SalesforceConnector::SyncChangedSince(
+    absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
+  std::string soql = select_;
+  std::vector<std::string> where;
+  if (since != absl::InfinitePast()) {
+    where.push_back(absl::StrCat(options_.modstamp_field, " >= ", SoqlDateTime(since)));
+  }
+  if (!options_.where.empty()) where.push_back(absl::StrCat("(", options_.where, ")"));
+  if (!where.empty()) absl::StrAppend(&soql, " WHERE ", absl::StrJoin(where, " AND "));
+  absl::StrAppend(&soql, " ORDER BY ", options_.modstamp_field, " ASC");
+
+  SyncResult result;
+  result.high_water_mark = since;
+  DC_RETURN_IF_ERROR(Query(soql, absl::InfiniteFuture(), [&](const json& record) {
+    if (const json* stamp = FindPath(record, options_.modstamp_field);
+        stamp != nullptr && stamp->is_string()) {
+      absl::StatusOr<absl::Time> t = ParseCrmTime(stamp->get<std::string>());
+      if (t.ok()) result.high_water_mark = std::max(result.high_water_mark, *t);
+    }
+    DC_RETURN_IF_ERROR(sink(MapRecord(record)));
+    ++result.count;
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+ConnectorHealth SalesforceConnector::Health() const {
+  ConnectorHealth health = http_->Health();
+  const int64_t issues = mapping_issues_.load();
+  if (issues > 0) {
+    absl::MutexLock lock(&issue_mu_);
+    absl::StrAppend(&health.detail, " (", issues,
+                    " field values did not convert; last: ", last_mapping_issue_, ")");
+  }
+  return health;
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+class SalesforceConnectorFactory : public ConnectorFactory {
+ public:
+  absl::string_view type() const override { return "salesforce"; }
+  absl::StatusOr<std::unique_ptr<Connector>> Create(
+      const YAML::Node& config, const ConnectorContext& context) const override {
+    ConfigReader r(config, context);
+    DC_RETURN_IF_ERROR(r.CheckKeys({"login_url", "api_version", "client_id", "client_secret_env",
+                                    "client_secret_file", "client_secret", "jwt", "page_size",
+                                    "modstamp_field", "where", "mapping", "timeouts", "retry",
+                                    "rate_limit", "circuit_breaker", "tls_verify", "ca_file"}));
+    SalesforceOptions o;
+    DC_ASSIGN_OR_RETURN(o.login_url, r.String("login_url"));
+    DC_ASSIGN_OR_RETURN(o.api_version, r.String("api_version", o.api_version));
+    if (!absl::StartsWith(o.api_version, "v")) o.api_version = absl::StrCat("v", o.api_version);
+    DC_ASSIGN_OR_RETURN(o.client_id, r.String("client_id"));
+    DC_ASSIGN_OR_RETURN(int64_t page_size, r.Int("page_size", o.page_size));
+    if (page_size < 200 || page_size > 2000) {
+      return ConfigError(config["page_size"], context, "`page_size` must be 200..2000");
+    }
+    o.page_size = static_cast<int>(page_size);
+    DC_ASSIGN_OR_RETURN(o.modstamp_field, r.String("modstamp_field", o.modstamp_field));
+    DC_ASSIGN_OR_RETURN(o.where, r.String("where", ""));
+    DC_ASSIGN_OR_RETURN(YAML::Node jwt, r.Map("jwt"));
+    if (jwt.IsMap()) {
+      ConfigReader j(jwt, context);
+      DC_RETURN_IF_ERROR(j.CheckKeys({"username", "private_key_file", "audience"}));
+      DC_ASSIGN_OR_RETURN(o.jwt_username, j.String("username"));
+      DC_ASSIGN_OR_RETURN(o.jwt_audience, j.String("audience", o.jwt_audience));
+      DC_ASSIGN_OR_RETURN(std::string key_file, j.String("private_key_file"));
+      absl::StatusOr<std::string> pem = ReadFile(ResolvePath(key_file, context));
+      if (!pem.ok()) return ConfigError(jwt["private_key_file"], context, pem.status().message());
+      o.jwt_private_key_pem = *std::move(pem);
+      if (r.Has("client_secret_env") || r.Has("client_secret_file")) {
+        return ConfigError(jwt, context, "use either jwt or client_secret_env/_file, not both");
+      }
+    } else {
+      DC_ASSIGN_OR_RETURN(o.client_secret, ReadSecret(config, "client_secret", context));
+    }
+    DC_ASSIGN_OR_RETURN(o.http, ParseHttpClientOptions(r));
+    ResilienceOptions defaults;
+    // Salesforce allows 25 concurrent long requests and a daily quota; stay gentle.
+    defaults.rate_limit = {/*requests_per_second=*/5, /*burst=*/10};
+    DC_ASSIGN_OR_RETURN(o.resilience, ParseResilience(r, defaults));
+    auto mapping = OpportunityMapping::Parse(kDefaultMappingYaml,
+                                             "connectors/salesforce/default_mapping.yaml");
+    if (!mapping.ok()) return mapping.status();
+    o.mapping = *std::move(mapping);
+    if (r.Has("mapping")) {
+      DC_RETURN_IF_ERROR(o.mapping.Merge(config["mapping"], context.config_file));
+    }
+    auto connector = SalesforceConnector::Create(std::move(o));
+    if (!connector.ok()) return ConfigError(config, context, connector.status().message());
+    return std::unique_ptr<Connector>(std::move(*connector));
+  }
+};
+
+}  // namespace
+
+DEALCOACH_REGISTER_CONNECTOR(SalesforceConnectorFactory);
+
+}  // namespace dealcoach::connectors::salesforce

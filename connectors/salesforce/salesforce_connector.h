@@ -1,0 +1,122 @@
+// The Salesforce connector: opportunities over the Salesforce REST API.
+//
+//   - OAuth 2.0 at {login_url}/services/oauth2/token: client credentials
+//     (client_id + client_secret) or the JWT bearer flow (RS256 assertion signed with the
+//     connected app's private key). API calls go to the `instance_url` the token
+//     response names, with `Authorization: Bearer`. Salesforce sends no expiry, so a 401
+//     INVALID_SESSION_ID triggers one token refresh and one retry.
+//   - SOQL through /services/data/<api_version>/query: the SELECT list and relationship
+//     subqueries (OpportunityContactRoles, Tasks, Events, OpportunityHistories) come from
+//     the field mapping; pages follow `nextRecordsUrl` (batchSize via
+//     Sforce-Query-Options).
+//   - Incremental sync: WHERE SystemModstamp >= <since> ORDER BY SystemModstamp.
+//   - Errors: the [{"message","errorCode"}] body is decoded into the Status message;
+//     403 REQUEST_LIMIT_EXCEEDED is ResourceExhausted, 400 INVALID_FIELD /
+//     MALFORMED_QUERY / INVALID_TYPE (a mapped field missing from the org) is
+//     FailedPrecondition, and 429/5xx/timeouts are retried by ResilientHttp.
+//
+// Config: see docs/connectors.md (connector: {type: salesforce, salesforce: {...}}).
+//
+// Thread safety: safe for concurrent use; the token is guarded by a mutex and the HTTP
+// stack is thread-safe.
+#ifndef DEALCOACH_CONNECTORS_SALESFORCE_SALESFORCE_CONNECTOR_H_
+#define DEALCOACH_CONNECTORS_SALESFORCE_SALESFORCE_CONNECTOR_H_
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "connectors/common/http_client.h"
+#include "connectors/common/mapping.h"
+#include "connectors/common/resilience.h"
+#include "connectors/connector.h"
+
+namespace dealcoach::connectors::salesforce {
+
+// The embedded default_mapping.yaml.
+extern const char kDefaultMappingYaml[];
+
+struct SalesforceOptions {
+  // Token endpoint base: https://<MyDomain>.my.salesforce.com (or login/test.salesforce.com).
+  std::string login_url;
+  // REST API version in paths. Default: v59.0.
+  std::string api_version = "v59.0";
+  std::string client_id;
+  // Client credentials flow when jwt_username is empty.
+  std::string client_secret;
+  // JWT bearer flow: the integration user and the connected app's RSA private key (PEM).
+  std::string jwt_username;
+  std::string jwt_private_key_pem;
+  // JWT `aud`. Default: https://login.salesforce.com (https://test.salesforce.com for
+  // sandboxes).
+  std::string jwt_audience = "https://login.salesforce.com";
+  // Records per query page (Sforce-Query-Options batchSize, 200..2000). Default: 2000.
+  int page_size = 2000;
+  // The modification-time field for incremental sync. Default: SystemModstamp.
+  std::string modstamp_field = "SystemModstamp";
+  // Optional extra SOQL condition ANDed into every query, e.g. "IsDeleted = false".
+  std::string where;
+  HttpClientOptions http;
+  ResilienceOptions resilience;
+  OpportunityMapping mapping;
+  // Clock for retries and budgets. Default: Clock::Real().
+  Clock* clock = nullptr;
+};
+
+class SalesforceConnector : public Connector {
+ public:
+  static absl::StatusOr<std::unique_ptr<SalesforceConnector>> Create(SalesforceOptions options);
+
+  absl::string_view type() const override { return "salesforce"; }
+  absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id,
+                                                   absl::Time deadline) override;
+  absl::StatusOr<SyncResult> SyncChangedSince(
+      absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
+  ConnectorHealth Health() const override;
+
+  // The SOQL SELECT ... FROM Opportunity built from the mapping (no WHERE), for tests
+  // and docs.
+  const std::string& select_clause() const { return select_; }
+  // Total record-level mapping problems seen (fields left unset).
+  int64_t mapping_issue_count() const { return mapping_issues_.load(); }
+
+ private:
+  struct Token {
+    std::string access_token;
+    std::string instance_url;
+  };
+  explicit SalesforceConnector(SalesforceOptions options, std::unique_ptr<HttpClient> client);
+
+  // The current token, fetching one if there is none.
+  absl::StatusOr<Token> GetToken(absl::Time deadline);
+  absl::StatusOr<Token> RequestToken(absl::Time deadline);
+  // Forgets `stale` (only if it is still the current token).
+  void InvalidateToken(const std::string& stale);
+  // GET {instance_url}{path_and_query} with auth; one token refresh on 401.
+  absl::StatusOr<nlohmann::json> GetJson(const std::string& path_and_query, absl::Time deadline);
+  // Runs a query and feeds every record (all pages) to `on_record`.
+  absl::Status Query(const std::string& soql, absl::Time deadline,
+                     const std::function<absl::Status(const nlohmann::json&)>& on_record);
+  v1::Opportunity MapRecord(const nlohmann::json& record);
+  std::string QueryPath(absl::string_view soql) const;
+
+  SalesforceOptions options_;
+  std::unique_ptr<HttpClient> client_;
+  std::unique_ptr<ResilientHttp> http_;
+  std::string select_;
+  mutable absl::Mutex token_mu_;
+  std::optional<Token> token_ ABSL_GUARDED_BY(token_mu_);
+  std::atomic<int64_t> mapping_issues_{0};
+  mutable absl::Mutex issue_mu_;
+  std::string last_mapping_issue_ ABSL_GUARDED_BY(issue_mu_);
+};
+
+// "2026-11-20T10:00:00Z" as a SOQL datetime literal (UTC, unquoted).
+std::string SoqlDateTime(absl::Time t);
+
+}  // namespace dealcoach::connectors::salesforce
+
+#endif  // DEALCOACH_CONNECTORS_SALESFORCE_SALESFORCE_CONNECTOR_H_

@@ -1,0 +1,455 @@
+#include "connectors/salesforce/salesforce_connector.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "connectors/registry.h"
+#include "connectors/salesforce/testing/fake_salesforce.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace dealcoach::connectors::salesforce {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using nlohmann::json;
+using testing::ScriptedResponse;
+
+class SalesforceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(sf_.Start().ok());
+    sf_.Upsert(FakeSalesforce::MakeOpportunity(1, "2026-11-18T10:00:00.000+0000"));
+  }
+
+  SalesforceOptions Options() {
+    SalesforceOptions o;
+    o.login_url = sf_.base_url();
+    o.client_id = FakeSalesforce::kClientId;
+    o.client_secret = FakeSalesforce::kClientSecret;
+    o.mapping = *OpportunityMapping::Parse(kDefaultMappingYaml, "default_mapping.yaml");
+    o.resilience.retry.initial_backoff = absl::Milliseconds(5);
+    o.resilience.rate_limit.requests_per_second = 0;
+    o.resilience.request_timeout = absl::Seconds(5);
+    return o;
+  }
+
+  std::unique_ptr<SalesforceConnector> Connect(SalesforceOptions o) {
+    auto c = SalesforceConnector::Create(std::move(o));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *std::move(c) : nullptr;
+  }
+
+  int QueryRequests() { return sf_.server().Count("GET", FakeSalesforce::QueryPath()); }
+
+  FakeSalesforce sf_;
+};
+
+TEST_F(SalesforceTest, FetchMapsEveryField) {
+  auto sfc = Connect(Options());
+  const std::string id = FakeSalesforce::OpportunityId(1);
+  absl::StatusOr<v1::Opportunity> opp = sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(opp.ok()) << opp.status();
+
+  EXPECT_EQ(opp->id(), id);
+  EXPECT_EQ(opp->name(), "Deal 1");
+  EXPECT_EQ(opp->stage(), "Negotiation/Review");
+  EXPECT_DOUBLE_EQ(opp->amount(), 2000.0);
+  EXPECT_EQ(TimeUtil::ToString(opp->close_date()), "2026-12-15T00:00:00Z");
+  EXPECT_EQ(TimeUtil::ToString(opp->created_at()), "2026-09-01T10:00:00Z");
+  EXPECT_EQ(TimeUtil::ToString(opp->updated_at()), "2026-11-18T10:00:00Z");
+  EXPECT_EQ(opp->forecast_category(), "commit");
+  EXPECT_EQ(opp->next_step(), "Legal review");
+  ASSERT_TRUE(opp->has_is_closed());
+  EXPECT_FALSE(opp->is_closed());
+  ASSERT_TRUE(opp->has_is_won());
+  EXPECT_FALSE(opp->is_won());
+  EXPECT_EQ(opp->account().id(), "0010000000001");
+  EXPECT_EQ(opp->account().name(), "Account 1");
+  EXPECT_EQ(opp->account().industry(), "Manufacturing");
+  EXPECT_EQ(opp->account().employees(), 1200);
+  EXPECT_EQ(opp->owner().id(), "005000000000001AAA");
+  EXPECT_EQ(opp->owner().name(), "Rita Rep");
+  EXPECT_EQ(opp->owner().manager_id(), "005000000000002AAA");
+  EXPECT_EQ(opp->source_system(), "salesforce");
+  EXPECT_EQ(opp->currency_code(), "");  // single-currency org: not mapped by default
+
+  ASSERT_EQ(opp->contacts_size(), 2);
+  const v1::Contact& erin = opp->contacts(0);
+  EXPECT_EQ(erin.id(), "003000000000001AAA");
+  EXPECT_EQ(erin.name(), "Erin Econ");
+  EXPECT_EQ(erin.title(), "CFO");
+  EXPECT_TRUE(erin.is_primary());
+  ASSERT_EQ(erin.roles_size(), 2);
+  EXPECT_EQ(erin.roles(0), "economic_buyer");
+  EXPECT_EQ(erin.roles(1), "champion");
+  const v1::Contact& tom = opp->contacts(1);
+  EXPECT_EQ(tom.id(), "003000000000002AAA");
+  EXPECT_FALSE(tom.has_title());
+  EXPECT_FALSE(tom.is_primary());
+  ASSERT_EQ(tom.roles_size(), 1);
+  EXPECT_EQ(tom.roles(0), "technical_buyer");
+
+  ASSERT_EQ(opp->activities_size(), 2);  // sorted oldest first
+  EXPECT_EQ(opp->activities(0).id(), "00U000000000001AAA");
+  EXPECT_EQ(opp->activities(0).type(), "meeting");
+  EXPECT_EQ(opp->activities(0).subject(), "Demo");
+  EXPECT_EQ(TimeUtil::ToString(opp->activities(0).at()), "2026-11-10T15:00:00Z");
+  ASSERT_EQ(opp->activities(0).participant_ids_size(), 1);
+  EXPECT_EQ(opp->activities(0).participant_ids(0), "003000000000002AAA");
+  EXPECT_EQ(opp->activities(1).id(), "00T000000000001AAA");
+  EXPECT_EQ(opp->activities(1).type(), "call");
+  EXPECT_EQ(opp->activities(1).outcome(), "connected");
+  EXPECT_EQ(TimeUtil::ToString(opp->activities(1).at()), "2026-11-12T00:00:00Z");
+
+  ASSERT_EQ(opp->stage_history_size(), 2);  // the repeated Prospecting row collapses
+  EXPECT_EQ(opp->stage_history(0).stage(), "Prospecting");
+  EXPECT_EQ(TimeUtil::ToString(opp->stage_history(0).entered_at()), "2026-09-01T10:00:00Z");
+  EXPECT_EQ(opp->stage_history(1).stage(), "Negotiation/Review");
+  EXPECT_EQ(TimeUtil::ToString(opp->stage_entered_at()), "2026-11-01T09:00:00Z");
+  EXPECT_EQ(sfc->mapping_issue_count(), 0);
+
+  // The wire: one token request with client credentials, then a bearer-authenticated query.
+  EXPECT_EQ(sf_.token_requests(), 1);
+  EXPECT_EQ(sf_.last_token_form()["grant_type"], "client_credentials");
+  EXPECT_EQ(sf_.last_token_form()["client_secret"], FakeSalesforce::kClientSecret);
+  ASSERT_EQ(sf_.queries().size(), 1u);
+  const std::string soql = sf_.queries()[0];
+  EXPECT_TRUE(absl::StartsWith(soql, "SELECT Account.Industry, Account.Name, "));
+  EXPECT_TRUE(absl::StrContains(soql,
+                                "(SELECT Contact.Name, Contact.Title, ContactId, IsPrimary, "
+                                "Role FROM OpportunityContactRoles)"));
+  EXPECT_TRUE(absl::StrContains(soql, "(SELECT CreatedDate, StageName FROM OpportunityHistories)"));
+  EXPECT_TRUE(absl::EndsWith(soql, " FROM Opportunity WHERE Id = '" + id + "'")) << soql;
+  const auto requests = sf_.server().requests();
+  EXPECT_EQ(requests.back().Header("Authorization"), "Bearer 00Dfake!token-1");
+  EXPECT_EQ(requests.back().Header("Sforce-Query-Options"), "batchSize=2000");
+}
+
+TEST_F(SalesforceTest, NotFoundAndInvalidId) {
+  auto sfc = Connect(Options());
+  auto missing = sfc->FetchOpportunity("006000000009999AAA", absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "salesforce: GET /services/data/v59.0/query: no Opportunity with Id "
+            "006000000009999AAA");
+  auto bad = sfc->FetchOpportunity("x' OR Name != '", absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(QueryRequests(), 1);
+}
+
+TEST_F(SalesforceTest, SyncFollowsNextRecordsUrlAndIsIncremental) {
+  for (int i = 2; i <= 5; ++i) {
+    sf_.Upsert(
+        FakeSalesforce::MakeOpportunity(i, absl::StrCat("2026-11-19T0", i, ":00:00.000+0000")));
+  }
+  SalesforceOptions o = Options();
+  o.page_size = 2;
+  auto sfc = Connect(std::move(o));
+  std::vector<std::string> names;
+  auto sink = [&](v1::Opportunity opp) {
+    names.push_back(opp.name());
+    return absl::OkStatus();
+  };
+  absl::StatusOr<SyncResult> first = sfc->SyncChangedSince(absl::InfinitePast(), sink);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->count, 5);
+  EXPECT_EQ(names, std::vector<std::string>({"Deal 1", "Deal 2", "Deal 3", "Deal 4", "Deal 5"}));
+  EXPECT_EQ(absl::FormatTime(absl::RFC3339_full, first->high_water_mark, absl::UTCTimeZone()),
+            "2026-11-19T05:00:00+00:00");
+  EXPECT_EQ(QueryRequests(), 1);
+  EXPECT_EQ(sf_.server().Count("GET", "/services/data/v59.0/query/01gFAKE1-2"), 1);
+  EXPECT_EQ(sf_.server().Count("GET", "/services/data/v59.0/query/01gFAKE1-4"), 1);
+  EXPECT_TRUE(absl::EndsWith(sf_.queries()[0], " FROM Opportunity ORDER BY SystemModstamp ASC"));
+
+  // Next pass: only records modified at or after the high-water mark.
+  sf_.Upsert(FakeSalesforce::MakeOpportunity(6, "2026-11-19T07:00:00.000+0000"));
+  names.clear();
+  absl::StatusOr<SyncResult> second = sfc->SyncChangedSince(first->high_water_mark, sink);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(names, std::vector<std::string>({"Deal 5", "Deal 6"}));
+  EXPECT_TRUE(absl::EndsWith(sf_.queries()[1],
+                             " FROM Opportunity WHERE SystemModstamp >= 2026-11-19T05:00:00Z "
+                             "ORDER BY SystemModstamp ASC"));
+  EXPECT_EQ(sf_.token_requests(), 1);  // the token is reused
+}
+
+TEST_F(SalesforceTest, ExpiredTokenRefreshesOnceAndRetries) {
+  auto sfc = Connect(Options());
+  const std::string id = FakeSalesforce::OpportunityId(1);
+  ASSERT_TRUE(sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5)).ok());
+  sf_.ExpireTokens();
+  absl::StatusOr<v1::Opportunity> opp = sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(opp.ok()) << opp.status();
+  EXPECT_EQ(sf_.token_requests(), 2);
+  EXPECT_EQ(QueryRequests(), 3);  // ok, 401, retried ok
+  EXPECT_EQ(sf_.server().requests().back().Header("Authorization"), "Bearer 00Dfake!token-2");
+
+  // A session that stays invalid is reported after exactly one refresh.
+  const std::string body =
+      R"([{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}])";
+  sf_.server().Enqueue("GET", FakeSalesforce::QueryPath(), ScriptedResponse::Json(401, body));
+  sf_.server().Enqueue("GET", FakeSalesforce::QueryPath(), ScriptedResponse::Json(401, body));
+  absl::StatusOr<v1::Opportunity> denied =
+      sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(denied.status().message(),
+            "salesforce: GET /services/data/v59.0/query: 401 Unauthorized: INVALID_SESSION_ID: "
+            "Session expired or invalid");
+  EXPECT_EQ(sf_.token_requests(), 3);
+  EXPECT_EQ(QueryRequests(), 5);
+}
+
+TEST_F(SalesforceTest, BadClientSecretIsUnauthenticatedWithoutLeakingIt) {
+  SalesforceOptions o = Options();
+  o.client_secret = "wrong-secret-value";
+  auto sfc = Connect(std::move(o));
+  auto r = sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(r.status().message(),
+            "salesforce: POST /services/oauth2/token: 400 Bad Request: invalid_client: invalid "
+            "client credentials");
+  EXPECT_EQ(QueryRequests(), 0);
+}
+
+TEST_F(SalesforceTest, ThrottlingHonoursRetryAfter) {
+  auto sfc = Connect(Options());
+  const std::string id = FakeSalesforce::OpportunityId(1);
+  ASSERT_TRUE(sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5)).ok());  // token
+  ScriptedResponse throttled =
+      ScriptedResponse::Json(429, R"([{"message":"slow","errorCode":"X"}])");
+  throttled.headers.push_back({"Retry-After", "1"});
+  ScriptedResponse unavailable = ScriptedResponse::Json(503, "Service Unavailable");
+  unavailable.headers.push_back({"Retry-After", "1"});
+  sf_.server().Enqueue("GET", FakeSalesforce::QueryPath(), throttled);
+  sf_.server().Enqueue("GET", FakeSalesforce::QueryPath(), unavailable);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<v1::Opportunity> opp = sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(20));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(opp.ok()) << opp.status();
+  EXPECT_EQ(QueryRequests(), 4);  // first fetch + 429 + 503 + success
+  EXPECT_GE(took, absl::Seconds(2));
+  EXPECT_LT(took, absl::Seconds(10));
+  // The two retried requests arrived at least Retry-After apart.
+  const auto requests = sf_.server().requests();
+  ASSERT_GE(requests.size(), 3u);
+  const size_t n = requests.size();
+  EXPECT_GE(requests[n - 1].at - requests[n - 2].at, absl::Milliseconds(950));
+  EXPECT_GE(requests[n - 2].at - requests[n - 3].at, absl::Milliseconds(950));
+}
+
+TEST_F(SalesforceTest, ServerErrorBurstOpensCircuitBreaker) {
+  SalesforceOptions o = Options();
+  o.resilience.retry.max_attempts = 3;
+  o.resilience.circuit_breaker.failure_threshold = 3;
+  o.resilience.circuit_breaker.cool_down = absl::Minutes(5);
+  auto sfc = Connect(std::move(o));
+  const std::string id = FakeSalesforce::OpportunityId(1);
+  ASSERT_TRUE(sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5)).ok());
+  for (int i = 0; i < 3; ++i) {
+    sf_.server().Enqueue(
+        "GET", FakeSalesforce::QueryPath(),
+        ScriptedResponse::Json(503, R"([{"message":"down","errorCode":"SERVER_UNAVAILABLE"}])"));
+  }
+  auto failed = sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(failed.status().message(),
+            "salesforce: GET /services/data/v59.0/query: 503 Service Unavailable: "
+            "SERVER_UNAVAILABLE: down (after 3 attempts)");
+  EXPECT_EQ(QueryRequests(), 4);
+  // Open: the next call is refused without reaching Salesforce.
+  auto refused = sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(),
+                               "salesforce: GET /services/data/v59.0/query: circuit open after 3 "
+                               "failures"))
+      << refused.status();
+  EXPECT_EQ(QueryRequests(), 4);
+  ConnectorHealth health = sfc->Health();
+  EXPECT_FALSE(health.healthy);
+  EXPECT_TRUE(absl::StartsWith(health.detail, "circuit open (3 failures")) << health.detail;
+}
+
+TEST_F(SalesforceTest, MalformedJsonIsACleanError) {
+  auto sfc = Connect(Options());
+  sf_.server().Enqueue(
+      "GET", FakeSalesforce::QueryPath(),
+      ScriptedResponse::Json(200, R"({"totalSize":1,"done":true,"records":[{"Id":)"));
+  auto r = sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(),
+            "salesforce: GET /services/data/v59.0/query: response is not valid JSON (44 bytes)");
+  // A well-formed body of the wrong shape is schema drift.
+  sf_.server().Enqueue("GET", FakeSalesforce::QueryPath(),
+                       ScriptedResponse::Json(200, R"({"rows":[]})"));
+  auto shape =
+      sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(shape.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SalesforceTest, SlowResponsePastTimeoutIsDeadlineExceeded) {
+  SalesforceOptions o = Options();
+  o.resilience.request_timeout = absl::Milliseconds(300);
+  o.resilience.retry.max_attempts = 2;
+  auto sfc = Connect(std::move(o));
+  const std::string id = FakeSalesforce::OpportunityId(1);
+  ASSERT_TRUE(sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5)).ok());
+  for (int i = 0; i < 2; ++i) {
+    ScriptedResponse slow = ScriptedResponse::Json(200, "{}");
+    slow.delay = absl::Seconds(3);
+    sf_.server().Enqueue("GET", FakeSalesforce::QueryPath(), slow);
+  }
+  const absl::Time start = absl::Now();
+  auto r = sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(absl::StartsWith(r.status().message(),
+                               "salesforce: GET /services/data/v59.0/query: timed out after"))
+      << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  // The caller's deadline bounds the whole call, retries included.
+  ScriptedResponse slow = ScriptedResponse::Json(200, "{}");
+  slow.delay = absl::Seconds(3);
+  sf_.server().Enqueue("GET", FakeSalesforce::QueryPath(), slow);
+  const absl::Time start2 = absl::Now();
+  auto r2 = sfc->FetchOpportunity(id, absl::Now() + absl::Milliseconds(150));
+  EXPECT_EQ(r2.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(absl::Now() - start2, absl::Seconds(1));
+}
+
+TEST_F(SalesforceTest, RequestLimitExceededIsResourceExhaustedAndNotRetried) {
+  auto sfc = Connect(Options());
+  sf_.SetRemainingApiRequests(0);
+  auto r = sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(r.status().message(),
+            "salesforce: GET /services/data/v59.0/query: 403 Forbidden: REQUEST_LIMIT_EXCEEDED: "
+            "TotalRequests Limit exceeded.");
+  EXPECT_EQ(QueryRequests(), 1);
+}
+
+TEST_F(SalesforceTest, InvalidFieldIsSchemaDrift) {
+  auto sfc = Connect(Options());
+  sf_.server().Enqueue(
+      "GET", FakeSalesforce::QueryPath(),
+      ScriptedResponse::Json(
+          400,
+          R"([{"message":"No such column 'Decision__c' on entity 'Opportunity'.","errorCode":"INVALID_FIELD"}])"));
+  auto r = sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "INVALID_FIELD: No such column"));
+}
+
+std::string WriteRsaKey(EVP_PKEY** key_out) {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  const std::string path = ::testing::TempDir() + "/sf_jwt_key.pem";
+  FILE* f = std::fopen(path.c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  *key_out = key;
+  return path;
+}
+
+TEST_F(SalesforceTest, FactoryWithJwtBearerFlowAndMappingOverride) {
+  EVP_PKEY* key = nullptr;
+  const std::string key_path = WriteRsaKey(&key);
+  ConnectorContext ctx;
+  ctx.config_file = "sidecar.yaml";
+  const std::string yaml = absl::StrCat(R"(
+type: salesforce
+salesforce:
+  login_url: )",
+                                        sf_.base_url(), R"(
+  client_id: )",
+                                        FakeSalesforce::kClientId, R"(
+  jwt: {username: integration@acme.com, private_key_file: )",
+                                        key_path, R"(}
+  retry: {max_attempts: 2, initial_backoff: 10ms}
+  mapping:
+    fields:
+      next_step_length: {source: NextStep, type: string}
+)");
+  auto c = CreateConnector(YAML::Load(yaml), ctx);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)->type(), "salesforce");
+  auto opp =
+      (*c)->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(opp.ok()) << opp.status();
+  EXPECT_EQ(opp->fields().at("next_step_length").string_value(), "Legal review");
+  auto form = sf_.last_token_form();
+  EXPECT_EQ(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+  std::vector<std::string> parts = absl::StrSplit(form["assertion"], '.');
+  ASSERT_EQ(parts.size(), 3u);
+  std::string claims_text;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[1], &claims_text));
+  json claims = json::parse(claims_text);
+  EXPECT_EQ(claims["iss"], FakeSalesforce::kClientId);
+  EXPECT_EQ(claims["sub"], "integration@acme.com");
+  EXPECT_EQ(claims["aud"], "https://login.salesforce.com");
+  EXPECT_GT(claims["exp"].get<int64_t>(), absl::ToUnixSeconds(absl::Now()));
+  // The signature verifies with the public half of the key.
+  std::string signature;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[2], &signature));
+  const std::string input = parts[0] + "." + parts[1];
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  ASSERT_EQ(EVP_DigestVerifyInit(md, nullptr, EVP_sha256(), nullptr, key), 1);
+  EXPECT_EQ(EVP_DigestVerify(md, reinterpret_cast<const unsigned char*>(signature.data()),
+                             signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
+                             input.size()),
+            1);
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(key);
+}
+
+TEST_F(SalesforceTest, FactoryConfigErrors) {
+  ConnectorContext ctx;
+  ctx.config_file = "sidecar.yaml";
+  auto inline_secret = CreateConnector(YAML::Load(R"(type: salesforce
+salesforce:
+  login_url: https://acme.my.salesforce.com
+  client_id: x
+  client_secret: hunter2
+)"),
+                                       ctx);
+  ASSERT_FALSE(inline_secret.ok());
+  EXPECT_EQ(inline_secret.status().message(),
+            "sidecar.yaml:5:18: inline `client_secret` is not allowed: secrets come from "
+            "`client_secret_env: VAR` or `client_secret_file: /path`")
+      << inline_secret.status();
+  setenv("DC_SF_TEST_SECRET", "abc", 1);
+  auto bad_mapping = CreateConnector(YAML::Load(R"(type: salesforce
+salesforce:
+  login_url: https://acme.my.salesforce.com
+  client_id: x
+  client_secret_env: DC_SF_TEST_SECRET
+  mapping:
+    opportunity: {amout: Amount}
+)"),
+                                     ctx);
+  ASSERT_FALSE(bad_mapping.ok());
+  EXPECT_EQ(bad_mapping.status().message(),
+            "sidecar.yaml:7:19: mapping: unknown target field 'amout' in Opportunity")
+      << bad_mapping.status();
+  auto typo = CreateConnector(YAML::Load(R"(type: salesforce
+salesforce: {login_url: https://x, client_id: x, client_secret_env: DC_SF_TEST_SECRET, tls_verfy: false}
+)"),
+                              ctx);
+  EXPECT_TRUE(absl::StartsWith(typo.status().message(),
+                               "sidecar.yaml:2:88: unknown key 'tls_verfy'; known keys: "))
+      << typo.status();
+}
+
+}  // namespace
+}  // namespace dealcoach::connectors::salesforce

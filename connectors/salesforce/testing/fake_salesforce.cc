@@ -1,0 +1,317 @@
+#include "connectors/salesforce/testing/fake_salesforce.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "connectors/common/mapping.h"
+
+namespace dealcoach::connectors::salesforce {
+
+using nlohmann::json;
+using testing::RecordedRequest;
+using testing::ScriptedResponse;
+
+namespace {
+
+absl::Time Modstamp(const json& record) {
+  auto t = ParseCrmTime(record.value("SystemModstamp", ""));
+  return t.ok() ? *t : absl::InfinitePast();
+}
+
+// Salesforce's own content type. It also keeps cpp-httplib from compressing the body
+// (it only compresses an exact "application/json"), so benchmarks time the adapter.
+ScriptedResponse SfJson(int status, std::string body) {
+  ScriptedResponse r = ScriptedResponse::Json(status, std::move(body));
+  r.content_type = "application/json;charset=UTF-8";
+  return r;
+}
+
+json Error(absl::string_view code, absl::string_view message) {
+  return json::array({{{"message", message}, {"errorCode", code}}});
+}
+
+}  // namespace
+
+FakeSalesforce::FakeSalesforce() {
+  server_.Route("POST", "/services/oauth2/token",
+                [this](const RecordedRequest& r) { return Token(r); });
+  server_.Route("GET", QueryPath(), [this](const RecordedRequest& r) { return Query(r); });
+  server_.RoutePrefix("GET", QueryPath() + "/",
+                      [this](const RecordedRequest& r) { return Page(r); });
+}
+
+absl::Status FakeSalesforce::Start() { return server_.Start(); }
+
+std::string FakeSalesforce::QueryPath() {
+  return absl::StrCat("/services/data/", kApiVersion, "/query");
+}
+
+std::string FakeSalesforce::OpportunityId(int index) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "006%012dAAA", index);
+  return buf;
+}
+
+json FakeSalesforce::MakeOpportunity(int i, const std::string& modstamp) {
+  const std::string id = OpportunityId(i);
+  const std::string n = std::to_string(i);
+  return json{
+      {"attributes",
+       {{"type", "Opportunity"}, {"url", "/services/data/v59.0/sobjects/Opportunity/" + id}}},
+      {"Id", id},
+      {"Name", "Deal " + n},
+      {"StageName", "Negotiation/Review"},
+      {"Amount", 1000.0 * (i % 500 + 1)},
+      {"CloseDate", "2026-12-15"},
+      {"CreatedDate", "2026-09-01T10:00:00.000+0000"},
+      {"SystemModstamp", modstamp},
+      {"ForecastCategoryName", "Commit"},
+      {"NextStep", "Legal review"},
+      {"IsClosed", false},
+      {"IsWon", false},
+      {"AccountId", "001000000000" + n},
+      {"Account",
+       {{"attributes", {{"type", "Account"}}},
+        {"Name", "Account " + n},
+        {"Industry", "Manufacturing"},
+        {"NumberOfEmployees", 1200}}},
+      {"OwnerId", "005000000000001AAA"},
+      {"Owner",
+       {{"attributes", {{"type", "User"}}},
+        {"Name", "Rita Rep"},
+        {"ManagerId", "005000000000002AAA"}}},
+      {"OpportunityContactRoles",
+       {{"totalSize", 3},
+        {"done", true},
+        {"records", json::array({{{"ContactId", "003000000000001AAA"},
+                                  {"Role", "Economic Buyer"},
+                                  {"IsPrimary", true},
+                                  {"Contact", {{"Name", "Erin Econ"}, {"Title", "CFO"}}}},
+                                 {{"ContactId", "003000000000001AAA"},
+                                  {"Role", "Executive Sponsor"},
+                                  {"IsPrimary", true},
+                                  {"Contact", {{"Name", "Erin Econ"}, {"Title", "CFO"}}}},
+                                 {{"ContactId", "003000000000002AAA"},
+                                  {"Role", "Technical Buyer"},
+                                  {"IsPrimary", false},
+                                  {"Contact", {{"Name", "Tom Tech"}, {"Title", nullptr}}}}})}}},
+      {"Tasks",
+       {{"totalSize", 1},
+        {"done", true},
+        {"records", json::array({{{"Id", "00T000000000001AAA"},
+                                  {"ActivityDate", "2026-11-12"},
+                                  {"Subject", "Pricing call"},
+                                  {"TaskSubtype", "Call"},
+                                  {"CallDisposition", "connected"},
+                                  {"WhoId", "003000000000001AAA"}}})}}},
+      {"Events",
+       {{"totalSize", 1},
+        {"done", true},
+        {"records", json::array({{{"Id", "00U000000000001AAA"},
+                                  {"ActivityDateTime", "2026-11-10T15:00:00.000+0000"},
+                                  {"Subject", "Demo"},
+                                  {"WhoId", "003000000000002AAA"}}})}}},
+      {"OpportunityHistories",
+       {{"totalSize", 3},
+        {"done", true},
+        {"records",
+         json::array(
+             {{{"StageName", "Prospecting"}, {"CreatedDate", "2026-09-01T10:00:00.000+0000"}},
+              {{"StageName", "Prospecting"}, {"CreatedDate", "2026-09-15T10:00:00.000+0000"}},
+              {{"StageName", "Negotiation/Review"},
+               {"CreatedDate", "2026-11-01T09:00:00.000+0000"}}})}}},
+  };
+}
+
+void FakeSalesforce::Upsert(json record) {
+  const std::string id = record.value("Id", "");
+  Stored stored{Modstamp(record), std::make_shared<const std::string>(record.dump())};
+  absl::MutexLock lock(&mu_);
+  records_[id] = std::move(stored);
+}
+
+void FakeSalesforce::ExpireTokens() {
+  absl::MutexLock lock(&mu_);
+  valid_tokens_.clear();
+}
+
+void FakeSalesforce::SetRemainingApiRequests(int n) {
+  absl::MutexLock lock(&mu_);
+  remaining_api_ = n;
+}
+
+int FakeSalesforce::token_requests() const {
+  absl::MutexLock lock(&mu_);
+  return token_requests_;
+}
+
+std::map<std::string, std::string> FakeSalesforce::last_token_form() const {
+  absl::MutexLock lock(&mu_);
+  return last_token_form_;
+}
+
+std::vector<std::string> FakeSalesforce::queries() const {
+  absl::MutexLock lock(&mu_);
+  return queries_;
+}
+
+ScriptedResponse FakeSalesforce::Respond(int status, const json& body) {
+  ScriptedResponse r = SfJson(status, body.dump());
+  absl::MutexLock lock(&mu_);
+  r.headers.push_back({"Sforce-Limit-Info", absl::StrCat("api-usage=", api_used_, "/100000")});
+  return r;
+}
+
+ScriptedResponse FakeSalesforce::Token(const RecordedRequest& r) {
+  std::map<std::string, std::string> form;
+  for (const char* k : {"grant_type", "client_id", "client_secret", "assertion"}) {
+    form[k] = r.FormField(k);
+  }
+  bool ok = false;
+  if (form["grant_type"] == "client_credentials") {
+    ok = form["client_id"] == kClientId && form["client_secret"] == kClientSecret;
+  } else if (form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer") {
+    // Structure only; the test verifies the signature with the public key.
+    ok = std::count(form["assertion"].begin(), form["assertion"].end(), '.') == 2;
+  }
+  std::string token;
+  {
+    absl::MutexLock lock(&mu_);
+    ++token_requests_;
+    last_token_form_ = form;
+    if (ok) {
+      token = absl::StrCat("00Dfake!token-", ++token_counter_);
+      valid_tokens_.push_back(token);
+    }
+  }
+  if (!ok) {
+    return Respond(
+        400, {{"error", "invalid_client"}, {"error_description", "invalid client credentials"}});
+  }
+  return Respond(200, {{"access_token", token},
+                       {"instance_url", server_.base_url()},
+                       {"id", "https://login.salesforce.com/id/00Dfake/005fake"},
+                       {"token_type", "Bearer"},
+                       {"issued_at", "1799999999999"},
+                       {"signature", "c2lnbmF0dXJl"}});
+}
+
+std::optional<ScriptedResponse> FakeSalesforce::Admit(const RecordedRequest& r) {
+  const std::string auth = r.Header("Authorization");
+  absl::MutexLock lock(&mu_);
+  const bool valid =
+      absl::StartsWith(auth, "Bearer ") &&
+      std::find(valid_tokens_.begin(), valid_tokens_.end(), auth.substr(7)) != valid_tokens_.end();
+  if (!valid) {
+    ScriptedResponse out =
+        SfJson(401, Error("INVALID_SESSION_ID", "Session expired or invalid").dump());
+    return out;
+  }
+  if (remaining_api_ == 0) {
+    return SfJson(403, Error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.").dump());
+  }
+  if (remaining_api_ > 0) --remaining_api_;
+  ++api_used_;
+  return std::nullopt;
+}
+
+ScriptedResponse FakeSalesforce::PageFrom(const std::string& cursor, size_t offset, size_t size) {
+  std::string body;
+  {
+    absl::MutexLock lock(&mu_);
+    const auto& all = cursors_[cursor];
+    const size_t end = std::min(all.size(), offset + size);
+    const bool done = end >= all.size();
+    size_t bytes = 128;
+    for (size_t i = offset; i < end; ++i) bytes += all[i]->size() + 1;
+    body.reserve(bytes);
+    absl::StrAppend(&body, R"({"totalSize":)", all.size(), R"(,"done":)", done ? "true" : "false");
+    if (!done) {
+      absl::StrAppend(&body, R"(,"nextRecordsUrl":")", QueryPath(), "/", cursor, "-", end, "\"");
+    }
+    body += R"(,"records":[)";
+    for (size_t i = offset; i < end; ++i) {
+      if (i > offset) body += ',';
+      body += *all[i];
+    }
+    body += "]}";
+    if (done) cursors_.erase(cursor);
+  }
+  ScriptedResponse r = SfJson(200, std::move(body));
+  absl::MutexLock lock(&mu_);
+  r.headers.push_back({"Sforce-Limit-Info", absl::StrCat("api-usage=", api_used_, "/100000")});
+  return r;
+}
+
+ScriptedResponse FakeSalesforce::Query(const RecordedRequest& r) {
+  if (auto denied = Admit(r)) return *denied;
+  const std::string soql = r.Param("q");
+  size_t batch = 2000;
+  const std::string options = r.Header("Sforce-Query-Options");
+  if (absl::StartsWith(options, "batchSize=")) {
+    absl::SimpleAtoi(absl::string_view(options).substr(10), &batch);
+  }
+  if (!absl::StartsWith(soql, "SELECT ") || !absl::StrContains(soql, " FROM Opportunity")) {
+    return SfJson(400, Error("MALFORMED_QUERY", "unexpected token").dump());
+  }
+  std::optional<std::string> only_id;
+  if (size_t p = soql.find("WHERE Id = '"); p != std::string::npos) {
+    const size_t start = p + 12;
+    only_id = soql.substr(start, soql.find('\'', start) - start);
+  }
+  absl::Time since = absl::InfinitePast();
+  if (size_t p = soql.find("SystemModstamp >= "); p != std::string::npos) {
+    const size_t start = p + 18;
+    auto t = ParseCrmTime(soql.substr(start, soql.find(' ', start) - start));
+    if (!t.ok()) {
+      return SfJson(400, Error("MALFORMED_QUERY", "bad datetime").dump());
+    }
+    since = *t;
+  }
+  std::string cursor;
+  {
+    absl::MutexLock lock(&mu_);
+    queries_.push_back(soql);
+    std::vector<const Stored*> result;
+    for (const auto& [id, stored] : records_) {
+      if (only_id.has_value() && id != *only_id) continue;
+      if (stored.modstamp < since) continue;
+      result.push_back(&stored);
+    }
+    std::stable_sort(result.begin(), result.end(),
+                     [](const Stored* a, const Stored* b) { return a->modstamp < b->modstamp; });
+    cursor = absl::StrCat("01gFAKE", ++cursor_counter_);
+    auto& texts = cursors_[cursor];
+    for (const Stored* stored : result) texts.push_back(stored->text);
+  }
+  return PageFrom(cursor, 0, batch);
+}
+
+ScriptedResponse FakeSalesforce::Page(const RecordedRequest& r) {
+  if (auto denied = Admit(r)) return *denied;
+  // /services/data/v59.0/query/<cursor>-<offset>
+  absl::string_view tail = absl::string_view(r.path).substr(QueryPath().size() + 1);
+  const size_t dash = tail.rfind('-');
+  size_t offset = 0;
+  if (dash == absl::string_view::npos || !absl::SimpleAtoi(tail.substr(dash + 1), &offset)) {
+    return SfJson(404, Error("NOT_FOUND", "bad cursor").dump());
+  }
+  size_t batch = 2000;
+  const std::string options = r.Header("Sforce-Query-Options");
+  if (absl::StartsWith(options, "batchSize=")) {
+    absl::SimpleAtoi(absl::string_view(options).substr(10), &batch);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (cursors_.count(std::string(tail.substr(0, dash))) == 0) {
+      return SfJson(400, Error("INVALID_QUERY_LOCATOR", "invalid query locator").dump());
+    }
+  }
+  return PageFrom(std::string(tail.substr(0, dash)), offset, batch);
+}
+
+}  // namespace dealcoach::connectors::salesforce

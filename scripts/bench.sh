@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The benchmark suite, end to end: builds (Release, build-bench/), runs the engine
+# micro-benchmarks, bulk evaluation, the node peers side by side and the gRPC load
+# generator against a real `dealcoach serve`, then writes every figure and ratio to
+# bench/results/latest.json and prints a table.
+#
+#   scripts/bench.sh            full run (~4 minutes on 2 cores)
+#   scripts/bench.sh --smoke    seconds-long version of every part, for CI; writes
+#                               build-bench/bench-smoke.json, never the committed result
+#   scripts/bench.sh --update-docs
+#                               full run, then regenerates the table in
+#                               docs/performance.md from the result
+#
+# Every ratio is computed against a baseline measured in the same run. All network
+# traffic stays on 127.0.0.1; the server this script starts is stopped on exit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+smoke=0
+update_docs=0
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) smoke=1 ;;
+    --update-docs) update_docs=1 ;;
+    *) echo "usage: scripts/bench.sh [--smoke] [--update-docs]" >&2; exit 2 ;;
+  esac
+done
+
+build=${DEALCOACH_BENCH_BUILD:-$root/build-bench}
+work=$(mktemp -d "${TMPDIR:-/tmp}/dealcoach-bench.XXXXXX")
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+started=$(date +%s)
+log() { printf 'bench: [%3ss] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
+
+if [ "$smoke" = 1 ]; then
+  min_time=0.01; bulk_count=1000; bulk_repeats=1; peer_opps=200; peer_seconds=0.3
+  load_seconds=1; load_warmup=0.3; out=$build/bench-smoke.json
+else
+  min_time=0.3; bulk_count=100000; bulk_repeats=3; peer_opps=2000; peer_seconds=4
+  load_seconds=6; load_warmup=1; out=$root/bench/results/latest.json
+fi
+
+# --- build -------------------------------------------------------------------------
+# Warnings are CI's business (DEALCOACH_WERROR=ON builds); some third-party headers warn
+# only at -O3, which must not stop a benchmark run.
+# A build dir given through DEALCOACH_BENCH_BUILD that is already configured (CI passes
+# the test build) is used as it is, so CI compiles the project once.
+if [ -n "${DEALCOACH_BENCH_BUILD:-}" ] && [ -f "$build/build.ninja" ]; then
+  log "using the existing build in $build"
+else
+  log "building (Release) in $build"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEALCOACH_WERROR=OFF \
+    -DDEALCOACH_BUILD_TESTS=OFF >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log" >&2; exit 1; }
+fi
+targets=(engine_bench bulk_bench loadgen gen_opportunities fired_rules)
+have_server=0
+# grep reads all input (no -q): with pipefail, an early exit would SIGPIPE ninja.
+if ninja -C "$build" -t targets all 2>/dev/null | grep '^dealcoach:' >/dev/null; then
+  targets+=(dealcoach); have_server=1
+fi
+cmake --build "$build" --target "${targets[@]}" -j"$(nproc)" >"$work/build.log" 2>&1 ||
+  { tail -40 "$work/build.log" >&2; exit 1; }
+server_bin=""
+if [ "$have_server" = 1 ]; then
+  server_bin=$(find "$build" -maxdepth 3 -type f -name dealcoach -perm -u+x | head -1)
+  [ -n "$server_bin" ] || have_server=0
+fi
+
+# --- node peers ----------------------------------------------------------------------
+have_peers=0
+if command -v node >/dev/null 2>&1; then
+  if [ ! -d "$root/bench/peers/node_modules/json-rules-engine" ] ||
+     [ ! -d "$root/bench/peers/node_modules/@gorules/zen-engine" ]; then
+    log "installing bench/peers (npm install)"
+    # `install --no-save`, not `npm ci`: zen-engine's optional per-platform packages are
+    # not all on the registry at the pinned version, which `npm ci` refuses.
+    (cd "$root/bench/peers" && npm install --no-save --no-audit --no-fund --loglevel=error \
+      >"$work/npm.log" 2>&1) || { log "npm install failed: $(tail -3 "$work/npm.log")"; exit 1; }
+  fi
+  [ -d "$root/bench/peers/node_modules/@gorules/zen-engine" ] && have_peers=1
+fi
+command -v node >/dev/null 2>&1 || { echo "bench: node is required for the report" >&2; exit 1; }
+
+# --- 1. engine micro-benchmarks --------------------------------------------------------
+log "engine_bench (min time ${min_time}s per benchmark)"
+"$build/bench/engine/engine_bench" --benchmark_min_time="$min_time" \
+  --benchmark_out="$work/engine.json" --benchmark_out_format=json >"$work/engine.txt" 2>&1 ||
+  { cat "$work/engine.txt" >&2; exit 1; }
+
+# --- 2. bulk evaluation + cache memory -------------------------------------------------
+log "bulk_bench ($bulk_count opportunities)"
+"$build/bench/bulk/bulk_bench" --count "$bulk_count" --repeats "$bulk_repeats" \
+  --out "$work/bulk.json" 2>"$work/bulk.err" || { cat "$work/bulk.err" >&2; exit 1; }
+
+# --- 3. peers side by side on identical data -----------------------------------------
+log "peers ($peer_opps opportunities)"
+"$build/bench/common/gen_opportunities" --count "$peer_opps" --seed 42 >"$work/opps.json"
+"$build/bench/engine/fired_rules" --opportunities "$work/opps.json" \
+  --bench-seconds "$peer_seconds" >"$work/fired.json"
+if [ "$have_peers" = 1 ]; then
+  node "$root/bench/peers/run.js" --opportunities "$work/opps.json" --fired "$work/fired.json" \
+    --seconds "$peer_seconds" --out "$work/peers.json"
+fi
+
+# --- 4. gRPC load against a real server ----------------------------------------------
+loadgen=$build/bench/loadgen/loadgen
+if [ "$have_server" = 1 ]; then
+  port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  log "starting dealcoach serve on 127.0.0.1:$port"
+  "$server_bin" serve --config "$root/config/sidecar.yaml" --listen "127.0.0.1:$port" \
+    >"$work/server.log" 2>&1 &
+  server_pid=$!
+  if ! "$loadgen" --target "127.0.0.1:$port" --wait-serving 30; then
+    tail -20 "$work/server.log" >&2; exit 1
+  fi
+  target=127.0.0.1:$port
+  samples=$root/config/samples/opportunities.json
+  common=(--target "$target" --duration "$load_seconds" --warmup "$load_warmup")
+  run_load() {  # name, then loadgen arguments
+    local name=$1; shift
+    log "loadgen $name"
+    "$loadgen" "${common[@]}" --label "$name" --out "$work/load-$name.json" "$@" ||
+      log "loadgen $name reported errors (see result)"
+  }
+  field() { node -e "console.log(require('$1')$2)"; }
+  # Saturation: closed loop, enough outstanding calls to keep both cores busy.
+  run_load closed-health --rpc health --mode closed --concurrency 32
+  run_load closed-push --rpc guidance_push --mode closed --concurrency 32
+  run_load closed-id --rpc guidance_id --mode closed --concurrency 32 --ids-json "$samples"
+  # Fixed offered rate at 50% of GetDealGuidance's saturation, same rate for Health/Check.
+  push_rate=$(field "$work/load-closed-push.json" ".throughput_rps * 0.5")
+  id_rate=$(field "$work/load-closed-id.json" ".throughput_rps * 0.5")
+  run_load rate-push --rpc guidance_push --mode rate --rate "$push_rate" --concurrency 256
+  run_load rate-health-at-push --rpc health --mode rate --rate "$push_rate" --concurrency 256
+  run_load rate-id --rpc guidance_id --mode rate --rate "$id_rate" --concurrency 256 \
+    --ids-json "$samples"
+  run_load rate-health-at-id --rpc health --mode rate --rate "$id_rate" --concurrency 256
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+else
+  log "no 'dealcoach' server binary in $build: cannot run the gRPC load"; exit 1
+fi
+
+# --- report ----------------------------------------------------------------------------
+report_args=(--work "$work" --out "$out" --mode "$([ "$smoke" = 1 ] && echo smoke || echo full)")
+[ "$update_docs" = 1 ] && report_args+=(--docs "$root/docs/performance.md")
+node "$root/bench/peers/report.js" "${report_args[@]}"
+log "wrote $out"

@@ -1,0 +1,101 @@
+// The playbook engine: load a YAML playbook into an immutable CompiledPlaybook, then
+// evaluate opportunities against it.
+//
+// Load = parse YAML, validate (unique ids, references resolve, every expression
+// type-checks against the Opportunity schema), compile. Every problem is reported as a
+// dealcoach.v1.Diagnostic with file:line:col and a message an admin can act on.
+//
+// Evaluation is a pure function (compiled playbook, opportunity, now) -> guidance:
+// no I/O, no locks, no clock reads. A CompiledPlaybook is immutable and is shared by
+// all requests through std::shared_ptr<const CompiledPlaybook>; hot reload swaps the
+// pointer.
+//
+// CONTRACT NOTE: the server, CLI and benchmarks are written against this file. It may be
+// extended, not changed.
+#ifndef DEALCOACH_SIDECAR_ENGINE_ENGINE_H_
+#define DEALCOACH_SIDECAR_ENGINE_ENGINE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "dealcoach/v1/guidance.pb.h"
+#include "dealcoach/v1/opportunity.pb.h"
+#include "dealcoach/v1/playbook_service.pb.h"
+#include "sidecar/expr/expr.h"
+
+namespace dealcoach::engine {
+
+class CompiledPlaybook;
+
+struct LoadOptions {
+  // Limits applied to every expression in the playbook.
+  expr::Limits limits;
+};
+
+struct LoadResult {
+  // Null when there is at least one error diagnostic.
+  std::shared_ptr<const CompiledPlaybook> playbook;
+  // Errors and warnings in file order.
+  std::vector<v1::Diagnostic> diagnostics;
+  // Name and version, when the playbook parsed far enough to know them.
+  v1::PlaybookRef ref;
+  bool ok() const { return playbook != nullptr; }
+};
+
+// Loads a playbook from YAML text; `file_name` is used in diagnostics.
+LoadResult LoadPlaybook(absl::string_view yaml_text, absl::string_view file_name,
+                        const LoadOptions& options = {});
+
+// Loads a playbook file. An unreadable file is an error diagnostic at 1:1.
+LoadResult LoadPlaybookFile(const std::string& path, const LoadOptions& options = {});
+
+// Fills derived fields once at ingestion (connectors, push-mode requests), so that
+// evaluation stays a pure read: last_meeting_at / last_activity_at from `activities`
+// when unset; `source_system` when empty. Idempotent.
+void NormalizeOpportunity(v1::Opportunity* opportunity);
+
+// "file:line:col: error: message" followed by the source line and a caret.
+std::string FormatDiagnostic(const v1::Diagnostic& diagnostic);
+
+struct EvaluateOptions {
+  // How many ranked behaviors to return; the rest are counted in more_behaviors.
+  int max_behaviors = 3;
+};
+
+// An immutable, compiled playbook. Thread-safe: every method is const and lock-free.
+class CompiledPlaybook {
+ public:
+  virtual ~CompiledPlaybook() = default;
+
+  // Name, version and content hash.
+  virtual const v1::PlaybookRef& ref() const = 0;
+  // Source file name as given to the loader.
+  virtual const std::string& file_name() const = 0;
+  // Names of the review checklists, in playbook order.
+  virtual std::vector<std::string> checklist_names() const = 0;
+
+  // Guidance for one opportunity at time `now`. Never fails: rules that cannot be
+  // evaluated are reported in DealGuidance.issues and their items marked unknown.
+  // Leaves `freshness` unset (the caller knows where the data came from).
+  virtual v1::DealGuidance Evaluate(const v1::Opportunity& opportunity, absl::Time now,
+                                    const EvaluateOptions& options = {}) const = 0;
+
+  // The named review checklist ("" = the first). NotFound for an unknown name, naming
+  // the checklists that exist.
+  virtual absl::StatusOr<v1::ReviewChecklist> EvaluateChecklist(
+      const v1::Opportunity& opportunity, absl::Time now,
+      absl::string_view checklist_name) const = 0;
+
+  // Runs the playbook's tests: those under `tests:` in the playbook and, when it
+  // exists, those in the file beside it named <playbook>_test.yaml. Returns an error
+  // (with file:line:col in the message) only when a test file cannot be parsed.
+  virtual absl::StatusOr<std::vector<v1::PlaybookTestResult>> RunTests() const = 0;
+};
+
+}  // namespace dealcoach::engine
+
+#endif  // DEALCOACH_SIDECAR_ENGINE_ENGINE_H_

@@ -1,0 +1,406 @@
+// Evaluation: (compiled playbook, opportunity, now) -> guidance. Pure: no I/O, no locks,
+// no clock. One expr::Activation per call; facts are rendered lazily and only for items
+// that are returned.
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sidecar/engine/playbook_internal.h"
+
+namespace dealcoach::engine::internal {
+namespace {
+
+using google::protobuf::RepeatedPtrField;
+
+constexpr char kNotRecorded[] = "not recorded in the CRM";
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  ts.set_seconds(seconds);
+  ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+  return ts;
+}
+
+std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
+  return absl::StrCat(n, " ", n == 1 ? one : many);
+}
+
+std::string RenderDuration(absl::Duration d) {
+  const int64_t s = absl::ToInt64Seconds(d);
+  if (s >= 86400) return Plural(s / 86400, "day", "days");
+  if (s >= 3600) return Plural(s / 3600, "hour", "hours");
+  return Plural(s / 60, "minute", "minutes");
+}
+
+}  // namespace
+
+v1::Fact RenderFact(const FactProgram& fact, const expr::Value& value) {
+  v1::Fact out;
+  out.set_path(fact.path);
+  switch (value.kind()) {
+    case expr::ValueKind::kUnknown:
+    case expr::ValueKind::kNull:
+      out.set_missing(true);
+      out.set_value(kNotRecorded);
+      break;
+    case expr::ValueKind::kError:
+      out.set_value(absl::StrCat("error: ", value.error_message()));
+      break;
+    case expr::ValueKind::kList:
+      out.set_value(Plural(value.size(), fact.noun_one, fact.noun));
+      break;
+    case expr::ValueKind::kMap:
+      out.set_value(Plural(value.size(), "entry", "entries"));
+      break;
+    case expr::ValueKind::kString:
+      out.set_value(std::string(value.string_value()));
+      break;
+    case expr::ValueKind::kTimestamp:
+      // CRM dates are calendar dates; show the UTC day.
+      out.set_value(absl::FormatTime("%Y-%m-%d", value.timestamp_value(), absl::UTCTimeZone()));
+      break;
+    case expr::ValueKind::kDuration:
+      out.set_value(RenderDuration(value.duration_value()));
+      break;
+    case expr::ValueKind::kMessage:
+      out.set_value("recorded");
+      break;
+    default:
+      out.set_value(value.DebugString());
+  }
+  return out;
+}
+
+const v1::Fact& FactCache::Get(int index) {
+  int& slot = slot_[index];
+  if (slot < 0) {
+    const FactProgram& fact = (*programs_)[index];
+    slot = static_cast<int>(facts_.size());
+    facts_.push_back(RenderFact(fact, fact.program->Evaluate(*activation_)));
+  }
+  return facts_[slot];
+}
+
+EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity& opportunity,
+                     absl::Time now)
+    : facts_(&playbook.facts_, &activation_), slot_(playbook.conditions_.size(), -1) {
+  activation_.SetMessage("opp", &opportunity);
+  activation_.SetTimestamp("now", now);
+}
+
+const Outcome& EvalState::Evaluate(const Rule& rule) {
+  static const Outcome* const kAlwaysTrue = [] {
+    auto* o = new Outcome;
+    o->truth = expr::Truth::kTrue;
+    return o;
+  }();
+  if (rule.when == nullptr) return *kAlwaysTrue;
+  int& slot = slot_[rule.when_id];
+  if (slot < 0) {
+    expr::Condition c = expr::EvaluateCondition(*rule.when, activation_);
+    slot = static_cast<int>(outcomes_.size());
+    Outcome& out = outcomes_.emplace_back();
+    out.truth = c.truth;
+    out.missing = std::move(c.missing);
+    out.error = std::move(c.error);
+  }
+  return outcomes_[slot];
+}
+
+namespace {
+
+// Field by field rather than operator=: the generated CopyFrom clears and merges through
+// a virtual call, and shows in profiles (every returned item carries facts).
+void AddFacts(const Rule& rule, FactCache* facts, RepeatedPtrField<v1::Fact>* out) {
+  out->Reserve(out->size() + static_cast<int>(rule.facts.size()));
+  for (int index : rule.facts) {
+    const v1::Fact& from = facts->Get(index);
+    v1::Fact* to = out->Add();
+    to->set_path(from.path());
+    to->set_value(from.value());
+    to->set_missing(from.missing());
+  }
+}
+
+void AddIssue(const Rule& rule, const Outcome& o, RepeatedPtrField<v1::EvaluationIssue>* issues) {
+  if (issues == nullptr) return;
+  v1::EvaluationIssue* issue = issues->Add();
+  *issue->mutable_rule() = rule.ref;
+  issue->set_message(absl::StrCat("condition could not be evaluated: ", o.error));
+}
+
+v1::CriterionStatus StatusOf(const Outcome& o) {
+  switch (o.truth) {
+    case expr::Truth::kTrue:
+      return v1::CRITERION_STATUS_MET;
+    case expr::Truth::kFalse:
+      return v1::CRITERION_STATUS_UNMET;
+    default:
+      return v1::CRITERION_STATUS_UNKNOWN;
+  }
+}
+
+// Fills status, facts, missing fields and error of a criterion-like result.
+template <typename Result>
+void FillResult(const Rule& rule, const Outcome& o, FactCache* facts, Result* r,
+                RepeatedPtrField<v1::EvaluationIssue>* issues) {
+  *r->mutable_rule() = rule.ref;
+  r->set_status(StatusOf(o));
+  AddFacts(rule, facts, r->mutable_facts());
+  for (const std::string& m : o.missing) r->add_missing_fields(m);
+  if (o.truth == expr::Truth::kError) AddIssue(rule, o, issues);
+}
+
+std::string CountCriteria(int unmet, int unknown) {
+  std::string out;
+  if (unmet > 0) out = absl::StrCat(unmet, unmet == 1 ? " criterion" : " criteria", " not met");
+  if (unknown > 0) {
+    if (unmet > 0) {
+      absl::StrAppend(&out, ", ", unknown, " not recorded in the CRM");
+    } else {
+      absl::StrAppend(&out, unknown, unknown == 1 ? " criterion" : " criteria",
+                      " not recorded in the CRM");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+void FillCriterion(const Criterion& c, const Outcome& o, FactCache* facts, v1::CriterionResult* r,
+                   RepeatedPtrField<v1::EvaluationIssue>* issues) {
+  FillResult(c, o, facts, r, issues);
+  r->set_text(c.text);
+  if (o.truth == expr::Truth::kError) r->set_error(o.error);
+  if (o.truth != expr::Truth::kTrue) r->set_hint(c.hint);
+}
+
+// A gate is unmet when any criterion is unmet, else unknown when any is unknown or failed.
+struct GateTally {
+  bool any_unmet = false;
+  bool any_unknown = false;
+  void Add(expr::Truth t) {
+    any_unmet |= t == expr::Truth::kFalse;
+    any_unknown |= t == expr::Truth::kUnknown || t == expr::Truth::kError;
+  }
+  v1::CriterionStatus status() const {
+    return any_unmet     ? v1::CRITERION_STATUS_UNMET
+           : any_unknown ? v1::CRITERION_STATUS_UNKNOWN
+                         : v1::CRITERION_STATUS_MET;
+  }
+};
+
+}  // namespace
+
+void CompiledPlaybookImpl::EvaluateGate(int index, EvalState* state, v1::GateResult* out,
+                                        RepeatedPtrField<v1::EvaluationIssue>* issues) const {
+  const Phase& phase = phases_[index];
+  *out->mutable_phase() = phase.ref;
+  out->mutable_criteria()->Reserve(static_cast<int>(phase.gate.size()));
+  GateTally tally;
+  for (const Criterion& c : phase.gate) {
+    const Outcome& o = state->Evaluate(c);
+    FillCriterion(c, o, state->facts(), out->add_criteria(), issues);
+    tally.Add(o.truth);
+  }
+  out->set_status(tally.status());
+}
+
+v1::CriterionStatus CompiledPlaybookImpl::GateStatus(int index, EvalState* state) const {
+  GateTally tally;
+  for (const Criterion& c : phases_[index].gate) tally.Add(state->Evaluate(c).truth);
+  return tally.status();
+}
+
+int CompiledPlaybookImpl::WalkGates(EvalState* state, RepeatedPtrField<v1::GateResult>* gates,
+                                    RepeatedPtrField<v1::EvaluationIssue>* issues) const {
+  const int last = static_cast<int>(phases_.size()) - 1;
+  for (int i = 0; i <= last; ++i) {
+    v1::CriterionStatus status;
+    if (gates != nullptr) {
+      v1::GateResult* gate = gates->Add();
+      EvaluateGate(i, state, gate, issues);
+      status = gate->status();
+    } else {
+      // Only the evidence phase is wanted: no results to build, and no issues to report
+      // (callers that want issues pass `gates`).
+      status = GateStatus(i, state);
+    }
+    if (status != v1::CRITERION_STATUS_MET) return i;
+  }
+  return last;
+}
+
+v1::DealGuidance CompiledPlaybookImpl::Evaluate(const v1::Opportunity& opp, absl::Time now,
+                                                const EvaluateOptions& options) const {
+  EvalState state(*this, opp, now);
+
+  v1::DealGuidance g;
+  g.set_opportunity_id(opp.id());
+  g.set_opportunity_name(opp.name());
+  *g.mutable_playbook() = ref_;
+  g.set_crm_stage(opp.stage());
+  *g.mutable_evaluated_at() = ToProto(now);
+
+  const int claimed = opp.has_stage() ? PhaseForStage(opp.stage()) : -1;
+  if (claimed >= 0) *g.mutable_claimed_phase() = phases_[claimed].ref;
+  const int evidence = WalkGates(&state, g.mutable_gates(), g.mutable_issues());
+  const Phase& phase = phases_[evidence];
+  *g.mutable_evidence_phase() = phase.ref;
+
+  // Stage ahead of evidence: every criterion not met between the evidence phase and the
+  // claimed phase blocks the claim.
+  if (claimed > evidence) {
+    v1::StageWarning* w = g.mutable_stage_ahead_of_evidence();
+    int unmet = 0, unknown = 0;
+    auto collect = [&](const v1::GateResult& gate) {
+      for (const v1::CriterionResult& c : gate.criteria()) {
+        if (c.status() == v1::CRITERION_STATUS_MET) continue;
+        (c.status() == v1::CRITERION_STATUS_UNMET ? unmet : unknown) += 1;
+        *w->add_blocking_criteria() = c;
+      }
+    };
+    collect(g.gates(g.gates_size() - 1));
+    // Later gates: only their blocking criteria are output, so build only those.
+    for (int i = evidence + 1; i < claimed; ++i) {
+      for (const Criterion& c : phases_[i].gate) {
+        const Outcome& o = state.Evaluate(c);
+        if (o.truth == expr::Truth::kTrue) continue;
+        (o.truth == expr::Truth::kFalse ? unmet : unknown) += 1;
+        FillCriterion(c, o, state.facts(), w->add_blocking_criteria(), nullptr);
+      }
+    }
+    w->set_message(absl::StrCat("CRM stage '", opp.stage(), "' claims ",
+                                phases_[claimed].ref.name(), ", but the evidence puts the deal in ",
+                                phase.ref.name(), ": ", CountCriteria(unmet, unknown)));
+  }
+
+  // Deals closed lost get no coaching: there is nothing left to do on them. Closed won
+  // deals still get the behaviors of their phase (customer success) but no risks.
+  const bool closed = opp.has_is_closed() && opp.is_closed();
+  if (closed && !(opp.has_is_won() && opp.is_won())) return g;
+
+  // Behaviors: the evidence phase's own, then global ones that apply to the phase.
+  // Ranking: priority (higher first), then phase behaviors before global ones, then
+  // playbook order. Deterministic for equal inputs.
+  struct Fired {
+    const BehaviorRule* rule;
+    bool global;
+  };
+  std::vector<Fired> fired;
+  fired.reserve(phase.behaviors.size() + global_behaviors_.size());
+  auto consider = [&](const BehaviorRule& b, bool global) {
+    const Outcome& o = state.Evaluate(b);
+    if (o.truth == expr::Truth::kTrue) {
+      fired.push_back({&b, global});
+    } else if (o.truth == expr::Truth::kError) {
+      AddIssue(b, o, g.mutable_issues());
+    }
+  };
+  for (const BehaviorRule& b : phase.behaviors) consider(b, false);
+  for (const BehaviorRule& b : global_behaviors_) {
+    if (b.phases.empty() ||
+        std::find(b.phases.begin(), b.phases.end(), evidence) != b.phases.end()) {
+      consider(b, true);
+    }
+  }
+  std::stable_sort(fired.begin(), fired.end(), [](const Fired& a, const Fired& b) {
+    if (a.rule->priority != b.rule->priority) return a.rule->priority > b.rule->priority;
+    if (a.global != b.global) return !a.global;
+    return a.rule->order < b.rule->order;
+  });
+  const int limit = std::max(0, options.max_behaviors);
+  g.mutable_next_best_behaviors()->Reserve(std::min(limit, static_cast<int>(fired.size())));
+  for (size_t i = 0; i < fired.size(); ++i) {
+    if (static_cast<int>(i) >= limit) {
+      g.set_more_behaviors(static_cast<int>(fired.size()) - limit);
+      break;
+    }
+    const BehaviorRule& b = *fired[i].rule;
+    v1::Behavior* out = g.add_next_best_behaviors();
+    *out->mutable_rule() = b.ref;
+    out->set_prompt(b.prompt);
+    out->set_why(b.why);
+    out->set_priority(b.priority);
+    out->set_phase_id(b.phase_id);
+    out->set_role(b.role);
+    for (const v1::ContentLink& link : b.content) *out->add_content() = link;
+    AddFacts(b, state.facts(), out->mutable_facts());
+  }
+
+  // Risks that hold, most severe first, then playbook order.
+  std::vector<const RiskRule*> risks;
+  for (const RiskRule& r : risks_) {
+    if (closed) break;
+    const Outcome& o = state.Evaluate(r);
+    if (o.truth == expr::Truth::kTrue) {
+      risks.push_back(&r);
+    } else if (o.truth == expr::Truth::kError) {
+      AddIssue(r, o, g.mutable_issues());
+    }
+  }
+  std::stable_sort(risks.begin(), risks.end(),
+                   [](const RiskRule* a, const RiskRule* b) { return a->severity > b->severity; });
+  for (const RiskRule* r : risks) {
+    v1::Risk* out = g.add_risks();
+    *out->mutable_rule() = r->ref;
+    out->set_text(r->text);
+    out->set_severity(r->severity);
+    AddFacts(*r, state.facts(), out->mutable_facts());
+  }
+
+  g.mutable_coaching_questions()->Reserve(static_cast<int>(phase.questions.size()));
+  for (const v1::CoachingQuestion& q : phase.questions) *g.add_coaching_questions() = q;
+  return g;
+}
+
+absl::StatusOr<v1::ReviewChecklist> CompiledPlaybookImpl::EvaluateChecklist(
+    const v1::Opportunity& opp, absl::Time now, absl::string_view checklist_name) const {
+  const Checklist* list = nullptr;
+  for (const Checklist& c : checklists_) {
+    if (checklist_name.empty() || c.name == checklist_name) {
+      list = &c;
+      break;
+    }
+  }
+  if (list == nullptr) {
+    if (checklists_.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("playbook '", ref_.name(), "' defines no checklists"));
+    }
+    return absl::NotFoundError(
+        absl::StrCat("no checklist '", checklist_name, "' in playbook '", ref_.name(),
+                     "'; checklists: ", absl::StrJoin(checklist_names(), ", ")));
+  }
+  EvalState state(*this, opp, now);
+
+  v1::ReviewChecklist out;
+  out.set_opportunity_id(opp.id());
+  out.set_opportunity_name(opp.name());
+  *out.mutable_playbook() = ref_;
+  out.set_checklist(list->name);
+  *out.mutable_evaluated_at() = ToProto(now);
+  *out.mutable_evidence_phase() = phases_[WalkGates(&state, nullptr, nullptr)].ref;
+  int open = 0;
+  out.mutable_items()->Reserve(static_cast<int>(list->items.size()));
+  for (const ChecklistItemRule& item : list->items) {
+    const Outcome& o = state.Evaluate(item);
+    v1::ChecklistItem* r = out.add_items();
+    FillResult(item, o, state.facts(), r, nullptr);
+    r->set_text(item.text);
+    if (o.truth != expr::Truth::kTrue) {
+      ++open;
+      r->set_coaching_question(item.question);
+    }
+  }
+  out.set_open_items(open);
+  return out;
+}
+
+}  // namespace dealcoach::engine::internal

@@ -1,0 +1,182 @@
+// The compiled form of a playbook and the CompiledPlaybook implementation. Internal to
+// the engine: loader.cc builds it, evaluate.cc and test_runner.cc read it.
+//
+// Immutable after Load returns; every method is const and safe to call concurrently.
+#ifndef DEALCOACH_SIDECAR_ENGINE_PLAYBOOK_INTERNAL_H_
+#define DEALCOACH_SIDECAR_ENGINE_PLAYBOOK_INTERNAL_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "sidecar/engine/engine.h"
+#include "sidecar/expr/expr.h"
+
+namespace dealcoach::engine::internal {
+
+// What every rule has: an id, a condition and the facts it reads.
+struct Rule {
+  std::string short_id;  // as written in the playbook ("community-pain")
+  v1::RuleRef ref;       // full id ("awareness/community-pain") + playbook name/version
+  // Null means "always true" (behaviors without `when:`). Owned by
+  // CompiledPlaybookImpl::conditions_, shared by every rule with the same source text.
+  const expr::Program* when = nullptr;
+  // Index of `when` in CompiledPlaybookImpl::conditions_ (-1 when null): the slot of its
+  // outcome in EvalState, so that each distinct condition runs at most once per call.
+  int when_id = -1;
+  // Indices into CompiledPlaybookImpl::facts_, in the order the condition reads them.
+  std::vector<int> facts;
+};
+
+struct Criterion : Rule {
+  std::string text;
+  std::string hint;
+};
+
+struct BehaviorRule : Rule {
+  std::string prompt;
+  std::string why;
+  int priority = 50;
+  std::string role;
+  std::string phase_id;  // empty for global behaviors
+  // Global behaviors only: restrict to these phases (empty = every phase).
+  std::vector<int> phases;
+  std::vector<v1::ContentLink> content;
+  int order = 0;  // position in the playbook, the last tie-break
+};
+
+struct RiskRule : Rule {
+  std::string text;
+  v1::RiskSeverity severity = v1::RISK_SEVERITY_MEDIUM;
+};
+
+struct ChecklistItemRule : Rule {
+  std::string text;
+  std::string question;
+};
+
+struct Checklist {
+  std::string name;
+  std::vector<ChecklistItemRule> items;
+};
+
+struct Phase {
+  v1::PhaseRef ref;
+  std::vector<Criterion> gate;
+  std::vector<BehaviorRule> behaviors;
+  std::vector<v1::CoachingQuestion> questions;
+};
+
+// One attribute path some condition reads, compiled as its own expression so its value
+// can be shown as a Fact ("opp.contacts" -> "3 contacts").
+struct FactProgram {
+  std::string path;
+  std::unique_ptr<const expr::Program> program;
+  std::string noun;      // plural noun for lists ("contacts"), "items" by default
+  std::string noun_one;  // singular ("contact")
+};
+
+class EvalState;
+
+// Status of one evaluated condition.
+struct Outcome {
+  expr::Truth truth = expr::Truth::kError;
+  std::vector<std::string> missing;
+  std::string error;
+};
+
+class CompiledPlaybookImpl final : public CompiledPlaybook {
+ public:
+  const v1::PlaybookRef& ref() const override { return ref_; }
+  const std::string& file_name() const override { return file_name_; }
+  std::vector<std::string> checklist_names() const override;
+
+  v1::DealGuidance Evaluate(const v1::Opportunity& opportunity, absl::Time now,
+                            const EvaluateOptions& options) const override;
+  absl::StatusOr<v1::ReviewChecklist> EvaluateChecklist(
+      const v1::Opportunity& opportunity, absl::Time now,
+      absl::string_view checklist_name) const override;
+  absl::StatusOr<std::vector<v1::PlaybookTestResult>> RunTests() const override;
+
+  // --- Internals shared by evaluate.cc and test_runner.cc ---
+
+  // Evaluates the exit gate of phase `index` into `out`.
+  // Runtime errors are appended to `issues` when it is not null.
+  void EvaluateGate(int index, EvalState* state, v1::GateResult* out,
+                    google::protobuf::RepeatedPtrField<v1::EvaluationIssue>* issues) const;
+  // The status of the exit gate of phase `index`, without building a GateResult.
+  v1::CriterionStatus GateStatus(int index, EvalState* state) const;
+  // The evidence phase: the first phase whose gate is not met (the last phase when all
+  // are met). Appends the gates walked to `gates` when not null.
+  int WalkGates(EvalState* state, google::protobuf::RepeatedPtrField<v1::GateResult>* gates,
+                google::protobuf::RepeatedPtrField<v1::EvaluationIssue>* issues) const;
+  // Index of the phase a CRM stage label maps to, or -1.
+  int PhaseForStage(absl::string_view stage) const;
+  // Index of a phase id, or -1.
+  int PhaseIndex(absl::string_view id) const;
+
+  v1::PlaybookRef ref_;
+  std::string file_name_;
+  std::string source_text_;
+  std::vector<Phase> phases_;
+  std::vector<BehaviorRule> global_behaviors_;
+  std::vector<RiskRule> risks_;
+  std::vector<Checklist> checklists_;
+  std::vector<FactProgram> facts_;
+  // Distinct `when:` programs (deduplicated by source text); Rule::when_id indexes it.
+  std::vector<std::unique_ptr<const expr::Program>> conditions_;
+  // Lower-cased, trimmed CRM stage label -> phase index.
+  absl::flat_hash_map<std::string, int> stage_to_phase_;
+  // Declared custom fields and their types (for test-file shorthand).
+  std::vector<std::pair<std::string, expr::FieldType>> fields_;
+};
+
+// Lazily rendered facts for one evaluation.
+class FactCache {
+ public:
+  FactCache(const std::vector<FactProgram>* programs, const expr::Activation* activation)
+      : programs_(programs), activation_(activation), slot_(programs->size(), -1) {}
+  const v1::Fact& Get(int index);
+
+ private:
+  const std::vector<FactProgram>* programs_;
+  const expr::Activation* activation_;
+  // Per fact program: index into facts_, -1 until rendered. A deque holds only the
+  // facts rendered (references stay valid) in small blocks: one array of every fact
+  // would be a >1 KiB allocation per call, which makes glibc consolidate its fastbins.
+  std::vector<int> slot_;
+  std::deque<v1::Fact> facts_;
+};
+
+// Per-call evaluation state: the activation, facts rendered so far, and the outcome of
+// every condition evaluated so far, so that a condition shared by several rules (or read
+// by both the gate walk and a later pass) runs once. Not thread-safe; one per call.
+class EvalState {
+ public:
+  EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity& opportunity,
+            absl::Time now);
+  EvalState(const EvalState&) = delete;
+  EvalState& operator=(const EvalState&) = delete;
+
+  const expr::Activation& activation() const { return activation_; }
+  FactCache* facts() { return &facts_; }
+  // The outcome of `rule`'s condition (null condition = true), evaluated on first use.
+  const Outcome& Evaluate(const Rule& rule);
+
+ private:
+  expr::Activation activation_;
+  FactCache facts_;
+  // Per condition: index into outcomes_, -1 until evaluated (a deque, as in FactCache).
+  std::vector<int> slot_;
+  std::deque<Outcome> outcomes_;
+};
+
+// Renders a value for people: "true", "3 contacts", "2026-10-01", "Acme".
+v1::Fact RenderFact(const FactProgram& fact, const expr::Value& value);
+
+}  // namespace dealcoach::engine::internal
+
+#endif  // DEALCOACH_SIDECAR_ENGINE_PLAYBOOK_INTERNAL_H_

@@ -1,0 +1,124 @@
+// Every sample opportunity evaluated against the shipped customer-journey playbook: the
+// samples cover every phase, and several carry the stage-ahead-of-evidence warning.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "sidecar/engine/engine.h"
+
+namespace dealcoach::engine {
+namespace {
+
+std::string ReadSource(const std::string& rel) {
+  std::ifstream in(std::string(DEALCOACH_SOURCE_DIR) + "/" + rel);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::Time Now() {
+  absl::Time t;
+  std::string err;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, "2026-11-20T12:00:00Z", &t, &err));
+  return t;
+}
+
+std::vector<v1::Opportunity> LoadSamples() {
+  nlohmann::json all = nlohmann::json::parse(ReadSource("config/samples/opportunities.json"));
+  std::vector<v1::Opportunity> out;
+  for (const auto& e : all) {
+    v1::Opportunity opp;
+    auto status = google::protobuf::util::JsonStringToMessage(e.dump(), &opp);
+    EXPECT_TRUE(status.ok()) << status.ToString() << " in " << e.value("id", "?");
+    NormalizeOpportunity(&opp);
+    out.push_back(std::move(opp));
+  }
+  return out;
+}
+
+class SamplesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* name = std::getenv("DEALCOACH_SAMPLES_PLAYBOOK");
+    LoadResult r = LoadPlaybookFile(std::string(DEALCOACH_SOURCE_DIR) + "/config/playbooks/" +
+                                    (name != nullptr ? name : "customer-journey") + ".yaml");
+    ASSERT_TRUE(r.ok());
+    playbook_ = r.playbook;
+    samples_ = LoadSamples();
+  }
+  std::shared_ptr<const CompiledPlaybook> playbook_;
+  std::vector<v1::Opportunity> samples_;
+};
+
+TEST_F(SamplesTest, AtLeastFiftySamplesParse) { EXPECT_GE(samples_.size(), 50u); }
+
+TEST_F(SamplesTest, EveryPhaseIsTheEvidencePhaseOfSomeSample) {
+  std::map<std::string, int> by_phase;
+  int stage_ahead = 0, with_unknown = 0;
+  const bool dump = std::getenv("DEALCOACH_DUMP_SAMPLES") != nullptr;
+  for (const auto& opp : samples_) {
+    v1::DealGuidance g = playbook_->Evaluate(opp, Now());
+    by_phase[g.evidence_phase().id()]++;
+    if (g.has_stage_ahead_of_evidence()) ++stage_ahead;
+    for (const auto& gate : g.gates()) {
+      for (const auto& c : gate.criteria()) {
+        if (c.status() == v1::CRITERION_STATUS_UNKNOWN) {
+          ++with_unknown;
+          break;
+        }
+      }
+    }
+    EXPECT_EQ(g.issues_size(), 0) << opp.id() << ": " << g.issues(0).message();
+    if (dump) {
+      std::cout << opp.id() << " " << opp.stage() << " -> " << g.evidence_phase().id()
+                << (g.has_stage_ahead_of_evidence() ? " AHEAD" : "") << " |";
+      for (const auto& b : g.next_best_behaviors()) std::cout << " " << b.rule().id();
+      std::cout << " +" << g.more_behaviors() << " | risks:";
+      for (const auto& r : g.risks()) std::cout << " " << r.rule().id();
+      std::cout << "\n";
+    }
+  }
+  for (const char* phase :
+       {"awareness", "consideration", "evaluation", "decision", "implementation"}) {
+    EXPECT_GE(by_phase[phase], 3) << phase;
+  }
+  EXPECT_GE(stage_ahead, 8);
+  EXPECT_GE(with_unknown, 8);
+}
+
+TEST_F(SamplesTest, SingleDealFilesParseAndMatchTheSamples) {
+  int files = 0;
+  for (const char* name : {"stage-ahead-single-threaded", "decision-to-change-not-recorded",
+                           "economic-buyer-never-met", "stalled-proposal"}) {
+    v1::Opportunity opp;
+    auto status = google::protobuf::util::JsonStringToMessage(
+        ReadSource(std::string("config/samples/deals/") + name + ".json"), &opp);
+    ASSERT_TRUE(status.ok()) << name << ": " << status.ToString();
+    NormalizeOpportunity(&opp);
+    bool found = false;
+    for (const auto& s : samples_) {
+      found |= google::protobuf::util::MessageDifferencer::Equals(s, opp);
+    }
+    EXPECT_TRUE(found) << name << " differs from its entry in opportunities.json";
+    ++files;
+  }
+  EXPECT_EQ(files, 4);
+  v1::Opportunity ahead;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  ReadSource("config/samples/deals/stage-ahead-single-threaded.json"), &ahead)
+                  .ok());
+  EXPECT_TRUE(playbook_->Evaluate(ahead, Now()).has_stage_ahead_of_evidence());
+}
+
+}  // namespace
+}  // namespace dealcoach::engine

@@ -1,0 +1,520 @@
+// RunTests: the playbook's own unit tests (`tests:` in the playbook and the sibling
+// <name>_test.yaml), run through the real Evaluate.
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "sidecar/engine/playbook_internal.h"
+#include "sidecar/engine/source_map.h"
+#include "sidecar/engine/yaml_util.h"
+#include "yaml-cpp/yaml.h"
+
+namespace dealcoach::engine::internal {
+namespace {
+
+const std::vector<std::string> kTestKeys = {
+    "name", "description", "now", "opportunity", "opportunity_file", "opportunity_id", "expect"};
+const std::vector<std::string> kExpectKeys = {
+    "phase",         "claimed_phase",     "stage_ahead",       "gate_status",
+    "top_behaviors", "behaviors_include", "behaviors_exclude", "risks_include",
+    "risks_exclude", "checklist"};
+const std::vector<std::string> kStatuses = {"met", "unmet", "unknown"};
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  *out = buffer.str();
+  return true;
+}
+
+const char* StatusName(v1::CriterionStatus s) {
+  switch (s) {
+    case v1::CRITERION_STATUS_MET:
+      return "met";
+    case v1::CRITERION_STATUS_UNMET:
+      return "unmet";
+    case v1::CRITERION_STATUS_UNKNOWN:
+      return "unknown";
+    default:
+      return "unspecified";
+  }
+}
+
+// Runs the tests of one file. Structural problems of a test become its failures, with
+// file:line:col.
+class FileRunner {
+ public:
+  FileRunner(const CompiledPlaybookImpl* pb, const SourceText* source, std::string file)
+      : pb_(pb), source_(source), file_(std::move(file)), dir_(DirName(file_)) {}
+
+  void Run(const YAML::Node& tests, const std::optional<absl::Time>& default_now,
+           std::vector<v1::PlaybookTestResult>* results) {
+    int k = 0;
+    for (const YAML::Node& t : tests) {
+      ++k;
+      results->push_back(RunOne(t, k, default_now));
+    }
+  }
+
+ private:
+  std::string Where(const YAML::Mark& mark) const {
+    Position p = PositionOfMark(mark);
+    return absl::StrCat(file_, ":", p.line, ":", p.column, ": ");
+  }
+
+  v1::PlaybookTestResult RunOne(const YAML::Node& t, int k,
+                                const std::optional<absl::Time>& default_now) {
+    v1::PlaybookTestResult result;
+    std::vector<std::string> failures;
+    auto fail = [&](const YAML::Mark& mark, std::string msg) {
+      failures.push_back(absl::StrCat(Where(mark), msg));
+    };
+    if (!t.IsMap()) {
+      result.set_name(absl::StrCat("test #", k));
+      fail(t.Mark(), "a test must be a mapping with name, now, opportunity and expect");
+      result.add_failures(failures.back());
+      return result;
+    }
+    // Structural problems, reported through a private collector.
+    Diagnostics diag(source_, file_);
+    CheckKeys(t, absl::StrCat("test #", k), kTestKeys, {"name", "expect"}, &diag);
+    result.set_name(GetString(t, "name", "test", &diag).value_or(absl::StrCat("test #", k)));
+
+    std::optional<absl::Time> now = default_now;
+    if (auto s = GetString(t, "now", "test", &diag)) {
+      absl::Time parsed;
+      std::string err;
+      if (absl::ParseTime(absl::RFC3339_full, *s, &parsed, &err)) {
+        now = parsed;
+      } else {
+        diag.Error(t["now"].Mark(), absl::StrCat("now: '", *s, "' is not an RFC 3339 time (", err,
+                                                 "), e.g. 2026-11-20T12:00:00Z"));
+      }
+    } else if (!now.has_value()) {
+      diag.Error(t.Mark(), "missing required key 'now' (no file-level 'now' either)");
+    }
+
+    v1::Opportunity opp;
+    bool have_opp = LoadOpportunity(t, &diag, &opp);
+    YAML::Node expect = t["expect"];
+    if (expect.IsDefined()) {
+      if (ExpectMap(expect, "expect", &diag)) CheckKeys(expect, "expect", kExpectKeys, {}, &diag);
+    }
+    for (const v1::Diagnostic& d : diag.Sorted()) {
+      failures.push_back(absl::StrCat(d.file(), ":", d.line(), ":", d.column(), ": ", d.message()));
+    }
+    if (failures.empty() && have_opp && now.has_value() && expect.IsMap()) {
+      NormalizeOpportunity(&opp);
+      Check(opp, *now, expect, fail);
+    }
+    result.set_passed(failures.empty());
+    for (std::string& f : failures) result.add_failures(std::move(f));
+    return result;
+  }
+
+  // Inline `opportunity:` (YAML in proto3 JSON shape, with scalar shorthand for declared
+  // custom fields) or `opportunity_file:` (+ `opportunity_id:` for a JSON array).
+  bool LoadOpportunity(const YAML::Node& t, Diagnostics* diag, v1::Opportunity* opp) {
+    YAML::Node inline_opp = t["opportunity"];
+    YAML::Node file = t["opportunity_file"];
+    nlohmann::json json;
+    YAML::Mark mark;
+    if (inline_opp.IsDefined() == file.IsDefined()) {
+      diag->Error(t.Mark(), "a test needs exactly one of 'opportunity' or 'opportunity_file'");
+      return false;
+    }
+    if (inline_opp.IsDefined()) {
+      if (!ExpectMap(inline_opp, "opportunity", diag)) return false;
+      json = YamlToJson(inline_opp);
+      mark = inline_opp.Mark();
+      ExpandFieldShorthand(&json);
+    } else {
+      mark = file.Mark();
+      auto path = GetString(t, "opportunity_file", "test", diag);
+      if (!path.has_value()) return false;
+      const std::string full = path->rfind('/', 0) == 0 ? *path : dir_ + *path;
+      const nlohmann::json* doc = LoadJson(full);
+      if (doc == nullptr) {
+        diag->Error(mark, absl::StrCat("opportunity_file: cannot read '", full,
+                                       "' as JSON (path is relative to ", file_, ")"));
+        return false;
+      }
+      auto id = GetString(t, "opportunity_id", "test", diag);
+      if (doc->is_array()) {
+        if (!id.has_value()) {
+          diag->Error(mark, absl::StrCat("opportunity_file: '", *path,
+                                         "' holds a list; add 'opportunity_id' to pick one"));
+          return false;
+        }
+        for (const nlohmann::json& e : *doc) {
+          if (e.is_object() && e.value("id", "") == *id) json = e;
+        }
+        if (json.is_null()) {
+          diag->Error(t["opportunity_id"].Mark(),
+                      absl::StrCat("opportunity_id: no opportunity '", *id, "' in ", *path));
+          return false;
+        }
+      } else {
+        json = *doc;
+      }
+    }
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    auto status = google::protobuf::util::JsonStringToMessage(json.dump(), opp, options);
+    if (!status.ok()) {
+      diag->Error(mark, absl::StrCat("opportunity is not a valid dealcoach.v1.Opportunity: ",
+                                     std::string(status.message())));
+      return false;
+    }
+    return true;
+  }
+
+  // `fields: {decision_to_change: true}` -> `{bool_value: true}` per the declared type.
+  void ExpandFieldShorthand(nlohmann::json* opp) {
+    auto it = opp->find("fields");
+    if (it == opp->end() || !it->is_object()) return;
+    for (auto& [name, value] : it->items()) {
+      if (value.is_object() || value.is_null()) continue;
+      std::string kind;
+      for (const auto& [field, type] : pb_->fields_) {
+        if (field != name) continue;
+        switch (type) {
+          case expr::FieldType::kBool:
+            kind = "bool_value";
+            break;
+          case expr::FieldType::kInt:
+            kind = "int_value";
+            break;
+          case expr::FieldType::kDouble:
+            kind = "double_value";
+            break;
+          case expr::FieldType::kString:
+            kind = "string_value";
+            break;
+          case expr::FieldType::kTimestamp:
+            kind = "timestamp_value";
+            break;
+        }
+      }
+      if (kind.empty()) {
+        kind = value.is_boolean()          ? "bool_value"
+               : value.is_number_integer() ? "int_value"
+               : value.is_number()         ? "double_value"
+                                           : "string_value";
+      }
+      if (kind == "int_value" && value.is_number_integer())
+        value = std::to_string(value.get<int64_t>());
+      value = nlohmann::json{{kind, value}};
+    }
+  }
+
+  const nlohmann::json* LoadJson(const std::string& path) {
+    auto it = json_cache_.find(path);
+    if (it != json_cache_.end()) return it->second.is_discarded() ? nullptr : &it->second;
+    std::string text;
+    nlohmann::json doc = nlohmann::json::value_t::discarded;
+    if (ReadFile(path, &text))
+      doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    auto [pos, inserted] = json_cache_.emplace(path, std::move(doc));
+    return pos->second.is_discarded() ? nullptr : &pos->second;
+  }
+
+  // Resolves a criterion reference ("community-pain" or "awareness/community-pain").
+  // Returns {phase index, criterion index} or {-1, -1} with `error` set.
+  std::pair<int, int> FindCriterion(const std::string& ref, std::string* error) const {
+    std::vector<std::pair<int, int>> matches;
+    std::vector<std::string> all;
+    for (size_t p = 0; p < pb_->phases_.size(); ++p) {
+      const auto& gate = pb_->phases_[p].gate;
+      for (size_t c = 0; c < gate.size(); ++c) {
+        all.push_back(gate[c].ref.id());
+        all.push_back(gate[c].short_id);
+        if (gate[c].ref.id() == ref || gate[c].short_id == ref) {
+          matches.emplace_back(static_cast<int>(p), static_cast<int>(c));
+        }
+      }
+    }
+    if (matches.size() == 1) return matches[0];
+    if (matches.empty()) {
+      *error = absl::StrCat("no exit-gate criterion '", ref, "'", DidYouMean(ref, all));
+    } else {
+      *error =
+          absl::StrCat("criterion id '", ref, "' is ambiguous; write it as '<phase>/<criterion>'");
+    }
+    return {-1, -1};
+  }
+
+  template <typename Rules>
+  static void CollectIds(const Rules& rules, std::vector<std::string>* ids) {
+    for (const auto& r : rules) {
+      ids->push_back(r.ref.id());
+      ids->push_back(r.short_id);
+    }
+  }
+
+  std::vector<std::string> BehaviorIds() const {
+    std::vector<std::string> ids;
+    for (const Phase& p : pb_->phases_) CollectIds(p.behaviors, &ids);
+    CollectIds(pb_->global_behaviors_, &ids);
+    return ids;
+  }
+
+  std::vector<std::string> RiskIds() const {
+    std::vector<std::string> ids;
+    CollectIds(pb_->risks_, &ids);
+    return ids;
+  }
+
+  // True when `ref` (short or full id) names the rule `id` (full id).
+  static bool Names(const std::string& ref, const std::string& id) {
+    return ref == id || (absl::EndsWith(id, ref) && id.size() > ref.size() &&
+                         id[id.size() - ref.size() - 1] == '/');
+  }
+
+  template <typename Fail>
+  void Check(const v1::Opportunity& opp, absl::Time now, const YAML::Node& expect, Fail fail) {
+    EvaluateOptions all;
+    all.max_behaviors = std::numeric_limits<int>::max();
+    const v1::DealGuidance g = pb_->Evaluate(opp, now, all);
+
+    if (YAML::Node n = expect["phase"]; n.IsDefined()) {
+      if (g.evidence_phase().id() != n.Scalar()) {
+        fail(n.Mark(), absl::StrCat("phase: expected '", n.Scalar(), "', got '",
+                                    g.evidence_phase().id(), "'"));
+      }
+    }
+    if (YAML::Node n = expect["claimed_phase"]; n.IsDefined()) {
+      const std::string want = n.IsNull() ? "" : n.Scalar();
+      const std::string got = g.has_claimed_phase() ? g.claimed_phase().id() : "";
+      if (want != got) {
+        fail(n.Mark(), absl::StrCat("claimed_phase: expected '", want, "', got '", got,
+                                    "' (CRM stage '", opp.stage(), "')"));
+      }
+    }
+    if (YAML::Node n = expect["stage_ahead"]; n.IsDefined()) {
+      const bool want = n.Scalar() == "true";
+      const bool got = g.has_stage_ahead_of_evidence();
+      if (want != got) {
+        fail(n.Mark(), want ? "stage_ahead: expected a stage-ahead-of-evidence warning, got none"
+                            : absl::StrCat("stage_ahead: expected no warning, got: ",
+                                           g.stage_ahead_of_evidence().message()));
+      }
+    }
+    if (YAML::Node n = expect["gate_status"]; n.IsDefined() && n.IsMap()) {
+      EvalState state(*pb_, opp, now);
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        const std::string ref = it->first.Scalar();
+        std::string error;
+        auto [p, c] = FindCriterion(ref, &error);
+        if (p < 0) {
+          fail(it->first.Mark(), absl::StrCat("gate_status: ", error));
+          continue;
+        }
+        const std::string want = it->second.Scalar();
+        if (std::find(kStatuses.begin(), kStatuses.end(), want) == kStatuses.end()) {
+          fail(it->second.Mark(), absl::StrCat("gate_status: status must be met, unmet or "
+                                               "unknown, got '",
+                                               want, "'"));
+          continue;
+        }
+        v1::GateResult gate;
+        pb_->EvaluateGate(p, &state, &gate, nullptr);
+        const v1::CriterionResult& r = gate.criteria(c);
+        if (want != StatusName(r.status())) {
+          std::string detail;
+          if (r.missing_fields_size() > 0) {
+            detail = absl::StrCat(" (not recorded: ", absl::StrJoin(r.missing_fields(), ", "), ")");
+          }
+          if (!r.error().empty()) detail = absl::StrCat(" (error: ", r.error(), ")");
+          fail(it->second.Mark(), absl::StrCat("gate_status: ", r.rule().id(), ": expected ", want,
+                                               ", got ", StatusName(r.status()), detail));
+        }
+      }
+    }
+    std::vector<std::string> fired;
+    for (const v1::Behavior& b : g.next_best_behaviors()) fired.push_back(b.rule().id());
+    CheckIds(expect, "behaviors_include", "behaviors_exclude", "behavior", BehaviorIds(), fired,
+             fail);
+    std::vector<std::string> risks;
+    for (const v1::Risk& r : g.risks()) risks.push_back(r.rule().id());
+    CheckIds(expect, "risks_include", "risks_exclude", "risk", RiskIds(), risks, fail);
+
+    if (YAML::Node n = expect["top_behaviors"]; n.IsDefined() && n.IsSequence()) {
+      std::vector<std::string> want;
+      for (const YAML::Node& e : n) want.push_back(e.Scalar());
+      bool ok = fired.size() >= want.size();
+      for (size_t i = 0; ok && i < want.size(); ++i) ok = Names(want[i], fired[i]);
+      if (!ok) {
+        std::vector<std::string> got(fired.begin(),
+                                     fired.begin() + std::min(fired.size(), want.size()));
+        fail(n.Mark(), absl::StrCat("top_behaviors: expected [", absl::StrJoin(want, ", "),
+                                    "], got [", absl::StrJoin(got, ", "), "]"));
+      }
+    }
+
+    if (YAML::Node n = expect["checklist"]; n.IsDefined() && n.IsMap()) {
+      absl::flat_hash_map<std::string, v1::ReviewChecklist> lists;
+      for (const std::string& name : pb_->checklist_names()) {
+        auto list = pb_->EvaluateChecklist(opp, now, name);
+        if (list.ok()) lists.emplace(name, *std::move(list));
+      }
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        const std::string ref = it->first.Scalar();
+        const v1::ChecklistItem* found = nullptr;
+        std::vector<std::string> all;
+        for (const auto& [name, list] : lists) {
+          for (const v1::ChecklistItem& item : list.items()) {
+            all.push_back(item.rule().id());
+            if (Names(ref, item.rule().id())) found = &item;
+          }
+        }
+        if (found == nullptr) {
+          std::sort(all.begin(), all.end());
+          fail(it->first.Mark(),
+               absl::StrCat("checklist: no checklist item '", ref, "'", DidYouMean(ref, all)));
+          continue;
+        }
+        const std::string want = it->second.Scalar();
+        if (want != StatusName(found->status())) {
+          fail(it->second.Mark(), absl::StrCat("checklist: ", found->rule().id(), ": expected ",
+                                               want, ", got ", StatusName(found->status())));
+        }
+      }
+    }
+  }
+
+  template <typename Fail>
+  void CheckIds(const YAML::Node& expect, const char* include_key, const char* exclude_key,
+                const char* kind, const std::vector<std::string>& known,
+                const std::vector<std::string>& fired, Fail fail) {
+    for (const char* key : {include_key, exclude_key}) {
+      YAML::Node n = expect[key];
+      if (!n.IsDefined()) continue;
+      if (!n.IsSequence()) {
+        fail(n.Mark(), absl::StrCat(key, ": expected a list of ", kind, " ids"));
+        continue;
+      }
+      const bool include = key == include_key;
+      for (const YAML::Node& e : n) {
+        const std::string ref = e.Scalar();
+        if (std::find(known.begin(), known.end(), ref) == known.end()) {
+          fail(e.Mark(), absl::StrCat(key, ": no ", kind, " '", ref, "' in playbook '",
+                                      pb_->ref_.name(), "'", DidYouMean(ref, known)));
+          continue;
+        }
+        bool present = false;
+        for (const std::string& id : fired) present |= Names(ref, id);
+        if (include && !present) {
+          fail(e.Mark(), absl::StrCat(key, ": expected ", kind, " '", ref, "' to fire; fired: [",
+                                      absl::StrJoin(fired, ", "), "]"));
+        } else if (!include && present) {
+          fail(e.Mark(), absl::StrCat(key, ": expected ", kind, " '", ref, "' not to fire"));
+        }
+      }
+    }
+  }
+
+  const CompiledPlaybookImpl* pb_;
+  const SourceText* source_;
+  std::string file_;
+  std::string dir_;
+  absl::flat_hash_map<std::string, nlohmann::json> json_cache_;
+};
+
+std::string SiblingTestFile(const std::string& file) {
+  for (const char* ext : {".yaml", ".yml"}) {
+    if (absl::EndsWith(file, ext)) {
+      return absl::StrCat(file.substr(0, file.size() - strlen(ext)), "_test", ext);
+    }
+  }
+  return absl::StrCat(file, "_test.yaml");
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::PlaybookTestResult>> CompiledPlaybookImpl::RunTests() const {
+  std::vector<v1::PlaybookTestResult> results;
+  // Inline tests: the playbook parsed when it loaded, so this cannot throw in practice.
+  {
+    SourceText source(source_text_);
+    YAML::Node root;
+    try {
+      root = YAML::Load(source_text_);
+    } catch (const YAML::Exception& e) {
+      Position p = PositionOfMark(e.mark);
+      return absl::InvalidArgumentError(
+          absl::StrCat(file_name_, ":", p.line, ":", p.column, ": malformed YAML: ", e.msg));
+    }
+    YAML::Node tests = root["tests"];
+    if (tests.IsDefined() && tests.IsSequence()) {
+      FileRunner(this, &source, file_name_).Run(tests, std::nullopt, &results);
+    }
+  }
+  const std::string test_file = SiblingTestFile(file_name_);
+  std::string text;
+  if (!ReadFile(test_file, &text)) return results;
+  SourceText source(text);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    Position p = PositionOfMark(e.mark);
+    return absl::InvalidArgumentError(
+        absl::StrCat(test_file, ":", p.line, ":", p.column, ": malformed YAML: ", e.msg));
+  }
+  std::optional<absl::Time> default_now;
+  YAML::Node tests = root;
+  if (root.IsMap()) {
+    Diagnostics diag(&source, test_file);
+    CheckKeys(root, "test file", {"now", "tests"}, {"tests"}, &diag);
+    if (auto s = GetString(root, "now", "test file", &diag)) {
+      absl::Time t;
+      std::string err;
+      if (absl::ParseTime(absl::RFC3339_full, *s, &t, &err)) {
+        default_now = t;
+      } else {
+        diag.Error(root["now"].Mark(), absl::StrCat("now: '", *s, "' is not an RFC 3339 time"));
+      }
+    }
+    const YAML::Node listed = root["tests"];
+    if (listed.IsDefined()) {
+      tests.reset(listed);  // rebind; operator= would write into the tree
+      ExpectSequence(tests, "tests", &diag);
+    }
+    if (diag.has_errors()) {
+      std::vector<std::string> messages;
+      for (const v1::Diagnostic& d : diag.Sorted()) {
+        messages.push_back(
+            absl::StrCat(d.file(), ":", d.line(), ":", d.column(), ": ", d.message()));
+      }
+      return absl::InvalidArgumentError(absl::StrJoin(messages, "\n"));
+    }
+  } else if (!root.IsSequence()) {
+    Position p = PositionOfMark(root.Mark());
+    return absl::InvalidArgumentError(absl::StrCat(
+        test_file, ":", p.line, ":", p.column,
+        ": a test file is a mapping with 'tests:' (and optionally 'now:') or a list of tests"));
+  }
+  FileRunner(this, &source, test_file).Run(tests, default_now, &results);
+  return results;
+}
+
+}  // namespace dealcoach::engine::internal

@@ -1,0 +1,66 @@
+#include "sidecar/runtime/log.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace dealcoach::runtime {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+
+std::mutex& OutputMutex() {
+  static std::mutex* mu = new std::mutex;
+  return *mu;
+}
+
+char LevelLetter(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return 'D';
+    case LogLevel::kInfo:
+      return 'I';
+    case LogLevel::kWarning:
+      return 'W';
+    case LogLevel::kError:
+      return 'E';
+    case LogLevel::kOff:
+      break;
+  }
+  return '?';
+}
+
+}  // namespace
+
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
+  std::string n = absl::AsciiStrToLower(name);
+  if (n == "debug") return LogLevel::kDebug;
+  if (n == "info") return LogLevel::kInfo;
+  if (n == "warning" || n == "warn") return LogLevel::kWarning;
+  if (n == "error") return LogLevel::kError;
+  if (n == "off") return LogLevel::kOff;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown log level '", name, "'; use debug, info, warning, error or off"));
+}
+
+void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+
+bool LogEnabled(LogLevel level) {
+  return level != LogLevel::kOff && static_cast<int>(level) >= g_level.load();
+}
+
+void LogLine(LogLevel level, absl::string_view message) {
+  std::string line =
+      absl::StrCat(std::string(1, LevelLetter(level)), " ",
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   message, "\n");
+  std::lock_guard<std::mutex> lock(OutputMutex());
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace dealcoach::runtime

@@ -1,0 +1,640 @@
+#include "sidecar/server/cli.h"
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "dealcoach/v1/coaching_service.grpc.pb.h"
+#include "dealcoach/v1/playbook_service.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "sidecar/engine/engine.h"
+#include "sidecar/expr/expr.h"
+#include "sidecar/server/config.h"
+#include "sidecar/server/embedded.h"
+#include "sidecar/server/render.h"
+#include "sidecar/server/sidecar.h"
+
+extern char** environ;
+
+namespace dealcoach::server {
+namespace {
+
+constexpr char kUsage[] =
+    R"(dealcoach: sales-methodology coaching for the CRM you already use.
+
+usage: dealcoach <command> [options]
+
+commands:
+  serve   run the gRPC sidecar            dealcoach serve [--config config/sidecar.yaml]
+  lint    check playbooks                 dealcoach lint PLAYBOOK...
+  test    run playbook tests              dealcoach test PLAYBOOK...
+  eval    guidance for one deal, offline  dealcoach eval --playbook P --opportunity F.json
+  expr    evaluate one expression         dealcoach expr 'EXPRESSION' [--vars F.json]
+  demo    start a sidecar on the samples and ask it for guidance over gRPC
+
+Run 'dealcoach <command> --help' for a command's options.
+)";
+
+constexpr char kServeHelp[] =
+    R"(usage: dealcoach serve [--config FILE] [--<setting> VALUE]...
+
+Runs the gRPC sidecar (CoachingService, PlaybookService, grpc.health.v1, reflection).
+Stops gracefully on SIGINT/SIGTERM. Refuses to start (exit 2) when no playbook is valid.
+
+  --config FILE   config file (env DEALCOACH_CONFIG; default config/sidecar.yaml if it
+                  exists, else built-in defaults)
+
+Every setting can be overridden by a flag and by an environment variable;
+precedence: flag > env > file > default.
+)";
+
+constexpr char kLintHelp[] =
+    R"(usage: dealcoach lint PLAYBOOK...
+
+Parses, validates and type-checks each playbook. Prints every problem as
+file:line:col: error: message, with the source line and a caret.
+Exit 0 when every playbook is clean, 1 when any has errors.
+)";
+
+constexpr char kTestHelp[] =
+    R"(usage: dealcoach test PLAYBOOK...
+
+Runs each playbook's tests (its `tests:` section and <playbook>_test.yaml beside it)
+and prints PASS/FAIL per test, then "N passed, M failed". Exit 0 when all pass.
+)";
+
+constexpr char kEvalHelp[] =
+    R"(usage: dealcoach eval --playbook FILE --opportunity FILE.json [options]
+
+Evaluates one opportunity against a playbook without a server and prints the deal card.
+
+  --playbook FILE       playbook YAML
+  --opportunity FILE    an Opportunity in proto3 JSON (an object, or an array with --id)
+  --id ID               pick this opportunity when the file holds an array
+  --now RFC3339         evaluate as of this time (default: now)
+  --max_behaviors N     behaviors to show (default 3)
+  --checklist [NAME]    print the review checklist too ("" = the first)
+  --json                print DealGuidance as proto3 JSON instead
+  --no-color            no ANSI colors (default: colors only on a terminal)
+)";
+
+constexpr char kExprHelp[] =
+    R"(usage: dealcoach expr 'EXPRESSION' [--vars FILE.json]
+
+Evaluates one playbook expression. Every top-level key of the JSON object in --vars is a
+variable; `opp` is read as an Opportunity (proto3 JSON) and `now` as an RFC 3339 time.
+Prints the result in CEL literal syntax; exit 1 with line:col on error.
+)";
+
+constexpr char kDemoHelp[] =
+    R"(usage: dealcoach demo [--no-color]
+
+Starts the sidecar in-process on a free loopback port with the embedded default
+configuration (file connector over the sample opportunities, customer-journey
+playbook), then acts as a gRPC client: checks health, prints guidance for a few sample
+deals and a manager's review checklist, and shuts the sidecar down.
+)";
+
+// Sample deals the demo shows, chosen to cover the interesting cases.
+// Stage far ahead of evidence (Proposal, still single-threaded in Awareness); a large
+// deal with a criterion not recorded in the CRM; stage ahead by one phase with risks;
+// a conservative rep whose evidence is ahead of the stage; a healthy late-stage deal.
+constexpr absl::string_view kDemoDeals[] = {"006000000000006AAA", "006000000000052AAA",
+                                            "006000000000020AAA", "006000000000037AAA",
+                                            "006000000000053AAA"};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read file"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool UseColor(const CliArgs& args) {
+  if (args.Has("no-color")) return false;
+  if (getenv("NO_COLOR") != nullptr) return false;
+  return isatty(STDOUT_FILENO) != 0;
+}
+
+int Usage(const char* help, const std::string& error) {
+  std::fprintf(stderr, "dealcoach: %s\n\n%s", error.c_str(), help);
+  return 2;
+}
+
+absl::StatusOr<absl::Time> ParseRfc3339(const std::string& text, absl::string_view flag) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": not an RFC 3339 time like 2026-11-20T12:00:00Z: ", err));
+  }
+  return t;
+}
+
+// Reads opportunities (an object or an array of objects) in proto3 JSON.
+absl::StatusOr<std::vector<v1::Opportunity>> ReadOpportunities(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(*text);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
+  }
+  std::vector<nlohmann::json> items;
+  if (doc.is_array()) {
+    for (auto& item : doc) items.push_back(item);
+  } else {
+    items.push_back(doc);
+  }
+  std::vector<v1::Opportunity> out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    v1::Opportunity opp;
+    auto status = google::protobuf::util::JsonStringToMessage(items[i].dump(), &opp);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, doc.is_array() ? absl::StrCat(" [", i, "]") : "",
+                       ": not an Opportunity: ", std::string(status.message())));
+    }
+    out.push_back(std::move(opp));
+  }
+  return out;
+}
+
+void PrintDiagnostics(const std::vector<v1::Diagnostic>& diagnostics, FILE* out) {
+  for (const v1::Diagnostic& d : diagnostics) {
+    std::string text = engine::FormatDiagnostic(d);
+    std::fprintf(out, "%s\n", text.c_str());
+  }
+}
+
+}  // namespace
+
+bool CliArgs::Has(const std::string& key) const {
+  for (const auto& kv : flags) {
+    if (kv.first == key) return true;
+  }
+  return false;
+}
+
+std::string CliArgs::Get(const std::string& key, const std::string& fallback) const {
+  std::string value = fallback;
+  for (const auto& kv : flags) {
+    if (kv.first == key) value = kv.second;
+  }
+  return value;
+}
+
+absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& bool_flags) {
+  CliArgs args;
+  bool flags_done = false;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    absl::string_view a = argv[i];
+    if (flags_done || !absl::StartsWith(a, "-") || a == "-") {
+      args.positional.push_back(std::string(a));
+      continue;
+    }
+    if (a == "--") {
+      flags_done = true;
+      continue;
+    }
+    absl::string_view body = a;
+    if (!absl::ConsumePrefix(&body, "--")) absl::ConsumePrefix(&body, "-");
+    std::string key, value;
+    size_t eq = body.find('=');
+    bool is_bool = false;
+    std::string name(eq == absl::string_view::npos ? body : body.substr(0, eq));
+    for (const std::string& b : bool_flags) is_bool |= (b == name);
+    if (name == "h") name = "help";
+    if (eq != absl::string_view::npos) {
+      value = std::string(body.substr(eq + 1));
+    } else if (is_bool || name == "help") {
+      value = "true";
+    } else if (i + 1 < argv.size()) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
+    }
+    args.flags.emplace_back(name, value);
+  }
+  return args;
+}
+
+int RunServe(const CliArgs& args) {
+  if (args.Has("help")) {
+    std::string help = kServeHelp;
+    absl::StrAppend(&help, "\nsettings (flag / environment variable / default):\n");
+    for (const SettingInfo& s : KnownSettings()) {
+      absl::StrAppend(&help, "  --", s.key, "\n      ", EnvVarName(s.key), "  [", s.default_value,
+                      "]  ", s.help, "\n");
+    }
+    std::fputs(help.c_str(), stdout);
+    return 0;
+  }
+  if (!args.positional.empty()) {
+    return Usage(kServeHelp, absl::StrCat("unexpected argument '", args.positional[0], "'"));
+  }
+  std::string config_path = args.Get("config");
+  if (config_path.empty() && getenv("DEALCOACH_CONFIG") != nullptr) {
+    config_path = getenv("DEALCOACH_CONFIG");
+  }
+  if (config_path.empty() && access("config/sidecar.yaml", R_OK) == 0) {
+    config_path = "config/sidecar.yaml";
+  }
+  std::vector<ConfigOverride> overrides = OverridesFromEnvironment(environ);
+  for (const auto& [key, value] : args.flags) {
+    if (key == "config") continue;
+    if (!IsConfigKey(key)) {
+      return Usage(kServeHelp, absl::StrCat("unknown flag --", key,
+                                            "; see 'dealcoach serve --help' for settings"));
+    }
+    overrides.push_back({key, value, absl::StrCat("flag --", key)});
+  }
+  absl::StatusOr<SidecarConfig> config = LoadConfig(config_path, overrides);
+  if (!config.ok()) {
+    std::fprintf(stderr, "dealcoach: invalid configuration: %s\n",
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+
+  // Block the stop signals in every thread (gRPC's threads inherit the mask) and wait
+  // for them on this one: no async-signal-safety puzzles.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<Sidecar>> sidecar = Sidecar::Start(*config);
+  if (!sidecar.ok()) {
+    std::fprintf(stderr, "dealcoach: cannot start: %s\n",
+                 std::string(sidecar.status().message()).c_str());
+    return 2;
+  }
+  if ((*sidecar)->serving_playbooks() == 0) {
+    std::fprintf(stderr, "dealcoach: refusing to start: no valid playbook among %zu file(s):\n",
+                 config->playbook_files.size());
+    std::shared_ptr<const runtime::Snapshot> snapshot = (*sidecar)->playbooks().Get();
+    for (const runtime::PlaybookEntry& e : snapshot->entries()) {
+      PrintDiagnostics(e.last_reload_diagnostics, stderr);
+    }
+    (*sidecar)->Shutdown(absl::ZeroDuration());
+    (*sidecar)->Wait();
+    return 2;
+  }
+  std::fprintf(stderr, "dealcoach: serving on %s (Ctrl-C to stop)\n",
+               (*sidecar)->address().c_str());
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "dealcoach: %s received; draining for up to %s\n", strsignal(sig),
+               absl::FormatDuration(config->shutdown_grace).c_str());
+  (*sidecar)->Shutdown(config->shutdown_grace);
+  (*sidecar)->Wait();
+  return 0;
+}
+
+int RunLint(const CliArgs& args) {
+  if (args.Has("help")) {
+    std::fputs(kLintHelp, stdout);
+    return 0;
+  }
+  if (args.positional.empty()) return Usage(kLintHelp, "name at least one playbook");
+  int failed = 0;
+  for (const std::string& path : args.positional) {
+    engine::LoadResult r = engine::LoadPlaybookFile(path);
+    PrintDiagnostics(r.diagnostics, stdout);
+    if (r.ok()) {
+      std::printf("%s: ok (%s@%lld)\n", path.c_str(), r.playbook->ref().name().c_str(),
+                  static_cast<long long>(r.playbook->ref().version()));
+    } else {
+      ++failed;
+    }
+  }
+  if (failed > 0) {
+    std::printf("%d of %zu playbook(s) have errors\n", failed, args.positional.size());
+    return 1;
+  }
+  return 0;
+}
+
+int RunTest(const CliArgs& args) {
+  if (args.Has("help")) {
+    std::fputs(kTestHelp, stdout);
+    return 0;
+  }
+  if (args.positional.empty()) return Usage(kTestHelp, "name at least one playbook");
+  int passed = 0, failed = 0;
+  bool broken = false;
+  for (const std::string& path : args.positional) {
+    engine::LoadResult r = engine::LoadPlaybookFile(path);
+    if (!r.ok()) {
+      PrintDiagnostics(r.diagnostics, stdout);
+      std::printf("%s: cannot run tests: the playbook has errors\n", path.c_str());
+      broken = true;
+      continue;
+    }
+    absl::StatusOr<std::vector<v1::PlaybookTestResult>> results = r.playbook->RunTests();
+    if (!results.ok()) {
+      std::printf("%s\n", std::string(results.status().message()).c_str());
+      broken = true;
+      continue;
+    }
+    std::printf("%s (%s@%lld): %zu test(s)\n", path.c_str(), r.playbook->ref().name().c_str(),
+                static_cast<long long>(r.playbook->ref().version()), results->size());
+    for (const v1::PlaybookTestResult& t : *results) {
+      if (t.passed()) {
+        ++passed;
+        std::printf("  PASS %s\n", t.name().c_str());
+      } else {
+        ++failed;
+        std::printf("  FAIL %s\n", t.name().c_str());
+        for (const std::string& f : t.failures()) std::printf("       %s\n", f.c_str());
+      }
+    }
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed > 0 || broken ? 1 : 0;
+}
+
+int RunEval(const CliArgs& args) {
+  if (args.Has("help")) {
+    std::fputs(kEvalHelp, stdout);
+    return 0;
+  }
+  std::string playbook_path = args.Get("playbook");
+  std::string opp_path = args.Get("opportunity");
+  if (playbook_path.empty()) return Usage(kEvalHelp, "--playbook is required");
+  if (opp_path.empty()) return Usage(kEvalHelp, "--opportunity is required");
+
+  absl::Time now = absl::Now();
+  if (args.Has("now")) {
+    absl::StatusOr<absl::Time> t = ParseRfc3339(args.Get("now"), "--now");
+    if (!t.ok()) return Usage(kEvalHelp, std::string(t.status().message()));
+    now = *t;
+  }
+  engine::EvaluateOptions options;
+  if (args.Has("max_behaviors") &&
+      (!absl::SimpleAtoi(args.Get("max_behaviors"), &options.max_behaviors) ||
+       options.max_behaviors < 0 || options.max_behaviors > kMaxBehaviorsLimit)) {
+    return Usage(kEvalHelp, "--max_behaviors: must be between 0 and 50");
+  }
+
+  engine::LoadResult r = engine::LoadPlaybookFile(playbook_path);
+  if (!r.ok()) {
+    PrintDiagnostics(r.diagnostics, stderr);
+    return 1;
+  }
+  absl::StatusOr<std::vector<v1::Opportunity>> opps = ReadOpportunities(opp_path);
+  if (!opps.ok()) {
+    std::fprintf(stderr, "dealcoach: %s\n", std::string(opps.status().message()).c_str());
+    return 2;
+  }
+  const v1::Opportunity* chosen = nullptr;
+  std::string id = args.Get("id");
+  if (!id.empty()) {
+    for (const v1::Opportunity& o : *opps) {
+      if (o.id() == id) chosen = &o;
+    }
+    if (chosen == nullptr) {
+      std::fprintf(stderr, "dealcoach: opportunity '%s' not found in %s\n", id.c_str(),
+                   opp_path.c_str());
+      return 2;
+    }
+  } else if (opps->size() == 1) {
+    chosen = &opps->front();
+  } else {
+    return Usage(kEvalHelp, absl::StrCat(opp_path, " holds ", opps->size(),
+                                         " opportunities; pick one with --id"));
+  }
+  v1::Opportunity opp = *chosen;
+  engine::NormalizeOpportunity(&opp);
+
+  v1::DealGuidance guidance = r.playbook->Evaluate(opp, now, options);
+  guidance.mutable_freshness()->set_source(
+      absl::StrCat("file ", opp_path.substr(opp_path.rfind('/') + 1)));
+  RenderOptions render;
+  render.color = UseColor(args);
+  if (args.Has("json")) {
+    google::protobuf::util::JsonPrintOptions json;
+    json.add_whitespace = true;
+    json.preserve_proto_field_names = false;
+    std::string text;
+    (void)google::protobuf::util::MessageToJsonString(guidance, &text, json);
+    std::printf("%s\n", text.c_str());
+  } else {
+    std::fputs(RenderGuidance(guidance, &opp, render).c_str(), stdout);
+  }
+  if (args.Has("checklist")) {
+    std::string name = args.Get("checklist");
+    if (name == "true") name = "";
+    absl::StatusOr<v1::ReviewChecklist> checklist = r.playbook->EvaluateChecklist(opp, now, name);
+    if (!checklist.ok()) {
+      std::fprintf(stderr, "dealcoach: %s\n", std::string(checklist.status().message()).c_str());
+      return 2;
+    }
+    checklist->mutable_freshness()->set_source(
+        absl::StrCat("file ", opp_path.substr(opp_path.rfind('/') + 1)));
+    std::printf("\n%s", RenderChecklist(*checklist, render).c_str());
+  }
+  return 0;
+}
+
+int RunExpr(const CliArgs& args) {
+  if (args.Has("help")) {
+    std::fputs(kExprHelp, stdout);
+    return 0;
+  }
+  if (args.positional.size() != 1) return Usage(kExprHelp, "give exactly one EXPRESSION");
+  std::string vars = "{}";
+  if (args.Has("vars")) {
+    absl::StatusOr<std::string> text = ReadFile(args.Get("vars"));
+    if (!text.ok()) return Usage(kExprHelp, std::string(text.status().message()));
+    vars = *text;
+  }
+  absl::StatusOr<std::string> result = expr::EvaluateForCli(args.positional[0], vars);
+  if (!result.ok()) {
+    std::printf("error: %s\n", std::string(result.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s\n", result->c_str());
+  return 0;
+}
+
+int RunDemo(const CliArgs& args) {
+  if (args.Has("help")) {
+    std::fputs(kDemoHelp, stdout);
+    return 0;
+  }
+  RenderOptions render;
+  render.color = UseColor(args);
+
+  absl::StatusOr<std::string> dir = MaterializeEmbeddedConfig();
+  if (!dir.ok()) {
+    std::fprintf(stderr, "dealcoach demo: %s\n", std::string(dir.status().message()).c_str());
+    return 2;
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { RemoveTree(dir); }
+  } cleanup{*dir};
+
+  std::vector<ConfigOverride> overrides = {
+      {"listen", "127.0.0.1:0", "demo"},
+      {"log_level", args.Get("log_level", "warning"), "demo"},
+  };
+  absl::StatusOr<SidecarConfig> config = LoadConfig(*dir + "/sidecar.yaml", overrides);
+  if (!config.ok()) {
+    std::fprintf(stderr, "dealcoach demo: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<Sidecar>> sidecar = Sidecar::Start(*config);
+  if (!sidecar.ok()) {
+    std::fprintf(stderr, "dealcoach demo: cannot start the sidecar: %s\n",
+                 std::string(sidecar.status().message()).c_str());
+    return 2;
+  }
+  std::printf("dealcoach demo: sidecar listening on %s (file connector over the samples)\n",
+              (*sidecar)->address().c_str());
+
+  // From here on the demo is an ordinary gRPC client.
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel((*sidecar)->address(), grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  auto coaching = v1::CoachingService::NewStub(channel);
+  auto playbooks = v1::PlaybookService::NewStub(channel);
+
+  grpc::health::v1::HealthCheckResponse health_response;
+  grpc::Status status;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc::health::v1::HealthCheckRequest req;
+    status = health->Check(&ctx, req, &health_response);
+    if (status.ok() && health_response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::printf("health check (grpc.health.v1): %s\n",
+              status.ok() ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                                health_response.status())
+                                .c_str()
+                          : status.error_message().c_str());
+  {
+    grpc::ClientContext ctx;
+    v1::GetActivePlaybookRequest req;
+    v1::GetActivePlaybookResponse resp;
+    if (playbooks->GetActivePlaybook(&ctx, req, &resp).ok()) {
+      std::printf("active playbook: %s@%lld (loaded: %s)\n", resp.playbook().name().c_str(),
+                  static_cast<long long>(resp.playbook().version()),
+                  absl::StrJoin(resp.available_playbooks(), ", ").c_str());
+    }
+  }
+
+  // Amounts and accounts for the cards come from the same samples the connector reads
+  // (a CRM page has the record already; the guidance does not repeat it).
+  std::map<std::string, v1::Opportunity> samples;
+  absl::StatusOr<std::vector<v1::Opportunity>> opps =
+      ReadOpportunities(*dir + "/samples/opportunities.json");
+  if (opps.ok()) {
+    for (v1::Opportunity& o : *opps) samples[o.id()] = std::move(o);
+  }
+
+  int failures = 0;
+  std::string first_ahead;
+  for (absl::string_view id : kDemoDeals) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(std::string(id));
+    v1::GetDealGuidanceResponse resp;
+    grpc::Status s = coaching->GetDealGuidance(&ctx, req, &resp);
+    std::printf("\n");
+    if (!s.ok()) {
+      std::printf("GetDealGuidance(%s): %d %s\n", std::string(id).c_str(), s.error_code(),
+                  s.error_message().c_str());
+      ++failures;
+      continue;
+    }
+    if (first_ahead.empty() && resp.guidance().has_stage_ahead_of_evidence()) {
+      first_ahead = std::string(id);
+    }
+    auto it = samples.find(std::string(id));
+    std::fputs(RenderGuidance(resp.guidance(), it == samples.end() ? nullptr : &it->second, render)
+                   .c_str(),
+               stdout);
+  }
+
+  {
+    std::string id = first_ahead.empty() ? std::string(kDemoDeals[0]) : first_ahead;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetReviewChecklistRequest req;
+    req.set_opportunity_id(id);
+    v1::GetReviewChecklistResponse resp;
+    grpc::Status s = coaching->GetReviewChecklist(&ctx, req, &resp);
+    std::printf("\nManager's view — GetReviewChecklist(%s):\n\n", id.c_str());
+    if (s.ok()) {
+      std::fputs(RenderChecklist(resp.checklist(), render).c_str(), stdout);
+    } else {
+      std::printf("error %d: %s\n", s.error_code(), s.error_message().c_str());
+      ++failures;
+    }
+  }
+
+  (*sidecar)->Shutdown(absl::Seconds(2));
+  (*sidecar)->Wait();
+  std::printf("\ndealcoach demo: sidecar shut down cleanly%s\n",
+              failures > 0 ? absl::StrCat(" (", failures, " call(s) failed)").c_str() : "");
+  return failures > 0 ? 1 : 0;
+}
+
+int RunCli(int argc, char** argv) {
+  std::vector<std::string> rest(argv + (argc > 1 ? 2 : 1), argv + argc);
+  std::string command = argc > 1 ? argv[1] : "";
+  if (command.empty() || command == "help" || command == "--help" || command == "-h") {
+    std::fputs(kUsage, command.empty() ? stderr : stdout);
+    return command.empty() ? 2 : 0;
+  }
+  if (command == "version" || command == "--version") {
+    std::printf("dealcoach 0.1.0\n");
+    return 0;
+  }
+  struct Command {
+    const char* name;
+    int (*run)(const CliArgs&);
+    const char* help;
+  };
+  static const Command kCommands[] = {
+      {"serve", RunServe, kServeHelp}, {"lint", RunLint, kLintHelp}, {"test", RunTest, kTestHelp},
+      {"eval", RunEval, kEvalHelp},    {"expr", RunExpr, kExprHelp}, {"demo", RunDemo, kDemoHelp},
+  };
+  for (const Command& c : kCommands) {
+    if (command != c.name) continue;
+    absl::StatusOr<CliArgs> args = ParseCliArgs(rest, {"json", "no-color", "help", "checklist"});
+    if (!args.ok()) return Usage(c.help, std::string(args.status().message()));
+    return c.run(*args);
+  }
+  std::fprintf(stderr, "dealcoach: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace dealcoach::server

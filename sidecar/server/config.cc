@@ -1,0 +1,370 @@
+#include "sidecar/server/config.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "sidecar/common/status_macros.h"
+
+namespace dealcoach::server {
+namespace {
+
+bool IsAbsolute(absl::string_view path) { return !path.empty() && path[0] == '/'; }
+
+std::string JoinPath(absl::string_view dir, absl::string_view path) {
+  if (IsAbsolute(path) || dir.empty()) return std::string(path);
+  return absl::StrCat(dir, "/", path);
+}
+
+std::string WorkingDirectory() {
+  char buf[4096];
+  if (getcwd(buf, sizeof(buf)) == nullptr) return ".";
+  return buf;
+}
+
+// Keys whose values are file paths, resolved against the working directory when they
+// come from a flag or the environment.
+bool IsPathKey(absl::string_view key) {
+  absl::string_view last =
+      key.substr(key.rfind('.') == absl::string_view::npos ? 0 : key.rfind('.') + 1);
+  return key == "playbooks.files" || last == "path" || absl::EndsWith(last, "_path") ||
+         absl::EndsWith(last, "_file");
+}
+
+// Tracks where each value came from, for messages.
+class Origins {
+ public:
+  Origins(std::string file) : file_(std::move(file)) {}
+  void Override(const std::string& key, std::string origin) { overrides_[key] = origin; }
+  bool IsOverridden(const std::string& key) const { return overrides_.count(key) > 0; }
+
+  // "file:line:col: " for file values, "flag --x: " / "env X: " for overrides.
+  std::string Where(const std::string& key, const YAML::Node& node) const {
+    auto it = overrides_.find(key);
+    if (it != overrides_.end()) return absl::StrCat(it->second, ": ");
+    if (node && node.Mark().line >= 0 && !file_.empty()) {
+      return absl::StrCat(file_, ":", node.Mark().line + 1, ":", node.Mark().column + 1, ": ");
+    }
+    return absl::StrCat(file_.empty() ? "config" : file_, ": ");
+  }
+  absl::Status Error(const std::string& key, const YAML::Node& node,
+                     absl::string_view message) const {
+    return absl::InvalidArgumentError(absl::StrCat(Where(key, node), key, ": ", message));
+  }
+
+ private:
+  std::string file_;
+  std::map<std::string, std::string> overrides_;
+};
+
+absl::Status ApplyOverride(YAML::Node root, const ConfigOverride& o) {
+  std::vector<std::string> parts = absl::StrSplit(o.key, '.');
+  YAML::Node node = root;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node child = node[parts[i]];
+    if (child && !child.IsMap()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(o.origin, ": ", o.key, ": '", parts[i], "' is not a section"));
+    }
+    node.reset(child);
+  }
+  std::string value = o.value;
+  if (IsPathKey(o.key) && o.key != "playbooks.files" && !IsAbsolute(value) && !value.empty()) {
+    value = JoinPath(WorkingDirectory(), value);
+  }
+  if (o.key == "playbooks.files") {
+    YAML::Node seq(YAML::NodeType::Sequence);
+    for (absl::string_view f : absl::StrSplit(o.value, ',', absl::SkipWhitespace())) {
+      f = absl::StripAsciiWhitespace(f);
+      seq.push_back(IsAbsolute(f) ? std::string(f) : JoinPath(WorkingDirectory(), f));
+    }
+    node[parts.back()] = seq;
+  } else {
+    node[parts.back()] = value;
+  }
+  return absl::OkStatus();
+}
+
+// Typed readers: each returns an error naming the key and its origin.
+absl::Status ReadString(const YAML::Node& n, const std::string& key, const Origins& origins,
+                        std::string* out) {
+  if (!n) return absl::OkStatus();
+  if (!n.IsScalar()) return origins.Error(key, n, "must be a string");
+  *out = n.Scalar();
+  return absl::OkStatus();
+}
+
+absl::Status ReadInt(const YAML::Node& n, const std::string& key, const Origins& origins,
+                     int64_t min, int64_t max, int64_t* out) {
+  if (!n) return absl::OkStatus();
+  int64_t v = 0;
+  if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
+    return origins.Error(key, n,
+                         absl::StrCat("must be an integer, got '",
+                                      n.IsScalar() ? n.Scalar() : "(not a scalar)", "'"));
+  }
+  if (v < min || v > max) {
+    return origins.Error(key, n, absl::StrCat("must be between ", min, " and ", max));
+  }
+  *out = v;
+  return absl::OkStatus();
+}
+
+absl::Status ReadDuration(const YAML::Node& n, const std::string& key, const Origins& origins,
+                          absl::Duration* out) {
+  if (!n) return absl::OkStatus();
+  absl::Duration d;
+  if (!n.IsScalar() || !absl::ParseDuration(n.Scalar(), &d) || d < absl::ZeroDuration()) {
+    return origins.Error(key, n,
+                         absl::StrCat("must be a duration like 500ms, 1s, 5m, got '",
+                                      n.IsScalar() ? n.Scalar() : "(not a scalar)", "'"));
+  }
+  *out = d;
+  return absl::OkStatus();
+}
+
+absl::Status ReadBool(const YAML::Node& n, const std::string& key, const Origins& origins,
+                      bool* out) {
+  if (!n) return absl::OkStatus();
+  std::string v = n.IsScalar() ? absl::AsciiStrToLower(n.Scalar()) : "";
+  if (v == "true" || v == "1" || v == "yes") {
+    *out = true;
+  } else if (v == "false" || v == "0" || v == "no") {
+    *out = false;
+  } else {
+    return origins.Error(key, n, "must be true or false");
+  }
+  return absl::OkStatus();
+}
+
+// Rejects keys a section does not know, so a typo is an error rather than a silently
+// ignored setting.
+absl::Status CheckKeys(const YAML::Node& section, const std::string& prefix,
+                       const std::set<std::string>& allowed, const Origins& origins) {
+  if (!section) return absl::OkStatus();
+  if (!section.IsMap()) {
+    return origins.Error(prefix.empty() ? "config" : prefix, section, "must be a mapping");
+  }
+  for (const auto& kv : section) {
+    std::string k = kv.first.Scalar();
+    if (allowed.count(k) == 0) {
+      std::string full = prefix.empty() ? k : absl::StrCat(prefix, ".", k);
+      std::vector<std::string> names(allowed.begin(), allowed.end());
+      return origins.Error(
+          full, kv.first,
+          absl::StrCat("unknown setting; expected one of ", absl::StrJoin(names, ", ")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<SettingInfo>& KnownSettings() {
+  static const auto* settings = new std::vector<SettingInfo>{
+      {"listen", "127.0.0.1:50051", "gRPC listen address (host:port; port 0 = any free port)"},
+      {"log_level", "info", "debug | info | warning | error | off"},
+      {"max_message_bytes", "4194304", "largest accepted request; larger -> RESOURCE_EXHAUSTED"},
+      {"max_behaviors", "3", "behaviors returned when a request sends max_behaviors = 0"},
+      {"playbooks.files", "(none)", "playbook files (comma-separated in flags/env)"},
+      {"playbooks.default", "(first file)", "default playbook name"},
+      {"reload.poll_interval", "1s", "how often playbook files are checked for changes"},
+      {"shutdown_grace", "5s", "time in-flight calls get on SIGINT/SIGTERM"},
+      {"source.sync_interval", "30s", "time between incremental CRM sync passes"},
+      {"source.stale_after", "5m", "data older than this is flagged stale"},
+      {"source.refresh_after", "60s", "cached entries older than this refresh in background"},
+      {"source.fetch_timeout", "2s", "deadline for a CRM fetch on a cache miss"},
+      {"source.background_sync", "true", "run the background sync thread"},
+      {"connector.type", "file", "connector type (file, salesforce, hubspot, ...)"},
+      {"connector.<type>.<key>", "", "any key of the connector's own section"},
+  };
+  return *settings;
+}
+
+std::string EnvVarName(absl::string_view key) {
+  return absl::StrCat("DEALCOACH_", absl::AsciiStrToUpper(absl::StrReplaceAll(key, {{".", "_"}})));
+}
+
+bool IsConfigKey(absl::string_view key) {
+  if (absl::StartsWith(key, "connector.")) return key.size() > strlen("connector.");
+  for (const SettingInfo& s : KnownSettings()) {
+    if (key == s.key) return true;
+  }
+  return false;
+}
+
+std::vector<ConfigOverride> OverridesFromEnvironment(char** environ) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    absl::string_view kv(*e);
+    size_t eq = kv.find('=');
+    if (eq == absl::string_view::npos) continue;
+    env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  std::vector<ConfigOverride> out;
+  for (const SettingInfo& s : KnownSettings()) {
+    if (absl::StrContains(s.key, '<')) continue;
+    std::string name = EnvVarName(s.key);
+    auto it = env.find(name);
+    if (it != env.end()) out.push_back({s.key, it->second, absl::StrCat("env ", name)});
+  }
+  // DEALCOACH_CONNECTOR_<TYPE>_<KEY>: the type is the first word after CONNECTOR_.
+  for (const auto& [name, value] : env) {
+    absl::string_view rest(name);
+    if (!absl::ConsumePrefix(&rest, "DEALCOACH_CONNECTOR_") || rest == "TYPE") continue;
+    size_t us = rest.find('_');
+    if (us == absl::string_view::npos || us + 1 >= rest.size()) continue;
+    std::string key = absl::StrCat("connector.", absl::AsciiStrToLower(rest.substr(0, us)), ".",
+                                   absl::AsciiStrToLower(rest.substr(us + 1)));
+    out.push_back({key, value, absl::StrCat("env ", name)});
+  }
+  return out;
+}
+
+absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std::string& file_name,
+                                          const std::string& base_dir,
+                                          const std::vector<ConfigOverride>& overrides) {
+  Origins origins(file_name);
+  YAML::Node root;
+  try {
+    root = yaml_text.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origins.Where("config", root), "the config must be a mapping"));
+  }
+
+  SidecarConfig c;
+  c.config_file = file_name;
+  c.base_dir = base_dir;
+  try {
+    for (const ConfigOverride& o : overrides) {
+      if (!IsConfigKey(o.key)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(o.origin, ": unknown setting '", o.key, "'"));
+      }
+      DC_RETURN_IF_ERROR(ApplyOverride(root, o));
+      origins.Override(o.key, o.origin);
+    }
+
+    DC_RETURN_IF_ERROR(CheckKeys(root, "",
+                                 {"listen", "log_level", "max_message_bytes", "max_behaviors",
+                                  "playbooks", "reload", "shutdown_grace", "source", "connector"},
+                                 origins));
+    DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
+    DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
+    DC_RETURN_IF_ERROR(CheckKeys(
+        root["source"], "source",
+        {"sync_interval", "stale_after", "refresh_after", "fetch_timeout", "background_sync"},
+        origins));
+
+    DC_RETURN_IF_ERROR(ReadString(root["listen"], "listen", origins, &c.listen));
+    if (c.listen.find(':') == std::string::npos) {
+      return origins.Error("listen", root["listen"], "must be host:port");
+    }
+    std::string level = "info";
+    DC_RETURN_IF_ERROR(ReadString(root["log_level"], "log_level", origins, &level));
+    absl::StatusOr<runtime::LogLevel> parsed_level = runtime::ParseLogLevel(level);
+    if (!parsed_level.ok()) {
+      return origins.Error("log_level", root["log_level"], parsed_level.status().message());
+    }
+    c.log_level = *parsed_level;
+    DC_RETURN_IF_ERROR(ReadInt(root["max_message_bytes"], "max_message_bytes", origins, 1024,
+                               int64_t{1} << 30, &c.max_message_bytes));
+    int64_t max_behaviors = c.max_behaviors;
+    DC_RETURN_IF_ERROR(
+        ReadInt(root["max_behaviors"], "max_behaviors", origins, 1, 50, &max_behaviors));
+    c.max_behaviors = static_cast<int>(max_behaviors);
+
+    YAML::Node playbooks = root["playbooks"];
+    if (playbooks) {
+      YAML::Node files = playbooks["files"];
+      // Overrides were already resolved against the working directory.
+      bool from_override = origins.IsOverridden("playbooks.files");
+      if (files) {
+        if (!files.IsSequence()) {
+          return origins.Error("playbooks.files", files, "must be a list of files");
+        }
+        for (const YAML::Node& f : files) {
+          if (!f.IsScalar() || f.Scalar().empty()) {
+            return origins.Error("playbooks.files", f, "each entry must be a file path");
+          }
+          c.playbook_files.push_back(from_override ? f.Scalar() : JoinPath(base_dir, f.Scalar()));
+        }
+      }
+      DC_RETURN_IF_ERROR(
+          ReadString(playbooks["default"], "playbooks.default", origins, &c.default_playbook));
+    }
+    if (c.playbook_files.empty()) {
+      return origins.Error("playbooks.files", playbooks ? playbooks["files"] : YAML::Node(),
+                           "no playbook configured; list at least one playbook file");
+    }
+    if (root["reload"]) {
+      DC_RETURN_IF_ERROR(ReadDuration(root["reload"]["poll_interval"], "reload.poll_interval",
+                                      origins, &c.reload_poll_interval));
+      if (c.reload_poll_interval < absl::Milliseconds(10)) {
+        return origins.Error("reload.poll_interval", root["reload"]["poll_interval"],
+                             "must be at least 10ms");
+      }
+    }
+    DC_RETURN_IF_ERROR(
+        ReadDuration(root["shutdown_grace"], "shutdown_grace", origins, &c.shutdown_grace));
+    YAML::Node src = root["source"];
+    if (src) {
+      DC_RETURN_IF_ERROR(ReadDuration(src["sync_interval"], "source.sync_interval", origins,
+                                      &c.source.sync_interval));
+      DC_RETURN_IF_ERROR(
+          ReadDuration(src["stale_after"], "source.stale_after", origins, &c.source.stale_after));
+      DC_RETURN_IF_ERROR(ReadDuration(src["refresh_after"], "source.refresh_after", origins,
+                                      &c.source.refresh_after));
+      DC_RETURN_IF_ERROR(ReadDuration(src["fetch_timeout"], "source.fetch_timeout", origins,
+                                      &c.source.fetch_timeout));
+      DC_RETURN_IF_ERROR(ReadBool(src["background_sync"], "source.background_sync", origins,
+                                  &c.source.background_sync));
+    }
+    c.connector = root["connector"];
+    if (!c.connector) {
+      return origins.Error("connector", YAML::Node(),
+                           "missing; add a section like {type: file, file: {path: ...}}");
+    }
+    if (!c.connector.IsMap() || !c.connector["type"]) {
+      return origins.Error("connector", c.connector, "must be a mapping with a 'type'");
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+  return c;
+}
+
+absl::StatusOr<SidecarConfig> LoadConfig(const std::string& path,
+                                         const std::vector<ConfigOverride>& overrides) {
+  if (path.empty()) return ParseConfig("", "", WorkingDirectory(), overrides);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read config file"));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  if (dir.empty()) dir = "/";
+  return ParseConfig(ss.str(), path, dir, overrides);
+}
+
+}  // namespace dealcoach::server

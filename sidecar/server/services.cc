@@ -1,0 +1,249 @@
+#include "sidecar/server/services.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "sidecar/common/status_macros.h"
+#include "sidecar/engine/engine.h"
+#include "sidecar/server/status.h"
+
+namespace dealcoach::server {
+namespace {
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t ns = absl::ToUnixNanos(t);
+  ts.set_seconds(ns / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(ns % 1000000000));
+  if (ts.nanos() < 0) {
+    ts.set_seconds(ts.seconds() - 1);
+    ts.set_nanos(ts.nanos() + 1000000000);
+  }
+  return ts;
+}
+
+// Checked before expensive work and after every wait, so a caller that gave up is not
+// served (and one whose deadline passed mid-fetch gets DEADLINE_EXCEEDED, not stale
+// success).
+absl::Status CheckCall(grpc::ServerContext* context, absl::string_view stage) {
+  if (context->IsCancelled()) return absl::CancelledError(absl::StrCat("cancelled ", stage));
+  if (context->deadline() < std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError(absl::StrCat("deadline exceeded ", stage));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> ResolveNow(const ServiceDeps& deps, bool has_as_of,
+                                      const google::protobuf::Timestamp& as_of) {
+  if (!has_as_of) return deps.now ? deps.now() : absl::Now();
+  // The range google.protobuf.Timestamp allows: 0001-01-01 to 9999-12-31.
+  constexpr int64_t kMinSeconds = -62135596800;
+  constexpr int64_t kMaxSeconds = 253402300799;
+  if (as_of.seconds() < kMinSeconds || as_of.seconds() > kMaxSeconds || as_of.nanos() < 0 ||
+      as_of.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("as_of: not a valid timestamp (seconds ", as_of.seconds(), ", nanos ",
+                     as_of.nanos(), "); use 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"));
+  }
+  return absl::FromUnixSeconds(as_of.seconds()) + absl::Nanoseconds(as_of.nanos());
+}
+
+absl::StatusOr<int> ResolveMaxBehaviors(const ServiceDeps& deps, int requested) {
+  if (requested < 0 || requested > kMaxBehaviorsLimit) {
+    return absl::InvalidArgumentError(absl::StrCat("max_behaviors: must be between 0 and ",
+                                                   kMaxBehaviorsLimit, ", got ", requested));
+  }
+  return requested == 0 ? deps.default_max_behaviors : requested;
+}
+
+// The playbook a request names ("" = default), or the error that says why not.
+absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> ResolvePlaybook(
+    const ServiceDeps& deps, absl::string_view name) {
+  std::shared_ptr<const runtime::Snapshot> snapshot = deps.playbooks->Get();
+  const runtime::PlaybookEntry* entry = snapshot->Find(name);
+  if (entry == nullptr) {
+    if (!snapshot->any_serving()) {
+      return absl::FailedPreconditionError(
+          "no valid playbook is loaded; see PlaybookService.GetActivePlaybook "
+          "last_reload_diagnostics");
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("playbook: unknown playbook '", name,
+                     "'; loaded: ", absl::StrJoin(snapshot->ServingNames(), ", ")));
+  }
+  if (entry->playbook == nullptr) {
+    std::string why = entry->last_reload_diagnostics.empty()
+                          ? std::string("it failed to load")
+                          : engine::FormatDiagnostic(entry->last_reload_diagnostics.front());
+    return absl::FailedPreconditionError(
+        absl::StrCat("playbook '", entry->name().empty() ? entry->path : entry->name(),
+                     "' has no valid version loaded: ", why));
+  }
+  return entry->playbook;
+}
+
+struct Target {
+  std::shared_ptr<const v1::Opportunity> opportunity;
+  v1::DataFreshness freshness;
+};
+
+// Id mode goes through the opportunity source; push mode normalizes a copy of the
+// inline opportunity.
+template <typename Request>
+absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContext* context,
+                                     const Request& request, absl::Time now) {
+  Target t;
+  switch (request.target_case()) {
+    case Request::kOpportunity: {
+      auto opp = std::make_shared<v1::Opportunity>(request.opportunity());
+      engine::NormalizeOpportunity(opp.get());
+      t.opportunity = std::move(opp);
+      t.freshness.set_source("inline");
+      *t.freshness.mutable_fetched_at() = ToProto(now);
+      t.freshness.mutable_age();  // zero: the caller sent the data with the request
+      return t;
+    }
+    case Request::kOpportunityId: {
+      const std::string& id = request.opportunity_id();
+      if (id.empty()) return absl::InvalidArgumentError("opportunity_id: must not be empty");
+      if (deps.source == nullptr) {
+        return absl::FailedPreconditionError(
+            "opportunity_id: no connector is configured; send the opportunity inline");
+      }
+      absl::StatusOr<source::Lookup> lookup = deps.source->Get(id, now);
+      DC_RETURN_IF_ERROR(
+          CheckCall(context, absl::StrCat("while fetching opportunity '", id, "' from ",
+                                          deps.source->connector_type())));
+      if (absl::IsNotFound(lookup.status())) {
+        return absl::NotFoundError(
+            absl::StrCat("opportunity '", id, "' not found in ", deps.source->connector_type()));
+      }
+      if (!lookup.ok()) return lookup.status();
+      t.opportunity = std::move(lookup->opportunity);
+      t.freshness = std::move(lookup->freshness);
+      return t;
+    }
+    case Request::TARGET_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("target: set opportunity_id or opportunity");
+}
+
+absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContext* context,
+                               const v1::GetDealGuidanceRequest& request,
+                               v1::GetDealGuidanceResponse* response) {
+  // `tenant` and `audience` are accepted and reserved (one tenant, one view today).
+  DC_RETURN_IF_ERROR(CheckCall(context, "before evaluation"));
+  if (request.target_case() == v1::GetDealGuidanceRequest::TARGET_NOT_SET) {
+    return absl::InvalidArgumentError("target: set opportunity_id or opportunity");
+  }
+  DC_ASSIGN_OR_RETURN(int max_behaviors, ResolveMaxBehaviors(deps, request.max_behaviors()));
+  DC_ASSIGN_OR_RETURN(absl::Time now, ResolveNow(deps, request.has_as_of(), request.as_of()));
+  DC_ASSIGN_OR_RETURN(auto playbook, ResolvePlaybook(deps, request.playbook()));
+  DC_ASSIGN_OR_RETURN(Target target, ResolveTarget(deps, context, request, now));
+  engine::EvaluateOptions options;
+  options.max_behaviors = max_behaviors;
+  v1::DealGuidance* guidance = response->mutable_guidance();
+  *guidance = playbook->Evaluate(*target.opportunity, now, options);
+  *guidance->mutable_freshness() = std::move(target.freshness);
+  return absl::OkStatus();
+}
+
+absl::Status DoGetReviewChecklist(const ServiceDeps& deps, grpc::ServerContext* context,
+                                  const v1::GetReviewChecklistRequest& request,
+                                  v1::GetReviewChecklistResponse* response) {
+  DC_RETURN_IF_ERROR(CheckCall(context, "before evaluation"));
+  if (request.target_case() == v1::GetReviewChecklistRequest::TARGET_NOT_SET) {
+    return absl::InvalidArgumentError("target: set opportunity_id or opportunity");
+  }
+  DC_ASSIGN_OR_RETURN(absl::Time now, ResolveNow(deps, request.has_as_of(), request.as_of()));
+  DC_ASSIGN_OR_RETURN(auto playbook, ResolvePlaybook(deps, request.playbook()));
+  DC_ASSIGN_OR_RETURN(Target target, ResolveTarget(deps, context, request, now));
+  absl::StatusOr<v1::ReviewChecklist> checklist =
+      playbook->EvaluateChecklist(*target.opportunity, now, request.checklist());
+  if (absl::IsNotFound(checklist.status())) {
+    // The name came from the request, so it is the request that is wrong.
+    return absl::InvalidArgumentError(absl::StrCat("checklist: ", checklist.status().message()));
+  }
+  if (!checklist.ok()) return checklist.status();
+  *response->mutable_checklist() = *std::move(checklist);
+  *response->mutable_checklist()->mutable_freshness() = std::move(target.freshness);
+  return absl::OkStatus();
+}
+
+absl::Status DoValidatePlaybook(const v1::ValidatePlaybookRequest& request,
+                                v1::ValidatePlaybookResponse* response) {
+  if (request.yaml().empty()) return absl::InvalidArgumentError("yaml: must not be empty");
+  const std::string file_name = request.file_name().empty() ? "playbook.yaml" : request.file_name();
+  engine::LoadResult result = engine::LoadPlaybook(request.yaml(), file_name);
+  response->set_valid(result.ok());
+  for (v1::Diagnostic& d : result.diagnostics) *response->add_diagnostics() = std::move(d);
+  *response->mutable_playbook() = result.ok() ? result.playbook->ref() : result.ref;
+  if (request.run_tests() && result.ok()) {
+    DC_ASSIGN_OR_RETURN(std::vector<v1::PlaybookTestResult> tests, result.playbook->RunTests());
+    for (v1::PlaybookTestResult& t : tests) *response->add_test_results() = std::move(t);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DoGetActivePlaybook(const ServiceDeps& deps,
+                                 const v1::GetActivePlaybookRequest& request,
+                                 v1::GetActivePlaybookResponse* response) {
+  std::shared_ptr<const runtime::Snapshot> snapshot = deps.playbooks->Get();
+  const runtime::PlaybookEntry* entry = snapshot->Find(request.name());
+  if (entry == nullptr) {
+    std::vector<std::string> names;
+    for (const runtime::PlaybookEntry& e : snapshot->entries()) names.push_back(e.name());
+    return absl::NotFoundError(absl::StrCat("playbook '", request.name(),
+                                            "' not found; loaded: ", absl::StrJoin(names, ", ")));
+  }
+  if (entry->playbook != nullptr) {
+    *response->mutable_playbook() = entry->playbook->ref();
+    *response->mutable_activated_at() = ToProto(entry->activated_at);
+  }
+  response->set_source_path(entry->path);
+  for (const v1::Diagnostic& d : entry->last_reload_diagnostics) {
+    *response->add_last_reload_diagnostics() = d;
+  }
+  if (entry->last_reload_attempt != absl::InfinitePast()) {
+    *response->mutable_last_reload_attempt() = ToProto(entry->last_reload_attempt);
+  }
+  for (std::string& name : snapshot->ServingNames()) {
+    response->add_available_playbooks(std::move(name));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {}
+
+grpc::Status CoachingServiceImpl::GetDealGuidance(grpc::ServerContext* context,
+                                                  const v1::GetDealGuidanceRequest* request,
+                                                  v1::GetDealGuidanceResponse* response) {
+  return ToGrpcStatus(DoGetDealGuidance(deps_, context, *request, response));
+}
+
+grpc::Status CoachingServiceImpl::GetReviewChecklist(grpc::ServerContext* context,
+                                                     const v1::GetReviewChecklistRequest* request,
+                                                     v1::GetReviewChecklistResponse* response) {
+  return ToGrpcStatus(DoGetReviewChecklist(deps_, context, *request, response));
+}
+
+PlaybookServiceImpl::PlaybookServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {}
+
+grpc::Status PlaybookServiceImpl::ValidatePlaybook(grpc::ServerContext* context,
+                                                   const v1::ValidatePlaybookRequest* request,
+                                                   v1::ValidatePlaybookResponse* response) {
+  return ToGrpcStatus(DoValidatePlaybook(*request, response));
+}
+
+grpc::Status PlaybookServiceImpl::GetActivePlaybook(grpc::ServerContext* context,
+                                                    const v1::GetActivePlaybookRequest* request,
+                                                    v1::GetActivePlaybookResponse* response) {
+  return ToGrpcStatus(DoGetActivePlaybook(deps_, *request, response));
+}
+
+}  // namespace dealcoach::server

@@ -1,0 +1,77 @@
+// The gRPC service implementations: thin handlers in gRPC's examples style. Each one
+// validates the request, resolves the playbook snapshot and the opportunity, makes one
+// engine call, packs the response and maps the status (status.h). No business logic
+// lives here; the engine owns it.
+//
+// The synchronous API is used on purpose: a cache miss blocks on a CRM fetch, and the
+// sync server runs handlers on a thread pool made for blocking, where the callback API
+// would block a gRPC event-engine thread.
+//
+// Thread safety: the services are safe for concurrent calls; they share only the
+// snapshot holder (internally synchronized) and the opportunity source (thread-safe).
+#ifndef DEALCOACH_SIDECAR_SERVER_SERVICES_H_
+#define DEALCOACH_SIDECAR_SERVER_SERVICES_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "dealcoach/v1/coaching_service.grpc.pb.h"
+#include "dealcoach/v1/playbook_service.grpc.pb.h"
+#include "sidecar/runtime/snapshot.h"
+#include "sidecar/source/opportunity_source.h"
+
+namespace dealcoach::server {
+
+// What the handlers share. Pointers are borrowed and must outlive the services.
+struct ServiceDeps {
+  const runtime::SnapshotHolder* playbooks = nullptr;
+  // Opportunity lookups by id; null means push mode only (id requests get
+  // FAILED_PRECONDITION).
+  source::OpportunitySource* source = nullptr;
+  // Behaviors returned when a request sends max_behaviors = 0.
+  int default_max_behaviors = 3;
+  // The server clock. Default: absl::Now.
+  std::function<absl::Time()> now;
+};
+
+// Largest max_behaviors a request may ask for.
+inline constexpr int kMaxBehaviorsLimit = 50;
+
+class CoachingServiceImpl final : public v1::CoachingService::Service {
+ public:
+  explicit CoachingServiceImpl(ServiceDeps deps);
+
+  grpc::Status GetDealGuidance(grpc::ServerContext* context,
+                               const v1::GetDealGuidanceRequest* request,
+                               v1::GetDealGuidanceResponse* response) override;
+  grpc::Status GetReviewChecklist(grpc::ServerContext* context,
+                                  const v1::GetReviewChecklistRequest* request,
+                                  v1::GetReviewChecklistResponse* response) override;
+
+ private:
+  ServiceDeps deps_;
+};
+
+class PlaybookServiceImpl final : public v1::PlaybookService::Service {
+ public:
+  explicit PlaybookServiceImpl(ServiceDeps deps);
+
+  grpc::Status ValidatePlaybook(grpc::ServerContext* context,
+                                const v1::ValidatePlaybookRequest* request,
+                                v1::ValidatePlaybookResponse* response) override;
+  grpc::Status GetActivePlaybook(grpc::ServerContext* context,
+                                 const v1::GetActivePlaybookRequest* request,
+                                 v1::GetActivePlaybookResponse* response) override;
+
+ private:
+  ServiceDeps deps_;
+};
+
+}  // namespace dealcoach::server
+
+#endif  // DEALCOACH_SIDECAR_SERVER_SERVICES_H_

@@ -1,0 +1,133 @@
+#include "sidecar/server/sidecar.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "connectors/registry.h"
+#include "sidecar/engine/engine.h"
+#include "sidecar/runtime/log.h"
+
+namespace dealcoach::server {
+namespace {
+
+// Both are process-wide switches in gRPC; flip them once.
+void InitGrpcOnce() {
+  static const bool done = [] {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& config) {
+  InitGrpcOnce();
+  runtime::SetLogLevel(config.log_level);
+  std::unique_ptr<Sidecar> s(new Sidecar());
+  s->config_ = config;
+
+  connectors::ConnectorContext context;
+  context.config_file = config.config_file;
+  context.base_dir = config.base_dir;
+  absl::StatusOr<std::unique_ptr<connectors::Connector>> connector =
+      connectors::CreateConnector(config.connector, context);
+  if (!connector.ok()) return connector.status();
+  source::SourceOptions source_options = config.source;
+  // Derived fields (last_meeting_at, ...) are filled once at ingestion, the same way push
+  // mode fills them for inline deals, so both modes see the same opportunity.
+  source_options.normalize = engine::NormalizeOpportunity;
+  s->source_ = source::OpportunitySource::Create(*std::move(connector), source_options);
+
+  runtime::ReloaderOptions reload;
+  reload.files = config.playbook_files;
+  reload.default_name = config.default_playbook;
+  reload.poll_interval = config.reload_poll_interval;
+  Sidecar* self = s.get();
+  reload.on_publish = [self](const runtime::Snapshot& snapshot) { self->UpdateHealth(snapshot); };
+  s->reloader_ = std::make_unique<runtime::PlaybookReloader>(&s->holder_, std::move(reload));
+  s->initial_serving_ = s->reloader_->LoadAll();
+
+  ServiceDeps deps;
+  deps.playbooks = &s->holder_;
+  deps.source = s->source_.get();
+  deps.default_max_behaviors = config.max_behaviors;
+  s->coaching_ = std::make_unique<CoachingServiceImpl>(deps);
+  s->playbook_service_ = std::make_unique<PlaybookServiceImpl>(deps);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.RegisterService(s->coaching_.get());
+  builder.RegisterService(s->playbook_service_.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("listen: cannot listen on ", config.listen,
+                                               " (address in use, or not a valid host:port?)"));
+  }
+  std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  s->address_ = absl::StrCat(host, ":", s->port_);
+  {
+    std::lock_guard<std::mutex> lock(s->mu_);
+    s->server_ = std::move(server);
+  }
+  s->UpdateHealth(*s->holder_.Get());
+
+  if (config.source.background_sync) s->source_->Start();
+  s->reloader_->Start();
+  runtime::LogInfo("dealcoach serving on ", s->address_, " (connector ",
+                   s->source_->connector_type(), ", ", s->initial_serving_, " of ",
+                   config.playbook_files.size(), " playbooks valid)");
+  return s;
+}
+
+Sidecar::~Sidecar() {
+  Shutdown(absl::ZeroDuration());
+  Wait();
+}
+
+void Sidecar::UpdateHealth(const runtime::Snapshot& snapshot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (server_ == nullptr || shutdown_) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  bool serving = snapshot.Serving("") != nullptr;
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(kCoachingServiceName, serving);
+  health->SetServingStatus(kPlaybookServiceName, true);
+}
+
+void Sidecar::Shutdown(absl::Duration grace) {
+  grpc::Server* server = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_) return;
+    shutdown_ = true;
+    server = server_.get();
+    if (server != nullptr && server->GetHealthCheckService() != nullptr) {
+      // NOT_SERVING for every name first, so load balancers drain us while in-flight
+      // calls finish.
+      server->GetHealthCheckService()->Shutdown();
+    }
+  }
+  runtime::LogInfo("shutting down (grace ", absl::FormatDuration(grace), ")");
+  if (reloader_ != nullptr) reloader_->Stop();
+  if (server != nullptr) server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  if (source_ != nullptr) source_->Stop();
+}
+
+void Sidecar::Wait() {
+  grpc::Server* server = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    server = server_.get();
+  }
+  if (server != nullptr) server->Wait();
+}
+
+}  // namespace dealcoach::server

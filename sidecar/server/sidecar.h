@@ -1,0 +1,83 @@
+// Sidecar: the running server. Wires config -> connector -> opportunity source,
+// playbook files -> reloader -> snapshot holder, and both into the gRPC services, with
+// the standard health service (grpc.health.v1) and server reflection.
+//
+// Start-up order (as TensorFlow Serving spells it out): load playbooks from disk
+// first, then build and start gRPC, then start the background threads (CRM sync,
+// playbook polling). Health is NOT_SERVING until a playbook compiles; per-service
+// names are reported too ("dealcoach.v1.CoachingService" follows the playbooks;
+// "dealcoach.v1.PlaybookService" serves as soon as the server is up, since validating
+// a playbook needs none loaded).
+//
+// Shutdown: health goes NOT_SERVING, gRPC gets Shutdown(now + grace), then the
+// background threads stop.
+//
+// Thread safety: Shutdown() and Wait() may be called from any thread, once each.
+#ifndef DEALCOACH_SIDECAR_SERVER_SIDECAR_H_
+#define DEALCOACH_SIDECAR_SERVER_SIDECAR_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sidecar/runtime/reloader.h"
+#include "sidecar/runtime/snapshot.h"
+#include "sidecar/server/config.h"
+#include "sidecar/server/services.h"
+#include "sidecar/source/opportunity_source.h"
+
+namespace dealcoach::server {
+
+class Sidecar {
+ public:
+  // Starts serving. Fails when the connector config is invalid or the address cannot
+  // be bound. Starts even when no playbook compiles (health says NOT_SERVING and
+  // coaching calls get FAILED_PRECONDITION until a valid one lands); `dealcoach
+  // serve` refuses that case itself, before calling Start, via serving_playbooks().
+  static absl::StatusOr<std::unique_ptr<Sidecar>> Start(const SidecarConfig& config);
+  ~Sidecar();
+
+  // The bound port (useful with port 0) and "127.0.0.1:<port>"-style address.
+  int port() const { return port_; }
+  const std::string& address() const { return address_; }
+
+  // Number of playbooks that compiled at start-up.
+  int serving_playbooks() const { return initial_serving_; }
+  const runtime::SnapshotHolder& playbooks() const { return holder_; }
+  runtime::PlaybookReloader& reloader() { return *reloader_; }
+
+  // Graceful shutdown: NOT_SERVING, Shutdown(now + grace), stop threads. Idempotent.
+  void Shutdown(absl::Duration grace);
+  // Blocks until the gRPC server has shut down.
+  void Wait();
+
+ private:
+  Sidecar() = default;
+  void UpdateHealth(const runtime::Snapshot& snapshot);
+
+  SidecarConfig config_;
+  runtime::SnapshotHolder holder_;
+  std::unique_ptr<source::OpportunitySource> source_;
+  std::unique_ptr<runtime::PlaybookReloader> reloader_;
+  std::unique_ptr<CoachingServiceImpl> coaching_;
+  std::unique_ptr<PlaybookServiceImpl> playbook_service_;
+
+  std::mutex mu_;  // guards server_ for the health callback and shutdown_
+  std::unique_ptr<grpc::Server> server_;
+  bool shutdown_ = false;
+  int port_ = 0;
+  std::string address_;
+  int initial_serving_ = 0;
+};
+
+// Health service names.
+inline constexpr char kCoachingServiceName[] = "dealcoach.v1.CoachingService";
+inline constexpr char kPlaybookServiceName[] = "dealcoach.v1.PlaybookService";
+
+}  // namespace dealcoach::server
+
+#endif  // DEALCOACH_SIDECAR_SERVER_SIDECAR_H_

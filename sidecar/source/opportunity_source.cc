@@ -1,0 +1,288 @@
+#include "sidecar/source/opportunity_source.h"
+
+#include <algorithm>
+#include <deque>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace dealcoach::source {
+namespace {
+
+using connectors::Connector;
+using connectors::ConnectorHealth;
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t secs = absl::ToUnixSeconds(t);
+  ts->set_seconds(secs);
+  ts->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t secs = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(secs);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+}
+
+// Sync deliveries are applied in batches so request threads wait on the write lock
+// rarely and briefly.
+constexpr size_t kSyncBatch = 256;
+
+class OpportunitySourceImpl : public OpportunitySource {
+ public:
+  OpportunitySourceImpl(std::unique_ptr<Connector> connector, const SourceOptions& options)
+      : connector_(std::move(connector)), options_(options), type_(connector_->type()) {
+    refresher_ = std::thread([this] { RefreshLoop(); });
+  }
+
+  ~OpportunitySourceImpl() override {
+    Stop();
+    {
+      absl::MutexLock lock(&work_mu_);
+      shutting_down_ = true;
+    }
+    refresher_.join();
+  }
+
+  void Start() override {
+    absl::MutexLock lock(&work_mu_);
+    if (sync_thread_.joinable() || shutting_down_) return;
+    stop_sync_ = false;
+    sync_thread_ = std::thread([this] { SyncLoop(); });
+  }
+
+  void Stop() override {
+    std::thread thread;
+    {
+      absl::MutexLock lock(&work_mu_);
+      stop_sync_ = true;
+      thread = std::move(sync_thread_);
+    }
+    if (thread.joinable()) thread.join();
+  }
+
+  absl::Status SyncOnce() override {
+    absl::MutexLock sync_lock(&sync_mu_);  // one pass at a time
+    absl::Time since;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      since = high_water_mark_;
+    }
+    const absl::Time started = absl::Now();
+    std::vector<std::shared_ptr<const v1::Opportunity>> batch;
+    batch.reserve(kSyncBatch);
+    auto flush = [&] {
+      if (batch.empty()) return;
+      const absl::Time now = absl::Now();
+      absl::MutexLock lock(&mu_);
+      for (auto& opp : batch) {
+        Entry& e = cache_[opp->id()];
+        e.opportunity = std::move(opp);
+        e.fetched_at = now;
+      }
+      batch.clear();
+    };
+    absl::StatusOr<connectors::SyncResult> result =
+        connector_->SyncChangedSince(since, [&](v1::Opportunity opp) {
+          if (opp.id().empty()) return absl::OkStatus();  // unusable; skip
+          if (options_.normalize) options_.normalize(&opp);
+          batch.push_back(std::make_shared<const v1::Opportunity>(std::move(opp)));
+          if (batch.size() >= kSyncBatch) flush();
+          return absl::OkStatus();
+        });
+    flush();  // keep what arrived before a failure
+    absl::MutexLock lock(&mu_);
+    ++sync_passes_;
+    if (!result.ok()) {
+      last_error_ = std::string(result.status().message());
+      last_sync_error_ = last_error_;
+      return result.status();
+    }
+    high_water_mark_ = std::max(high_water_mark_, result->high_water_mark);
+    // Everything unchanged since the last pass is confirmed current as of this start.
+    last_sync_ok_ = started;
+    last_sync_count_ = result->count;
+    last_sync_error_.clear();
+    last_error_.clear();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Lookup> Get(absl::string_view id, absl::Time now) override {
+    Lookup out;
+    absl::Time fetched_at;
+    bool hit = false;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      auto it = cache_.find(id);
+      if (it != cache_.end()) {
+        hit = true;
+        out.opportunity = it->second.opportunity;
+        fetched_at = std::max(it->second.fetched_at, last_sync_ok_);
+        FillFreshness(fetched_at, now, &out.freshness);
+      }
+    }
+    if (hit) {
+      if (now - fetched_at > options_.refresh_after) ScheduleRefresh(id);
+      return out;
+    }
+    // Miss: ask the CRM, bounded by fetch_timeout.
+    absl::StatusOr<v1::Opportunity> fetched =
+        connector_->FetchOpportunity(id, absl::Now() + options_.fetch_timeout);
+    if (!fetched.ok()) {
+      if (fetched.status().code() != absl::StatusCode::kNotFound) {
+        absl::MutexLock lock(&mu_);
+        last_error_ = std::string(fetched.status().message());
+      }
+      return fetched.status();
+    }
+    if (options_.normalize) options_.normalize(&*fetched);
+    auto opp = std::make_shared<const v1::Opportunity>(*std::move(fetched));
+    const absl::Time at = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      Entry& e = cache_[std::string(id)];
+      e.opportunity = opp;
+      e.fetched_at = at;
+      out.opportunity = opp;
+      FillFreshness(at, std::max(now, at), &out.freshness);
+    }
+    return out;
+  }
+
+  size_t size() const override {
+    absl::ReaderMutexLock lock(&mu_);
+    return cache_.size();
+  }
+
+  ConnectorHealth Health() const override {
+    ConnectorHealth health = connector_->Health();
+    absl::ReaderMutexLock lock(&mu_);
+    if (!last_sync_error_.empty()) {
+      health.healthy = false;
+      health.detail = absl::StrCat("last sync failed: ", last_sync_error_);
+    } else if (sync_passes_ > 0) {
+      absl::StrAppend(&health.detail, "; last sync ",
+                      absl::FormatTime(absl::RFC3339_sec, last_sync_ok_, absl::UTCTimeZone()), " (",
+                      last_sync_count_, " changed); ", cache_.size(), " cached");
+    }
+    health.last_success = std::max(health.last_success, last_sync_ok_);
+    return health;
+  }
+
+  absl::string_view connector_type() const override { return type_; }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const v1::Opportunity> opportunity;
+    absl::Time fetched_at = absl::InfinitePast();
+  };
+
+  void FillFreshness(absl::Time fetched_at, absl::Time now, v1::DataFreshness* f) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    f->set_source(type_);
+    SetTimestamp(fetched_at, f->mutable_fetched_at());
+    const absl::Duration age = std::max(absl::ZeroDuration(), now - fetched_at);
+    SetDuration(age, f->mutable_age());
+    if (age > options_.stale_after) {
+      f->set_stale(true);
+      f->set_stale_reason(last_error_.empty()
+                              ? absl::StrCat("data is ", absl::FormatDuration(age),
+                                             " old (stale after ",
+                                             absl::FormatDuration(options_.stale_after), ")")
+                              : last_error_);
+    }
+  }
+
+  void ScheduleRefresh(absl::string_view id) {
+    absl::MutexLock lock(&work_mu_);
+    if (shutting_down_ || !refreshing_.insert(std::string(id)).second) return;
+    refresh_queue_.emplace_back(id);
+  }
+
+  void RefreshLoop() {
+    for (;;) {
+      std::string id;
+      {
+        absl::MutexLock lock(&work_mu_);
+        work_mu_.Await(absl::Condition(
+            +[](OpportunitySourceImpl* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->work_mu_) {
+              return self->shutting_down_ || !self->refresh_queue_.empty();
+            },
+            this));
+        if (shutting_down_) return;
+        id = std::move(refresh_queue_.front());
+        refresh_queue_.pop_front();
+      }
+      absl::StatusOr<v1::Opportunity> fetched =
+          connector_->FetchOpportunity(id, absl::Now() + options_.fetch_timeout);
+      if (fetched.ok() && options_.normalize) options_.normalize(&*fetched);
+      {
+        absl::MutexLock lock(&mu_);
+        if (fetched.ok()) {
+          Entry& e = cache_[id];
+          e.opportunity = std::make_shared<const v1::Opportunity>(*std::move(fetched));
+          e.fetched_at = absl::Now();
+        } else if (fetched.status().code() == absl::StatusCode::kNotFound) {
+          cache_.erase(id);  // deleted in the CRM
+        } else {
+          last_error_ = std::string(fetched.status().message());
+        }
+      }
+      absl::MutexLock lock(&work_mu_);
+      refreshing_.erase(id);
+    }
+  }
+
+  void SyncLoop() {
+    for (;;) {
+      SyncOnce().IgnoreError();  // recorded in last_sync_error_, shown by Health()
+      absl::MutexLock lock(&work_mu_);
+      if (work_mu_.AwaitWithTimeout(absl::Condition(&stop_sync_), options_.sync_interval)) {
+        return;
+      }
+    }
+  }
+
+  const std::unique_ptr<Connector> connector_;
+  const SourceOptions options_;
+  const std::string type_;
+
+  // The cache and sync outcome. Readers (Get) take it shared.
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
+  absl::Time high_water_mark_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_sync_ok_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t last_sync_count_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t sync_passes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_sync_error_ ABSL_GUARDED_BY(mu_);
+  // The most recent failed CRM call (sync, miss or refresh); cleared by a good sync.
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+
+  // Serializes sync passes (background thread vs. SyncOnce callers).
+  absl::Mutex sync_mu_;
+
+  // Background threads.
+  absl::Mutex work_mu_;
+  std::thread sync_thread_ ABSL_GUARDED_BY(work_mu_);
+  bool stop_sync_ ABSL_GUARDED_BY(work_mu_) = false;
+  bool shutting_down_ ABSL_GUARDED_BY(work_mu_) = false;
+  std::deque<std::string> refresh_queue_ ABSL_GUARDED_BY(work_mu_);
+  absl::flat_hash_set<std::string> refreshing_ ABSL_GUARDED_BY(work_mu_);
+  std::thread refresher_;
+};
+
+}  // namespace
+
+std::unique_ptr<OpportunitySource> OpportunitySource::Create(
+    std::unique_ptr<connectors::Connector> connector, const SourceOptions& options) {
+  return std::make_unique<OpportunitySourceImpl>(std::move(connector), options);
+}
+
+}  // namespace dealcoach::source

@@ -1,0 +1,307 @@
+#include "sidecar/source/opportunity_source.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "connectors/registry.h"
+
+namespace dealcoach::source {
+namespace {
+
+using connectors::Connector;
+using connectors::ConnectorHealth;
+using connectors::SyncResult;
+
+absl::Time At(int64_t unix_seconds) { return absl::FromUnixSeconds(unix_seconds); }
+
+v1::Opportunity Opp(const std::string& id, int64_t updated, const std::string& name = "") {
+  v1::Opportunity o;
+  o.set_id(id);
+  o.set_name(name.empty() ? "Deal " + id : name);
+  o.mutable_updated_at()->set_seconds(updated);
+  return o;
+}
+
+// A real Connector over an in-memory table whose CRM "fails" on demand.
+class TableConnector : public Connector {
+ public:
+  absl::string_view type() const override { return "table"; }
+
+  absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id,
+                                                   absl::Time deadline) override {
+    ++fetches;
+    absl::MutexLock lock(&mu_);
+    if (!fetch_error_.ok()) return fetch_error_;
+    auto it = rows_.find(std::string(id));
+    if (it == rows_.end()) {
+      return absl::NotFoundError(absl::StrCat("table: GET /deals/", id, ": 404 Not Found"));
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<SyncResult> SyncChangedSince(
+      absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override {
+    std::vector<v1::Opportunity> out;
+    {
+      absl::MutexLock lock(&mu_);
+      sinces_.push_back(since);
+      if (!sync_error_.ok()) return sync_error_;
+      for (const auto& [id, opp] : rows_) {
+        if (At(opp.updated_at().seconds()) >= since) out.push_back(opp);
+      }
+    }
+    SyncResult r;
+    r.high_water_mark = since;
+    for (v1::Opportunity& opp : out) {
+      r.high_water_mark = std::max(r.high_water_mark, At(opp.updated_at().seconds()));
+      if (absl::Status s = sink(std::move(opp)); !s.ok()) return s;
+      ++r.count;
+    }
+    ++syncs;
+    return r;
+  }
+
+  ConnectorHealth Health() const override {
+    ConnectorHealth h;
+    h.healthy = true;
+    h.detail = "ok";
+    return h;
+  }
+
+  void Put(v1::Opportunity opp) {
+    absl::MutexLock lock(&mu_);
+    rows_[opp.id()] = std::move(opp);
+  }
+  void FailFetch(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    fetch_error_ = std::move(s);
+  }
+  void FailSync(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    sync_error_ = std::move(s);
+  }
+  std::vector<absl::Time> sinces() {
+    absl::MutexLock lock(&mu_);
+    return sinces_;
+  }
+
+  std::atomic<int> fetches{0};
+  std::atomic<int> syncs{0};
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, v1::Opportunity> rows_ ABSL_GUARDED_BY(mu_);
+  absl::Status fetch_error_ ABSL_GUARDED_BY(mu_);
+  absl::Status sync_error_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> sinces_ ABSL_GUARDED_BY(mu_);
+};
+
+class SourceTest : public ::testing::Test {
+ protected:
+  void Make(SourceOptions options = {}) {
+    options.background_sync = false;
+    auto c = std::make_unique<TableConnector>();
+    table_ = c.get();
+    table_->Put(Opp("a", 1000));
+    table_->Put(Opp("b", 2000));
+    source_ = OpportunitySource::Create(std::move(c), options);
+  }
+  TableConnector* table_ = nullptr;
+  std::unique_ptr<OpportunitySource> source_;
+};
+
+TEST_F(SourceTest, SyncFillsCacheAndHitsDoNotCallTheCrm) {
+  Make();
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  EXPECT_EQ(source_->size(), 2u);
+  EXPECT_EQ(source_->connector_type(), "table");
+  const absl::Time now = absl::Now();
+  absl::StatusOr<Lookup> got = source_->Get("b", now);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->opportunity->name(), "Deal b");
+  EXPECT_EQ(got->freshness.source(), "table");
+  EXPECT_FALSE(got->freshness.stale());
+  EXPECT_LT(got->freshness.age().seconds(), 5);
+  EXPECT_LE(got->freshness.fetched_at().seconds(), absl::ToUnixSeconds(now));
+  EXPECT_EQ(table_->fetches.load(), 0);
+}
+
+TEST_F(SourceTest, MissFetchesOnceThenCaches) {
+  Make();
+  absl::StatusOr<Lookup> first = source_->Get("a", absl::Now());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->opportunity->id(), "a");
+  EXPECT_FALSE(first->freshness.stale());
+  absl::StatusOr<Lookup> second = source_->Get("a", absl::Now());
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->opportunity.get(), first->opportunity.get());  // same shared copy
+  EXPECT_EQ(table_->fetches.load(), 1);
+}
+
+TEST_F(SourceTest, UnknownIdIsNotFoundNamingTheCall) {
+  Make();
+  absl::StatusOr<Lookup> got = source_->Get("zzz", absl::Now());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(got.status().message(), "table: GET /deals/zzz: 404 Not Found");
+}
+
+TEST_F(SourceTest, SyncUsesTheHighWaterMark) {
+  Make();
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  table_->Put(Opp("c", 3000));
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  std::vector<absl::Time> sinces = table_->sinces();
+  ASSERT_EQ(sinces.size(), 3u);
+  EXPECT_EQ(sinces[0], absl::InfinitePast());
+  EXPECT_EQ(sinces[1], At(2000));
+  EXPECT_EQ(sinces[2], At(3000));
+  EXPECT_EQ(source_->size(), 3u);
+}
+
+TEST_F(SourceTest, CrmDownServesStaleDataWithReason) {
+  SourceOptions o;
+  o.stale_after = absl::Minutes(5);
+  o.refresh_after = absl::Hours(1);
+  Make(o);
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  const std::string error = "table: GET /deals?since=...: 503 Service Unavailable";
+  table_->FailSync(absl::UnavailableError(error));
+  absl::Status sync = source_->SyncOnce();
+  EXPECT_EQ(sync.code(), absl::StatusCode::kUnavailable);
+
+  absl::StatusOr<Lookup> fresh = source_->Get("a", absl::Now());
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE(fresh->freshness.stale());
+  absl::StatusOr<Lookup> later = source_->Get("a", absl::Now() + absl::Minutes(10));
+  ASSERT_TRUE(later.ok());
+  EXPECT_TRUE(later->freshness.stale());
+  EXPECT_EQ(later->freshness.stale_reason(), error);
+  EXPECT_GE(later->freshness.age().seconds(), 599);
+  EXPECT_EQ(later->opportunity->id(), "a");
+
+  ConnectorHealth h = source_->Health();
+  EXPECT_FALSE(h.healthy);
+  EXPECT_EQ(h.detail, "last sync failed: " + error);
+
+  // Recovery clears the reason.
+  table_->FailSync(absl::OkStatus());
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  EXPECT_TRUE(source_->Health().healthy);
+  EXPECT_FALSE(source_->Get("a", absl::Now())->freshness.stale());
+}
+
+TEST_F(SourceTest, NoDataAndCrmDownIsTheCrmError) {
+  Make();
+  table_->FailFetch(absl::UnavailableError("table: GET /deals/a: connection refused"));
+  absl::StatusOr<Lookup> got = source_->Get("a", absl::Now());
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(got.status().message(), "table: GET /deals/a: connection refused");
+  EXPECT_EQ(source_->size(), 0u);
+}
+
+TEST_F(SourceTest, OldEntriesRefreshInTheBackground) {
+  SourceOptions o;
+  o.refresh_after = absl::Seconds(30);
+  Make(o);
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  table_->Put(Opp("a", 5000, "renamed in CRM"));
+  // Answered from the cache immediately; the refresh happens behind it.
+  absl::StatusOr<Lookup> got = source_->Get("a", absl::Now() + absl::Minutes(1));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->opportunity->name(), "Deal a");
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (source_->Get("a", absl::Now())->opportunity->name() != "renamed in CRM" &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(source_->Get("a", absl::Now())->opportunity->name(), "renamed in CRM");
+  EXPECT_EQ(table_->fetches.load(), 1);
+}
+
+TEST_F(SourceTest, NormalizerRunsBeforeCaching) {
+  SourceOptions o;
+  o.normalize = [](v1::Opportunity* opp) { opp->set_source_system("normalized"); };
+  Make(o);
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  EXPECT_EQ(source_->Get("a", absl::Now())->opportunity->source_system(), "normalized");
+  table_->Put(Opp("m", 10));
+  EXPECT_EQ(source_->Get("m", absl::Now())->opportunity->source_system(), "normalized");
+}
+
+TEST_F(SourceTest, ConcurrentGetsDuringSync) {
+  Make();
+  for (int i = 0; i < 3000; ++i) table_->Put(Opp(absl::StrCat("x", i), 100 + i));
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::atomic<int64_t> lookups{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      int i = t;
+      while (!done.load()) {
+        absl::StatusOr<Lookup> got = source_->Get(absl::StrCat("x", i % 3000), absl::Now());
+        if (!got.ok() || got->opportunity->id() != absl::StrCat("x", i % 3000)) ++failures;
+        ++lookups;
+        i += 7;
+      }
+    });
+  }
+  for (int pass = 0; pass < 5; ++pass) {
+    for (int i = 0; i < 3000; i += 3) table_->Put(Opp(absl::StrCat("x", i), 10000 + pass));
+    ASSERT_TRUE(source_->SyncOnce().ok());
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(lookups.load(), 0);
+  EXPECT_EQ(source_->size(), 3002u);
+  EXPECT_EQ(table_->fetches.load(), 0);
+}
+
+TEST(SourceBackgroundTest, StartSyncsRepeatedlyAndStopIsIdempotent) {
+  auto c = std::make_unique<TableConnector>();
+  TableConnector* table = c.get();
+  table->Put(Opp("a", 1));
+  SourceOptions o;
+  o.sync_interval = absl::Milliseconds(10);
+  auto source = OpportunitySource::Create(std::move(c), o);
+  source->Start();
+  source->Start();
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (table->syncs.load() < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(2));
+  source->Stop();
+  source->Stop();
+  const int syncs = table->syncs.load();
+  EXPECT_GE(syncs, 3);
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(table->syncs.load(), syncs);  // really stopped
+  EXPECT_EQ(source->size(), 1u);
+}
+
+TEST(SourceWithFileConnectorTest, ServesTheFile) {
+  connectors::ConnectorContext ctx;
+  ctx.config_file = "sidecar.yaml";
+  ctx.base_dir = std::string(DEALCOACH_SOURCE_DIR) + "/connectors/file/testdata";
+  auto c = connectors::CreateConnector(YAML::Load("{type: file, file: {path: opportunities.json}}"),
+                                       ctx);
+  ASSERT_TRUE(c.ok()) << c.status();
+  SourceOptions o;
+  o.background_sync = false;
+  auto source = OpportunitySource::Create(*std::move(c), o);
+  ASSERT_TRUE(source->SyncOnce().ok());
+  EXPECT_EQ(source->size(), 2u);
+  absl::StatusOr<Lookup> got = source->Get("opp-1", absl::Now());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->opportunity->account().name(), "Acme");
+  EXPECT_EQ(got->freshness.source(), "file");
+  EXPECT_EQ(source->Get("missing", absl::Now()).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace dealcoach::source
