@@ -9,8 +9,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDEALCOACH_WERROR=ON >/dev/null
 cmake --build "$BUILD_DIR" -j"$JOBS"
-# PostgreSQL for the postgres connector tests; the script prints the connection string.
-if [ -x scripts/start-postgres.sh ]; then
-  eval "$(bash scripts/start-postgres.sh env)"
-fi
+# Start (idempotently) the throwaway PostgreSQL for the postgres connector tests; the
+# script prints the connection string.
+eval "$(bash scripts/start-postgres.sh start)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 300 "$@"

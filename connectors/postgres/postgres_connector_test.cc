@@ -55,10 +55,15 @@ std::string RunScript(const std::string& command) {
   return "";
 }
 
-// The test server's connection string; starts the server when the env var is unset.
+// The test server's connection string. Always runs the server script's idempotent
+// `start` (flock-serialised, a no-op when the server is up) unless DEALCOACH_TEST_PG
+// names an external server without a script, so a stale environment variable never
+// points the tests at a server nobody started.
 std::string BaseConninfo() {
   const char* env = std::getenv("DEALCOACH_TEST_PG");
-  if (env == nullptr || *env == '\0') {
+  const bool external = env != nullptr && *env != '\0' &&
+                        std::getenv("DEALCOACH_TEST_PG_SCRIPT") == nullptr;
+  if (!external) {
     const std::string error = RunScript("start");
     if (!error.empty()) {
       ADD_FAILURE() << "cannot start PostgreSQL for the tests: " << error;
@@ -119,12 +124,11 @@ class PostgresConnectorTest : public ::testing::Test {
     conninfo_ = absl::StrCat(base_, " options='-c search_path=", schema_, "'");
     PgSession admin(base_, {});
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    ASSERT_TRUE(admin
-                    .Exec("reset schema",
-                          absl::StrCat("DROP SCHEMA IF EXISTS ", schema_,
-                                       " CASCADE; CREATE SCHEMA ", schema_),
-                          deadline)
-                    .ok());
+    const absl::Status reset = admin.Exec(
+        "reset schema",
+        absl::StrCat("DROP SCHEMA IF EXISTS ", schema_, " CASCADE; CREATE SCHEMA ", schema_),
+        deadline);
+    ASSERT_TRUE(reset.ok()) << reset;
     PgSession session(conninfo_, {});
     const std::string schema_sql =
         ReadFile(std::string(DEALCOACH_SOURCE_DIR) + "/connectors/postgres/schema.sql");
