@@ -61,8 +61,8 @@ std::string RunScript(const std::string& command) {
 // points the tests at a server nobody started.
 std::string BaseConninfo() {
   const char* env = std::getenv("DEALCOACH_TEST_PG");
-  const bool external = env != nullptr && *env != '\0' &&
-                        std::getenv("DEALCOACH_TEST_PG_SCRIPT") == nullptr;
+  const bool external =
+      env != nullptr && *env != '\0' && std::getenv("DEALCOACH_TEST_PG_SCRIPT") == nullptr;
   if (!external) {
     const std::string error = RunScript("start");
     if (!error.empty()) {
