@@ -115,6 +115,8 @@ void BM_Eval(benchmark::State& state, const Case* c) {
     Value out = r.program->Evaluate(act);
     benchmark::DoNotOptimize(out);
   }
+  // 1 when the typed fast path answers (see sidecar/expr/fast_path.h).
+  state.counters["fast_path"] = HasFastPath(*r.program) ? 1 : 0;
 }
 
 void BM_Lambda(benchmark::State& state, const Case* c) {

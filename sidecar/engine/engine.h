@@ -34,6 +34,9 @@ class CompiledPlaybook;
 struct LoadOptions {
   // Limits applied to every expression in the playbook.
   expr::Limits limits;
+  // Plan the expression language's typed fast path (expr::CompileOptions::fast_path).
+  // Never changes a result; off only to compare the two paths. Default: true.
+  bool fast_path = true;
 };
 
 struct LoadResult {

@@ -606,6 +606,7 @@ class Loader {
     } else {
       expr::CompileOptions copts;
       copts.limits = options_.limits;
+      copts.fast_path = options_.fast_path;
       expr::CompileResult compiled = expr::Compile(src, env_, copts);
       if (!compiled.ok()) {
         for (const expr::Issue& issue : compiled.issues) {

@@ -120,5 +120,46 @@ TEST_F(SamplesTest, SingleDealFilesParseAndMatchTheSamples) {
   EXPECT_TRUE(playbook_->Evaluate(ahead, Now()).has_stage_ahead_of_evidence());
 }
 
+// The expression language's typed fast path never changes guidance: every shipped
+// playbook, loaded with and without it, gives byte-identical answers (guidance and every
+// checklist) for every sample deal, and for each deal with parts of its data removed.
+TEST(FastPathEquivalenceTest, ShippedPlaybooksGiveIdenticalGuidanceWithAndWithoutIt) {
+  std::vector<v1::Opportunity> deals = LoadSamples();
+  const size_t samples = deals.size();
+  for (size_t i = 0; i < samples; ++i) {
+    v1::Opportunity thin = deals[i];
+    thin.clear_last_meeting_at();
+    thin.clear_next_step();
+    thin.mutable_fields()->erase("decision_to_change");
+    for (auto& c : *thin.mutable_contacts()) {
+      if (c.name().size() % 2 == 0) c.clear_confirmed_pain();
+    }
+    deals.push_back(std::move(thin));
+  }
+  LoadOptions slow_options;
+  slow_options.fast_path = false;
+  for (const char* name : {"customer-journey", "meddicc"}) {
+    const std::string path =
+        std::string(DEALCOACH_SOURCE_DIR) + "/config/playbooks/" + name + ".yaml";
+    LoadResult fast = LoadPlaybookFile(path);
+    LoadResult slow = LoadPlaybookFile(path, slow_options);
+    ASSERT_TRUE(fast.ok() && slow.ok()) << name;
+    int with_issues = 0;
+    for (const v1::Opportunity& opp : deals) {
+      const v1::DealGuidance a = fast.playbook->Evaluate(opp, Now());
+      const v1::DealGuidance b = slow.playbook->Evaluate(opp, Now());
+      EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString()) << name << " " << opp.id();
+      with_issues += a.issues_size() > 0 ? 1 : 0;
+      for (const std::string& list : fast.playbook->checklist_names()) {
+        auto ca = fast.playbook->EvaluateChecklist(opp, Now(), list);
+        auto cb = slow.playbook->EvaluateChecklist(opp, Now(), list);
+        ASSERT_TRUE(ca.ok() && cb.ok());
+        EXPECT_EQ(ca->SerializeAsString(), cb->SerializeAsString()) << name << " " << list;
+      }
+    }
+    EXPECT_EQ(with_issues, 0) << name << ": conditions failed to evaluate";
+  }
+}
+
 }  // namespace
 }  // namespace dealcoach::engine

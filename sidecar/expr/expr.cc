@@ -10,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@
 #include "sidecar/expr/ast.h"
 #include "sidecar/expr/checker.h"
 #include "sidecar/expr/fast_fields.h"
+#include "sidecar/expr/fast_path.h"
 #include "sidecar/expr/functions.h"
 
 namespace dealcoach::expr {
@@ -93,6 +95,11 @@ absl::StatusOr<FieldType> ParseFieldType(absl::string_view name) {
 
 struct Activation::Impl {
   std::vector<std::pair<std::string, Value>> vars;
+  // The playbook environment's two variables, kept where the typed fast path reads them
+  // without a name lookup: `opp` when it is a generated dealcoach.v1.Opportunity.
+  const pb::Message* fast_opp = nullptr;
+  bool has_now = false;
+  FastTime now;
   const Value* Find(absl::string_view name) const {
     for (const auto& [n, v] : vars) {
       if (n == name) return &v;
@@ -100,6 +107,16 @@ struct Activation::Impl {
     return nullptr;
   }
   void Set(absl::string_view name, Value v) {
+    if (name == "opp") {
+      static const pb::Reflection* const kOpportunity =
+          dealcoach::v1::Opportunity::default_instance().GetReflection();
+      fast_opp = v.kind() == K::kMessage && v.message_reflection() == kOpportunity
+                     ? v.message_value()
+                     : nullptr;
+    } else if (name == "now") {
+      has_now = v.kind() == K::kTimestamp;
+      if (has_now) now = FastTime::FromDuration(v.timestamp_value() - absl::UnixEpoch());
+    }
     for (auto& [n, old] : vars) {
       if (n == name) {
         old = std::move(v);
@@ -1080,9 +1097,12 @@ class Planner {
 
 class ProgramImpl final : public Program {
  public:
-  ProgramImpl(StepPtr root, int num_slots, Limits limits, TypePtr type,
-              std::vector<std::string> attributes, std::string source)
+  ProgramImpl(StepPtr root, std::unique_ptr<const fast::FastProgram> fast, int num_slots,
+              Limits limits, TypePtr type, std::vector<std::string> attributes, std::string source)
       : root_(std::move(root)),
+        fast_(std::move(fast)),
+        fast_root_(fast_ == nullptr ? nullptr : fast_->root.get()),
+        fast_uses_now_(fast_ != nullptr && fast_->uses_now),
         num_slots_(num_slots),
         limits_(limits),
         type_(std::move(type)),
@@ -1090,6 +1110,13 @@ class ProgramImpl final : public Program {
         source_(std::move(source)) {}
 
   Value Evaluate(const Activation& activation) const override {
+    bool b;
+    if (EvaluateFast(activation, &b)) return Value::Bool(b);
+    return EvaluateGeneral(activation);
+  }
+
+  // Kept out of line so the fast path's frame stays small.
+  ABSL_ATTRIBUTE_NOINLINE Value EvaluateGeneral(const Activation& activation) const {
     absl::InlinedVector<Value, 4> slots(static_cast<size_t>(num_slots_));
     Frame f;
     f.act = &activation.impl();
@@ -1097,6 +1124,22 @@ class ProgramImpl final : public Program {
     f.max_iterations = limits_.max_iterations;
     return root_->Eval(f);
   }
+  // The typed fast path; false when it does not apply or cannot decide.
+  bool EvaluateFast(const Activation& activation, bool* out) const {
+    if (fast_root_ == nullptr) return false;
+    const Activation::Impl& act = activation.impl();
+    if (act.fast_opp == nullptr || (fast_uses_now_ && !act.has_now)) return false;
+    fast::Context c;
+    c.opp = act.fast_opp;
+    c.now = act.now;
+    c.max_iterations = limits_.max_iterations;
+    FastScalar result;
+    if (!fast_root_->Eval(c, &result)) return false;
+    *out = result.b;
+    return true;
+  }
+  bool has_fast_path() const { return fast_ != nullptr; }
+
   bool returns_bool() const override { return type_->kind == TK::kBool; }
   std::string result_type() const override { return type_->ToString(); }
   const std::vector<std::string>& attributes() const override { return attributes_; }
@@ -1104,6 +1147,9 @@ class ProgramImpl final : public Program {
 
  private:
   StepPtr root_;
+  std::unique_ptr<const fast::FastProgram> fast_;
+  const fast::FastNode* fast_root_;  // fast_->root, one load closer
+  bool fast_uses_now_;
   int num_slots_;
   Limits limits_;
   TypePtr type_;
@@ -1158,10 +1204,32 @@ CompileResult Compile(absl::string_view source, const Environment& env,
   planner.CollectAttributes(ast.get(), &attributes);
   StepPtr root = planner.Plan(ast.get());
   if (!issues.empty()) return finish();
-  result.program =
-      std::make_unique<ProgramImpl>(std::move(root), planner.num_slots(), options.limits, ast->type,
-                                    std::move(attributes), std::string(source));
+  std::unique_ptr<const fast::FastProgram> fast;
+  if (options.check_types && options.fast_path) {
+    // Variable-free subtrees are folded by the general planner, so both paths agree on
+    // every constant.
+    const fast::ConstantFolder fold = [&env](const Node* n, Value* out) {
+      std::vector<Issue> ignored;
+      Planner constant_planner(env.impl(), true, &ignored);
+      StepPtr step = constant_planner.Plan(n);
+      if (!ignored.empty() || step->constant() == nullptr ||
+          step->constant()->is_error_or_unknown()) {
+        return false;
+      }
+      *out = *step->constant();
+      return true;
+    };
+    fast = fast::PlanFast(ast.get(), env.impl(), fold);
+  }
+  result.program = std::make_unique<ProgramImpl>(std::move(root), std::move(fast),
+                                                 planner.num_slots(), options.limits, ast->type,
+                                                 std::move(attributes), std::string(source));
   return finish();
+}
+
+bool HasFastPath(const Program& program) {
+  const auto* impl = dynamic_cast<const ProgramImpl*>(&program);
+  return impl != nullptr && impl->has_fast_path();
 }
 
 Condition EvaluateCondition(const Program& program, const Activation& activation) {

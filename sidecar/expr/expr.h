@@ -102,6 +102,10 @@ struct CompileOptions {
   // EXTENSION: when false, type errors are not reported (everything is checked at run
   // time, as cel-spec's `disable_check` conformance tests require). Default: true.
   bool check_types = true;
+  // EXTENSION: also plan the typed fast path (fast_path.h) for bool conditions over the
+  // playbook environment. It never changes a result; off only to compare the two paths
+  // in tests and benchmarks. Default: true.
+  bool fast_path = true;
 };
 
 class Activation;
@@ -167,6 +171,9 @@ struct Condition {
   // For kError: the runtime error message (also used when the result is not a bool).
   std::string error;
 };
+
+// True when `program` has a typed fast path (see CompileOptions::fast_path).
+bool HasFastPath(const Program& program);
 
 // Evaluates a condition and folds the value into a Truth.
 Condition EvaluateCondition(const Program& program, const Activation& activation);

@@ -26,6 +26,15 @@ Value Make(const pb::Timestamp& t) {
                           (absl::Seconds(t.seconds()) + absl::Nanoseconds(t.nanos())));
 }
 
+// Typed conversions for FastScalar, matching Make above.
+void Put(bool b, FastScalar* out) { out->b = b; }
+void Put(double d, FastScalar* out) { out->d = d; }
+void Put(int64_t i, FastScalar* out) { out->i = i; }
+void Put(const std::string& s, FastScalar* out) { out->s = FastString::Of(s); }
+void Put(const pb::Timestamp& t, FastScalar* out) {
+  out->t = FastTime::Normalized(t.seconds(), t.nanos());
+}
+
 // A field without presence (proto3 plain scalar): always set.
 template <typename M, auto Get>
 bool Plain(const pb::Message& m, Value* out) {
@@ -39,6 +48,57 @@ bool Opt(const pb::Message& m, Value* out) {
   const M& x = static_cast<const M&>(m);
   if (!(x.*Has)()) return false;
   *out = Make((x.*Get)());
+  return true;
+}
+
+template <typename M, auto Get>
+bool PlainScalar(const pb::Message& m, FastScalar* out) {
+  Put((static_cast<const M&>(m).*Get)(), out);
+  return true;
+}
+
+template <typename M, auto Has, auto Get>
+bool OptScalar(const pb::Message& m, FastScalar* out) {
+  const M& x = static_cast<const M&>(m);
+  if (!(x.*Has)()) return false;
+  Put((x.*Get)(), out);
+  return true;
+}
+
+template <typename M, auto Has>
+bool HasOf(const pb::Message& m) {
+  return (static_cast<const M&>(m).*Has)();
+}
+
+template <typename M, auto Has, auto Get>
+const pb::Message* SubMessage(const pb::Message& m) {
+  const M& x = static_cast<const M&>(m);
+  return (x.*Has)() ? &(x.*Get)() : nullptr;
+}
+
+template <typename M, auto Size>
+int SizeOf(const pb::Message& m) {
+  return (static_cast<const M&>(m).*Size)();
+}
+
+template <typename M, auto Get>
+const pb::RepeatedPtrField<std::string>& StringsOf(const pb::Message& m) {
+  return (static_cast<const M&>(m).*Get)();
+}
+
+template <typename M, auto Range, auto Has, auto Get>
+bool CountFlags(const pb::Message& m, bool negate, bool skip_unset, int64_t* count, int64_t* size) {
+  const auto& range = (static_cast<const M&>(m).*Range)();
+  int64_t n = 0;
+  for (const auto& e : range) {
+    if (!(e.*Has)()) {
+      if (skip_unset) continue;
+      return false;  // an unset flag is unknown
+    }
+    n += (e.*Get)() != negate ? 1 : 0;
+  }
+  *count = n;
+  *size = range.size();
   return true;
 }
 
@@ -78,7 +138,19 @@ struct Entry {
   const pb::Descriptor* descriptor;
   int number;
   FastFieldReader reader;
+  FastScalarReader scalar;
+  FastHasReader has;
 };
+
+template <typename M, auto Get>
+Entry PlainEntry(int number) {
+  return {M::descriptor(), number, &Plain<M, Get>, &PlainScalar<M, Get>, nullptr};
+}
+
+template <typename M, auto Has, auto Get>
+Entry OptEntry(int number) {
+  return {M::descriptor(), number, &Opt<M, Has, Get>, &OptScalar<M, Has, Get>, &HasOf<M, Has>};
+}
 
 std::vector<Entry> BuildTable() {
   using O = v1::Opportunity;
@@ -86,74 +158,205 @@ std::vector<Entry> BuildTable() {
   using W = v1::Owner;
   using S = v1::StageChange;
   using C = v1::Contact;
+  using D = v1::CloseDateChange;
   using T = v1::Activity;
   using R = v1::Artifact;
   using P = v1::Competitor;
   return {
-      {O::descriptor(), O::kIdFieldNumber, &Plain<O, &O::id>},
-      {O::descriptor(), O::kNameFieldNumber, &Plain<O, &O::name>},
-      {O::descriptor(), O::kStageFieldNumber, &Opt<O, &O::has_stage, &O::stage>},
-      {O::descriptor(), O::kStageEnteredAtFieldNumber,
-       &Opt<O, &O::has_stage_entered_at, &O::stage_entered_at>},
-      {O::descriptor(), O::kAmountFieldNumber, &Opt<O, &O::has_amount, &O::amount>},
-      {O::descriptor(), O::kCurrencyCodeFieldNumber, &Plain<O, &O::currency_code>},
-      {O::descriptor(), O::kCloseDateFieldNumber, &Opt<O, &O::has_close_date, &O::close_date>},
-      {O::descriptor(), O::kCreatedAtFieldNumber, &Opt<O, &O::has_created_at, &O::created_at>},
-      {O::descriptor(), O::kUpdatedAtFieldNumber, &Opt<O, &O::has_updated_at, &O::updated_at>},
-      {O::descriptor(), O::kForecastCategoryFieldNumber,
-       &Opt<O, &O::has_forecast_category, &O::forecast_category>},
-      {O::descriptor(), O::kNextStepFieldNumber, &Opt<O, &O::has_next_step, &O::next_step>},
-      {O::descriptor(), O::kIsClosedFieldNumber, &Opt<O, &O::has_is_closed, &O::is_closed>},
-      {O::descriptor(), O::kIsWonFieldNumber, &Opt<O, &O::has_is_won, &O::is_won>},
-      {O::descriptor(), O::kLastMeetingAtFieldNumber,
-       &Opt<O, &O::has_last_meeting_at, &O::last_meeting_at>},
-      {O::descriptor(), O::kLastActivityAtFieldNumber,
-       &Opt<O, &O::has_last_activity_at, &O::last_activity_at>},
-      {O::descriptor(), O::kSourceSystemFieldNumber, &Plain<O, &O::source_system>},
-      {A::descriptor(), A::kIdFieldNumber, &Plain<A, &A::id>},
-      {A::descriptor(), A::kNameFieldNumber, &Plain<A, &A::name>},
-      {A::descriptor(), A::kIndustryFieldNumber, &Opt<A, &A::has_industry, &A::industry>},
-      {A::descriptor(), A::kEmployeesFieldNumber, &Opt<A, &A::has_employees, &A::employees>},
-      {A::descriptor(), A::kSegmentFieldNumber, &Opt<A, &A::has_segment, &A::segment>},
-      {W::descriptor(), W::kIdFieldNumber, &Plain<W, &W::id>},
-      {W::descriptor(), W::kNameFieldNumber, &Plain<W, &W::name>},
-      {W::descriptor(), W::kManagerIdFieldNumber, &Plain<W, &W::manager_id>},
-      {W::descriptor(), W::kTeamFieldNumber, &Plain<W, &W::team>},
-      {S::descriptor(), S::kStageFieldNumber, &Plain<S, &S::stage>},
-      {S::descriptor(), S::kEnteredAtFieldNumber, &Opt<S, &S::has_entered_at, &S::entered_at>},
-      {C::descriptor(), C::kIdFieldNumber, &Plain<C, &C::id>},
-      {C::descriptor(), C::kNameFieldNumber, &Plain<C, &C::name>},
-      {C::descriptor(), C::kTitleFieldNumber, &Opt<C, &C::has_title, &C::title>},
-      {C::descriptor(), C::kConfirmedPainFieldNumber,
-       &Opt<C, &C::has_confirmed_pain, &C::confirmed_pain>},
-      {C::descriptor(), C::kSentimentFieldNumber, &Opt<C, &C::has_sentiment, &C::sentiment>},
-      {C::descriptor(), C::kLastMetAtFieldNumber, &Opt<C, &C::has_last_met_at, &C::last_met_at>},
-      {C::descriptor(), C::kIsPrimaryFieldNumber, &Opt<C, &C::has_is_primary, &C::is_primary>},
-      {T::descriptor(), T::kIdFieldNumber, &Plain<T, &T::id>},
-      {T::descriptor(), T::kTypeFieldNumber, &Plain<T, &T::type>},
-      {T::descriptor(), T::kAtFieldNumber, &Opt<T, &T::has_at, &T::at>},
-      {T::descriptor(), T::kSubjectFieldNumber, &Plain<T, &T::subject>},
-      {T::descriptor(), T::kOutcomeFieldNumber, &Opt<T, &T::has_outcome, &T::outcome>},
-      {R::descriptor(), R::kKindFieldNumber, &Plain<R, &R::kind>},
-      {R::descriptor(), R::kTitleFieldNumber, &Plain<R, &R::title>},
-      {R::descriptor(), R::kUrlFieldNumber, &Plain<R, &R::url>},
-      {R::descriptor(), R::kUpdatedAtFieldNumber, &Opt<R, &R::has_updated_at, &R::updated_at>},
-      {R::descriptor(), R::kCustomerValidatedFieldNumber,
-       &Opt<R, &R::has_customer_validated, &R::customer_validated>},
-      {P::descriptor(), P::kNameFieldNumber, &Plain<P, &P::name>},
-      {P::descriptor(), P::kStatusFieldNumber, &Opt<P, &P::has_status, &P::status>},
+      PlainEntry<O, &O::id>(O::kIdFieldNumber),
+      PlainEntry<O, &O::name>(O::kNameFieldNumber),
+      OptEntry<O, &O::has_stage, &O::stage>(O::kStageFieldNumber),
+      OptEntry<O, &O::has_stage_entered_at, &O::stage_entered_at>(O::kStageEnteredAtFieldNumber),
+      OptEntry<O, &O::has_amount, &O::amount>(O::kAmountFieldNumber),
+      PlainEntry<O, &O::currency_code>(O::kCurrencyCodeFieldNumber),
+      OptEntry<O, &O::has_close_date, &O::close_date>(O::kCloseDateFieldNumber),
+      OptEntry<O, &O::has_created_at, &O::created_at>(O::kCreatedAtFieldNumber),
+      OptEntry<O, &O::has_updated_at, &O::updated_at>(O::kUpdatedAtFieldNumber),
+      OptEntry<O, &O::has_forecast_category, &O::forecast_category>(
+          O::kForecastCategoryFieldNumber),
+      OptEntry<O, &O::has_next_step, &O::next_step>(O::kNextStepFieldNumber),
+      OptEntry<O, &O::has_is_closed, &O::is_closed>(O::kIsClosedFieldNumber),
+      OptEntry<O, &O::has_is_won, &O::is_won>(O::kIsWonFieldNumber),
+      OptEntry<O, &O::has_last_meeting_at, &O::last_meeting_at>(O::kLastMeetingAtFieldNumber),
+      OptEntry<O, &O::has_last_activity_at, &O::last_activity_at>(O::kLastActivityAtFieldNumber),
+      PlainEntry<O, &O::source_system>(O::kSourceSystemFieldNumber),
+      PlainEntry<A, &A::id>(A::kIdFieldNumber),
+      PlainEntry<A, &A::name>(A::kNameFieldNumber),
+      OptEntry<A, &A::has_industry, &A::industry>(A::kIndustryFieldNumber),
+      OptEntry<A, &A::has_employees, &A::employees>(A::kEmployeesFieldNumber),
+      OptEntry<A, &A::has_segment, &A::segment>(A::kSegmentFieldNumber),
+      PlainEntry<W, &W::id>(W::kIdFieldNumber),
+      PlainEntry<W, &W::name>(W::kNameFieldNumber),
+      PlainEntry<W, &W::manager_id>(W::kManagerIdFieldNumber),
+      PlainEntry<W, &W::team>(W::kTeamFieldNumber),
+      PlainEntry<S, &S::stage>(S::kStageFieldNumber),
+      OptEntry<S, &S::has_entered_at, &S::entered_at>(S::kEnteredAtFieldNumber),
+      OptEntry<D, &D::has_from_date, &D::from_date>(D::kFromDateFieldNumber),
+      OptEntry<D, &D::has_to_date, &D::to_date>(D::kToDateFieldNumber),
+      OptEntry<D, &D::has_changed_at, &D::changed_at>(D::kChangedAtFieldNumber),
+      PlainEntry<C, &C::id>(C::kIdFieldNumber),
+      PlainEntry<C, &C::name>(C::kNameFieldNumber),
+      OptEntry<C, &C::has_title, &C::title>(C::kTitleFieldNumber),
+      OptEntry<C, &C::has_confirmed_pain, &C::confirmed_pain>(C::kConfirmedPainFieldNumber),
+      OptEntry<C, &C::has_sentiment, &C::sentiment>(C::kSentimentFieldNumber),
+      OptEntry<C, &C::has_last_met_at, &C::last_met_at>(C::kLastMetAtFieldNumber),
+      OptEntry<C, &C::has_is_primary, &C::is_primary>(C::kIsPrimaryFieldNumber),
+      PlainEntry<T, &T::id>(T::kIdFieldNumber),
+      PlainEntry<T, &T::type>(T::kTypeFieldNumber),
+      OptEntry<T, &T::has_at, &T::at>(T::kAtFieldNumber),
+      PlainEntry<T, &T::subject>(T::kSubjectFieldNumber),
+      OptEntry<T, &T::has_outcome, &T::outcome>(T::kOutcomeFieldNumber),
+      PlainEntry<R, &R::kind>(R::kKindFieldNumber),
+      PlainEntry<R, &R::title>(R::kTitleFieldNumber),
+      PlainEntry<R, &R::url>(R::kUrlFieldNumber),
+      OptEntry<R, &R::has_updated_at, &R::updated_at>(R::kUpdatedAtFieldNumber),
+      OptEntry<R, &R::has_customer_validated, &R::customer_validated>(
+          R::kCustomerValidatedFieldNumber),
+      PlainEntry<P, &P::name>(P::kNameFieldNumber),
+      OptEntry<P, &P::has_status, &P::status>(P::kStatusFieldNumber),
   };
 }
 
 }  // namespace
 
-FastFieldReader FindFastField(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
+namespace {
+
+const Entry* FindEntry(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
   static const std::vector<Entry>* table = new std::vector<Entry>(BuildTable());
   if (descriptor == nullptr || field == nullptr || field->containing_type() != descriptor) {
     return nullptr;
   }
   for (const Entry& e : *table) {
-    if (e.descriptor == descriptor && e.number == field->number()) return e.reader;
+    if (e.descriptor == descriptor && e.number == field->number()) return &e;
+  }
+  return nullptr;
+}
+
+// Repeated fields and submessages: size, string-list, submessage and flag-count readers.
+struct RepeatedEntry {
+  const pb::Descriptor* descriptor;
+  int number;
+  FastSizeReader size;
+  FastStringsReader strings;  // repeated string fields only
+};
+
+std::vector<RepeatedEntry> BuildRepeatedTable() {
+  using O = v1::Opportunity;
+  using C = v1::Contact;
+  using T = v1::Activity;
+  using SizeFn = int (O::*)() const;
+  using CSizeFn = int (C::*)() const;
+  using TSizeFn = int (T::*)() const;
+  using Strings = const pb::RepeatedPtrField<std::string>& (C::*)() const;
+  using TStrings = const pb::RepeatedPtrField<std::string>& (T::*)() const;
+  const pb::Descriptor* o = O::descriptor();
+  return {
+      {o, O::kStageHistoryFieldNumber, &SizeOf<O, SizeFn{&O::stage_history_size}>, nullptr},
+      {o, O::kCloseDateHistoryFieldNumber, &SizeOf<O, SizeFn{&O::close_date_history_size}>,
+       nullptr},
+      {o, O::kContactsFieldNumber, &SizeOf<O, SizeFn{&O::contacts_size}>, nullptr},
+      {o, O::kActivitiesFieldNumber, &SizeOf<O, SizeFn{&O::activities_size}>, nullptr},
+      {o, O::kArtifactsFieldNumber, &SizeOf<O, SizeFn{&O::artifacts_size}>, nullptr},
+      {o, O::kCompetitorsFieldNumber, &SizeOf<O, SizeFn{&O::competitors_size}>, nullptr},
+      {C::descriptor(), C::kRolesFieldNumber, &SizeOf<C, CSizeFn{&C::roles_size}>,
+       &StringsOf<C, Strings{&C::roles}>},
+      {T::descriptor(), T::kParticipantIdsFieldNumber,
+       &SizeOf<T, TSizeFn{&T::participant_ids_size}>, &StringsOf<T, TStrings{&T::participant_ids}>},
+  };
+}
+
+const RepeatedEntry* FindRepeated(const pb::Descriptor* descriptor,
+                                  const pb::FieldDescriptor* field) {
+  static const std::vector<RepeatedEntry>* table =
+      new std::vector<RepeatedEntry>(BuildRepeatedTable());
+  if (descriptor == nullptr || field == nullptr || field->containing_type() != descriptor) {
+    return nullptr;
+  }
+  for (const RepeatedEntry& e : *table) {
+    if (e.descriptor == descriptor && e.number == field->number()) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+FastTime FastTime::FromDuration(absl::Duration d) {
+  absl::Duration rem;
+  const int64_t sec = absl::IDivDuration(d, absl::Seconds(1), &rem);
+  return Normalized(sec, absl::ToInt64Nanoseconds(rem));
+}
+
+FastFieldReader FindFastField(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
+  const Entry* e = FindEntry(descriptor, field);
+  return e == nullptr ? nullptr : e->reader;
+}
+
+FastScalarReader FindFastScalar(const pb::Descriptor* descriptor,
+                                const pb::FieldDescriptor* field) {
+  const Entry* e = FindEntry(descriptor, field);
+  return e == nullptr ? nullptr : e->scalar;
+}
+
+FastHasReader FindFastHas(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
+  static const FastHasReader kAccount = &HasOf<v1::Opportunity, &v1::Opportunity::has_account>;
+  static const FastHasReader kOwner = &HasOf<v1::Opportunity, &v1::Opportunity::has_owner>;
+  if (descriptor == v1::Opportunity::descriptor() && field != nullptr &&
+      field->containing_type() == descriptor) {
+    if (field->number() == v1::Opportunity::kAccountFieldNumber) return kAccount;
+    if (field->number() == v1::Opportunity::kOwnerFieldNumber) return kOwner;
+  }
+  const Entry* e = FindEntry(descriptor, field);
+  return e == nullptr ? nullptr : e->has;
+}
+
+FastMessageReader FindFastMessage(const pb::Descriptor* descriptor,
+                                  const pb::FieldDescriptor* field) {
+  using O = v1::Opportunity;
+  if (descriptor != O::descriptor() || field == nullptr || field->containing_type() != descriptor) {
+    return nullptr;
+  }
+  if (field->number() == O::kAccountFieldNumber) {
+    return &SubMessage<O, &O::has_account, &O::account>;
+  }
+  if (field->number() == O::kOwnerFieldNumber) return &SubMessage<O, &O::has_owner, &O::owner>;
+  return nullptr;
+}
+
+FastSizeReader FindFastSize(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
+  const RepeatedEntry* e = FindRepeated(descriptor, field);
+  return e == nullptr ? nullptr : e->size;
+}
+
+FastStringsReader FindFastStrings(const pb::Descriptor* descriptor,
+                                  const pb::FieldDescriptor* field) {
+  const RepeatedEntry* e = FindRepeated(descriptor, field);
+  return e == nullptr ? nullptr : e->strings;
+}
+
+FastFlagCounter FindFastFlagCounter(const pb::Descriptor* descriptor,
+                                    const pb::FieldDescriptor* range,
+                                    const pb::FieldDescriptor* flag) {
+  using O = v1::Opportunity;
+  using C = v1::Contact;
+  using R = v1::Artifact;
+  using Contacts = const pb::RepeatedPtrField<C>& (O::*)() const;
+  using Artifacts = const pb::RepeatedPtrField<R>& (O::*)() const;
+  if (descriptor != O::descriptor() || range == nullptr || flag == nullptr ||
+      range->containing_type() != descriptor) {
+    return nullptr;
+  }
+  if (range->number() == O::kContactsFieldNumber && flag->containing_type() == C::descriptor()) {
+    if (flag->number() == C::kConfirmedPainFieldNumber) {
+      return &CountFlags<O, Contacts{&O::contacts}, &C::has_confirmed_pain, &C::confirmed_pain>;
+    }
+    if (flag->number() == C::kIsPrimaryFieldNumber) {
+      return &CountFlags<O, Contacts{&O::contacts}, &C::has_is_primary, &C::is_primary>;
+    }
+  }
+  if (range->number() == O::kArtifactsFieldNumber && flag->containing_type() == R::descriptor() &&
+      flag->number() == R::kCustomerValidatedFieldNumber) {
+    return &CountFlags<O, Artifacts{&O::artifacts}, &R::has_customer_validated,
+                       &R::customer_validated>;
   }
   return nullptr;
 }

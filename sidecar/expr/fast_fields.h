@@ -10,8 +10,14 @@
 #ifndef DEALCOACH_SIDECAR_EXPR_FAST_FIELDS_H_
 #define DEALCOACH_SIDECAR_EXPR_FAST_FIELDS_H_
 
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "sidecar/expr/value.h"
 
 namespace dealcoach::expr {
@@ -36,6 +42,95 @@ using FastElementReader =
 // The element reader for repeated message `field` of `descriptor`, or null.
 FastElementReader FindFastElement(const google::protobuf::Descriptor* descriptor,
                                   const google::protobuf::FieldDescriptor* field);
+
+// A timestamp (since the Unix epoch) or a duration as seconds plus nanoseconds in
+// [0, 1e9): cheaper to read, subtract and compare than absl::Duration, whose
+// constructors divide.
+struct FastTime {
+  int64_t sec;
+  int32_t nsec;
+
+  static FastTime Normalized(int64_t sec, int64_t nsec) {
+    if (nsec < 0 || nsec >= 1000000000) {
+      sec += nsec / 1000000000;
+      nsec %= 1000000000;
+      if (nsec < 0) {
+        nsec += 1000000000;
+        sec -= 1;
+      }
+    }
+    return FastTime{sec, static_cast<int32_t>(nsec)};
+  }
+  static FastTime FromDuration(absl::Duration d);  // d finite
+  friend bool operator<(FastTime a, FastTime b) {
+    return a.sec < b.sec || (a.sec == b.sec && a.nsec < b.nsec);
+  }
+  friend bool operator>(FastTime a, FastTime b) { return b < a; }
+  friend bool operator<=(FastTime a, FastTime b) { return !(b < a); }
+  friend bool operator>=(FastTime a, FastTime b) { return !(a < b); }
+  friend bool operator==(FastTime a, FastTime b) { return a.sec == b.sec && a.nsec == b.nsec; }
+  friend bool operator!=(FastTime a, FastTime b) { return !(a == b); }
+};
+
+// A typed scalar read without building a Value (the typed fast path, fast_path.h).
+// Which member is set follows the field's type: `b` for bool, `i` for int64/int32/enum,
+// `d` for double, `t` for google.protobuf.Timestamp, `s` for string (borrowed from the
+// message).
+//
+// Trivially constructible (no stores on construction): the fast path creates several
+// per node. A string is stored as data + size and read through view().
+struct FastString {
+  const char* data;
+  size_t size;
+  static FastString Of(absl::string_view s) { return FastString{s.data(), s.size()}; }
+  absl::string_view view() const { return absl::string_view(data, size); }
+};
+
+union FastScalar {
+  bool b;
+  int64_t i;
+  double d;
+  FastTime t;
+  FastString s;
+};
+
+// Reads a singular scalar or Timestamp field; false when it has presence and is unset.
+using FastScalarReader = bool (*)(const google::protobuf::Message& message, FastScalar* out);
+FastScalarReader FindFastScalar(const google::protobuf::Descriptor* descriptor,
+                                const google::protobuf::FieldDescriptor* field);
+
+// Presence of a singular field with explicit presence (optional scalar, submessage).
+using FastHasReader = bool (*)(const google::protobuf::Message& message);
+FastHasReader FindFastHas(const google::protobuf::Descriptor* descriptor,
+                          const google::protobuf::FieldDescriptor* field);
+
+// A singular submessage field (not Timestamp); null when unset.
+using FastMessageReader =
+    const google::protobuf::Message* (*)(const google::protobuf::Message& message);
+FastMessageReader FindFastMessage(const google::protobuf::Descriptor* descriptor,
+                                  const google::protobuf::FieldDescriptor* field);
+
+// Number of elements of a repeated field.
+using FastSizeReader = int (*)(const google::protobuf::Message& message);
+FastSizeReader FindFastSize(const google::protobuf::Descriptor* descriptor,
+                            const google::protobuf::FieldDescriptor* field);
+
+// A repeated string field.
+using FastStringsReader =
+    const google::protobuf::RepeatedPtrField<std::string>& (*)(const google::protobuf::Message&);
+FastStringsReader FindFastStrings(const google::protobuf::Descriptor* descriptor,
+                                  const google::protobuf::FieldDescriptor* field);
+
+// Counts the elements of repeated message field `range` whose optional bool field is
+// true (or false when `negate`), in one loop over the generated class: the fused form of
+// `range.filter(e, e.flag).size()` and friends. An element whose flag is unset is skipped
+// when `skip_unset` (the `has(e.flag) && ...` guard); otherwise the count is undecided
+// and the function returns false. *size receives the number of elements.
+using FastFlagCounter = bool (*)(const google::protobuf::Message& parent, bool negate,
+                                 bool skip_unset, int64_t* count, int64_t* size);
+FastFlagCounter FindFastFlagCounter(const google::protobuf::Descriptor* descriptor,
+                                    const google::protobuf::FieldDescriptor* range,
+                                    const google::protobuf::FieldDescriptor* flag);
 
 // The Reflection of the generated class for `descriptor`, or null when the descriptor
 // does not come from the generated pool.

@@ -69,12 +69,6 @@ std::string QuoteString(absl::string_view s, bool bytes) {
 
 }  // namespace
 
-Value Value::Bool(bool b) {
-  Value v;
-  v.kind_ = ValueKind::kBool;
-  v.scalar_.b = b;
-  return v;
-}
 Value Value::Int(int64_t i) {
   Value v;
   v.kind_ = ValueKind::kInt;

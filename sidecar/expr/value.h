@@ -54,7 +54,12 @@ class Value {
   Value() = default;
 
   static Value Null() { return Value(); }
-  static Value Bool(bool b);
+  static Value Bool(bool b) {  // inline: every condition returns one
+    Value v;
+    v.kind_ = ValueKind::kBool;
+    v.scalar_.b = b;
+    return v;
+  }
   static Value Int(int64_t i);
   static Value Uint(uint64_t u);
   static Value Double(double d);
