@@ -52,10 +52,12 @@ const std::vector<Case>& Cases() {
   static const auto* cases = new std::vector<Case>{
       {"field_compare", "opp.amount > 50000.0",
        [](const Opportunity& o, absl::Time) { return o.has_amount() && o.amount() > 50000.0; }},
-      {"filter_count", "opp.contacts.filter(c, c.confirmed_pain).size() >= 2",
+      // The customer-journey playbook's awareness gate, verbatim.
+      {"filter_count",
+       "opp.contacts.filter(c, has(c.confirmed_pain) && c.confirmed_pain).size() >= 2",
        [](const Opportunity& o, absl::Time) {
          int n = 0;
-         for (const auto& c : o.contacts()) n += c.confirmed_pain() ? 1 : 0;
+         for (const auto& c : o.contacts()) n += c.has_confirmed_pain() && c.confirmed_pain();
          return n >= 2;
        }},
       {"timestamp_arith", "now - opp.last_meeting_at > duration(\"504h\")",
