@@ -2,9 +2,12 @@
 //
 //   BM_Compile/<playbook>          LoadPlaybook of each shipped playbook (config/playbooks)
 //   BM_Evaluate                    Evaluate one generated opportunity, customer-journey
-//   BM_EvaluateAll                 Evaluate + every review checklist: every condition of
-//                                  the playbook that applies, the figure compared with
-//                                  the node peers
+//   BM_EvaluateAll                 guidance + every review checklist (EvaluateReviewInto,
+//                                  answers on a reused Arena): every condition of the
+//                                  playbook that applies, the figure compared with the
+//                                  node peers
+//   BM_EvaluateAllHeap             the same as separate Evaluate / EvaluateChecklist calls
+//                                  with every answer on the heap (the gRPC handlers' way)
 //   BM_Rules/<n>                   Evaluate against a synthetic playbook of n rules
 //   BM_Contacts/<n>, BM_Activities/<n>
 //                                  Evaluate opportunities of a fixed shape
@@ -24,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/common/opportunity_generator.h"
 #include "bench/engine/synthetic_playbook.h"
+#include "google/protobuf/arena.h"
 #include "sidecar/engine/engine.h"
 
 namespace dealcoach::bench {
@@ -70,8 +74,41 @@ std::vector<v1::Opportunity> Pool(int count, const Shape& shape = {}) {
   return pool;
 }
 
+// Each iteration builds its answers on a protobuf Arena reset between opportunities, the
+// way a bulk or pipeline worker does (CompiledPlaybook::EvaluateInto). The arena's first
+// block is a reused buffer, so steady state does no malloc for the answers.
 void EvaluateLoop(benchmark::State& state, const engine::CompiledPlaybook& pb,
                   const std::vector<v1::Opportunity>& pool, bool checklists) {
+  const absl::Time now = BenchNow();
+  const std::vector<std::string> lists = pb.checklist_names();
+  std::vector<char> block(256 * 1024);
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = block.data();
+  arena_options.initial_block_size = block.size();
+  google::protobuf::Arena arena(arena_options);
+  std::vector<v1::ReviewChecklist*> outs(lists.size());
+  size_t i = 0;
+  for (auto _ : state) {
+    const v1::Opportunity& opp = pool[i];
+    auto* g = google::protobuf::Arena::CreateMessage<v1::DealGuidance>(&arena);
+    if (checklists) {
+      // The manager's review: guidance and every checklist from one evaluation.
+      for (auto& c : outs) c = google::protobuf::Arena::CreateMessage<v1::ReviewChecklist>(&arena);
+      benchmark::DoNotOptimize(pb.EvaluateReviewInto(opp, now, {}, lists, g, outs).ok());
+    } else {
+      pb.EvaluateInto(opp, now, {}, g);
+    }
+    benchmark::DoNotOptimize(g);
+    arena.Reset();
+    if (++i == pool.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// The same work with every answer on the heap (CompiledPlaybook::Evaluate), as the gRPC
+// handlers build them today: the arena's effect, measured in the same run.
+void EvaluateLoopHeap(benchmark::State& state, const engine::CompiledPlaybook& pb,
+                      const std::vector<v1::Opportunity>& pool) {
   const absl::Time now = BenchNow();
   const std::vector<std::string> lists = pb.checklist_names();
   size_t i = 0;
@@ -79,11 +116,9 @@ void EvaluateLoop(benchmark::State& state, const engine::CompiledPlaybook& pb,
     const v1::Opportunity& opp = pool[i];
     v1::DealGuidance g = pb.Evaluate(opp, now);
     benchmark::DoNotOptimize(g);
-    if (checklists) {
-      for (const std::string& name : lists) {
-        auto c = pb.EvaluateChecklist(opp, now, name);
-        benchmark::DoNotOptimize(c);
-      }
+    for (const std::string& name : lists) {
+      auto c = pb.EvaluateChecklist(opp, now, name);
+      benchmark::DoNotOptimize(c);
     }
     if (++i == pool.size()) i = 0;
   }
@@ -116,6 +151,13 @@ void BM_EvaluateAll(benchmark::State& state) {
   EvaluateLoop(state, *CustomerJourney(), *pool, /*checklists=*/true);
 }
 BENCHMARK(BM_EvaluateAll);
+
+void BM_EvaluateAllHeap(benchmark::State& state) {
+  if (CustomerJourney() == nullptr) return state.SkipWithError("customer-journey.yaml missing");
+  static const auto* pool = new std::vector<v1::Opportunity>(Pool(1000));
+  EvaluateLoopHeap(state, *CustomerJourney(), *pool);
+}
+BENCHMARK(BM_EvaluateAllHeap);
 
 void BM_Rules(benchmark::State& state) {
   const int rules = static_cast<int>(state.range(0));

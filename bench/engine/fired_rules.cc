@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/engine.h"
@@ -110,7 +111,17 @@ int main(int argc, char** argv) {
                         {"fired", fired}};
   if (bench_seconds > 0 && !all.empty()) {
     const std::vector<std::string> lists = pb.checklist_names();
-    auto time_loop = [&](bool checklists) {
+    // Answers are built on an arena reset after each opportunity, the way a bulk or
+    // pipeline worker builds them; guidance and checklists come from one evaluation
+    // (EvaluateReviewInto). `heap` times separate heap-allocated calls, as the gRPC
+    // handlers make them.
+    std::vector<char> block(256 * 1024);
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.initial_block = block.data();
+    arena_options.initial_block_size = block.size();
+    google::protobuf::Arena arena(arena_options);
+    std::vector<dealcoach::v1::ReviewChecklist*> outs(lists.size());
+    auto time_loop = [&](bool checklists, bool heap) {
       using Clock = std::chrono::steady_clock;
       const auto deadline = Clock::now() + std::chrono::duration<double>(bench_seconds);
       int64_t count = 0;
@@ -118,12 +129,29 @@ int main(int argc, char** argv) {
       const auto start = Clock::now();
       for (int pass = 0; pass < 100 && Clock::now() < deadline; ++pass) {
         for (const auto& opp : all) {
-          sink += pb.Evaluate(opp, now).next_best_behaviors_size();
-          if (checklists) {
-            for (const std::string& name : lists) {
-              auto list = pb.EvaluateChecklist(opp, now, name);
-              if (list.ok()) sink += list->open_items();
+          if (heap) {
+            sink += pb.Evaluate(opp, now).next_best_behaviors_size();
+            if (checklists) {
+              for (const std::string& name : lists) {
+                auto list = pb.EvaluateChecklist(opp, now, name);
+                if (list.ok()) sink += list->open_items();
+              }
             }
+          } else {
+            auto* g = google::protobuf::Arena::CreateMessage<dealcoach::v1::DealGuidance>(&arena);
+            if (checklists) {
+              for (auto& list : outs) {
+                list =
+                    google::protobuf::Arena::CreateMessage<dealcoach::v1::ReviewChecklist>(&arena);
+              }
+              if (pb.EvaluateReviewInto(opp, now, {}, lists, g, outs).ok()) {
+                for (const auto* list : outs) sink += list->open_items();
+              }
+            } else {
+              pb.EvaluateInto(opp, now, {}, g);
+            }
+            sink += g->next_best_behaviors_size();
+            arena.Reset();
           }
           ++count;
         }
@@ -133,7 +161,9 @@ int main(int argc, char** argv) {
       return nlohmann::json{{"evaluations", count}, {"ns_per_opportunity", ns / count}};
     };
     for (size_t i = 0; i < std::min<size_t>(all.size(), 200); ++i) pb.Evaluate(all[i], now);
-    out["timing"] = {{"evaluate", time_loop(false)}, {"evaluate_with_checklists", time_loop(true)}};
+    out["timing"] = {{"evaluate", time_loop(false, false)},
+                     {"evaluate_with_checklists", time_loop(true, false)},
+                     {"evaluate_with_checklists_heap", time_loop(true, true)}};
   }
   std::cout << out.dump(1) << "\n";
   return 0;

@@ -239,9 +239,23 @@ int CompiledPlaybookImpl::WalkGates(EvalState* state, RepeatedPtrField<v1::GateR
 
 v1::DealGuidance CompiledPlaybookImpl::Evaluate(const v1::Opportunity& opp, absl::Time now,
                                                 const EvaluateOptions& options) const {
-  EvalState state(*this, opp, now);
-
   v1::DealGuidance g;
+  EvaluateInto(opp, now, options, &g);
+  return g;
+}
+
+void CompiledPlaybookImpl::EvaluateInto(const v1::Opportunity& opp, absl::Time now,
+                                        const EvaluateOptions& options,
+                                        v1::DealGuidance* result) const {
+  EvalState state(*this, opp, now);
+  FillGuidance(opp, now, options, state, result);
+}
+
+void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time now,
+                                        const EvaluateOptions& options, EvalState& state,
+                                        v1::DealGuidance* result) const {
+  result->Clear();
+  v1::DealGuidance& g = *result;
   g.set_opportunity_id(opp.id());
   g.set_opportunity_name(opp.name());
   *g.mutable_playbook() = ref_;
@@ -284,7 +298,7 @@ v1::DealGuidance CompiledPlaybookImpl::Evaluate(const v1::Opportunity& opp, absl
   // Deals closed lost get no coaching: there is nothing left to do on them. Closed won
   // deals still get the behaviors of their phase (customer success) but no risks.
   const bool closed = opp.has_is_closed() && opp.is_closed();
-  if (closed && !(opp.has_is_won() && opp.is_won())) return g;
+  if (closed && !(opp.has_is_won() && opp.is_won())) return;
 
   // Behaviors: the evidence phase's own, then global ones that apply to the phase.
   // Ranking: priority (higher first), then phase behaviors before global ones, then
@@ -357,30 +371,71 @@ v1::DealGuidance CompiledPlaybookImpl::Evaluate(const v1::Opportunity& opp, absl
 
   g.mutable_coaching_questions()->Reserve(static_cast<int>(phase.questions.size()));
   for (const v1::CoachingQuestion& q : phase.questions) *g.add_coaching_questions() = q;
-  return g;
 }
 
 absl::StatusOr<v1::ReviewChecklist> CompiledPlaybookImpl::EvaluateChecklist(
     const v1::Opportunity& opp, absl::Time now, absl::string_view checklist_name) const {
-  const Checklist* list = nullptr;
+  v1::ReviewChecklist out;
+  absl::Status status = EvaluateChecklistInto(opp, now, checklist_name, &out);
+  if (!status.ok()) return status;
+  return out;
+}
+
+const Checklist* CompiledPlaybookImpl::FindChecklist(absl::string_view name,
+                                                     absl::Status* status) const {
   for (const Checklist& c : checklists_) {
-    if (checklist_name.empty() || c.name == checklist_name) {
-      list = &c;
-      break;
-    }
+    if (name.empty() || c.name == name) return &c;
   }
-  if (list == nullptr) {
-    if (checklists_.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("playbook '", ref_.name(), "' defines no checklists"));
-    }
-    return absl::NotFoundError(
-        absl::StrCat("no checklist '", checklist_name, "' in playbook '", ref_.name(),
+  if (checklists_.empty()) {
+    *status =
+        absl::NotFoundError(absl::StrCat("playbook '", ref_.name(), "' defines no checklists"));
+  } else {
+    *status = absl::NotFoundError(
+        absl::StrCat("no checklist '", name, "' in playbook '", ref_.name(),
                      "'; checklists: ", absl::StrJoin(checklist_names(), ", ")));
   }
-  EvalState state(*this, opp, now);
+  return nullptr;
+}
 
-  v1::ReviewChecklist out;
+absl::Status CompiledPlaybookImpl::EvaluateChecklistInto(const v1::Opportunity& opp, absl::Time now,
+                                                         absl::string_view checklist_name,
+                                                         v1::ReviewChecklist* result) const {
+  absl::Status status;
+  const Checklist* list = FindChecklist(checklist_name, &status);
+  if (list == nullptr) return status;
+  EvalState state(*this, opp, now);
+  FillChecklist(opp, now, *list, state, result);
+  return absl::OkStatus();
+}
+
+absl::Status CompiledPlaybookImpl::EvaluateReviewInto(
+    const v1::Opportunity& opp, absl::Time now, const EvaluateOptions& options,
+    absl::Span<const std::string> checklist_names, v1::DealGuidance* guidance,
+    absl::Span<v1::ReviewChecklist* const> checklists) const {
+  if (checklist_names.size() != checklists.size()) {
+    return absl::InvalidArgumentError("one output checklist per checklist name is needed");
+  }
+  std::vector<const Checklist*> lists;
+  lists.reserve(checklist_names.size());
+  for (const std::string& name : checklist_names) {
+    absl::Status status;
+    lists.push_back(FindChecklist(name, &status));
+    if (lists.back() == nullptr) return status;
+  }
+  // One state: each condition runs once and each fact renders once for all the answers.
+  EvalState state(*this, opp, now);
+  FillGuidance(opp, now, options, state, guidance);
+  for (size_t i = 0; i < lists.size(); ++i)
+    FillChecklist(opp, now, *lists[i], state, checklists[i]);
+  return absl::OkStatus();
+}
+
+void CompiledPlaybookImpl::FillChecklist(const v1::Opportunity& opp, absl::Time now,
+                                         const Checklist& checklist, EvalState& state,
+                                         v1::ReviewChecklist* result) const {
+  const Checklist* list = &checklist;
+  result->Clear();
+  v1::ReviewChecklist& out = *result;
   out.set_opportunity_id(opp.id());
   out.set_opportunity_name(opp.name());
   *out.mutable_playbook() = ref_;
@@ -400,7 +455,6 @@ absl::StatusOr<v1::ReviewChecklist> CompiledPlaybookImpl::EvaluateChecklist(
     }
   }
   out.set_open_items(open);
-  return out;
 }
 
 }  // namespace dealcoach::engine::internal

@@ -96,12 +96,30 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
 
   v1::DealGuidance Evaluate(const v1::Opportunity& opportunity, absl::Time now,
                             const EvaluateOptions& options) const override;
+  void EvaluateInto(const v1::Opportunity& opportunity, absl::Time now,
+                    const EvaluateOptions& options, v1::DealGuidance* out) const override;
+  absl::Status EvaluateChecklistInto(const v1::Opportunity& opportunity, absl::Time now,
+                                     absl::string_view checklist_name,
+                                     v1::ReviewChecklist* out) const override;
+  absl::Status EvaluateReviewInto(const v1::Opportunity& opportunity, absl::Time now,
+                                  const EvaluateOptions& options,
+                                  absl::Span<const std::string> checklist_names,
+                                  v1::DealGuidance* guidance,
+                                  absl::Span<v1::ReviewChecklist* const> checklists) const override;
   absl::StatusOr<v1::ReviewChecklist> EvaluateChecklist(
       const v1::Opportunity& opportunity, absl::Time now,
       absl::string_view checklist_name) const override;
   absl::StatusOr<std::vector<v1::PlaybookTestResult>> RunTests() const override;
 
   // --- Internals shared by evaluate.cc and test_runner.cc ---
+
+  // The answers, from a state that may be shared between them.
+  void FillGuidance(const v1::Opportunity& opp, absl::Time now, const EvaluateOptions& options,
+                    EvalState& state, v1::DealGuidance* out) const;
+  void FillChecklist(const v1::Opportunity& opp, absl::Time now, const Checklist& checklist,
+                     EvalState& state, v1::ReviewChecklist* out) const;
+  // The checklist named `name` ("" = the first), or null with a NotFound *status.
+  const Checklist* FindChecklist(absl::string_view name, absl::Status* status) const;
 
   // Evaluates the exit gate of phase `index` into `out`.
   // Runtime errors are appended to `issues` when it is not null.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -159,6 +160,37 @@ TEST(FastPathEquivalenceTest, ShippedPlaybooksGiveIdenticalGuidanceWithAndWithou
     }
     EXPECT_EQ(with_issues, 0) << name << ": conditions failed to evaluate";
   }
+}
+
+// The combined review (guidance + checklists from one evaluation state) answers exactly
+// what the separate calls answer, also when built on an arena.
+TEST_F(SamplesTest, ReviewEqualsSeparateCalls) {
+  const std::vector<std::string> names = playbook_->checklist_names();
+  ASSERT_GE(names.size(), 2u);
+  google::protobuf::Arena arena;
+  for (const v1::Opportunity& opp : samples_) {
+    auto* guidance = google::protobuf::Arena::CreateMessage<v1::DealGuidance>(&arena);
+    std::vector<v1::ReviewChecklist*> lists;
+    for (size_t i = 0; i < names.size(); ++i) {
+      lists.push_back(google::protobuf::Arena::CreateMessage<v1::ReviewChecklist>(&arena));
+    }
+    ASSERT_TRUE(playbook_->EvaluateReviewInto(opp, Now(), {}, names, guidance, lists).ok());
+    EXPECT_EQ(guidance->SerializeAsString(), playbook_->Evaluate(opp, Now()).SerializeAsString())
+        << opp.id();
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto separate = playbook_->EvaluateChecklist(opp, Now(), names[i]);
+      ASSERT_TRUE(separate.ok());
+      EXPECT_EQ(lists[i]->SerializeAsString(), separate->SerializeAsString()) << names[i];
+      EXPECT_EQ(lists[i]->checklist(), names[i]);
+    }
+  }
+  v1::DealGuidance g;
+  v1::ReviewChecklist c;
+  std::vector<v1::ReviewChecklist*> one = {&c};
+  const std::vector<std::string> unknown = {"no-such-list"};
+  absl::Status status = playbook_->EvaluateReviewInto(samples_[0], Now(), {}, unknown, &g, one);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(status.message().find("no-such-list"), absl::string_view::npos) << status;
 }
 
 }  // namespace
