@@ -117,14 +117,19 @@ function build(work, mode) {
       opportunities: Object.keys(fired.fired).length,
       dealcoach_ns_per_opportunity: dc,
       dealcoach_evaluate_only_ns_per_opportunity: fired.timing.evaluate.ns_per_opportunity,
+      // Separate heap-allocated Evaluate / EvaluateChecklist calls, the gRPC handlers' way.
+      dealcoach_separate_heap_ns_per_opportunity:
+        fired.timing.evaluate_with_checklists_heap?.ns_per_opportunity ?? null,
       peers: peers ? peers.peers : null,
       ratios: {},
     };
     if (peers) {
       for (const [name, p] of Object.entries(peers.peers)) {
+        const heap = result.peers.dealcoach_separate_heap_ns_per_opportunity;
         result.peers.ratios[name] = {
           vs_eval_only: p.ns_per_opportunity / dc,
           vs_eval_with_prep: p.ns_per_opportunity_with_prep / dc,
+          separate_heap_calls_vs_eval_only: heap ? p.ns_per_opportunity / heap : null,
         };
       }
     }
@@ -190,11 +195,15 @@ function table(r) {
   sl('contacts slope', r.engine.contacts, 'contact');
   sl('activities slope', r.engine.activities, 'activity');
   if (r.peers) {
-    row('dealcoach, same data as peers (evaluate + checklists)', `${us(r.peers.dealcoach_ns_per_opportunity)} µs`, `${r.peers.opportunities} opportunities`);
+    row('dealcoach, same data as peers (guidance + checklists, one review call, arena)', `${us(r.peers.dealcoach_ns_per_opportunity)} µs`, `${r.peers.opportunities} opportunities`);
+    if (r.peers.dealcoach_separate_heap_ns_per_opportunity) {
+      row('dealcoach, same work as separate heap-allocated calls', `${us(r.peers.dealcoach_separate_heap_ns_per_opportunity)} µs`, 'how the gRPC handlers build answers today');
+    }
     for (const [name, p] of Object.entries(r.peers.peers || {})) {
       const q = r.peers.ratios[name];
+      const heap = q.separate_heap_calls_vs_eval_only ? `; ${fmt(q.separate_heap_calls_vs_eval_only)}x with separate heap calls` : '';
       row(`${name} ${p.version}`, `${us(p.ns_per_opportunity)} µs (${us(p.ns_per_opportunity_with_prep)} with prep)`,
-        `dealcoach ${fmt(q.vs_eval_only)}x faster (${fmt(q.vs_eval_with_prep)}x incl. prep); ${p.equivalence.mismatches}/${p.equivalence.sample} mismatches`);
+        `dealcoach ${fmt(q.vs_eval_only)}x faster (${fmt(q.vs_eval_with_prep)}x incl. prep${heap}); ${p.equivalence.mismatches}/${p.equivalence.sample} mismatches`);
     }
   }
   if (r.load) {
