@@ -98,20 +98,22 @@ class CompiledPlaybook {
   // `out` lives on a google::protobuf::Arena, every part of the answer is allocated
   // there: bulk and pipeline evaluation reuse one arena per worker and pay no malloc or
   // free per message or string (about half of the engine's time otherwise).
+  // (The defaults copy from Evaluate / EvaluateChecklist; the engine overrides them.)
   virtual void EvaluateInto(const v1::Opportunity& opportunity, absl::Time now,
-                            const EvaluateOptions& options, v1::DealGuidance* out) const = 0;
+                            const EvaluateOptions& options, v1::DealGuidance* out) const;
   virtual absl::Status EvaluateChecklistInto(const v1::Opportunity& opportunity, absl::Time now,
                                              absl::string_view checklist_name,
-                                             v1::ReviewChecklist* out) const = 0;
+                                             v1::ReviewChecklist* out) const;
 
   // A manager's review of one deal: the guidance and the named checklists together, with
   // every condition evaluated and every fact rendered once for all of them (separate
   // calls repeat the shared gate conditions). Answers equal the separate calls'.
   // `checklists[i]` receives `checklist_names[i]`; NotFound for an unknown name.
-  virtual absl::Status EvaluateReviewInto(
-      const v1::Opportunity& opportunity, absl::Time now, const EvaluateOptions& options,
-      absl::Span<const std::string> checklist_names, v1::DealGuidance* guidance,
-      absl::Span<v1::ReviewChecklist* const> checklists) const = 0;
+  virtual absl::Status EvaluateReviewInto(const v1::Opportunity& opportunity, absl::Time now,
+                                          const EvaluateOptions& options,
+                                          absl::Span<const std::string> checklist_names,
+                                          v1::DealGuidance* guidance,
+                                          absl::Span<v1::ReviewChecklist* const> checklists) const;
 
   // Runs the playbook's tests: those under `tests:` in the playbook and, when it
   // exists, those in the file beside it named <playbook>_test.yaml. Returns an error

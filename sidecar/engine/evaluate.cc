@@ -458,3 +458,38 @@ void CompiledPlaybookImpl::FillChecklist(const v1::Opportunity& opp, absl::Time 
 }
 
 }  // namespace dealcoach::engine::internal
+
+namespace dealcoach::engine {
+
+void CompiledPlaybook::EvaluateInto(const v1::Opportunity& opportunity, absl::Time now,
+                                    const EvaluateOptions& options, v1::DealGuidance* out) const {
+  out->CopyFrom(Evaluate(opportunity, now, options));
+}
+
+absl::Status CompiledPlaybook::EvaluateChecklistInto(const v1::Opportunity& opportunity,
+                                                     absl::Time now,
+                                                     absl::string_view checklist_name,
+                                                     v1::ReviewChecklist* out) const {
+  absl::StatusOr<v1::ReviewChecklist> list = EvaluateChecklist(opportunity, now, checklist_name);
+  if (!list.ok()) return list.status();
+  out->CopyFrom(*list);
+  return absl::OkStatus();
+}
+
+absl::Status CompiledPlaybook::EvaluateReviewInto(
+    const v1::Opportunity& opportunity, absl::Time now, const EvaluateOptions& options,
+    absl::Span<const std::string> checklist_names, v1::DealGuidance* guidance,
+    absl::Span<v1::ReviewChecklist* const> checklists) const {
+  if (checklist_names.size() != checklists.size()) {
+    return absl::InvalidArgumentError("one output checklist per checklist name is needed");
+  }
+  for (size_t i = 0; i < checklists.size(); ++i) {
+    absl::Status status =
+        EvaluateChecklistInto(opportunity, now, checklist_names[i], checklists[i]);
+    if (!status.ok()) return status;
+  }
+  EvaluateInto(opportunity, now, options, guidance);
+  return absl::OkStatus();
+}
+
+}  // namespace dealcoach::engine
