@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <list>
 #include <string>
 #include <thread>
 #include <utility>
@@ -76,24 +77,23 @@ class OpportunitySourceImpl : public OpportunitySource {
       since = high_water_mark_;
     }
     const absl::Time started = absl::Now();
-    std::vector<std::shared_ptr<const v1::Opportunity>> batch;
+    // (id, serialized bytes), serialized outside the lock.
+    std::vector<std::pair<std::string, std::string>> batch;
     batch.reserve(kSyncBatch);
     auto flush = [&] {
       if (batch.empty()) return;
       const absl::Time now = absl::Now();
       absl::MutexLock lock(&mu_);
-      for (auto& opp : batch) {
-        Entry& e = cache_[opp->id()];
-        e.opportunity = std::move(opp);
-        e.fetched_at = now;
-      }
+      for (auto& [id, bytes] : batch) Store(id, std::move(bytes), now);
       batch.clear();
     };
     absl::StatusOr<connectors::SyncResult> result =
         connector_->SyncChangedSince(since, [&](v1::Opportunity opp) {
           if (opp.id().empty()) return absl::OkStatus();  // unusable; skip
           if (options_.normalize) options_.normalize(&opp);
-          batch.push_back(std::make_shared<const v1::Opportunity>(std::move(opp)));
+          std::string bytes;
+          opp.SerializeToString(&bytes);
+          batch.emplace_back(opp.id(), std::move(bytes));
           if (batch.size() >= kSyncBatch) flush();
           return absl::OkStatus();
         });
@@ -118,14 +118,28 @@ class OpportunitySourceImpl : public OpportunitySource {
     Lookup out;
     absl::Time fetched_at;
     bool hit = false;
+    uint64_t version = 0;
+    std::string bytes;  // filled when the parsed LRU does not have this version
     {
       absl::ReaderMutexLock lock(&mu_);
       auto it = cache_.find(id);
       if (it != cache_.end()) {
         hit = true;
-        out.opportunity = it->second.opportunity;
+        version = it->second.version;
+        out.opportunity = parsed_.Find(id, version);
+        if (out.opportunity == nullptr) bytes = it->second.bytes;
         fetched_at = std::max(it->second.fetched_at, last_sync_ok_);
         FillFreshness(fetched_at, now, &out.freshness);
+      }
+    }
+    if (hit && out.opportunity == nullptr) {
+      // Parse outside the cache lock.
+      auto parsed = std::make_shared<v1::Opportunity>();
+      if (parsed->ParseFromString(bytes)) {
+        out.opportunity = parsed;
+        parsed_.Insert(id, version, std::move(parsed));
+      } else {
+        hit = false;  // cannot happen for bytes we serialized; refetch rather than fail
       }
     }
     if (hit) {
@@ -143,13 +157,14 @@ class OpportunitySourceImpl : public OpportunitySource {
       return fetched.status();
     }
     if (options_.normalize) options_.normalize(&*fetched);
+    std::string fetched_bytes;
+    fetched->SerializeToString(&fetched_bytes);
     auto opp = std::make_shared<const v1::Opportunity>(*std::move(fetched));
     const absl::Time at = absl::Now();
     {
       absl::MutexLock lock(&mu_);
-      Entry& e = cache_[std::string(id)];
-      e.opportunity = opp;
-      e.fetched_at = at;
+      const uint64_t stored = Store(std::string(id), std::move(fetched_bytes), at);
+      parsed_.Insert(id, stored, opp);
       out.opportunity = opp;
       FillFreshness(at, std::max(now, at), &out.freshness);
     }
@@ -180,9 +195,77 @@ class OpportunitySourceImpl : public OpportunitySource {
 
  private:
   struct Entry {
-    std::shared_ptr<const v1::Opportunity> opportunity;
+    std::string bytes;  // the normalised opportunity, serialized
     absl::Time fetched_at = absl::InfinitePast();
+    uint64_t version = 0;  // distinct for every store, so parses of older bytes are ignored
   };
+
+  // A bounded LRU of parsed opportunities keyed by id and tagged with the version of the
+  // bytes they were parsed from. Its own lock, held only for list and map updates (never
+  // while parsing); taken after mu_ when both are held.
+  class ParsedCache {
+   public:
+    explicit ParsedCache(size_t capacity) : capacity_(capacity) {}
+
+    std::shared_ptr<const v1::Opportunity> Find(absl::string_view id, uint64_t version) {
+      absl::MutexLock lock(&mu_);
+      auto it = index_.find(id);
+      if (it == index_.end() || it->second->version != version) return nullptr;
+      order_.splice(order_.begin(), order_, it->second);  // most recently used first
+      return it->second->opportunity;
+    }
+
+    void Insert(absl::string_view id, uint64_t version,
+                std::shared_ptr<const v1::Opportunity> opportunity) {
+      if (capacity_ == 0) return;
+      absl::MutexLock lock(&mu_);
+      auto it = index_.find(id);
+      if (it != index_.end()) {
+        if (it->second->version > version) return;  // a newer parse is already here
+        it->second->version = version;
+        it->second->opportunity = std::move(opportunity);
+        order_.splice(order_.begin(), order_, it->second);
+        return;
+      }
+      order_.push_front(Item{std::string(id), version, std::move(opportunity)});
+      index_[order_.front().id] = order_.begin();
+      if (order_.size() > capacity_) {
+        index_.erase(order_.back().id);
+        order_.pop_back();
+      }
+    }
+
+    void Erase(absl::string_view id) {
+      absl::MutexLock lock(&mu_);
+      auto it = index_.find(id);
+      if (it == index_.end()) return;
+      order_.erase(it->second);
+      index_.erase(it);
+    }
+
+   private:
+    struct Item {
+      std::string id;
+      uint64_t version;
+      std::shared_ptr<const v1::Opportunity> opportunity;
+    };
+    const size_t capacity_;
+    absl::Mutex mu_;
+    std::list<Item> order_ ABSL_GUARDED_BY(mu_);
+    absl::flat_hash_map<std::string, std::list<Item>::iterator> index_ ABSL_GUARDED_BY(mu_);
+  };
+
+  // Stores the bytes of `id`; returns the new version. A stale parse of the old bytes
+  // stays in the LRU but no longer matches.
+  uint64_t Store(const std::string& id, std::string bytes, absl::Time fetched_at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Entry& e = cache_[id];
+    e.bytes = std::move(bytes);
+    e.bytes.shrink_to_fit();
+    e.fetched_at = fetched_at;
+    e.version = ++last_version_;
+    return e.version;
+  }
 
   void FillFreshness(absl::Time fetched_at, absl::Time now, v1::DataFreshness* f) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -222,15 +305,18 @@ class OpportunitySourceImpl : public OpportunitySource {
       }
       absl::StatusOr<v1::Opportunity> fetched =
           connector_->FetchOpportunity(id, absl::Now() + options_.fetch_timeout);
-      if (fetched.ok() && options_.normalize) options_.normalize(&*fetched);
+      std::string fetched_bytes;
+      if (fetched.ok()) {
+        if (options_.normalize) options_.normalize(&*fetched);
+        fetched->SerializeToString(&fetched_bytes);
+      }
       {
         absl::MutexLock lock(&mu_);
         if (fetched.ok()) {
-          Entry& e = cache_[id];
-          e.opportunity = std::make_shared<const v1::Opportunity>(*std::move(fetched));
-          e.fetched_at = absl::Now();
+          Store(id, std::move(fetched_bytes), absl::Now());
         } else if (fetched.status().code() == absl::StatusCode::kNotFound) {
           cache_.erase(id);  // deleted in the CRM
+          parsed_.Erase(id);
         } else {
           last_error_ = std::string(fetched.status().message());
         }
@@ -257,6 +343,8 @@ class OpportunitySourceImpl : public OpportunitySource {
   // The cache and sync outcome. Readers (Get) take it shared.
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_version_ ABSL_GUARDED_BY(mu_) = 0;
+  ParsedCache parsed_{options_.parsed_cache_entries};
   absl::Time high_water_mark_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_sync_ok_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t last_sync_count_ ABSL_GUARDED_BY(mu_) = 0;

@@ -223,6 +223,77 @@ TEST_F(SourceTest, OldEntriesRefreshInTheBackground) {
   EXPECT_EQ(table_->fetches.load(), 1);
 }
 
+TEST_F(SourceTest, SyncedUpdateIsServedEvenWhenTheOldParseIsCached) {
+  Make();
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  auto before = source_->Get("a", absl::Now());
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->opportunity->name(), "Deal a");  // now parsed and in the LRU
+  table_->Put(Opp("a", 9000, "renamed in CRM"));
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  auto after = source_->Get("a", absl::Now());
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->opportunity->name(), "renamed in CRM");
+  EXPECT_EQ(after->opportunity->updated_at().seconds(), 9000);
+  // The copy handed out before is untouched (callers may still be rendering it).
+  EXPECT_EQ(before->opportunity->name(), "Deal a");
+}
+
+TEST_F(SourceTest, ParsedCacheIsBoundedAndEvictedEntriesReparseIdentically) {
+  SourceOptions o;
+  o.parsed_cache_entries = 2;
+  Make(o);
+  for (int i = 0; i < 50; ++i) {
+    v1::Opportunity opp = Opp(absl::StrCat("d", i), 100 + i);
+    opp.set_amount(1000.5 * i);
+    opp.add_contacts()->set_name(absl::StrCat("Contact ", i));
+    table_->Put(opp);
+  }
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  std::map<std::string, std::string> first;
+  std::shared_ptr<const v1::Opportunity> d0_first;  // held, so its address is not reused
+  for (int i = 0; i < 50; ++i) {
+    const std::string id = absl::StrCat("d", i);
+    auto got = source_->Get(id, absl::Now());
+    ASSERT_TRUE(got.ok()) << id;
+    EXPECT_EQ(got->opportunity->id(), id);
+    EXPECT_EQ(got->opportunity->amount(), 1000.5 * i);
+    first[id] = got->opportunity->SerializeAsString();
+    if (i == 0) d0_first = got->opportunity;
+  }
+  // A hit in the LRU hands out the same parsed message...
+  auto x1 = source_->Get("d49", absl::Now());
+  auto x2 = source_->Get("d49", absl::Now());
+  ASSERT_TRUE(x1.ok() && x2.ok());
+  EXPECT_EQ(x1->opportunity.get(), x2->opportunity.get());
+  // ...and ids evicted long ago parse again to identical data.
+  for (int i = 0; i < 50; i += 7) {
+    const std::string id = absl::StrCat("d", i);
+    auto again = source_->Get(id, absl::Now());
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->opportunity->SerializeAsString(), first[id]) << id;
+  }
+  // d0 left the 2-entry LRU long ago: a new parse, equal to the first.
+  auto evicted = source_->Get("d0", absl::Now());
+  ASSERT_TRUE(evicted.ok());
+  EXPECT_NE(evicted->opportunity.get(), d0_first.get());
+  EXPECT_EQ(evicted->opportunity->SerializeAsString(), d0_first->SerializeAsString());
+  EXPECT_EQ(table_->fetches.load(), 0);  // all from the cache, none from the CRM
+}
+
+TEST_F(SourceTest, WithoutParsedCacheEveryLookupParsesTheBytes) {
+  SourceOptions o;
+  o.parsed_cache_entries = 0;
+  Make(o);
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  auto a1 = source_->Get("a", absl::Now());
+  auto a2 = source_->Get("a", absl::Now());
+  ASSERT_TRUE(a1.ok() && a2.ok());
+  EXPECT_NE(a1->opportunity.get(), a2->opportunity.get());
+  EXPECT_EQ(a1->opportunity->SerializeAsString(), a2->opportunity->SerializeAsString());
+  EXPECT_EQ(a2->opportunity->name(), "Deal a");
+}
+
 TEST_F(SourceTest, NormalizerRunsBeforeCaching) {
   SourceOptions o;
   o.normalize = [](v1::Opportunity* opp) { opp->set_source_system("normalized"); };
