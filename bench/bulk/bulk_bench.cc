@@ -35,10 +35,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "bench/common/opportunity_generator.h"
+#include "connectors/connector.h"
 #include "google/protobuf/arena.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/engine.h"
+#include "sidecar/source/opportunity_source.h"
 
 namespace dealcoach::bench {
 namespace {
@@ -68,6 +71,31 @@ struct Options {
   std::string out;
 };
 
+// A Connector serving `count` generated opportunities (seed 11, as MeasureCache uses).
+class GeneratedConnector : public connectors::Connector {
+ public:
+  explicit GeneratedConnector(int64_t count) : count_(count) {}
+  absl::string_view type() const override { return "generated"; }
+  absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id, absl::Time) override {
+    return absl::NotFoundError(absl::StrCat("generated: no opportunity ", id));
+  }
+  absl::StatusOr<connectors::SyncResult> SyncChangedSince(
+      absl::Time, const std::function<absl::Status(v1::Opportunity)>& sink) override {
+    OpportunityGenerator gen(11);
+    connectors::SyncResult r;
+    for (int64_t i = 0; i < count_; ++i) {
+      if (absl::Status s = sink(gen.Make(i)); !s.ok()) return s;
+      ++r.count;
+    }
+    r.high_water_mark = absl::Now();
+    return r;
+  }
+  connectors::ConnectorHealth Health() const override { return {true, "ok", absl::Now()}; }
+
+ private:
+  int64_t count_;
+};
+
 // Builds the cache layout `kind` for `count` opportunities and reports its memory.
 nlohmann::json MeasureCache(const std::string& kind, int64_t count) {
   OpportunityGenerator gen(11);
@@ -75,7 +103,47 @@ nlohmann::json MeasureCache(const std::string& kind, int64_t count) {
   const int64_t before = CurrentRssBytes();
   const auto start = std::chrono::steady_clock::now();
   int64_t after = 0;
-  if (kind == "shared_ptr_message") {
+  nlohmann::json extra = nlohmann::json::object();
+  if (kind == "sidecar_source") {
+    // The sidecar's own cache: a real OpportunitySource over an in-process connector that
+    // delivers the generated opportunities in one sync pass, normalised as the server
+    // does.
+    source::SourceOptions options;
+    options.background_sync = false;
+    options.normalize = engine::NormalizeOpportunity;
+    auto connector = std::make_unique<GeneratedConnector>(count);
+    std::unique_ptr<source::OpportunitySource> cache =
+        source::OpportunitySource::Create(std::move(connector), options);
+    if (!cache->SyncOnce().ok() || cache->size() != static_cast<size_t>(count)) {
+      return {{"layout", kind}, {"error", "sync did not cache every opportunity"}};
+    }
+    after = CurrentRssBytes();
+    const int64_t n = std::min<int64_t>(count, 20000);
+    std::vector<std::string> ids;
+    ids.reserve(static_cast<size_t>(n));
+    OpportunityGenerator again(11);
+    for (int64_t i = 0; i < count; ++i) {
+      v1::Opportunity opp = again.Make(i);
+      engine::NormalizeOpportunity(&opp);
+      data_bytes += static_cast<int64_t>(opp.ByteSizeLong());
+      if (i < n) ids.push_back(opp.id());
+    }
+    // Lookup cost: distinct ids (each a parse: the LRU holds 1,024) and one id repeated.
+    const absl::Time now = absl::Now();
+    auto t0 = std::chrono::steady_clock::now();
+    int64_t sink = 0;
+    for (const std::string& id : ids) {
+      sink += (*cache->Get(id, now)).opportunity->contacts_size();
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < n; ++i) {
+      sink += (*cache->Get(ids[0], now)).opportunity->contacts_size();
+    }
+    auto t2 = std::chrono::steady_clock::now();
+    if (sink < 0) std::fprintf(stderr, "impossible\n");
+    extra["lookup_ns_parsed_lru_miss"] = Seconds(t0, t1) * 1e9 / static_cast<double>(n);
+    extra["lookup_ns_parsed_lru_hit"] = Seconds(t1, t2) * 1e9 / static_cast<double>(n);
+  } else if (kind == "shared_ptr_message") {
     absl::flat_hash_map<std::string, std::shared_ptr<const v1::Opportunity>> cache;
     for (int64_t i = 0; i < count; ++i) {
       auto opp = std::make_shared<v1::Opportunity>(gen.Make(i));
@@ -132,17 +200,20 @@ nlohmann::json MeasureCache(const std::string& kind, int64_t count) {
   }
   const double build_s = Seconds(start, std::chrono::steady_clock::now());
   const int64_t delta = after - before;
-  return {{"layout", kind},
-          {"opportunities", count},
-          {"rss_before_bytes", before},
-          {"rss_after_bytes", after},
-          {"rss_delta_bytes", delta},
-          {"data_bytes", data_bytes},
-          {"data_bytes_per_opportunity", static_cast<double>(data_bytes) / count},
-          {"rss_per_opportunity_bytes", static_cast<double>(delta) / count},
-          {"overhead_per_opportunity_bytes", static_cast<double>(delta - data_bytes) / count},
-          {"peak_rss_bytes", PeakRssBytes()},
-          {"build_s", build_s}};
+  nlohmann::json result = {
+      {"layout", kind},
+      {"opportunities", count},
+      {"rss_before_bytes", before},
+      {"rss_after_bytes", after},
+      {"rss_delta_bytes", delta},
+      {"data_bytes", data_bytes},
+      {"data_bytes_per_opportunity", static_cast<double>(data_bytes) / count},
+      {"rss_per_opportunity_bytes", static_cast<double>(delta) / count},
+      {"overhead_per_opportunity_bytes", static_cast<double>(delta - data_bytes) / count},
+      {"peak_rss_bytes", PeakRssBytes()},
+      {"build_s", build_s}};
+  result.update(extra);
+  return result;
 }
 
 // Runs MeasureCache in a forked child so that every layout starts from the same, fresh
@@ -228,11 +299,11 @@ int Run(const Options& o) {
 
   // Cache memory first, each layout in its own child process.
   nlohmann::json cache = nlohmann::json::array();
-  for (const char* kind :
-       {"shared_ptr_message", "arena_message", "serialized_bytes", "projected_message"}) {
+  for (const char* kind : {"sidecar_source", "shared_ptr_message", "arena_message",
+                           "serialized_bytes", "projected_message"}) {
     // The sidecar's layout at full size; the comparison layouts at a quarter (the
     // per-opportunity figures do not depend on the count) to keep the run short.
-    const bool headline = std::string(kind) == "shared_ptr_message";
+    const bool headline = std::string(kind) == "sidecar_source";
     cache.push_back(
         MeasureCacheInChild(kind, headline ? o.count : std::max<int64_t>(1, o.count / 4)));
     if (cache.back().contains("error")) {

@@ -225,8 +225,12 @@ function table(r) {
     row(`bulk ${b.threads} threads`, `${fmt(b.n_threads_ops_per_s, 0)} opp/s`, `speedup ${fmt(b.speedup, 2)}x (goal ≥ 1.8x)`);
     row(`peak RSS with ${b.opportunities} cached opportunities`, `${mib(b.peak_rss_with_cache_bytes)} MiB`, `process peak overall ${mib(b.peak_rss_bytes)} MiB`);
     for (const c of b.cache) {
-      row(`cache layout ${c.layout}`, `${fmt(c.overhead_per_opportunity_bytes, 0)} B overhead/opp`,
-        `data ${fmt(c.data_bytes_per_opportunity, 0)} B/opp, RSS ${fmt(c.rss_per_opportunity_bytes, 0)} B/opp${c.layout === 'shared_ptr_message' ? ' (sidecar layout; goal < 1024 B)' : ''}`);
+      const sidecar = c.layout === 'sidecar_source';
+      row(`cache layout ${c.layout}${sidecar ? ' (the sidecar\'s OpportunitySource)' : ''}`, `${fmt(c.overhead_per_opportunity_bytes, 0)} B overhead/opp`,
+        `data ${fmt(c.data_bytes_per_opportunity, 0)} B/opp, RSS ${fmt(c.rss_per_opportunity_bytes, 0)} B/opp${sidecar ? ' (goal < 1024 B)' : ''}`);
+      if (sidecar && c.lookup_ns_parsed_lru_hit) {
+        row('cache lookup by id', `${us(c.lookup_ns_parsed_lru_hit)} µs when parsed (LRU hit)`, `${us(c.lookup_ns_parsed_lru_miss)} µs when parsed from bytes (LRU miss)`);
+      }
     }
   }
   rows.push('', '| goal | value | target | met |', '|---|---|---|---|');

