@@ -16,6 +16,7 @@ packages=(
   libcpp-httplib-dev clang-format
   tzdata
   libssl-dev
+  libgoogle-perftools-dev
 )
 # Node.js is only used for tooling (buf lint, conformance data, benchmark peers).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -186,6 +186,7 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"source.refresh_after", "60s", "cached entries older than this refresh in background"},
       {"source.fetch_timeout", "2s", "deadline for a CRM fetch on a cache miss"},
       {"source.background_sync", "true", "run the background sync thread"},
+      {"source.parsed_cache_entries", "1024", "parsed opportunities kept for repeated lookups"},
       {"connector.type", "file", "connector type (file, salesforce, hubspot, ...)"},
       {"connector.<type>.<key>", "", "any key of the connector's own section"},
   };
@@ -268,10 +269,10 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                                  origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
-    DC_RETURN_IF_ERROR(CheckKeys(
-        root["source"], "source",
-        {"sync_interval", "stale_after", "refresh_after", "fetch_timeout", "background_sync"},
-        origins));
+    DC_RETURN_IF_ERROR(CheckKeys(root["source"], "source",
+                                 {"sync_interval", "stale_after", "refresh_after", "fetch_timeout",
+                                  "background_sync", "parsed_cache_entries"},
+                                 origins));
 
     DC_RETURN_IF_ERROR(ReadString(root["listen"], "listen", origins, &c.listen));
     if (c.listen.find(':') == std::string::npos) {
@@ -336,6 +337,10 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                                       &c.source.fetch_timeout));
       DC_RETURN_IF_ERROR(ReadBool(src["background_sync"], "source.background_sync", origins,
                                   &c.source.background_sync));
+      int64_t parsed_entries = static_cast<int64_t>(c.source.parsed_cache_entries);
+      DC_RETURN_IF_ERROR(ReadInt(src["parsed_cache_entries"], "source.parsed_cache_entries",
+                                 origins, 0, 1 << 20, &parsed_entries));
+      c.source.parsed_cache_entries = static_cast<size_t>(parsed_entries);
     }
     c.connector = root["connector"];
     if (!c.connector) {
