@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
 #include "sidecar/engine/playbook_internal.h"
 
 namespace dealcoach::engine::internal {
@@ -38,49 +39,59 @@ std::string RenderDuration(absl::Duration d) {
 
 }  // namespace
 
-v1::Fact RenderFact(const FactProgram& fact, const expr::Value& value) {
-  v1::Fact out;
-  out.set_path(fact.path);
+RenderedFact RenderFactValue(const FactProgram& fact, const expr::Value& value) {
+  RenderedFact out;
+  out.path = &fact.path;
   switch (value.kind()) {
     case expr::ValueKind::kUnknown:
     case expr::ValueKind::kNull:
-      out.set_missing(true);
-      out.set_value(kNotRecorded);
+      out.missing = true;
+      out.value = kNotRecorded;
       break;
     case expr::ValueKind::kError:
-      out.set_value(absl::StrCat("error: ", value.error_message()));
+      out.value = absl::StrCat("error: ", value.error_message());
       break;
     case expr::ValueKind::kList:
-      out.set_value(Plural(value.size(), fact.noun_one, fact.noun));
+      out.value = Plural(value.size(), fact.noun_one, fact.noun);
       break;
     case expr::ValueKind::kMap:
-      out.set_value(Plural(value.size(), "entry", "entries"));
+      out.value = Plural(value.size(), "entry", "entries");
       break;
     case expr::ValueKind::kString:
-      out.set_value(std::string(value.string_value()));
+      out.value = std::string(value.string_value());
       break;
     case expr::ValueKind::kTimestamp:
       // CRM dates are calendar dates; show the UTC day.
-      out.set_value(absl::FormatTime("%Y-%m-%d", value.timestamp_value(), absl::UTCTimeZone()));
+      out.value =
+          absl::FormatCivilTime(absl::ToCivilDay(value.timestamp_value(), absl::UTCTimeZone()));
       break;
     case expr::ValueKind::kDuration:
-      out.set_value(RenderDuration(value.duration_value()));
+      out.value = RenderDuration(value.duration_value());
       break;
     case expr::ValueKind::kMessage:
-      out.set_value("recorded");
+      out.value = "recorded";
       break;
     default:
-      out.set_value(value.DebugString());
+      out.value = value.DebugString();
   }
   return out;
 }
 
-const v1::Fact& FactCache::Get(int index) {
+v1::Fact RenderFact(const FactProgram& fact, const expr::Value& value) {
+  RenderedFact r = RenderFactValue(fact, value);
+  v1::Fact out;
+  out.set_path(fact.path);
+  out.set_value(std::move(r.value));
+  out.set_missing(r.missing);
+  return out;
+}
+
+const RenderedFact& FactCache::Get(int index) {
   int& slot = slot_[index];
   if (slot < 0) {
     const FactProgram& fact = (*programs_)[index];
     slot = static_cast<int>(facts_.size());
-    facts_.push_back(RenderFact(fact, fact.program->Evaluate(*activation_)));
+    facts_.push_back(RenderFactValue(fact, fact.program->Evaluate(*activation_)));
   }
   return facts_[slot];
 }
@@ -118,11 +129,11 @@ namespace {
 void AddFacts(const Rule& rule, FactCache* facts, RepeatedPtrField<v1::Fact>* out) {
   out->Reserve(out->size() + static_cast<int>(rule.facts.size()));
   for (int index : rule.facts) {
-    const v1::Fact& from = facts->Get(index);
+    const RenderedFact& from = facts->Get(index);
     v1::Fact* to = out->Add();
-    to->set_path(from.path());
-    to->set_value(from.value());
-    to->set_missing(from.missing());
+    to->set_path(*from.path);
+    to->set_value(from.value);
+    if (from.missing) to->set_missing(true);
   }
 }
 

@@ -152,12 +152,19 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
   std::vector<std::pair<std::string, expr::FieldType>> fields_;
 };
 
+// A fact rendered for one evaluation: the path stays with its FactProgram.
+struct RenderedFact {
+  const std::string* path;
+  std::string value;
+  bool missing = false;
+};
+
 // Lazily rendered facts for one evaluation.
 class FactCache {
  public:
   FactCache(const std::vector<FactProgram>* programs, const expr::Activation* activation)
       : programs_(programs), activation_(activation), slot_(programs->size(), -1) {}
-  const v1::Fact& Get(int index);
+  const RenderedFact& Get(int index);
 
  private:
   const std::vector<FactProgram>* programs_;
@@ -166,7 +173,7 @@ class FactCache {
   // facts rendered (references stay valid) in small blocks: one array of every fact
   // would be a >1 KiB allocation per call, which makes glibc consolidate its fastbins.
   std::vector<int> slot_;
-  std::deque<v1::Fact> facts_;
+  std::deque<RenderedFact> facts_;
 };
 
 // Per-call evaluation state: the activation, facts rendered so far, and the outcome of
@@ -194,6 +201,8 @@ class EvalState {
 
 // Renders a value for people: "true", "3 contacts", "2026-10-01", "Acme".
 v1::Fact RenderFact(const FactProgram& fact, const expr::Value& value);
+// The value and missing flag RenderFact would give.
+RenderedFact RenderFactValue(const FactProgram& fact, const expr::Value& value);
 
 }  // namespace dealcoach::engine::internal
 
