@@ -146,8 +146,9 @@ class OpportunitySourceImpl : public OpportunitySource {
       }
     }
     if (hit && out.opportunity == nullptr) {
-      // Parse outside the cache lock, onto an arena owned by the returned pointer:
-      // parsing and, later, dropping the message cost about half as much that way.
+      // Parse outside the cache lock, onto an arena owned by the returned pointer: a
+      // lookup that parses costs about 8 us that way against about 14 us with the
+      // message's parts on the heap (bulk_bench), for 16 instead of 9 KiB per LRU entry.
       std::shared_ptr<const v1::Opportunity> parsed = ParseOnArena(bytes);
       if (parsed != nullptr) {
         out.opportunity = parsed;

@@ -76,6 +76,10 @@ class TableConnector : public Connector {
     absl::MutexLock lock(&mu_);
     rows_[opp.id()] = std::move(opp);
   }
+  void Remove(const std::string& id) {
+    absl::MutexLock lock(&mu_);
+    rows_.erase(id);
+  }
   void FailFetch(absl::Status s) {
     absl::MutexLock lock(&mu_);
     fetch_error_ = std::move(s);
@@ -292,6 +296,110 @@ TEST_F(SourceTest, WithoutParsedCacheEveryLookupParsesTheBytes) {
   EXPECT_NE(a1->opportunity.get(), a2->opportunity.get());
   EXPECT_EQ(a1->opportunity->SerializeAsString(), a2->opportunity->SerializeAsString());
   EXPECT_EQ(a2->opportunity->name(), "Deal a");
+}
+
+TEST_F(SourceTest, RefreshedUpdateReplacesTheParsedCopy) {
+  SourceOptions o;
+  o.refresh_after = absl::Seconds(30);
+  Make(o);
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  auto old = source_->Get("a", absl::Now());  // parsed, now in the LRU
+  ASSERT_TRUE(old.ok());
+  ASSERT_EQ(old->opportunity->name(), "Deal a");
+  v1::Opportunity renamed = Opp("a", 1000, "renamed, same updated_at");
+  renamed.set_amount(42);
+  table_->Put(renamed);
+  // An old-looking lookup schedules the background refresh; wait until it has stored.
+  ASSERT_TRUE(source_->Get("a", absl::Now() + absl::Minutes(1)).ok());
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  absl::StatusOr<Lookup> got = source_->Get("a", absl::Now());
+  while (got.ok() && got->opportunity->name() == "Deal a" && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(2));
+    got = source_->Get("a", absl::Now());
+  }
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->opportunity->SerializeAsString(), renamed.SerializeAsString());
+  EXPECT_EQ(table_->fetches.load(), 1);
+}
+
+TEST_F(SourceTest, DeletedInCrmIsNotServedFromTheParsedCopy) {
+  SourceOptions o;
+  o.refresh_after = absl::Seconds(30);
+  Make(o);
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  ASSERT_EQ(source_->Get("a", absl::Now())->opportunity->name(), "Deal a");  // in the LRU
+  table_->Remove("a");
+  ASSERT_TRUE(source_->Get("a", absl::Now() + absl::Minutes(1)).ok());  // schedules refresh
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (source_->size() != 1 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_EQ(source_->size(), 1u);  // the refresh's NOT_FOUND dropped it
+  EXPECT_EQ(source_->Get("a", absl::Now()).status().code(), absl::StatusCode::kNotFound);
+  // Created again in the CRM: the miss fetches the new record, not the old parse.
+  table_->Put(Opp("a", 7000, "re-created"));
+  absl::StatusOr<Lookup> again = source_->Get("a", absl::Now());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->opportunity->name(), "re-created");
+  EXPECT_EQ(source_->Get("a", absl::Now())->opportunity->name(), "re-created");
+}
+
+TEST_F(SourceTest, CachedBytesThatDoNotParseAreRefetched) {
+  // Invalid UTF-8 in a proto3 string serializes (with a logged error) but does not parse
+  // back: the one way to get cached bytes that fail to parse.
+  auto corrupt = std::make_shared<std::atomic<bool>>(true);
+  SourceOptions o;
+  o.normalize = [corrupt](v1::Opportunity* opp) {
+    if (corrupt->load()) opp->set_name("bad \xff");
+  };
+  Make(o);
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  ASSERT_EQ(source_->size(), 2u);
+  corrupt->store(false);
+  absl::StatusOr<Lookup> got = source_->Get("a", absl::Now());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->opportunity->name(), "Deal a");
+  EXPECT_EQ(table_->fetches.load(), 1);  // refetched through the connector
+  // The refetched copy replaced the bad bytes: no second fetch.
+  EXPECT_EQ(source_->Get("a", absl::Now())->opportunity->name(), "Deal a");
+  EXPECT_EQ(table_->fetches.load(), 1);
+  // With the CRM down, an entry that does not parse is answered with the CRM's error.
+  table_->FailFetch(absl::UnavailableError("table: GET /deals/b: connection refused"));
+  EXPECT_EQ(source_->Get("b", absl::Now()).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(SourceTest, ConcurrentLookupsNeverSeeAnOlderParseThanTheLastSync) {
+  SourceOptions o;
+  o.parsed_cache_entries = 4;  // far fewer than the ids: constant eviction and re-parsing
+  Make(o);
+  constexpr int kIds = 16;
+  for (int i = 0; i < kIds; ++i) table_->Put(Opp(absl::StrCat("p", i), 10000));
+  ASSERT_TRUE(source_->SyncOnce().ok());
+  std::atomic<int> synced_pass{0};  // every id has updated_at >= 10000 + this
+  std::atomic<bool> done{false};
+  std::atomic<int> stale{0};
+  std::atomic<int64_t> lookups{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&, t] {
+      for (int i = t; !done.load(); i += 3) {
+        const int min_pass = synced_pass.load();
+        absl::StatusOr<Lookup> got = source_->Get(absl::StrCat("p", i % kIds), absl::Now());
+        if (!got.ok() || got->opportunity->updated_at().seconds() < 10000 + min_pass) ++stale;
+        ++lookups;
+      }
+    });
+  }
+  for (int pass = 1; pass <= 30; ++pass) {
+    for (int i = 0; i < kIds; ++i) table_->Put(Opp(absl::StrCat("p", i), 10000 + pass));
+    ASSERT_TRUE(source_->SyncOnce().ok());
+    synced_pass.store(pass);
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_GT(lookups.load(), 30);
+  EXPECT_EQ(source_->Get("p3", absl::Now())->opportunity->updated_at().seconds(), 10030);
+  EXPECT_EQ(table_->fetches.load(), 0);
 }
 
 TEST_F(SourceTest, NormalizerRunsBeforeCaching) {
