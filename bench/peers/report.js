@@ -229,7 +229,8 @@ function table(r) {
       row(`cache layout ${c.layout}${sidecar ? ' (the sidecar\'s OpportunitySource)' : ''}`, `${fmt(c.overhead_per_opportunity_bytes, 0)} B overhead/opp`,
         `data ${fmt(c.data_bytes_per_opportunity, 0)} B/opp, RSS ${fmt(c.rss_per_opportunity_bytes, 0)} B/opp${sidecar ? ' (goal < 1024 B)' : ''}`);
       if (sidecar && c.lookup_ns_parsed_lru_hit) {
-        row('cache lookup by id', `${us(c.lookup_ns_parsed_lru_hit)} µs when parsed (LRU hit)`, `${us(c.lookup_ns_parsed_lru_miss)} µs when parsed from bytes (LRU miss)`);
+        row('cache lookup by id', `${us(c.lookup_ns_parsed_lru_hit)} µs when parsed (LRU hit)`,
+          `${us(c.lookup_ns_parsed_lru_miss)} µs when parsed from bytes (LRU miss)${c.parsed_lru_rss_bytes !== undefined ? `; the LRU's ${c.parsed_lru_entries} parsed entries: ${mib(c.parsed_lru_rss_bytes)} MiB` : ''}`);
       }
     }
   }
