@@ -1,7 +1,9 @@
 #include "sidecar/source/opportunity_source.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
+#include <iterator>
 #include <list>
 #include <string>
 #include <thread>
@@ -215,18 +217,22 @@ class OpportunitySourceImpl : public OpportunitySource {
     uint64_t version = 0;  // distinct for every store, so parses of older bytes are ignored
   };
 
-  // A bounded LRU of parsed opportunities keyed by id and tagged with the version of the
-  // bytes they were parsed from. Its own lock, held only for list and map updates (never
-  // while parsing); taken after mu_ when both are held.
+  // A bounded cache of parsed opportunities keyed by id and tagged with the version of
+  // the bytes they were parsed from, evicting approximately least-recently-used entries
+  // (CLOCK: a hit sets a flag under a shared lock; eviction gives flagged entries a
+  // second chance). Its own lock, never held while parsing; taken after mu_ when both
+  // are held.
   class ParsedCache {
    public:
     explicit ParsedCache(size_t capacity) : capacity_(capacity) {}
 
+    // Hits take the lock shared and only mark the entry as used, so concurrent request
+    // threads looking up cached deals do not queue behind each other.
     std::shared_ptr<const v1::Opportunity> Find(absl::string_view id, uint64_t version) {
-      absl::MutexLock lock(&mu_);
+      absl::ReaderMutexLock lock(&mu_);
       auto it = index_.find(id);
       if (it == index_.end() || it->second->version != version) return nullptr;
-      order_.splice(order_.begin(), order_, it->second);  // most recently used first
+      it->second->referenced.store(true, std::memory_order_relaxed);
       return it->second->opportunity;
     }
 
@@ -239,13 +245,24 @@ class OpportunitySourceImpl : public OpportunitySource {
         if (it->second->version > version) return;  // a newer parse is already here
         it->second->version = version;
         it->second->opportunity = std::move(opportunity);
-        order_.splice(order_.begin(), order_, it->second);
+        it->second->referenced.store(true, std::memory_order_relaxed);
         return;
       }
-      order_.push_front(Item{std::string(id), version, std::move(opportunity)});
-      index_[order_.front().id] = order_.begin();
-      if (order_.size() > capacity_) {
-        index_.erase(order_.back().id);
+      Item& item = order_.emplace_front();
+      item.id = std::string(id);
+      item.version = version;
+      item.opportunity = std::move(opportunity);
+      item.referenced.store(true, std::memory_order_relaxed);
+      index_[item.id] = order_.begin();
+      // Second-chance eviction (CLOCK): an entry used since it last reached the back
+      // goes round again; the first one that was not is dropped.
+      while (order_.size() > capacity_) {
+        Item& last = order_.back();
+        if (last.referenced.exchange(false, std::memory_order_relaxed)) {
+          order_.splice(order_.begin(), order_, std::prev(order_.end()));
+          continue;
+        }
+        index_.erase(last.id);
         order_.pop_back();
       }
     }
@@ -261,8 +278,9 @@ class OpportunitySourceImpl : public OpportunitySource {
    private:
     struct Item {
       std::string id;
-      uint64_t version;
+      uint64_t version = 0;
       std::shared_ptr<const v1::Opportunity> opportunity;
+      std::atomic<bool> referenced{false};  // looked up since it last reached the back
     };
     const size_t capacity_;
     absl::Mutex mu_;
