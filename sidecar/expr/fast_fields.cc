@@ -3,11 +3,13 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "dealcoach/v1/opportunity.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "sidecar/expr/fast_path.h"
 
 namespace dealcoach::expr {
 
@@ -107,6 +109,71 @@ const pb::Message& Element(const pb::Message& m, int i) {
   return (static_cast<const M&>(m).*Get)(i);
 }
 
+// Comparisons of a field value with the constant of a fused root comparison.
+template <typename T>
+bool CompareWith(fast::CompareOp op, const T& x, const T& y) {
+  switch (op) {
+    case fast::CompareOp::kLt:
+      return x < y;
+    case fast::CompareOp::kLe:
+      return x <= y;
+    case fast::CompareOp::kGt:
+      return x > y;
+    case fast::CompareOp::kGe:
+      return x >= y;
+    case fast::CompareOp::kEq:
+      return x == y;
+    case fast::CompareOp::kNe:
+      return x != y;
+  }
+  return false;
+}
+[[maybe_unused]] bool Compare(fast::CompareOp op, bool v, const FastScalar& k) {
+  return CompareWith(op, v, k.b);
+}
+[[maybe_unused]] bool Compare(fast::CompareOp op, double v, const FastScalar& k) {
+  return CompareWith(op, v, k.d);  // NaN: false for every relation, as CEL says
+}
+[[maybe_unused]] bool Compare(fast::CompareOp op, int64_t v, const FastScalar& k) {
+  return CompareWith(op, v, k.i);
+}
+[[maybe_unused]] bool Compare(fast::CompareOp op, const std::string& v, const FastScalar& k) {
+  return CompareWith(op, absl::string_view(v), k.s.view());
+}
+[[maybe_unused]] bool Compare(fast::CompareOp op, const pb::Timestamp& v, const FastScalar& k) {
+  return CompareWith(op, FastTime::Normalized(v.seconds(), v.nanos()), k.t);
+}
+
+// opp.<field> <op> k with the accessor inlined. `Has` is null for fields without
+// presence (always set).
+template <typename M, auto Has, auto Get>
+class RootCompareNode final : public fast::FastNode {
+ public:
+  RootCompareNode(fast::CompareOp op, const FastScalar& k, std::string text)
+      : op_(op), k_(k), text_(std::move(text)) {
+    if (!text_.empty()) k_.s = FastString::Of(text_);
+  }
+  bool Eval(fast::Context& c, FastScalar* out) const override {
+    const M& m = static_cast<const M&>(*c.opp);
+    if constexpr (Has != nullptr) {
+      if (!(m.*Has)()) return false;  // not recorded: unknown, the general path decides
+    }
+    out->b = Compare(op_, (m.*Get)(), k_);
+    return true;
+  }
+
+ private:
+  fast::CompareOp op_;
+  FastScalar k_;
+  std::string text_;  // owns a string constant
+};
+
+template <typename M, auto Has, auto Get>
+std::unique_ptr<const fast::FastNode> MakeRootCompare(fast::CompareOp op, const FastScalar& k,
+                                                      std::string text) {
+  return std::make_unique<RootCompareNode<M, Has, Get>>(op, k, std::move(text));
+}
+
 struct ElementEntry {
   const pb::Descriptor* descriptor;
   int number;
@@ -140,16 +207,28 @@ struct Entry {
   FastFieldReader reader;
   FastScalarReader scalar;
   FastHasReader has;
+  FastRootCompareFactory root_compare;  // fields of Opportunity only
 };
+
+template <typename M, auto Has, auto Get>
+constexpr FastRootCompareFactory RootCompareFor() {
+  if constexpr (std::is_same_v<M, v1::Opportunity>) {
+    return &MakeRootCompare<M, Has, Get>;
+  } else {
+    return nullptr;
+  }
+}
 
 template <typename M, auto Get>
 Entry PlainEntry(int number) {
-  return {M::descriptor(), number, &Plain<M, Get>, &PlainScalar<M, Get>, nullptr};
+  return {M::descriptor(),      number,  &Plain<M, Get>,
+          &PlainScalar<M, Get>, nullptr, RootCompareFor<M, nullptr, Get>()};
 }
 
 template <typename M, auto Has, auto Get>
 Entry OptEntry(int number) {
-  return {M::descriptor(), number, &Opt<M, Has, Get>, &OptScalar<M, Has, Get>, &HasOf<M, Has>};
+  return {M::descriptor(),         number,         &Opt<M, Has, Get>,
+          &OptScalar<M, Has, Get>, &HasOf<M, Has>, RootCompareFor<M, Has, Get>()};
 }
 
 std::vector<Entry> BuildTable() {
@@ -289,6 +368,12 @@ FastTime FastTime::FromDuration(absl::Duration d) {
 FastFieldReader FindFastField(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
   const Entry* e = FindEntry(descriptor, field);
   return e == nullptr ? nullptr : e->reader;
+}
+
+FastRootCompareFactory FindFastRootCompare(const pb::Descriptor* descriptor,
+                                           const pb::FieldDescriptor* field) {
+  const Entry* e = FindEntry(descriptor, field);
+  return e == nullptr ? nullptr : e->root_compare;
 }
 
 FastScalarReader FindFastScalar(const pb::Descriptor* descriptor,

@@ -11,6 +11,7 @@
 #define DEALCOACH_SIDECAR_EXPR_FAST_FIELDS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -131,6 +132,20 @@ using FastFlagCounter = bool (*)(const google::protobuf::Message& parent, bool n
 FastFlagCounter FindFastFlagCounter(const google::protobuf::Descriptor* descriptor,
                                     const google::protobuf::FieldDescriptor* range,
                                     const google::protobuf::FieldDescriptor* flag);
+
+namespace fast {
+class FastNode;
+enum class CompareOp;
+}  // namespace fast
+
+// `opp.<field> <op> k` for a scalar or Timestamp field of dealcoach.v1.Opportunity, as one
+// fast-path node with the generated accessor inlined (no reader call). `k` holds the
+// constant as the field's FastScalar member would; a string constant is `text`.
+using FastRootCompareFactory = std::unique_ptr<const fast::FastNode> (*)(fast::CompareOp op,
+                                                                         const FastScalar& k,
+                                                                         std::string text);
+FastRootCompareFactory FindFastRootCompare(const google::protobuf::Descriptor* descriptor,
+                                           const google::protobuf::FieldDescriptor* field);
 
 // The Reflection of the generated class for `descriptor`, or null when the descriptor
 // does not come from the generated pool.

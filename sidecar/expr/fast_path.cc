@@ -256,7 +256,7 @@ class NotNode final : public FastNode {
 // ---------------------------------------------------------------------------
 // Comparison and arithmetic.
 
-enum class Op { kLt, kLe, kGt, kGe, kEq, kNe };
+using Op = CompareOp;
 
 template <SK kKind>
 auto Get(const FastScalar& s) {
@@ -941,6 +941,13 @@ class Planner {
           const pb::FieldDescriptor* fd = path.descriptor->FindFieldByName(var_side->name);
           Planned field = PlanSelect(var_side, kl);
           if (field && fd != nullptr) {
+            // A field of `opp` itself: one node with the generated accessor inlined.
+            FastRootCompareFactory root = path.depth < 0 && path.chain.empty()
+                                              ? FindFastRootCompare(path.descriptor, fd)
+                                              : nullptr;
+            if (root != nullptr && (kl != SK::kBool || o == Op::kEq || o == Op::kNe)) {
+              return {root(o, k, std::move(text)), SK::kBool};
+            }
             FastScalarReader reader = FindFastScalar(path.descriptor, fd);
             NodePtr node =
                 MakeByKindOp<FieldCompareNode>(kl, o, std::move(path), reader, k, std::move(text));

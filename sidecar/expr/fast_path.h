@@ -42,6 +42,9 @@ struct Context {
   int64_t max_iterations = 0;
 };
 
+// The comparison operators of the fast path.
+enum class CompareOp { kLt, kLe, kGt, kGe, kEq, kNe };
+
 class FastNode {
  public:
   virtual ~FastNode() = default;
