@@ -110,38 +110,20 @@ const pb::Message& Element(const pb::Message& m, int i) {
 }
 
 // Comparisons of a field value with the constant of a fused root comparison.
-template <typename T>
-bool CompareWith(fast::CompareOp op, const T& x, const T& y) {
-  switch (op) {
-    case fast::CompareOp::kLt:
-      return x < y;
-    case fast::CompareOp::kLe:
-      return x <= y;
-    case fast::CompareOp::kGt:
-      return x > y;
-    case fast::CompareOp::kGe:
-      return x >= y;
-    case fast::CompareOp::kEq:
-      return x == y;
-    case fast::CompareOp::kNe:
-      return x != y;
-  }
-  return false;
-}
 [[maybe_unused]] bool Compare(fast::CompareOp op, bool v, const FastScalar& k) {
-  return CompareWith(op, v, k.b);
+  return fast::CompareWith(op, v, k.b);
 }
 [[maybe_unused]] bool Compare(fast::CompareOp op, double v, const FastScalar& k) {
-  return CompareWith(op, v, k.d);  // NaN: false for every relation, as CEL says
+  return fast::CompareWith(op, v, k.d);  // NaN: false for every relation, as CEL says
 }
 [[maybe_unused]] bool Compare(fast::CompareOp op, int64_t v, const FastScalar& k) {
-  return CompareWith(op, v, k.i);
+  return fast::CompareWith(op, v, k.i);
 }
 [[maybe_unused]] bool Compare(fast::CompareOp op, const std::string& v, const FastScalar& k) {
-  return CompareWith(op, absl::string_view(v), k.s.view());
+  return fast::CompareWith(op, absl::string_view(v), k.s.view());
 }
 [[maybe_unused]] bool Compare(fast::CompareOp op, const pb::Timestamp& v, const FastScalar& k) {
-  return CompareWith(op, FastTime::Normalized(v.seconds(), v.nanos()), k.t);
+  return fast::CompareWith(op, FastTime::Normalized(v.seconds(), v.nanos()), k.t);
 }
 
 // opp.<field> <op> k with the accessor inlined. `Has` is null for fields without
@@ -382,29 +364,44 @@ FastScalarReader FindFastScalar(const pb::Descriptor* descriptor,
   return e == nullptr ? nullptr : e->scalar;
 }
 
-FastHasReader FindFastHas(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
-  static const FastHasReader kAccount = &HasOf<v1::Opportunity, &v1::Opportunity::has_account>;
-  static const FastHasReader kOwner = &HasOf<v1::Opportunity, &v1::Opportunity::has_owner>;
-  if (descriptor == v1::Opportunity::descriptor() && field != nullptr &&
-      field->containing_type() == descriptor) {
-    if (field->number() == v1::Opportunity::kAccountFieldNumber) return kAccount;
-    if (field->number() == v1::Opportunity::kOwnerFieldNumber) return kOwner;
+namespace {
+
+// Singular submessage fields (not Timestamp): their presence and the message.
+struct SubMessageEntry {
+  int number;
+  FastHasReader has;
+  FastMessageReader message;
+};
+
+const SubMessageEntry* FindSubMessage(const pb::Descriptor* descriptor,
+                                      const pb::FieldDescriptor* field) {
+  using O = v1::Opportunity;
+  static const SubMessageEntry kEntries[] = {
+      {O::kAccountFieldNumber, &HasOf<O, &O::has_account>,
+       &SubMessage<O, &O::has_account, &O::account>},
+      {O::kOwnerFieldNumber, &HasOf<O, &O::has_owner>, &SubMessage<O, &O::has_owner, &O::owner>},
+  };
+  if (descriptor != O::descriptor() || field == nullptr || field->containing_type() != descriptor) {
+    return nullptr;
   }
+  for (const SubMessageEntry& e : kEntries) {
+    if (e.number == field->number()) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+FastHasReader FindFastHas(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
+  if (const SubMessageEntry* sub = FindSubMessage(descriptor, field)) return sub->has;
   const Entry* e = FindEntry(descriptor, field);
   return e == nullptr ? nullptr : e->has;
 }
 
 FastMessageReader FindFastMessage(const pb::Descriptor* descriptor,
                                   const pb::FieldDescriptor* field) {
-  using O = v1::Opportunity;
-  if (descriptor != O::descriptor() || field == nullptr || field->containing_type() != descriptor) {
-    return nullptr;
-  }
-  if (field->number() == O::kAccountFieldNumber) {
-    return &SubMessage<O, &O::has_account, &O::account>;
-  }
-  if (field->number() == O::kOwnerFieldNumber) return &SubMessage<O, &O::has_owner, &O::owner>;
-  return nullptr;
+  const SubMessageEntry* sub = FindSubMessage(descriptor, field);
+  return sub == nullptr ? nullptr : sub->message;
 }
 
 FastSizeReader FindFastSize(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {

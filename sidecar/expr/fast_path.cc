@@ -284,24 +284,6 @@ bool Apply(const T& x, const T& y) {
   if constexpr (kOp == Op::kNe) return x != y;
 }
 
-bool CompareInt(Op op, int64_t x, int64_t y) {
-  switch (op) {
-    case Op::kLt:
-      return x < y;
-    case Op::kLe:
-      return x <= y;
-    case Op::kGt:
-      return x > y;
-    case Op::kGe:
-      return x >= y;
-    case Op::kEq:
-      return x == y;
-    case Op::kNe:
-      return x != y;
-  }
-  return false;
-}
-
 template <SK kKind, Op kOp>
 class CompareNode final : public FastNode {
  public:
@@ -622,7 +604,7 @@ class FlagNode final : public FastNode {
         break;
       case Macro::kCount:
         if (compare_) {
-          out->b = CompareInt(op_, count, k_);
+          out->b = CompareWith(op_, count, k_);
         } else {
           out->i = count;
         }
@@ -851,25 +833,6 @@ class Planner {
     return {std::make_unique<FieldNode>(std::move(path), reader), kind};
   }
 
-  template <SK kKind>
-  NodePtr MakeCompare(Op op, NodePtr a, NodePtr b) {
-    switch (op) {
-      case Op::kLt:
-        return std::make_unique<CompareNode<kKind, Op::kLt>>(std::move(a), std::move(b));
-      case Op::kLe:
-        return std::make_unique<CompareNode<kKind, Op::kLe>>(std::move(a), std::move(b));
-      case Op::kGt:
-        return std::make_unique<CompareNode<kKind, Op::kGt>>(std::move(a), std::move(b));
-      case Op::kGe:
-        return std::make_unique<CompareNode<kKind, Op::kGe>>(std::move(a), std::move(b));
-      case Op::kEq:
-        return std::make_unique<CompareNode<kKind, Op::kEq>>(std::move(a), std::move(b));
-      case Op::kNe:
-        return std::make_unique<CompareNode<kKind, Op::kNe>>(std::move(a), std::move(b));
-    }
-    return nullptr;
-  }
-
   template <SK kKind, template <SK, Op> class NodeT, typename... Args>
   NodePtr MakeByOp(Op op, Args&&... args) {
     switch (op) {
@@ -971,30 +934,9 @@ class Planner {
     Planned a = Plan(lhs);
     Planned b = Plan(rhs);
     if (!a || !b) return {};
-    NodePtr node;
-    switch (kl) {
-      case SK::kBool:
-        if (op != Op::kEq && op != Op::kNe) return {};
-        node = MakeCompare<SK::kBool>(op, std::move(a.node), std::move(b.node));
-        break;
-      case SK::kInt:
-        node = MakeCompare<SK::kInt>(op, std::move(a.node), std::move(b.node));
-        break;
-      case SK::kDouble:
-        node = MakeCompare<SK::kDouble>(op, std::move(a.node), std::move(b.node));
-        break;
-      case SK::kString:
-        node = MakeCompare<SK::kString>(op, std::move(a.node), std::move(b.node));
-        break;
-      case SK::kTime:
-        node = MakeCompare<SK::kTime>(op, std::move(a.node), std::move(b.node));
-        break;
-      case SK::kDuration:
-        node = MakeCompare<SK::kDuration>(op, std::move(a.node), std::move(b.node));
-        break;
-      default:
-        return {};
-    }
+    // Bool operands only compare for (in)equality: null for the others.
+    NodePtr node = MakeByKindOp<CompareNode>(kl, op, std::move(a.node), std::move(b.node));
+    if (node == nullptr) return {};
     return {std::move(node), SK::kBool};
   }
 

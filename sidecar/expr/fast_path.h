@@ -45,6 +45,27 @@ struct Context {
 // The comparison operators of the fast path.
 enum class CompareOp { kLt, kLe, kGt, kGe, kEq, kNe };
 
+// `x op y` for an operator chosen at run time. NaN compares false under every relation
+// and unequal, as CEL's built-ins do.
+template <typename T>
+bool CompareWith(CompareOp op, const T& x, const T& y) {
+  switch (op) {
+    case CompareOp::kLt:
+      return x < y;
+    case CompareOp::kLe:
+      return x <= y;
+    case CompareOp::kGt:
+      return x > y;
+    case CompareOp::kGe:
+      return x >= y;
+    case CompareOp::kEq:
+      return x == y;
+    case CompareOp::kNe:
+      return x != y;
+  }
+  return false;
+}
+
 class FastNode {
  public:
   virtual ~FastNode() = default;

@@ -105,9 +105,7 @@ class OpportunitySourceImpl : public OpportunitySource {
     absl::StatusOr<connectors::SyncResult> result =
         connector_->SyncChangedSince(since, [&](v1::Opportunity opp) {
           if (opp.id().empty()) return absl::OkStatus();  // unusable; skip
-          if (options_.normalize) options_.normalize(&opp);
-          std::string bytes;
-          opp.SerializeToString(&bytes);
+          std::string bytes = Ingest(&opp);
           batch.emplace_back(opp.id(), std::move(bytes));
           if (batch.size() >= kSyncBatch) flush();
           return absl::OkStatus();
@@ -173,9 +171,7 @@ class OpportunitySourceImpl : public OpportunitySource {
       }
       return fetched.status();
     }
-    if (options_.normalize) options_.normalize(&*fetched);
-    std::string fetched_bytes;
-    fetched->SerializeToString(&fetched_bytes);
+    std::string fetched_bytes = Ingest(&*fetched);
     auto opp = std::make_shared<const v1::Opportunity>(*std::move(fetched));
     const absl::Time at = absl::Now();
     {
@@ -288,6 +284,14 @@ class OpportunitySourceImpl : public OpportunitySource {
     absl::flat_hash_map<std::string, std::list<Item>::iterator> index_ ABSL_GUARDED_BY(mu_);
   };
 
+  // What every path into the cache does first: normalise once, then serialize.
+  std::string Ingest(v1::Opportunity* opportunity) const {
+    if (options_.normalize) options_.normalize(opportunity);
+    std::string bytes;
+    opportunity->SerializeToString(&bytes);
+    return bytes;
+  }
+
   // Stores the bytes of `id`; returns the new version. A stale parse of the old bytes
   // stays in the LRU but no longer matches.
   uint64_t Store(const std::string& id, std::string bytes, absl::Time fetched_at)
@@ -339,10 +343,7 @@ class OpportunitySourceImpl : public OpportunitySource {
       absl::StatusOr<v1::Opportunity> fetched =
           connector_->FetchOpportunity(id, absl::Now() + options_.fetch_timeout);
       std::string fetched_bytes;
-      if (fetched.ok()) {
-        if (options_.normalize) options_.normalize(&*fetched);
-        fetched->SerializeToString(&fetched_bytes);
-      }
+      if (fetched.ok()) fetched_bytes = Ingest(&*fetched);
       {
         absl::MutexLock lock(&mu_);
         if (fetched.ok()) {
