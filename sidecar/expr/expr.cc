@@ -455,7 +455,7 @@ StepPtr MakeCallStep(BuiltinFn fn, std::vector<StepPtr> args) {
 // the built-in. The constant is never an error or unknown.
 class CompareConstStep final : public Step {
  public:
-  enum class Op { kLt, kLe, kGt, kGe, kEq, kNe };
+  using Op = fast::CompareOp;
   CompareConstStep(Op op, BuiltinFn fn, StepPtr lhs, Value rhs)
       : op_(op), fn_(fn), lhs_(std::move(lhs)), rhs_(std::move(rhs)) {}
   Value Eval(Frame& f) const override {
@@ -483,24 +483,9 @@ class CompareConstStep final : public Step {
   }
 
  private:
-  // NaN compares false under every relation and unequal, as the built-ins do.
   template <typename T>
   bool Apply(const T& x, const T& y) const {
-    switch (op_) {
-      case Op::kLt:
-        return x < y;
-      case Op::kLe:
-        return x <= y;
-      case Op::kGt:
-        return x > y;
-      case Op::kGe:
-        return x >= y;
-      case Op::kEq:
-        return x == y;
-      case Op::kNe:
-        return x != y;
-    }
-    return false;
+    return fast::CompareWith(op_, x, y);
   }
 
   Op op_;
