@@ -50,11 +50,14 @@ struct LoadResult {
   bool ok() const { return playbook != nullptr; }
 };
 
-// Loads a playbook from YAML text; `file_name` is used in diagnostics.
+// Loads a playbook from YAML text; `file_name` is used in diagnostics only (nothing is
+// read). The text is bounded before it is parsed (internal::YamlLimits: 1 MiB, nesting
+// 64, 100000 nodes with aliases expanded); beyond a bound is one error diagnostic.
 LoadResult LoadPlaybook(absl::string_view yaml_text, absl::string_view file_name,
                         const LoadOptions& options = {});
 
-// Loads a playbook file. An unreadable file is an error diagnostic at 1:1.
+// Loads a playbook file through ReadBoundedFile (bounded_file.h: regular files only,
+// size-capped, never blocks on a FIFO). An unreadable file is an error diagnostic at 1:1.
 LoadResult LoadPlaybookFile(const std::string& path, const LoadOptions& options = {});
 
 // Fills derived fields once at ingestion (connectors, push-mode requests), so that
@@ -115,10 +118,8 @@ class CompiledPlaybook {
                                           v1::DealGuidance* guidance,
                                           absl::Span<v1::ReviewChecklist* const> checklists) const;
 
-  // Runs the playbook's tests: those under `tests:` in the playbook and, when it
-  // exists, those in the file beside it named <playbook>_test.yaml. Returns an error
-  // (with file:line:col in the message) only when a test file cannot be parsed.
-  virtual absl::StatusOr<std::vector<v1::PlaybookTestResult>> RunTests() const = 0;
+  // (Playbook tests are run by sidecar/playbook_tests: RunPlaybookTests. They may read
+  // files, which nothing in this interface does.)
 };
 
 }  // namespace dealcoach::engine

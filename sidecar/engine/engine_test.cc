@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "sidecar/playbook_tests/playbook_tests.h"
 
 namespace dealcoach::engine {
 namespace {
@@ -31,7 +32,8 @@ TEST_P(ShippedPlaybookTest, LoadsWithoutDiagnostics) {
 TEST_P(ShippedPlaybookTest, OwnTestsPass) {
   LoadResult r = LoadPlaybookFile(PlaybookPath(GetParam()));
   ASSERT_TRUE(r.ok()) << AllDiagnostics(r);
-  auto results = r.playbook->RunTests();
+  auto results = playbook_tests::RunPlaybookFileTests(
+      *r.playbook, PlaybookPath(GetParam()), std::string(DEALCOACH_SOURCE_DIR) + "/config");
   ASSERT_TRUE(results.ok()) << results.status();
   EXPECT_GE(results->size(), 10u);
   for (const auto& t : *results) {

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/engine.h"
+#include "sidecar/playbook_tests/playbook_tests.h"
 
 namespace dealcoach::engine {
 namespace {
@@ -359,7 +360,8 @@ tests:
   LoadResult wrong = LoadPlaybookFile(path);
   std::remove(path.c_str());
   ASSERT_TRUE(wrong.ok()) << FormatDiagnostic(wrong.diagnostics[0]);
-  auto results = wrong.playbook->RunTests();
+  auto results = playbook_tests::RunPlaybookFileTests(
+      *wrong.playbook, path, std::string(DEALCOACH_SOURCE_DIR) + "/config");
   ASSERT_TRUE(results.ok()) << results.status();
   ASSERT_EQ(results->size(), 2u);
   const v1::PlaybookTestResult& t = (*results)[0];
@@ -419,7 +421,7 @@ TEST(RunTestsTest, SiblingTestFileErrorsNameTheirPosition) {
   }
   LoadResult r = LoadPlaybookFile(pb);
   ASSERT_TRUE(r.ok());
-  auto results = r.playbook->RunTests();
+  auto results = playbook_tests::RunPlaybookFileTests(*r.playbook, pb, dir);
   ASSERT_TRUE(results.ok()) << results.status();
   ASSERT_EQ(results->size(), 1u);
   EXPECT_TRUE((*results)[0].passed());
@@ -428,7 +430,7 @@ TEST(RunTestsTest, SiblingTestFileErrorsNameTheirPosition) {
     std::ofstream out(dir + "/mini_test.yaml");
     out << "tests:\n  - name: [unclosed\n";
   }
-  auto broken = r.playbook->RunTests();
+  auto broken = playbook_tests::RunPlaybookFileTests(*r.playbook, pb, dir);
   EXPECT_EQ(broken.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(broken.status().message(),
             dir + "/mini_test.yaml:3:1: malformed YAML: end of sequence flow not found");

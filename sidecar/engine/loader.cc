@@ -5,8 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "sidecar/engine/bounded_file.h"
 #include "sidecar/engine/engine.h"
 #include "sidecar/engine/playbook_internal.h"
 #include "sidecar/engine/source_map.h"
@@ -102,6 +102,11 @@ class Loader {
 
   LoadResult Run() {
     LoadResult result;
+    if (std::optional<YamlBoundsError> e = CheckYamlBounds(source_.text())) {
+      diag_.ErrorAt(e->position, std::move(e->message));
+      result.diagnostics = diag_.Sorted();
+      return result;
+    }
     YAML::Node root;
     try {
       root = YAML::Load(source_.text());
@@ -742,21 +747,21 @@ LoadResult LoadPlaybook(absl::string_view yaml_text, absl::string_view file_name
 }
 
 LoadResult LoadPlaybookFile(const std::string& path, const LoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // Bounded: a regular file of at most the YAML size limit (plus one byte, so that the
+  // loader's own size diagnostic, with the limit in it, is what the admin sees).
+  absl::StatusOr<std::string> text = ReadBoundedFile(path, internal::YamlLimits().max_bytes + 1);
+  if (!text.ok()) {
     LoadResult result;
     v1::Diagnostic d;
     d.set_severity(v1::DIAGNOSTIC_SEVERITY_ERROR);
     d.set_file(path);
     d.set_line(1);
     d.set_column(1);
-    d.set_message(absl::StrCat("cannot read playbook file: ", std::strerror(errno)));
+    d.set_message(absl::StrCat("cannot read playbook file: ", text.status().message()));
     result.diagnostics.push_back(std::move(d));
     return result;
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return LoadPlaybook(buffer.str(), path, options);
+  return LoadPlaybook(*text, path, options);
 }
 
 }  // namespace dealcoach::engine

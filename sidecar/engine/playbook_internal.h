@@ -1,5 +1,5 @@
 // The compiled form of a playbook and the CompiledPlaybook implementation. Internal to
-// the engine: loader.cc builds it, evaluate.cc and test_runner.cc read it.
+// the engine: loader.cc builds it, evaluate.cc and sidecar/playbook_tests read it.
 //
 // Immutable after Load returns; every method is const and safe to call concurrently.
 #ifndef DEALCOACH_SIDECAR_ENGINE_PLAYBOOK_INTERNAL_H_
@@ -109,9 +109,8 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
   absl::StatusOr<v1::ReviewChecklist> EvaluateChecklist(
       const v1::Opportunity& opportunity, absl::Time now,
       absl::string_view checklist_name) const override;
-  absl::StatusOr<std::vector<v1::PlaybookTestResult>> RunTests() const override;
 
-  // --- Internals shared by evaluate.cc and test_runner.cc ---
+  // --- Internals shared by evaluate.cc and sidecar/playbook_tests ---
 
   // The answers, from a state that may be shared between them.
   void FillGuidance(const v1::Opportunity& opp, absl::Time now, const EvaluateOptions& options,

@@ -1,12 +1,16 @@
 #include "sidecar/engine/yaml_util.h"
 
 #include <algorithm>
+#include <sstream>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/parser.h"
 
 namespace dealcoach::engine::internal {
 
@@ -77,6 +81,110 @@ std::string DidYouMean(absl::string_view word, const std::vector<std::string>& c
   }
   if (best_name == nullptr) return "";
   return absl::StrCat("; did you mean '", *best_name, "'?");
+}
+
+namespace {
+
+// Thrown out of the parser by BoundsHandler when a limit is passed.
+struct BoundsExceeded {
+  YamlBoundsError error;
+};
+
+// Counts nesting depth and alias-expanded node counts from parser events.
+class BoundsHandler : public YAML::EventHandler {
+ public:
+  explicit BoundsHandler(const YamlLimits& limits) : limits_(limits) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { Leaf(mark, anchor, 1); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchor_nodes_.find(anchor);
+    Leaf(mark, 0, it == anchor_nodes_.end() ? 1 : it->second);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
+    Leaf(mark, anchor, 1);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  struct Frame {
+    YAML::anchor_t anchor;
+    int64_t nodes;
+  };
+
+  void Add(const YAML::Mark& mark, int64_t nodes) {
+    // Saturating: a chain of aliases can exceed int64 long before the budget check.
+    total_ = std::min<int64_t>(total_ + nodes, limits_.max_nodes + 1);
+    if (!stack_.empty()) {
+      stack_.back().nodes = std::min<int64_t>(stack_.back().nodes + nodes, limits_.max_nodes + 1);
+    }
+    if (total_ > limits_.max_nodes) {
+      throw BoundsExceeded{
+          {PositionOfMark(mark),
+           absl::StrCat("the document expands to more than ", limits_.max_nodes,
+                        " nodes once its aliases (*name) are expanded; aliases may repeat a "
+                        "node, not multiply a document (\"billion laughs\")")}};
+    }
+  }
+  void Leaf(const YAML::Mark& mark, YAML::anchor_t anchor, int64_t nodes) {
+    Add(mark, nodes);
+    if (anchor != 0) anchor_nodes_[anchor] = nodes;
+  }
+  void Open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
+      throw BoundsExceeded{
+          {PositionOfMark(mark), absl::StrCat("nesting deeper than ", limits_.max_depth,
+                                              " levels of mappings and sequences")}};
+    }
+    marks_.push_back(mark);
+    stack_.push_back(Frame{anchor, 1});
+  }
+  void Close() {
+    Frame f = stack_.back();
+    stack_.pop_back();
+    YAML::Mark mark = marks_.back();
+    marks_.pop_back();
+    Add(mark, f.nodes);
+    if (f.anchor != 0) anchor_nodes_[f.anchor] = f.nodes;
+  }
+
+  const YamlLimits& limits_;
+  std::vector<Frame> stack_;
+  std::vector<YAML::Mark> marks_;
+  std::unordered_map<YAML::anchor_t, int64_t> anchor_nodes_;
+  int64_t total_ = 0;
+};
+
+}  // namespace
+
+std::optional<YamlBoundsError> CheckYamlBounds(absl::string_view text, const YamlLimits& limits) {
+  if (text.size() > limits.max_bytes) {
+    return YamlBoundsError{Position{1, 1}, absl::StrCat("the document is ", text.size(),
+                                                        " bytes; the limit is ", limits.max_bytes)};
+  }
+  std::istringstream in{std::string(text)};
+  BoundsHandler handler(limits);
+  try {
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(handler)) {
+    }
+  } catch (const BoundsExceeded& e) {
+    return e.error;
+  } catch (const YAML::Exception&) {
+    return std::nullopt;  // a syntax error: YAML::Load reports it with its position
+  }
+  return std::nullopt;
 }
 
 const char* NodeKind(const YAML::Node& node) {

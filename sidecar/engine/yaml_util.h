@@ -75,6 +75,33 @@ std::optional<bool> GetBool(const YAML::Node& map, const char* key, absl::string
 std::vector<std::string> GetStringList(const YAML::Node& map, const char* key,
                                        absl::string_view what, Diagnostics* diag);
 
+// Bounds on the work a YAML document may cause, applied before the document is turned
+// into a yaml-cpp tree (YAML::Load) and walked. yaml-cpp shares the node of an anchor
+// among its aliases, so a "billion laughs" document of a few hundred bytes loads fine
+// but expands to 10^9 nodes the moment anything walks it; and its recursive-descent
+// parser recurses once per nesting level.
+struct YamlLimits {
+  // Size of the text.
+  size_t max_bytes = 1 << 20;
+  // Nesting of mappings and sequences; the top-level node is depth 1.
+  int max_depth = 64;
+  // Nodes of the document with every alias expanded (an alias counts the nodes of its
+  // anchor). Shipped playbooks have a few thousand.
+  int64_t max_nodes = 100000;
+};
+
+struct YamlBoundsError {
+  Position position;
+  std::string message;
+};
+
+// Checks `text` against `limits` with an event-level parse that stops as soon as a
+// limit is passed (so parser recursion never goes deeper than max_depth + a few
+// frames). nullopt when within bounds or when the text is not valid YAML (the
+// caller's YAML::Load then reports the syntax error).
+std::optional<YamlBoundsError> CheckYamlBounds(absl::string_view text,
+                                               const YamlLimits& limits = {});
+
 // "mapping", "sequence", "scalar" or "null".
 const char* NodeKind(const YAML::Node& node);
 

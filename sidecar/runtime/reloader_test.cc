@@ -36,9 +36,6 @@ class FakePlaybook : public engine::CompiledPlaybook {
                                                         absl::string_view) const override {
     return v1::ReviewChecklist();
   }
-  absl::StatusOr<std::vector<v1::PlaybookTestResult>> RunTests() const override {
-    return std::vector<v1::PlaybookTestResult>();
-  }
 
  private:
   v1::PlaybookRef ref_;

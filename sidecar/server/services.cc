@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/engine/engine.h"
+#include "sidecar/playbook_tests/playbook_tests.h"
 #include "sidecar/server/status.h"
 
 namespace dealcoach::server {
@@ -173,6 +174,8 @@ absl::Status DoGetReviewChecklist(const ServiceDeps& deps, grpc::ServerContext* 
   return absl::OkStatus();
 }
 
+// Pure: the playbook and its tests come inline; `file_name` is a label for diagnostics.
+// No path is resolved and no file opened (see docs/api.md).
 absl::Status DoValidatePlaybook(const v1::ValidatePlaybookRequest& request,
                                 v1::ValidatePlaybookResponse* response) {
   if (request.yaml().empty()) return absl::InvalidArgumentError("yaml: must not be empty");
@@ -182,8 +185,13 @@ absl::Status DoValidatePlaybook(const v1::ValidatePlaybookRequest& request,
   for (v1::Diagnostic& d : result.diagnostics) *response->add_diagnostics() = std::move(d);
   *response->mutable_playbook() = result.ok() ? result.playbook->ref() : result.ref;
   if (request.run_tests() && result.ok()) {
-    DC_ASSIGN_OR_RETURN(std::vector<v1::PlaybookTestResult> tests, result.playbook->RunTests());
-    for (v1::PlaybookTestResult& t : tests) *response->add_test_results() = std::move(t);
+    playbook_tests::TestsInput tests;
+    tests.yaml = request.tests_yaml();
+    tests.file_name = playbook_tests::SiblingTestFile(file_name);
+    // No resolver: a test naming opportunity_file fails with a positioned message.
+    DC_ASSIGN_OR_RETURN(std::vector<v1::PlaybookTestResult> results,
+                        playbook_tests::RunPlaybookTests(*result.playbook, tests));
+    for (v1::PlaybookTestResult& t : results) *response->add_test_results() = std::move(t);
   }
   return absl::OkStatus();
 }

@@ -1,12 +1,16 @@
-// RunTests: the playbook's own unit tests (`tests:` in the playbook and the sibling
-// <name>_test.yaml), run through the real Evaluate.
+// RunPlaybookTests: a playbook's unit tests, run through the real Evaluate. Reads no
+// file itself: `opportunity_file:` goes through the caller's resolver.
+
+#include "sidecar/playbook_tests/playbook_tests.h"
+
+#include <stdlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <limits>
+#include <memory>
 #include <optional>
-#include <sstream>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,13 +19,30 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "sidecar/engine/bounded_file.h"
 #include "sidecar/engine/playbook_internal.h"
 #include "sidecar/engine/source_map.h"
 #include "sidecar/engine/yaml_util.h"
 #include "yaml-cpp/yaml.h"
 
-namespace dealcoach::engine::internal {
+namespace dealcoach::playbook_tests {
 namespace {
+
+using engine::EvaluateOptions;
+using engine::NormalizeOpportunity;
+using engine::internal::CheckKeys;
+using engine::internal::CompiledPlaybookImpl;
+using engine::internal::Diagnostics;
+using engine::internal::DidYouMean;
+using engine::internal::EvalState;
+using engine::internal::ExpectMap;
+using engine::internal::ExpectSequence;
+using engine::internal::GetString;
+using engine::internal::Phase;
+using engine::internal::Position;
+using engine::internal::PositionOfMark;
+using engine::internal::SourceText;
+using engine::internal::YamlToJson;
 
 const std::vector<std::string> kTestKeys = {
     "name", "description", "now", "opportunity", "opportunity_file", "opportunity_id", "expect"};
@@ -30,20 +51,6 @@ const std::vector<std::string> kExpectKeys = {
     "top_behaviors", "behaviors_include", "behaviors_exclude", "risks_include",
     "risks_exclude", "checklist"};
 const std::vector<std::string> kStatuses = {"met", "unmet", "unknown"};
-
-std::string DirName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
-}
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  *out = buffer.str();
-  return true;
-}
 
 const char* StatusName(v1::CriterionStatus s) {
   switch (s) {
@@ -62,8 +69,9 @@ const char* StatusName(v1::CriterionStatus s) {
 // file:line:col.
 class FileRunner {
  public:
-  FileRunner(const CompiledPlaybookImpl* pb, const SourceText* source, std::string file)
-      : pb_(pb), source_(source), file_(std::move(file)), dir_(DirName(file_)) {}
+  FileRunner(const CompiledPlaybookImpl* pb, const SourceText* source, std::string file,
+             const FileResolver* resolver)
+      : pb_(pb), source_(source), file_(std::move(file)), resolver_(resolver) {}
 
   void Run(const YAML::Node& tests, const std::optional<absl::Time>& default_now,
            std::vector<v1::PlaybookTestResult>* results) {
@@ -150,11 +158,16 @@ class FileRunner {
       mark = file.Mark();
       auto path = GetString(t, "opportunity_file", "test", diag);
       if (!path.has_value()) return false;
-      const std::string full = path->rfind('/', 0) == 0 ? *path : dir_ + *path;
-      const nlohmann::json* doc = LoadJson(full);
+      if (resolver_ == nullptr || !*resolver_) {
+        diag->Error(mark,
+                    "opportunity_file: tests here cannot read files; write the opportunity "
+                    "inline under 'opportunity:' (files are for `dealcoach test`)");
+        return false;
+      }
+      std::string error;
+      const nlohmann::json* doc = LoadJson(*path, &error);
       if (doc == nullptr) {
-        diag->Error(mark, absl::StrCat("opportunity_file: cannot read '", full,
-                                       "' as JSON (path is relative to ", file_, ")"));
+        diag->Error(mark, absl::StrCat("opportunity_file: ", error));
         return false;
       }
       auto id = GetString(t, "opportunity_id", "test", diag);
@@ -226,15 +239,27 @@ class FileRunner {
     }
   }
 
-  const nlohmann::json* LoadJson(const std::string& path) {
-    auto it = json_cache_.find(path);
-    if (it != json_cache_.end()) return it->second.is_discarded() ? nullptr : &it->second;
-    std::string text;
-    nlohmann::json doc = nlohmann::json::value_t::discarded;
-    if (ReadFile(path, &text))
-      doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    auto [pos, inserted] = json_cache_.emplace(path, std::move(doc));
-    return pos->second.is_discarded() ? nullptr : &pos->second;
+  // The parsed file, or null with `error` set. Each name is resolved once per file.
+  const nlohmann::json* LoadJson(const std::string& name, std::string* error) {
+    auto it = json_cache_.find(name);
+    if (it == json_cache_.end()) {
+      Loaded loaded;
+      absl::StatusOr<std::string> text = (*resolver_)(name);
+      if (!text.ok()) {
+        loaded.error = absl::StrCat("cannot read '", name, "': ", text.status().message());
+      } else {
+        loaded.doc = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+        if (loaded.doc.is_discarded()) {
+          loaded.error = absl::StrCat("'", name, "' is not valid JSON");
+        }
+      }
+      it = json_cache_.emplace(name, std::move(loaded)).first;
+    }
+    if (!it->second.error.empty()) {
+      *error = it->second.error;
+      return nullptr;
+    }
+    return &it->second.doc;
   }
 
   // Resolves a criterion reference ("community-pain" or "awareness/community-pain").
@@ -432,12 +457,35 @@ class FileRunner {
     }
   }
 
+  struct Loaded {
+    nlohmann::json doc;
+    std::string error;
+  };
+
   const CompiledPlaybookImpl* pb_;
   const SourceText* source_;
   std::string file_;
-  std::string dir_;
-  absl::flat_hash_map<std::string, nlohmann::json> json_cache_;
+  const FileResolver* resolver_;
+  absl::flat_hash_map<std::string, Loaded> json_cache_;
 };
+
+// Parses a tests document, bounded like a playbook.
+absl::StatusOr<YAML::Node> ParseBounded(const std::string& text, const std::string& file) {
+  if (std::optional<engine::internal::YamlBoundsError> e =
+          engine::internal::CheckYamlBounds(text)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ":", e->position.line, ":", e->position.column, ": ", e->message));
+  }
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    Position p = PositionOfMark(e.mark);
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ":", p.line, ":", p.column, ": malformed YAML: ", e.msg));
+  }
+}
+
+}  // namespace
 
 std::string SiblingTestFile(const std::string& file) {
   for (const char* ext : {".yaml", ".yml"}) {
@@ -448,38 +496,34 @@ std::string SiblingTestFile(const std::string& file) {
   return absl::StrCat(file, "_test.yaml");
 }
 
-}  // namespace
+bool IsTestFileName(absl::string_view path) {
+  return absl::EndsWith(path, "_test.yaml") || absl::EndsWith(path, "_test.yml");
+}
 
-absl::StatusOr<std::vector<v1::PlaybookTestResult>> CompiledPlaybookImpl::RunTests() const {
+absl::StatusOr<std::vector<v1::PlaybookTestResult>> RunPlaybookTests(
+    const engine::CompiledPlaybook& playbook, const TestsInput& input) {
+  const auto* pb = dynamic_cast<const CompiledPlaybookImpl*>(&playbook);
+  if (pb == nullptr) {
+    return absl::InvalidArgumentError("playbook tests need a playbook loaded by the engine");
+  }
   std::vector<v1::PlaybookTestResult> results;
-  // Inline tests: the playbook parsed when it loaded, so this cannot throw in practice.
+  // Inline tests: the playbook parsed (within bounds) when it loaded.
   {
-    SourceText source(source_text_);
-    YAML::Node root;
-    try {
-      root = YAML::Load(source_text_);
-    } catch (const YAML::Exception& e) {
-      Position p = PositionOfMark(e.mark);
-      return absl::InvalidArgumentError(
-          absl::StrCat(file_name_, ":", p.line, ":", p.column, ": malformed YAML: ", e.msg));
-    }
-    YAML::Node tests = root["tests"];
+    SourceText source(pb->source_text_);
+    absl::StatusOr<YAML::Node> root = ParseBounded(pb->source_text_, pb->file_name_);
+    if (!root.ok()) return root.status();
+    YAML::Node tests = (*root)["tests"];
     if (tests.IsDefined() && tests.IsSequence()) {
-      FileRunner(this, &source, file_name_).Run(tests, std::nullopt, &results);
+      FileRunner(pb, &source, pb->file_name_, &input.resolver).Run(tests, std::nullopt, &results);
     }
   }
-  const std::string test_file = SiblingTestFile(file_name_);
-  std::string text;
-  if (!ReadFile(test_file, &text)) return results;
+  if (input.yaml.empty()) return results;
+  const std::string& test_file = input.file_name;
+  const std::string& text = input.yaml;
   SourceText source(text);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    Position p = PositionOfMark(e.mark);
-    return absl::InvalidArgumentError(
-        absl::StrCat(test_file, ":", p.line, ":", p.column, ": malformed YAML: ", e.msg));
-  }
+  absl::StatusOr<YAML::Node> parsed = ParseBounded(text, test_file);
+  if (!parsed.ok()) return parsed.status();
+  YAML::Node root = *parsed;
   std::optional<absl::Time> default_now;
   YAML::Node tests = root;
   if (root.IsMap()) {
@@ -513,8 +557,71 @@ absl::StatusOr<std::vector<v1::PlaybookTestResult>> CompiledPlaybookImpl::RunTes
         test_file, ":", p.line, ":", p.column,
         ": a test file is a mapping with 'tests:' (and optionally 'now:') or a list of tests"));
   }
-  FileRunner(this, &source, test_file).Run(tests, default_now, &results);
+  FileRunner(pb, &source, test_file, &input.resolver).Run(tests, default_now, &results);
   return results;
 }
 
-}  // namespace dealcoach::engine::internal
+namespace {
+
+// "a/b/c.yaml" -> "a/b", "c.yaml" -> ".".
+std::string DirOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::StatusOr<std::string> RealPath(const std::string& path) {
+  char* real = realpath(path.c_str(), nullptr);
+  if (real == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot resolve '", path, "': ", strerror(errno)));
+  }
+  std::string out(real);
+  free(real);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::PlaybookTestResult>> RunPlaybookFileTests(
+    const engine::CompiledPlaybook& playbook, const std::string& playbook_path,
+    const std::string& root) {
+  // The playbook's directory relative to the root, so that names in a tests file are
+  // resolved against that directory but confined to the root.
+  absl::StatusOr<std::string> real_root = RealPath(root.empty() ? "." : root);
+  if (!real_root.ok()) return real_root.status();
+  absl::StatusOr<std::string> real_dir = RealPath(DirOf(playbook_path));
+  if (!real_dir.ok()) return real_dir.status();
+  std::string rel;
+  if (*real_dir != *real_root) {
+    const std::string prefix = *real_root == "/" ? "/" : *real_root + "/";
+    if (!absl::StartsWith(*real_dir, prefix)) {
+      return absl::InvalidArgumentError(absl::StrCat("playbook '", playbook_path,
+                                                     "' is not inside the root directory '", root,
+                                                     "' (see --root)"));
+    }
+    rel = real_dir->substr(prefix.size()) + "/";
+  }
+  auto reader = std::make_shared<engine::RootedFileReader>(*real_root);
+  TestsInput input;
+  input.resolver = [reader, rel](absl::string_view name) -> absl::StatusOr<std::string> {
+    if (!name.empty() && name[0] == '/') {
+      return absl::InvalidArgumentError(
+          "absolute paths are not allowed; name the file relative to the tests file");
+    }
+    return reader->Read(absl::StrCat(rel, name));
+  };
+  const std::string sibling = SiblingTestFile(playbook_path);
+  const std::string sibling_name = sibling.substr(sibling.rfind('/') + 1);
+  absl::StatusOr<std::string> text = reader->Read(rel + sibling_name);
+  if (text.ok()) {
+    input.yaml = *std::move(text);
+    input.file_name = sibling;
+  } else if (!absl::IsNotFound(text.status())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(sibling, ":1:1: cannot read tests file: ", text.status().message()));
+  }
+  return RunPlaybookTests(playbook, input);
+}
+
+}  // namespace dealcoach::playbook_tests
