@@ -1,4 +1,6 @@
 // EvaluateForCli: the `dealcoach expr 'EXPR' --vars FILE.json` entry point.
+#include <charconv>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -48,6 +50,71 @@ Value JsonToValue(const nlohmann::json& j) {
   }
 }
 
+// A double as a CEL literal that reads back as the same double: plain notation in the
+// usual range ("1000.0", "-3.5", "0.001"), exponent notation beyond it ("1e+300"), and
+// always with a '.' or an exponent so that it is not read back as an int.
+std::string DoubleLiteral(double d) {
+  if (std::isnan(d) || std::isinf(d)) return Value::Double(d).DebugString();
+  char buf[400];
+  const double a = std::fabs(d);
+  const bool plain = a == 0 || (a >= 1e-5 && a < 1e16);
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d,
+                                 plain ? std::chars_format::fixed : std::chars_format::scientific);
+  if (ec != std::errc()) return Value::Double(d).DebugString();
+  std::string out(buf, end);
+  if (out.find_first_of(".e") == std::string::npos) out += ".0";
+  return out;
+}
+
+// Value::DebugString, with doubles (also inside lists and maps) as DoubleLiteral.
+std::string CelLiteral(const Value& v) {
+  switch (v.kind()) {
+    case ValueKind::kDouble:
+      return DoubleLiteral(v.double_value());
+    case ValueKind::kList: {
+      std::string out = "[";
+      for (int64_t i = 0, n = v.size(); i < n; ++i) {
+        if (i > 0) out += ", ";
+        out += CelLiteral(v.list_element(i));
+      }
+      return out + "]";
+    }
+    case ValueKind::kMap: {
+      std::string out = "{";
+      bool first = true;
+      for (const auto& [k, e] : v.map_entries()) {
+        if (!first) out += ", ";
+        first = false;
+        absl::StrAppend(&out, CelLiteral(k), ": ", CelLiteral(e));
+      }
+      return out + "}";
+    }
+    default:
+      return v.DebugString();
+  }
+}
+
+// `"fields": {"decision_to_change": true}` -> `{"bool_value": true}` (the proto3 JSON of
+// dealcoach.v1.FieldValue), so --vars takes plain JSON values for custom fields as
+// well as the FieldValue form. Integers become int_value (a string in proto3 JSON).
+void ExpandFieldShorthand(nlohmann::json* opp) {
+  if (!opp->is_object()) return;
+  auto it = opp->find("fields");
+  if (it == opp->end() || !it->is_object()) return;
+  for (auto& [name, value] : it->items()) {
+    if (value.is_object() || value.is_null()) continue;
+    if (value.is_boolean()) {
+      value = nlohmann::json{{"bool_value", value}};
+    } else if (value.is_number_integer()) {
+      value = nlohmann::json{{"int_value", value.dump()}};
+    } else if (value.is_number()) {
+      value = nlohmann::json{{"double_value", value}};
+    } else if (value.is_string()) {
+      value = nlohmann::json{{"string_value", value}};
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> EvaluateForCli(absl::string_view source, absl::string_view vars_json) {
@@ -68,7 +135,9 @@ absl::StatusOr<std::string> EvaluateForCli(absl::string_view source, absl::strin
   for (auto it = vars.begin(); it != vars.end(); ++it) {
     const std::string& key = it.key();
     if (key == "opp") {
-      auto status = google::protobuf::util::JsonStringToMessage(it.value().dump(), &opp);
+      nlohmann::json opp_json = it.value();
+      ExpandFieldShorthand(&opp_json);
+      auto status = google::protobuf::util::JsonStringToMessage(opp_json.dump(), &opp);
       if (!status.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("vars: 'opp' is not a valid Opportunity: ", status.ToString()));
@@ -122,7 +191,7 @@ absl::StatusOr<std::string> EvaluateForCli(absl::string_view source, absl::strin
   if (v.is_error()) {
     return absl::InvalidArgumentError(absl::StrCat("evaluation error: ", v.error_message()));
   }
-  return v.DebugString();
+  return CelLiteral(v);
 }
 
 }  // namespace dealcoach::expr

@@ -4,13 +4,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,8 +26,10 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "sidecar/engine/bounded_file.h"
 #include "sidecar/engine/engine.h"
 #include "sidecar/expr/expr.h"
+#include "sidecar/playbook_tests/playbook_tests.h"
 #include "sidecar/server/config.h"
 #include "sidecar/server/embedded.h"
 #include "sidecar/server/render.h"
@@ -42,8 +47,8 @@ usage: dealcoach <command> [options]
 
 commands:
   serve   run the gRPC sidecar            dealcoach serve [--config config/sidecar.yaml]
-  lint    check playbooks                 dealcoach lint PLAYBOOK...
-  test    run playbook tests              dealcoach test PLAYBOOK...
+  lint    check playbooks                 dealcoach lint PLAYBOOK|DIR...
+  test    run playbook tests              dealcoach test [--root DIR] PLAYBOOK|DIR...
   eval    guidance for one deal, offline  dealcoach eval --playbook P --opportunity F.json
   expr    evaluate one expression         dealcoach expr 'EXPRESSION' [--vars F.json]
   demo    start a sidecar on the samples and ask it for guidance over gRPC
@@ -65,7 +70,9 @@ precedence: flag > env > file > default.
 )";
 
 constexpr char kLintHelp[] =
-    R"(usage: dealcoach lint PLAYBOOK...
+    R"(usage: dealcoach lint PLAYBOOK|DIR...
+
+A DIR stands for its playbooks: every *.yaml / *.yml in it not ending _test.yaml.
 
 Parses, validates and type-checks each playbook. Prints every problem as
 file:line:col: error: message, with the source line and a caret.
@@ -73,10 +80,19 @@ Exit 0 when every playbook is clean, 1 when any has errors.
 )";
 
 constexpr char kTestHelp[] =
-    R"(usage: dealcoach test PLAYBOOK...
+    R"(usage: dealcoach test [--root DIR] PLAYBOOK|DIR...
 
 Runs each playbook's tests (its `tests:` section and <playbook>_test.yaml beside it)
 and prints PASS/FAIL per test, then "N passed, M failed". Exit 0 when all pass.
+A DIR stands for its playbooks: every *.yaml / *.yml in it not ending _test.yaml.
+
+Files are read only inside a root directory (default: the DIR given, or the
+playbook's directory): a test's `opportunity_file:` is relative to the tests file and
+must not leave the root ('..' above it, absolute paths and symlinks out are refused).
+Only regular files up to 4 MiB are read.
+
+  --root DIR   widen the root, e.g. --root config for tests that name
+               ../samples/opportunities.json from config/playbooks
 )";
 
 constexpr char kEvalHelp[] =
@@ -87,8 +103,8 @@ Evaluates one opportunity against a playbook without a server and prints the dea
   --playbook FILE       playbook YAML
   --opportunity FILE    an Opportunity in proto3 JSON (an object, or an array with --id)
   --id ID               pick this opportunity when the file holds an array
-  --now RFC3339         evaluate as of this time (default: now)
-  --max_behaviors N     behaviors to show (default 3)
+  --now RFC3339         evaluate as of this time (default: now); --as-of is the same
+  --max-behaviors N     behaviors to show (default 3)
   --checklist [NAME]    print the review checklist too ("" = the first)
   --json                print DealGuidance as proto3 JSON instead
   --no-color            no ANSI colors (default: colors only on a terminal)
@@ -119,16 +135,18 @@ constexpr absl::string_view kDemoDeals[] = {"006000000000006AAA", "0060000000000
                                             "006000000000020AAA", "006000000000037AAA",
                                             "006000000000053AAA"};
 
+// Files named on the command line: bounded (regular files, 4 MiB).
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read file"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  absl::StatusOr<std::string> text = engine::ReadBoundedFile(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat(path, ": cannot read file: ", text.status().message()));
+  }
+  return text;
 }
 
 bool UseColor(const CliArgs& args) {
-  if (args.Has("no-color")) return false;
+  if (args.Has("no_color")) return false;
   if (getenv("NO_COLOR") != nullptr) return false;
   return isatty(STDOUT_FILENO) != 0;
 }
@@ -202,32 +220,83 @@ std::string CliArgs::Get(const std::string& key, const std::string& fallback) co
   return value;
 }
 
+namespace {
+
+// "max-behaviors" -> "max_behaviors"; a configuration key's part after the first '.'
+// (connector.<key>) is kept as written.
+std::string NormalizeFlagName(absl::string_view name) {
+  std::string out(name);
+  const size_t dot = out.find('.');
+  for (size_t i = 0; i < out.size() && i < dot; ++i) {
+    if (out[i] == '-') out[i] = '_';
+  }
+  return out;
+}
+
+// "-x", "--name", "--name=value": a letter, then letters, digits, '-', '_', '.'.
+bool LooksLikeFlag(absl::string_view arg) {
+  absl::string_view body = arg;
+  if (!absl::ConsumePrefix(&body, "--") && !absl::ConsumePrefix(&body, "-")) return false;
+  body = body.substr(0, body.find('='));
+  if (body.empty() || !absl::ascii_isalpha(static_cast<unsigned char>(body[0]))) return false;
+  for (char c : body) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  // "-opp.amount" is an expression, "--connector.x" a setting.
+  return absl::StartsWith(arg, "--") || body.find('.') == absl::string_view::npos;
+}
+
+}  // namespace
+
 absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& argv,
-                                     const std::vector<std::string>& bool_flags) {
+                                     const std::vector<FlagSpec>& flags,
+                                     bool (*accept_value_flag)(const std::string&)) {
   CliArgs args;
   bool flags_done = false;
   for (size_t i = 0; i < argv.size(); ++i) {
     absl::string_view a = argv[i];
-    if (flags_done || !absl::StartsWith(a, "-") || a == "-") {
+    if (flags_done || !LooksLikeFlag(a)) {
+      if (!flags_done && a == "--") {
+        flags_done = true;
+        continue;
+      }
       args.positional.push_back(std::string(a));
-      continue;
-    }
-    if (a == "--") {
-      flags_done = true;
       continue;
     }
     absl::string_view body = a;
     if (!absl::ConsumePrefix(&body, "--")) absl::ConsumePrefix(&body, "-");
-    std::string key, value;
-    size_t eq = body.find('=');
-    bool is_bool = false;
-    std::string name(eq == absl::string_view::npos ? body : body.substr(0, eq));
-    for (const std::string& b : bool_flags) is_bool |= (b == name);
+    const size_t eq = body.find('=');
+    std::string name = NormalizeFlagName(body.substr(0, eq));
     if (name == "h") name = "help";
+    const FlagSpec* spec = nullptr;
+    for (const FlagSpec& f : flags) {
+      if (f.name == name) spec = &f;
+    }
+    FlagSpec dynamic{name, FlagSpec::kValue};
+    if (spec == nullptr && name != "help" && accept_value_flag != nullptr &&
+        accept_value_flag(name)) {
+      spec = &dynamic;
+    }
+    if (spec == nullptr && name != "help") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag ", std::string(a.substr(0, a.find('='))),
+                       "; to pass an argument that starts with '-', put it after --"));
+    }
+    const FlagSpec::Kind kind = spec == nullptr ? FlagSpec::kBool : spec->kind;
+    std::string value;
     if (eq != absl::string_view::npos) {
       value = std::string(body.substr(eq + 1));
-    } else if (is_bool || name == "help") {
+      if (kind == FlagSpec::kBool && value != "true" && value != "false") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag --", name, " is true or false, got '", value, "'"));
+      }
+      if (kind == FlagSpec::kBool && value == "false") continue;
+    } else if (kind == FlagSpec::kBool) {
       value = "true";
+    } else if (kind == FlagSpec::kOptionalValue) {
+      if (i + 1 < argv.size() && !absl::StartsWith(argv[i + 1], "-")) value = argv[++i];
     } else if (i + 1 < argv.size()) {
       value = argv[++i];
     } else {
@@ -311,14 +380,58 @@ int RunServe(const CliArgs& args) {
   return 0;
 }
 
+namespace {
+
+struct PlaybookArg {
+  std::string path;
+  // The root for the playbook's test files when --root is not given.
+  std::string default_root;
+};
+
+// Playbook files named on the command line; a directory stands for its playbooks
+// (*.yaml, *.yml not ending _test.yaml), in name order.
+absl::StatusOr<std::vector<PlaybookArg>> ExpandPlaybookArgs(
+    const std::vector<std::string>& positional) {
+  std::vector<PlaybookArg> out;
+  for (const std::string& arg : positional) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(arg, ec)) {
+      const size_t slash = arg.rfind('/');
+      out.push_back({arg, slash == std::string::npos ? "." : arg.substr(0, slash + 1)});
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::directory_iterator(arg, ec)) {
+      const std::string name = entry.path().filename().string();
+      if ((absl::EndsWith(name, ".yaml") || absl::EndsWith(name, ".yml")) &&
+          !playbook_tests::IsTestFileName(name) && name[0] != '.') {
+        found.push_back(name);
+      }
+    }
+    if (ec) return absl::InvalidArgumentError(absl::StrCat(arg, ": ", ec.message()));
+    if (found.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(arg, ": no playbooks (*.yaml) in it"));
+    }
+    std::sort(found.begin(), found.end());
+    const std::string dir = absl::EndsWith(arg, "/") ? arg : arg + "/";
+    for (const std::string& name : found) out.push_back({dir + name, dir});
+  }
+  return out;
+}
+
+}  // namespace
+
 int RunLint(const CliArgs& args) {
   if (args.Has("help")) {
     std::fputs(kLintHelp, stdout);
     return 0;
   }
   if (args.positional.empty()) return Usage(kLintHelp, "name at least one playbook");
+  absl::StatusOr<std::vector<PlaybookArg>> playbooks = ExpandPlaybookArgs(args.positional);
+  if (!playbooks.ok()) return Usage(kLintHelp, std::string(playbooks.status().message()));
   int failed = 0;
-  for (const std::string& path : args.positional) {
+  for (const PlaybookArg& arg : *playbooks) {
+    const std::string& path = arg.path;
     engine::LoadResult r = engine::LoadPlaybookFile(path);
     PrintDiagnostics(r.diagnostics, stdout);
     if (r.ok()) {
@@ -329,7 +442,7 @@ int RunLint(const CliArgs& args) {
     }
   }
   if (failed > 0) {
-    std::printf("%d of %zu playbook(s) have errors\n", failed, args.positional.size());
+    std::printf("%d of %zu playbook(s) have errors\n", failed, playbooks->size());
     return 1;
   }
   return 0;
@@ -341,9 +454,12 @@ int RunTest(const CliArgs& args) {
     return 0;
   }
   if (args.positional.empty()) return Usage(kTestHelp, "name at least one playbook");
+  absl::StatusOr<std::vector<PlaybookArg>> playbooks = ExpandPlaybookArgs(args.positional);
+  if (!playbooks.ok()) return Usage(kTestHelp, std::string(playbooks.status().message()));
   int passed = 0, failed = 0;
   bool broken = false;
-  for (const std::string& path : args.positional) {
+  for (const PlaybookArg& arg : *playbooks) {
+    const std::string& path = arg.path;
     engine::LoadResult r = engine::LoadPlaybookFile(path);
     if (!r.ok()) {
       PrintDiagnostics(r.diagnostics, stdout);
@@ -351,7 +467,8 @@ int RunTest(const CliArgs& args) {
       broken = true;
       continue;
     }
-    absl::StatusOr<std::vector<v1::PlaybookTestResult>> results = r.playbook->RunTests();
+    absl::StatusOr<std::vector<v1::PlaybookTestResult>> results =
+        playbook_tests::RunPlaybookFileTests(*r.playbook, path, args.Get("root", arg.default_root));
     if (!results.ok()) {
       std::printf("%s\n", std::string(results.status().message()).c_str());
       broken = true;
@@ -385,8 +502,10 @@ int RunEval(const CliArgs& args) {
   if (opp_path.empty()) return Usage(kEvalHelp, "--opportunity is required");
 
   absl::Time now = absl::Now();
-  if (args.Has("now")) {
-    absl::StatusOr<absl::Time> t = ParseRfc3339(args.Get("now"), "--now");
+  if (args.Has("now") || args.Has("as_of")) {
+    const bool as_of = args.Has("as_of");
+    absl::StatusOr<absl::Time> t =
+        ParseRfc3339(args.Get(as_of ? "as_of" : "now"), as_of ? "--as-of" : "--now");
     if (!t.ok()) return Usage(kEvalHelp, std::string(t.status().message()));
     now = *t;
   }
@@ -443,8 +562,7 @@ int RunEval(const CliArgs& args) {
     std::fputs(RenderGuidance(guidance, &opp, render).c_str(), stdout);
   }
   if (args.Has("checklist")) {
-    std::string name = args.Get("checklist");
-    if (name == "true") name = "";
+    const std::string name = args.Get("checklist");  // "" = the first
     absl::StatusOr<v1::ReviewChecklist> checklist = r.playbook->EvaluateChecklist(opp, now, name);
     if (!checklist.ok()) {
       std::fprintf(stderr, "dealcoach: %s\n", std::string(checklist.status().message()).c_str());
@@ -622,14 +740,36 @@ int RunCli(int argc, char** argv) {
     const char* name;
     int (*run)(const CliArgs&);
     const char* help;
+    std::vector<FlagSpec> flags;
+    bool (*accept_value_flag)(const std::string&) = nullptr;
   };
+  using F = FlagSpec;
   static const Command kCommands[] = {
-      {"serve", RunServe, kServeHelp}, {"lint", RunLint, kLintHelp}, {"test", RunTest, kTestHelp},
-      {"eval", RunEval, kEvalHelp},    {"expr", RunExpr, kExprHelp}, {"demo", RunDemo, kDemoHelp},
+      {"serve",
+       RunServe,
+       kServeHelp,
+       {{"config", F::kValue}},
+       [](const std::string& key) { return IsConfigKey(key); }},
+      {"lint", RunLint, kLintHelp, {{"root", F::kValue}}},
+      {"test", RunTest, kTestHelp, {{"root", F::kValue}}},
+      {"eval",
+       RunEval,
+       kEvalHelp,
+       {{"playbook", F::kValue},
+        {"opportunity", F::kValue},
+        {"id", F::kValue},
+        {"now", F::kValue},
+        {"as_of", F::kValue},
+        {"max_behaviors", F::kValue},
+        {"checklist", F::kOptionalValue},
+        {"json", F::kBool},
+        {"no_color", F::kBool}}},
+      {"expr", RunExpr, kExprHelp, {{"vars", F::kValue}}},
+      {"demo", RunDemo, kDemoHelp, {{"no_color", F::kBool}, {"log_level", F::kValue}}},
   };
   for (const Command& c : kCommands) {
     if (command != c.name) continue;
-    absl::StatusOr<CliArgs> args = ParseCliArgs(rest, {"json", "no-color", "help", "checklist"});
+    absl::StatusOr<CliArgs> args = ParseCliArgs(rest, c.flags, c.accept_value_flag);
     if (!args.ok()) return Usage(c.help, std::string(args.status().message()));
     return c.run(*args);
   }

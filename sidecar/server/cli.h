@@ -25,9 +25,27 @@ struct CliArgs {
   std::string Get(const std::string& key, const std::string& fallback = "") const;
 };
 
-// Parses argv[start..). Flags named in `bool_flags` take no value. "--" ends flags.
+// One flag a subcommand accepts.
+struct FlagSpec {
+  enum Kind {
+    kBool,           // --json; "--json=false" is also accepted
+    kValue,          // --now T or --now=T
+    kOptionalValue,  // --checklist, --checklist NAME or --checklist=NAME
+  };
+  std::string name;  // with underscores; "--max-behaviors" and "--max_behaviors" both match
+  Kind kind = kBool;
+};
+
+// The one flag parser of every subcommand. "--flag value" and "--flag=value" mean the
+// same; '-' and '_' in a flag name are the same; "-h" is "--help"; an unknown flag is an
+// error. An argument is a flag only when it looks like one ("-name" or "--name[=...]",
+// name = letters, digits, '-', '_'), so an expression such as "-7 / 2" or "-opp.amount"
+// is positional; "--" ends the flags. A kOptionalValue flag takes the next argument as
+// its value unless it starts with '-'. `accept_value_flag`, when set, accepts further
+// value flags by name (serve: every configuration key).
 absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& argv,
-                                     const std::vector<std::string>& bool_flags);
+                                     const std::vector<FlagSpec>& flags,
+                                     bool (*accept_value_flag)(const std::string&) = nullptr);
 
 int RunCli(int argc, char** argv);
 
