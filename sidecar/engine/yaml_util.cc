@@ -85,6 +85,12 @@ std::string DidYouMean(absl::string_view word, const std::vector<std::string>& c
 
 namespace {
 
+std::string TooManyNodes(const YamlLimits& limits) {
+  return absl::StrCat("the document expands to more than ", limits.max_nodes,
+                      " nodes once its aliases (*name) are expanded; aliases may repeat a "
+                      "node, not multiply a document (\"billion laughs\")");
+}
+
 // Thrown out of the parser by BoundsHandler when a limit is passed.
 struct BoundsExceeded {
   YamlBoundsError error;
@@ -130,11 +136,7 @@ class BoundsHandler : public YAML::EventHandler {
       stack_.back().nodes = std::min<int64_t>(stack_.back().nodes + nodes, limits_.max_nodes + 1);
     }
     if (total_ > limits_.max_nodes) {
-      throw BoundsExceeded{
-          {PositionOfMark(mark),
-           absl::StrCat("the document expands to more than ", limits_.max_nodes,
-                        " nodes once its aliases (*name) are expanded; aliases may repeat a "
-                        "node, not multiply a document (\"billion laughs\")")}};
+      throw BoundsExceeded{{PositionOfMark(mark), TooManyNodes(limits_)}};
     }
   }
   void Leaf(const YAML::Mark& mark, YAML::anchor_t anchor, int64_t nodes) {
@@ -166,6 +168,115 @@ class BoundsHandler : public YAML::EventHandler {
   int64_t total_ = 0;
 };
 
+// Flow nesting ('[' and '{') from the text alone, before yaml-cpp sees it: yaml-cpp's
+// scanner queues a token per '[' of "[[[[..." before the parser consumes any (about
+// 250 bytes each: 1 MB of '[' costs 250 MB), so depth must be known first. Skips
+// comments and quoted scalars (a quote opens one only where a scalar can start); may
+// over-count brackets inside plain scalars, never under-counts real ones outside
+// block scalars. The event pass below then measures block and flow nesting exactly.
+// Also counts the ',' of flow collections: the scanner queues a whole flow collection's
+// tokens too, so "[a, a, a, ...]" beyond the node budget is refused here as well.
+std::optional<YamlBoundsError> PrescanFlow(absl::string_view text, const YamlLimits& limits) {
+  enum class State { kPlain, kDouble, kSingle, kComment };
+  State state = State::kPlain;
+  const int max_depth = limits.max_depth;
+  int64_t flow_items = 0;
+  int depth = 0;
+  int line = 1, column = 0;
+  char prev = '\n';  // last significant character outside quotes and comments
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      column = 0;
+    } else {
+      ++column;
+    }
+    switch (state) {
+      case State::kComment:
+        if (c == '\n') {
+          state = State::kPlain;
+          prev = '\n';
+        }
+        continue;
+      case State::kDouble:
+        if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
+          ++i;
+          ++column;
+        } else if (c == '"') {
+          state = State::kPlain;
+          prev = c;
+        }
+        continue;
+      case State::kSingle:
+        if (c == '\'') {
+          if (i + 1 < text.size() && text[i + 1] == '\'') {
+            ++i;
+            ++column;
+          } else {
+            state = State::kPlain;
+            prev = c;
+          }
+        }
+        continue;
+      case State::kPlain:
+        break;
+    }
+    const bool after_space = i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' ||
+                             text[i - 1] == '\n' || text[i - 1] == '\r';
+    switch (c) {
+      case '\n':
+        prev = '\n';
+        break;
+      case ' ':
+      case '\t':
+      case '\r':
+        break;
+      case '#':
+        if (after_space) {
+          state = State::kComment;
+        } else {
+          prev = c;
+        }
+        break;
+      case '"':
+      case '\'': {
+        const bool starts_scalar = prev == '\n' || prev == '[' || prev == '{' || prev == ',' ||
+                                   ((prev == ':' || prev == '-' || prev == '?') && after_space);
+        if (starts_scalar) {
+          state = c == '"' ? State::kDouble : State::kSingle;
+        } else {
+          prev = c;
+        }
+        break;
+      }
+      case '[':
+      case '{':
+        if (++depth > max_depth) {
+          return YamlBoundsError{
+              Position{line, column},
+              absl::StrCat("nesting deeper than ", max_depth, " levels of mappings and sequences")};
+        }
+        prev = c;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        prev = c;
+        break;
+      case ',':
+        if (depth > 0 && ++flow_items > limits.max_nodes) {
+          return YamlBoundsError{Position{line, column}, TooManyNodes(limits)};
+        }
+        prev = c;
+        break;
+      default:
+        prev = c;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<YamlBoundsError> CheckYamlBounds(absl::string_view text, const YamlLimits& limits) {
@@ -173,6 +284,7 @@ std::optional<YamlBoundsError> CheckYamlBounds(absl::string_view text, const Yam
     return YamlBoundsError{Position{1, 1}, absl::StrCat("the document is ", text.size(),
                                                         " bytes; the limit is ", limits.max_bytes)};
   }
+  if (std::optional<YamlBoundsError> e = PrescanFlow(text, limits)) return e;
   std::istringstream in{std::string(text)};
   BoundsHandler handler(limits);
   try {
