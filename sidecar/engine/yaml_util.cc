@@ -176,6 +176,42 @@ class BoundsHandler : public YAML::EventHandler {
 // block scalars. The event pass below then measures block and flow nesting exactly.
 // Also counts the ',' of flow collections: the scanner queues a whole flow collection's
 // tokens too, so "[a, a, a, ...]" beyond the node budget is refused here as well.
+std::optional<YamlBoundsError> PrescanFlow(absl::string_view text, const YamlLimits& limits);
+
+// A safety net under PrescanFlow that reads no syntax at all: every '[' '{' ']' '}' and
+// ',' counts, wherever it is. A quote that PrescanFlow misreads (say, a lone '"' in a
+// block scalar) cannot hide a bracket flood from it. Limits are generous (16x the
+// depth, the node budget in commas), so real text does not reach them.
+std::optional<YamlBoundsError> RawFlowCount(absl::string_view text, const YamlLimits& limits) {
+  const int64_t max_raw_depth = 16 * static_cast<int64_t>(limits.max_depth);
+  int64_t depth = 0, commas = 0;
+  int line = 1, column = 0;
+  for (char c : text) {
+    if (c == '\n') {
+      ++line;
+      column = 0;
+      continue;
+    }
+    ++column;
+    if (c == '[' || c == '{') {
+      if (++depth > max_raw_depth) {
+        return YamlBoundsError{Position{line, column},
+                               absl::StrCat("nesting deeper than ", limits.max_depth,
+                                            " levels of mappings and sequences (", max_raw_depth,
+                                            " unclosed '[' or '{' in the text)")};
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    } else if (c == ',' && ++commas > limits.max_nodes) {
+      return YamlBoundsError{
+          Position{line, column},
+          absl::StrCat("more than ", limits.max_nodes, " ',' in the text; the node limit is ",
+                       limits.max_nodes)};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<YamlBoundsError> PrescanFlow(absl::string_view text, const YamlLimits& limits) {
   enum class State { kPlain, kDouble, kSingle, kComment };
   State state = State::kPlain;
@@ -285,6 +321,7 @@ std::optional<YamlBoundsError> CheckYamlBounds(absl::string_view text, const Yam
                                                         " bytes; the limit is ", limits.max_bytes)};
   }
   if (std::optional<YamlBoundsError> e = PrescanFlow(text, limits)) return e;
+  if (std::optional<YamlBoundsError> e = RawFlowCount(text, limits)) return e;
   std::istringstream in{std::string(text)};
   BoundsHandler handler(limits);
   try {

@@ -108,6 +108,16 @@ TEST(YamlBoundsTest, DeepNestingIsRejectedNotCrashed) {
   }
 }
 
+// A lone quote in a block scalar makes the syntax-aware scan think a quoted scalar runs
+// on; the raw count still catches the bracket flood behind it.
+TEST(YamlBoundsTest, QuoteInBlockScalarCannotHideABracketFlood) {
+  const std::string y = "a: |\n  \"\nb: " + std::string(5000, '[');
+  engine::LoadResult r = engine::LoadPlaybook(y, "hide.yaml");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_THAT(r.diagnostics[0].message(), HasSubstr("nesting deeper than 64"));
+  EXPECT_EQ(r.diagnostics[0].line(), 3);
+}
+
 TEST(YamlBoundsTest, SizeCapAndModestAliasesAreFine) {
   engine::LoadResult big = engine::LoadPlaybook(std::string((1 << 20) + 1, '#'), "big.yaml");
   ASSERT_EQ(big.diagnostics.size(), 1u);
