@@ -86,13 +86,13 @@ Runs each playbook's tests (its `tests:` section and <playbook>_test.yaml beside
 and prints PASS/FAIL per test, then "N passed, M failed". Exit 0 when all pass.
 A DIR stands for its playbooks: every *.yaml / *.yml in it not ending _test.yaml.
 
-Files are read only inside a root directory (default: the DIR given, or the
-playbook's directory): a test's `opportunity_file:` is relative to the tests file and
-must not leave the root ('..' above it, absolute paths and symlinks out are refused).
+Files are read only inside a root directory (default: the current directory when
+the playbook is inside it, as in a playbook repository; otherwise the playbook's own
+directory): a test's `opportunity_file:` is relative to the tests file and must not
+leave the root ('..' above it, absolute paths and symlinks out are refused).
 Only regular files up to 4 MiB are read.
 
-  --root DIR   widen the root, e.g. --root config for tests that name
-               ../samples/opportunities.json from config/playbooks
+  --root DIR   set the root explicitly (narrower or wider than the default)
 )";
 
 constexpr char kEvalHelp[] =
@@ -388,6 +388,20 @@ struct PlaybookArg {
   std::string default_root;
 };
 
+// The root test files are read under when --root is not given: the current directory
+// when `dir` lies inside it (an admin runs `dealcoach test playbooks/` from the playbook
+// repository, whose tests may name ../samples), else `dir` itself.
+std::string DefaultRoot(const std::string& dir) {
+  std::error_code ec;
+  const std::filesystem::path cwd = std::filesystem::current_path(ec);
+  if (ec) return dir;
+  const std::filesystem::path abs = std::filesystem::weakly_canonical(dir, ec);
+  if (ec) return dir;
+  auto rel = abs.lexically_relative(cwd);
+  if (rel.empty() || *rel.begin() == "..") return dir;
+  return ".";
+}
+
 // Playbook files named on the command line; a directory stands for its playbooks
 // (*.yaml, *.yml not ending _test.yaml), in name order.
 absl::StatusOr<std::vector<PlaybookArg>> ExpandPlaybookArgs(
@@ -397,7 +411,8 @@ absl::StatusOr<std::vector<PlaybookArg>> ExpandPlaybookArgs(
     std::error_code ec;
     if (!std::filesystem::is_directory(arg, ec)) {
       const size_t slash = arg.rfind('/');
-      out.push_back({arg, slash == std::string::npos ? "." : arg.substr(0, slash + 1)});
+      const std::string dir = slash == std::string::npos ? "." : arg.substr(0, slash + 1);
+      out.push_back({arg, DefaultRoot(dir)});
       continue;
     }
     std::vector<std::string> found;
@@ -414,7 +429,7 @@ absl::StatusOr<std::vector<PlaybookArg>> ExpandPlaybookArgs(
     }
     std::sort(found.begin(), found.end());
     const std::string dir = absl::EndsWith(arg, "/") ? arg : arg + "/";
-    for (const std::string& name : found) out.push_back({dir + name, dir});
+    for (const std::string& name : found) out.push_back({dir + name, DefaultRoot(dir)});
   }
   return out;
 }

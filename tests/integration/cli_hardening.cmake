@@ -15,8 +15,15 @@ add_test(NAME cli_test_directory_includes_unknown_and_no_contacts_tests
 set_tests_properties(cli_test_directory_includes_unknown_and_no_contacts_tests PROPERTIES
   PASS_REGULAR_EXPRESSION "PASS no contacts at all gets the buying center.*PASS a champion whose sentiment is not recorded is unknown, not unmet.*PASS no contacts at all asks for the buying center"
   FAIL_REGULAR_EXPRESSION "FAIL ")
-# Without --root the root is the directory given: ../samples is outside it.
-add_test(NAME cli_test_refuses_files_outside_root COMMAND dealcoach test ${pb})
+# Run from the repository (the admin's checkout), the default root is the current
+# directory, so the shipped tests' ../samples is inside it.
+add_test(NAME cli_test_default_root_is_the_checkout COMMAND dealcoach test config/playbooks
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_test_default_root_is_the_checkout PROPERTIES
+  PASS_REGULAR_EXPRESSION "[1-9][0-9]* passed, 0 failed" FAIL_REGULAR_EXPRESSION "FAIL ")
+# Run from elsewhere, the root is the playbook's directory: ../samples is outside it.
+add_test(NAME cli_test_refuses_files_outside_root COMMAND dealcoach test ${pb}
+  WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
 set_tests_properties(cli_test_refuses_files_outside_root PROPERTIES
   PASS_REGULAR_EXPRESSION "opportunity_file: cannot read '../samples/opportunities.json': '[^']*' leaves the root directory")
 add_test(NAME cli_test_refuses_absolute_opportunity_file
