@@ -44,8 +44,8 @@ namespace dealcoach::connectors {
 std::string ConfigPosition(const YAML::Node& node, const ConnectorContext& context);
 
 // InvalidArgument "file:line:col: message".
-absl::Status ConfigError(const YAML::Node& node, const ConnectorContext& context,
-                         absl::string_view message);
+[[nodiscard]] absl::Status ConfigError(const YAML::Node& node, const ConnectorContext& context,
+                                       absl::string_view message);
 
 // `path` resolved against context.base_dir unless absolute or base_dir is empty.
 std::string ResolvePath(absl::string_view path, const ConnectorContext& context);
@@ -61,20 +61,22 @@ class ConfigReader {
 
   // InvalidArgument when the section is not a map or has a key outside `allowed`
   // ("file:line:col: unknown key 'tokn_url' in salesforce config; known keys: ...").
-  absl::Status CheckKeys(std::initializer_list<absl::string_view> allowed) const;
+  [[nodiscard]] absl::Status CheckKeys(std::initializer_list<absl::string_view> allowed) const;
 
   // Required when no default is given.
-  absl::StatusOr<std::string> String(absl::string_view key) const;
-  absl::StatusOr<std::string> String(absl::string_view key, absl::string_view dflt) const;
-  absl::StatusOr<int64_t> Int(absl::string_view key, int64_t dflt) const;
-  absl::StatusOr<double> Double(absl::string_view key, double dflt) const;
-  absl::StatusOr<bool> Bool(absl::string_view key, bool dflt) const;
-  absl::StatusOr<absl::Duration> Duration(absl::string_view key, absl::Duration dflt) const;
+  [[nodiscard]] absl::StatusOr<std::string> String(absl::string_view key) const;
+  [[nodiscard]] absl::StatusOr<std::string> String(absl::string_view key,
+                                                   absl::string_view dflt) const;
+  [[nodiscard]] absl::StatusOr<int64_t> Int(absl::string_view key, int64_t dflt) const;
+  [[nodiscard]] absl::StatusOr<double> Double(absl::string_view key, double dflt) const;
+  [[nodiscard]] absl::StatusOr<bool> Bool(absl::string_view key, bool dflt) const;
+  [[nodiscard]] absl::StatusOr<absl::Duration> Duration(absl::string_view key,
+                                                        absl::Duration dflt) const;
   // RFC 3339 time, or nullopt when absent.
-  absl::StatusOr<std::optional<absl::Time>> Time(absl::string_view key) const;
+  [[nodiscard]] absl::StatusOr<std::optional<absl::Time>> Time(absl::string_view key) const;
   // The sub-section, or a Null node when absent (test with IsMap()); error when present
   // but not a map.
-  absl::StatusOr<YAML::Node> Map(absl::string_view key) const;
+  [[nodiscard]] absl::StatusOr<YAML::Node> Map(absl::string_view key) const;
 
  private:
   YAML::Node section_;
@@ -83,11 +85,11 @@ class ConfigReader {
 
 // Reads the shared resilience keys listed above (timeouts, retry, rate_limit,
 // circuit_breaker) from `reader`'s section, starting from `defaults`.
-absl::StatusOr<ResilienceOptions> ParseResilience(const ConfigReader& reader,
-                                                  const ResilienceOptions& defaults = {});
+[[nodiscard]] absl::StatusOr<ResilienceOptions> ParseResilience(
+    const ConfigReader& reader, const ResilienceOptions& defaults = {});
 
 // Reads tls_verify, ca_file and timeouts.connect into HttpClientOptions.
-absl::StatusOr<HttpClientOptions> ParseHttpClientOptions(const ConfigReader& reader);
+[[nodiscard]] absl::StatusOr<HttpClientOptions> ParseHttpClientOptions(const ConfigReader& reader);
 
 }  // namespace dealcoach::connectors
 

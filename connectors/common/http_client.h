@@ -82,7 +82,8 @@ struct HttpClientOptions {
 class HttpClient {
  public:
   // Builds a client. Never fails today; StatusOr leaves room for option validation.
-  static absl::StatusOr<std::unique_ptr<HttpClient>> Create(const HttpClientOptions& options);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<HttpClient>> Create(
+      const HttpClientOptions& options);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -96,7 +97,7 @@ class HttpClient {
   //   ResourceExhausted  response over max_response_bytes.
   // Messages name the method and the URL path (never the query string or headers,
   // which may carry secrets): "POST /services/oauth2/token: connection refused".
-  absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
+  [[nodiscard]] absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
 
   const HttpClientOptions& options() const { return options_; }
 

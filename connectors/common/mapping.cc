@@ -18,6 +18,7 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "sidecar/common/status_macros.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::connectors {
 
@@ -417,18 +418,6 @@ absl::Status Convert(const json& v, ValueType type, Converted* out) {
     }
   }
   return absl::InternalError("bad type");
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  int64_t secs = nanos / 1000000000;
-  int64_t rem = nanos % 1000000000;
-  if (rem < 0) {
-    rem += 1000000000;
-    --secs;
-  }
-  ts->set_seconds(secs);
-  ts->set_nanos(static_cast<int32_t>(rem));
 }
 
 void AddRepeatedString(Message* msg, const FieldDescriptor* f, const std::string& value) {

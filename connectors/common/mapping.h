@@ -79,15 +79,16 @@ struct MappingIssues {
 class OpportunityMapping {
  public:
   // Parses a mapping from YAML text. `file` names the text in messages.
-  static absl::StatusOr<OpportunityMapping> Parse(absl::string_view yaml, absl::string_view file);
+  [[nodiscard]] static absl::StatusOr<OpportunityMapping> Parse(absl::string_view yaml,
+                                                                absl::string_view file);
   // Parses a mapping from an already-loaded node (e.g. a sidecar config section).
-  static absl::StatusOr<OpportunityMapping> FromNode(const YAML::Node& node,
-                                                     absl::string_view file);
+  [[nodiscard]] static absl::StatusOr<OpportunityMapping> FromNode(const YAML::Node& node,
+                                                                   absl::string_view file);
 
   // Overlays `overrides` (same format): every target it names replaces this mapping's
   // rule for that target; new targets are added. A list section (contacts: ...) replaces
   // the whole list mapping. Returns the same load-time errors as FromNode.
-  absl::Status Merge(const YAML::Node& overrides, absl::string_view file);
+  [[nodiscard]] absl::Status Merge(const YAML::Node& overrides, absl::string_view file);
 
   // Maps `record` onto `opp`, setting only fields whose source is present and converts.
   // Conversion problems are added to `issues` (may be null).
@@ -130,7 +131,7 @@ const nlohmann::json* FindPath(const nlohmann::json& record, absl::string_view p
 // Parses CRM date and time text: "2026-11-20" (midnight UTC), RFC 3339
 // ("2026-11-20T10:00:00Z", "...10:00:00.123+01:00"), Salesforce
 // ("2026-11-20T10:00:00.000+0000"). InvalidArgument otherwise.
-absl::StatusOr<absl::Time> ParseCrmTime(absl::string_view text);
+[[nodiscard]] absl::StatusOr<absl::Time> ParseCrmTime(absl::string_view text);
 
 }  // namespace dealcoach::connectors
 

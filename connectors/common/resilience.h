@@ -95,8 +95,8 @@ absl::StatusCode StatusCodeFromHttp(int http_status);
 
 // "<crm>: <call>: <status> <reason>[: detail]" with the code from StatusCodeFromHttp.
 // `call` is DescribeCall() output; `detail` is CRM-provided error text (no secrets).
-absl::Status StatusFromHttp(int http_status, absl::string_view crm, absl::string_view call,
-                            absl::string_view detail);
+[[nodiscard]] absl::Status StatusFromHttp(int http_status, absl::string_view crm,
+                                          absl::string_view call, absl::string_view detail);
 
 // True for HTTP statuses worth retrying: 429, 500, 502, 503, 504.
 bool IsRetryableHttpStatus(int http_status);
@@ -117,7 +117,7 @@ class RateLimiter {
   // Takes one token, sleeping (on the injected clock) until one is available. Returns
   // DeadlineExceeded without sleeping when the token would only be available after
   // `deadline`.
-  absl::Status Acquire(absl::Time deadline);
+  [[nodiscard]] absl::Status Acquire(absl::Time deadline);
 
  private:
   const RateLimitOptions options_;
@@ -136,7 +136,7 @@ class CircuitBreaker {
   CircuitBreaker(const CircuitBreakerOptions& options, Clock* clock);
   // OK to send, or Unavailable "circuit open after N failures: <last error>" while open.
   // In half-open state only one caller at a time gets OK.
-  absl::Status Allow();
+  [[nodiscard]] absl::Status Allow();
   void RecordSuccess();
   // `error` is remembered (its message) for Allow()'s refusal and for health.
   void RecordFailure(const absl::Status& error);
@@ -182,9 +182,9 @@ class ResilientHttp {
   // IsRetryableHttpStatus); transport failures become Unavailable / DeadlineExceeded
   // prefixed "<crm>: <call>: ". When retries run out the last error is returned with
   // " (after N attempts)" appended. `stats` may be null.
-  absl::StatusOr<HttpResponse> Execute(HttpRequest request,
-                                       const ErrorClassifier& classify = nullptr,
-                                       ExecuteStats* stats = nullptr);
+  [[nodiscard]] absl::StatusOr<HttpResponse> Execute(HttpRequest request,
+                                                     const ErrorClassifier& classify = nullptr,
+                                                     ExecuteStats* stats = nullptr);
 
   // Healthy unless the breaker is open or the last call failed; detail says why.
   ConnectorHealth Health();

@@ -33,8 +33,10 @@ namespace dealcoach::connectors {
 //   - both `<key>_env` and `<key>_file` are present,
 //   - the variable is unset/empty, or the file is unreadable/empty,
 //   - neither is present and `required` (when not required the result is "").
-absl::StatusOr<std::string> ReadSecret(const YAML::Node& section, absl::string_view key,
-                                       const ConnectorContext& context, bool required = true);
+[[nodiscard]] absl::StatusOr<std::string> ReadSecret(const YAML::Node& section,
+                                                     absl::string_view key,
+                                                     const ConnectorContext& context,
+                                                     bool required = true);
 
 // Replaces every occurrence of `secret` in `text` with "<redacted>" (no-op for an empty
 // secret). For the rare message built from text that might echo a credential.

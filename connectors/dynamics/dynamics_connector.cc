@@ -17,6 +17,7 @@
 #include "connectors/common/secrets.h"
 #include "connectors/registry.h"
 #include "sidecar/common/status_macros.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::connectors::dynamics {
 namespace {
@@ -431,9 +432,7 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
     for (const json& row : rows) {
       v1::Opportunity opp = Map(row);
       if (opp.has_updated_at()) {
-        result.high_water_mark =
-            std::max(result.high_water_mark, absl::FromUnixSeconds(opp.updated_at().seconds()) +
-                                                 absl::Nanoseconds(opp.updated_at().nanos()));
+        result.high_water_mark = std::max(result.high_water_mark, ToAbslTime(opp.updated_at()));
       }
       ++result.count;
       DC_RETURN_IF_ERROR(sink(std::move(opp)));

@@ -16,6 +16,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/common/status_macros.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::connectors {
 
@@ -26,10 +27,7 @@ using google::protobuf::Reflection;
 namespace {
 
 void Shift(google::protobuf::Timestamp* ts, absl::Duration delta) {
-  absl::Time t = absl::FromUnixSeconds(ts->seconds()) + absl::Nanoseconds(ts->nanos()) + delta;
-  const int64_t secs = absl::ToUnixSeconds(t);
-  ts->set_seconds(secs);
-  ts->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
+  SetTimestamp(ToAbslTime(*ts) + delta, ts);
 }
 
 bool IsTimestamp(const google::protobuf::Descriptor* d) {
@@ -57,8 +55,7 @@ absl::StatusOr<std::string> ReadAll(const std::string& path) {
 
 absl::Time UpdatedAt(const v1::Opportunity& opp) {
   if (!opp.has_updated_at()) return absl::InfinitePast();
-  return absl::FromUnixSeconds(opp.updated_at().seconds()) +
-         absl::Nanoseconds(opp.updated_at().nanos());
+  return ToAbslTime(opp.updated_at());
 }
 
 }  // namespace

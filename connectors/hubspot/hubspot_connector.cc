@@ -13,6 +13,7 @@
 #include "connectors/common/secrets.h"
 #include "connectors/registry.h"
 #include "sidecar/common/status_macros.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::connectors::hubspot {
 namespace {
@@ -460,9 +461,7 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
       v1::Opportunity opp = Map(d);
       delivered.insert(opp.id());
       if (opp.has_updated_at()) {
-        result.high_water_mark =
-            std::max(result.high_water_mark, absl::FromUnixSeconds(opp.updated_at().seconds()) +
-                                                 absl::Nanoseconds(opp.updated_at().nanos()));
+        result.high_water_mark = std::max(result.high_water_mark, ToAbslTime(opp.updated_at()));
       }
       ++result.count;
       DC_RETURN_IF_ERROR(sink(std::move(opp)));

@@ -73,12 +73,13 @@ class PgSession {
   // the query does not return rows), Unauthenticated / PermissionDenied, InvalidArgument
   // (bad SQL or data), ResourceExhausted (server out of resources). Messages start
   // "postgres: query '<name>': ".
-  absl::StatusOr<PgRows> Query(absl::string_view name, const std::string& sql,
-                               const std::vector<std::optional<std::string>>& params,
-                               absl::Time deadline);
+  [[nodiscard]] absl::StatusOr<PgRows> Query(absl::string_view name, const std::string& sql,
+                                             const std::vector<std::optional<std::string>>& params,
+                                             absl::Time deadline);
 
   // Runs a script of statements (no parameters, no rows expected), e.g. schema.sql.
-  absl::Status Exec(absl::string_view name, const std::string& sql, absl::Time deadline);
+  [[nodiscard]] absl::Status Exec(absl::string_view name, const std::string& sql,
+                                  absl::Time deadline);
 
   // Healthy after a successful query; detail carries the last error otherwise.
   ConnectorHealth Health() const;
@@ -90,15 +91,15 @@ class PgSession {
   int connects() const;
 
  private:
-  absl::Status EnsureConnected(absl::string_view name, absl::Time deadline)
+  [[nodiscard]] absl::Status EnsureConnected(absl::string_view name, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<PgRows> RunOnce(absl::string_view name, const std::string& sql,
-                                 const std::vector<std::optional<std::string>>& params,
-                                 bool expect_rows, absl::Time deadline, bool* connection_lost)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<PgRows> Run(absl::string_view name, const std::string& sql,
-                             const std::vector<std::optional<std::string>>& params,
-                             bool expect_rows, absl::Time deadline);
+  [[nodiscard]] absl::StatusOr<PgRows> RunOnce(
+      absl::string_view name, const std::string& sql,
+      const std::vector<std::optional<std::string>>& params, bool expect_rows, absl::Time deadline,
+      bool* connection_lost) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  [[nodiscard]] absl::StatusOr<PgRows> Run(absl::string_view name, const std::string& sql,
+                                           const std::vector<std::optional<std::string>>& params,
+                                           bool expect_rows, absl::Time deadline);
   void Drop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string Clean(absl::string_view text) const;
 

@@ -9,6 +9,7 @@
 #include "connectors/common/config.h"
 #include "connectors/common/secrets.h"
 #include "sidecar/common/status_macros.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::connectors::postgres {
 namespace {
@@ -45,9 +46,7 @@ std::string SqlTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E6S%Ez", t, absl::UTCTimeZone());
 }
 
-absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
+absl::Time TimeOf(const google::protobuf::Timestamp& ts) { return ToAbslTime(ts); }
 
 // A JSON value's FieldValue by its JSON type; false for objects, arrays and null.
 bool JsonToFieldValue(const nlohmann::json& v, v1::FieldValue* out) {

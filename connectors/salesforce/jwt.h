@@ -19,8 +19,8 @@ std::string Base64UrlEncode(absl::string_view data);
 // as given, and an RS256 signature by the PEM private key `private_key_pem` (PKCS#1 or
 // PKCS#8). InvalidArgument when the key cannot be read or is not RSA; the message never
 // contains key material.
-absl::StatusOr<std::string> SignJwtRs256(absl::string_view claims_json,
-                                         absl::string_view private_key_pem);
+[[nodiscard]] absl::StatusOr<std::string> SignJwtRs256(absl::string_view claims_json,
+                                                       absl::string_view private_key_pem);
 
 }  // namespace dealcoach::connectors::salesforce
 

@@ -16,6 +16,7 @@
 #include "connectors/registry.h"
 #include "connectors/salesforce/jwt.h"
 #include "sidecar/common/status_macros.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::connectors::salesforce {
 
@@ -120,9 +121,7 @@ std::string BuildSelect(const OpportunityMapping& mapping, const std::string& mo
   return absl::StrCat("SELECT ", absl::StrJoin(fields, ", "), " FROM Opportunity");
 }
 
-absl::Time TimestampToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
+absl::Time TimestampToTime(const google::protobuf::Timestamp& ts) { return ToAbslTime(ts); }
 
 // OpportunityHistory has a row per change of any tracked field; keep stage changes only,
 // oldest first, and derive stage_entered_at.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
+#include "sidecar/common/time_util.h"
 #include "sidecar/engine/playbook_internal.h"
 
 namespace dealcoach::engine::internal {
@@ -18,13 +19,7 @@ using google::protobuf::RepeatedPtrField;
 
 constexpr char kNotRecorded[] = "not recorded in the CRM";
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
-  return ts;
-}
+google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTimestamp(t); }
 
 std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);

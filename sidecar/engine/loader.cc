@@ -532,7 +532,10 @@ class Loader {
       if (!ExpectSequence(it->second, what0, &diag_)) continue;
       absl::flat_hash_map<std::string, int> ids;
       int k = 0;
-      for (const YAML::Node& item : it->second) {
+      // A copy: `it->` is a proxy that dies with the full expression, so a range-for over
+      // `it->second` iterates a dangling node (ASan, found by playbook_fuzzer).
+      const YAML::Node items = it->second;
+      for (const YAML::Node& item : items) {
         ++k;
         const std::string iwhat0 = absl::StrCat("item #", k, " of ", what0);
         if (!ExpectMap(item, iwhat0, &diag_)) continue;

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "sidecar/common/edit_distance.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/parser.h"
 
@@ -54,33 +55,10 @@ std::vector<v1::Diagnostic> Diagnostics::Sorted() const {
   return out;
 }
 
-int EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<int> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int>(j);
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = static_cast<int>(i);
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const int subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 std::string DidYouMean(absl::string_view word, const std::vector<std::string>& candidates) {
-  const int limit = std::max<int>(2, static_cast<int>(word.size()) / 3);
-  int best = limit + 1;
-  const std::string* best_name = nullptr;
-  for (const std::string& c : candidates) {
-    const int d = EditDistance(word, c);
-    if (d < best) {
-      best = d;
-      best_name = &c;
-    }
-  }
-  if (best_name == nullptr) return "";
-  return absl::StrCat("; did you mean '", *best_name, "'?");
+  const std::string* best = ClosestName(word, candidates, std::max<size_t>(2, word.size() / 3));
+  if (best == nullptr) return "";
+  return absl::StrCat("; did you mean '", *best, "'?");
 }
 
 namespace {
@@ -367,7 +345,9 @@ void CheckKeys(const YAML::Node& map, absl::string_view what,
                Diagnostics* diag) {
   absl::flat_hash_set<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key = it->first;
+    // A copy: `it->` returns a proxy that dies with the full expression, so a reference
+    // to its `first` dangles (ASan stack-use-after-scope, found by playbook_fuzzer).
+    const YAML::Node key = it->first;
     if (!key.IsScalar()) {
       diag->Error(key.Mark(), absl::StrCat(what, ": keys must be plain names"));
       continue;

@@ -50,9 +50,6 @@ Position PositionOfMark(const YAML::Mark& mark);
 // "; did you mean 'x'?" when a candidate is close to `word`, else "".
 std::string DidYouMean(absl::string_view word, const std::vector<std::string>& candidates);
 
-// Levenshtein distance, for suggestions.
-int EditDistance(absl::string_view a, absl::string_view b);
-
 // Checks that `node` is a mapping; reports "<what>: expected a mapping, got a <kind>".
 bool ExpectMap(const YAML::Node& node, absl::string_view what, Diagnostics* diag);
 // Checks that `node` is a sequence.

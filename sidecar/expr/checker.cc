@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "sidecar/common/edit_distance.h"
 #include "sidecar/expr/functions.h"
 
 namespace dealcoach::expr {
@@ -14,20 +15,6 @@ namespace pb = google::protobuf;
 using TK = Type::Kind;
 
 namespace {
-
-size_t EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 std::string OpDisplay(const std::string& fn) {
   if (fn == "@in") return "in";
@@ -43,17 +30,9 @@ std::string OpDisplay(const std::string& fn) {
 }  // namespace
 
 std::string SuggestName(absl::string_view name, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_d = 3;
-  for (const std::string& c : candidates) {
-    size_t d = EditDistance(name, c);
-    size_t limit = std::max<size_t>(1, std::min<size_t>(2, name.size() / 3));
-    if (d <= limit && d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  return best;
+  const std::string* best =
+      ClosestName(name, candidates, std::max<size_t>(1, std::min<size_t>(2, name.size() / 3)));
+  return best == nullptr ? "" : *best;
 }
 
 TypePtr ScalarFieldType(const pb::FieldDescriptor* f) {

@@ -11,6 +11,7 @@
 
 #include "dealcoach/v1/opportunity.pb.h"
 #include "gtest/gtest.h"
+#include "sidecar/common/time_util.h"
 #include "sidecar/expr/expr.h"
 
 namespace dealcoach::expr {
@@ -20,11 +21,7 @@ using v1::Opportunity;
 
 const absl::Time kNow = absl::FromUnixSeconds(1795000000);  // 2026-11-18
 
-void SetTs(google::protobuf::Timestamp* ts, absl::Time t) {
-  ts->set_seconds(absl::ToUnixSeconds(t));
-  ts->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(absl::ToUnixSeconds(t)))));
-}
+void SetTs(google::protobuf::Timestamp* ts, absl::Time t) { SetTimestamp(t, ts); }
 
 Environment Env() {
   Environment env = Environment::ForOpportunity();

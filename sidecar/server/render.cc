@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::server {
 namespace {
@@ -114,8 +115,7 @@ std::string PhaseName(const v1::PhaseRef& phase) {
 }
 
 std::string FormatTs(const google::protobuf::Timestamp& ts) {
-  absl::Time t = absl::FromUnixSeconds(ts.seconds());
-  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", ToAbslTime(ts), absl::UTCTimeZone());
 }
 
 std::string FormatAge(const google::protobuf::Duration& d) {

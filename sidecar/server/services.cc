@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "sidecar/common/status_macros.h"
+#include "sidecar/common/time_util.h"
 #include "sidecar/engine/engine.h"
 #include "sidecar/playbook_tests/playbook_tests.h"
 #include "sidecar/server/status.h"
@@ -13,17 +14,7 @@
 namespace dealcoach::server {
 namespace {
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t ns = absl::ToUnixNanos(t);
-  ts.set_seconds(ns / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(ns % 1000000000));
-  if (ts.nanos() < 0) {
-    ts.set_seconds(ts.seconds() - 1);
-    ts.set_nanos(ts.nanos() + 1000000000);
-  }
-  return ts;
-}
+google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTimestamp(t); }
 
 // Checked before expensive work and after every wait, so a caller that gave up is not
 // served (and one whose deadline passed mid-fetch gets DEADLINE_EXCEEDED, not stale
@@ -48,7 +39,7 @@ absl::StatusOr<absl::Time> ResolveNow(const ServiceDeps& deps, bool has_as_of,
         absl::StrCat("as_of: not a valid timestamp (seconds ", as_of.seconds(), ", nanos ",
                      as_of.nanos(), "); use 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"));
   }
-  return absl::FromUnixSeconds(as_of.seconds()) + absl::Nanoseconds(as_of.nanos());
+  return ToAbslTime(as_of);
 }
 
 absl::StatusOr<int> ResolveMaxBehaviors(const ServiceDeps& deps, int requested) {

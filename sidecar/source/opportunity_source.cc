@@ -16,24 +16,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/arena.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::source {
 namespace {
 
 using connectors::Connector;
 using connectors::ConnectorHealth;
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t secs = absl::ToUnixSeconds(t);
-  ts->set_seconds(secs);
-  ts->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
-}
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t secs = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(secs);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-}
 
 // Parses `bytes` into a message on its own arena; the arena lives as long as the
 // returned pointer. Null when the bytes do not parse.

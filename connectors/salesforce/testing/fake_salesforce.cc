@@ -253,7 +253,7 @@ ScriptedResponse FakeSalesforce::Query(const RecordedRequest& r) {
   size_t batch = 2000;
   const std::string options = r.Header("Sforce-Query-Options");
   if (absl::StartsWith(options, "batchSize=")) {
-    absl::SimpleAtoi(absl::string_view(options).substr(10), &batch);
+    if (!absl::SimpleAtoi(absl::string_view(options).substr(10), &batch)) batch = 2000;
   }
   if (!absl::StartsWith(soql, "SELECT ") || !absl::StrContains(soql, " FROM Opportunity")) {
     return SfJson(400, Error("MALFORMED_QUERY", "unexpected token").dump());
@@ -303,7 +303,7 @@ ScriptedResponse FakeSalesforce::Page(const RecordedRequest& r) {
   size_t batch = 2000;
   const std::string options = r.Header("Sforce-Query-Options");
   if (absl::StartsWith(options, "batchSize=")) {
-    absl::SimpleAtoi(absl::string_view(options).substr(10), &batch);
+    if (!absl::SimpleAtoi(absl::string_view(options).substr(10), &batch)) batch = 2000;
   }
   {
     absl::MutexLock lock(&mu_);
