@@ -47,6 +47,7 @@ commands:
   eval    guidance for one deal, offline  dealcoach eval --playbook P --opportunity F.json
   expr    evaluate one expression         dealcoach expr 'EXPRESSION' [--vars F.json]
   demo    start a sidecar on the samples and ask it for guidance over gRPC
+  store   operate the durable store       dealcoach store migrate|status|vacuum
 
 Run 'dealcoach <command> --help' for a command's options.
 )";
@@ -624,8 +625,9 @@ int RunCli(int argc, char** argv) {
     const char* help;
   };
   static const Command kCommands[] = {
-      {"serve", RunServe, kServeHelp}, {"lint", RunLint, kLintHelp}, {"test", RunTest, kTestHelp},
-      {"eval", RunEval, kEvalHelp},    {"expr", RunExpr, kExprHelp}, {"demo", RunDemo, kDemoHelp},
+      {"serve", RunServe, kServeHelp},  {"lint", RunLint, kLintHelp}, {"test", RunTest, kTestHelp},
+      {"eval", RunEval, kEvalHelp},     {"expr", RunExpr, kExprHelp}, {"demo", RunDemo, kDemoHelp},
+      {"store", RunStore, StoreHelp()},
   };
   for (const Command& c : kCommands) {
     if (command != c.name) continue;

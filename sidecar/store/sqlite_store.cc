@@ -807,7 +807,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options) {
   DC_RETURN_IF_ERROR(store->Init());
   if (options.migrate) {
     DC_RETURN_IF_ERROR(store->Migrate().status());
-  } else {
+  } else if (options.require_current_schema) {
     DC_ASSIGN_OR_RETURN(StoreStatus st, store->Status());
     if (st.schema_version < st.latest_version) {
       return absl::FailedPreconditionError(

@@ -61,6 +61,9 @@ struct StoreOptions {
   // Apply pending migrations in Open. Off: Open fails FailedPrecondition when the schema
   // is behind (an operator runs `dealcoach store migrate`).
   bool migrate = true;
+  // With migrate off: refuse a database whose schema is behind (false lets
+  // `dealcoach store status|migrate` open it to report or migrate).
+  bool require_current_schema = true;
   // Snapshot rows per write transaction.
   int snapshot_batch_rows = 5000;
   // Snapshot retention applied by PruneSnapshots: keep the newest `keep_snapshots`
