@@ -66,11 +66,15 @@ absl::StatusOr<StoreConfig> ParseStoreConfig(const YAML::Node& section,
                                              const std::string& base_dir) {
   StoreConfig c;
   std::string data_dir = "data";
+  // Absent and empty (`store:` with nothing under it) both mean the defaults.
+  const bool present = section && !section.IsNull();
   try {
-    DC_RETURN_IF_ERROR(CheckKeys(
-        section, "",
-        {"backend", "data_dir", "busy_timeout", "postgres", "migrate", "snapshots", "decisions"}));
-    if (section) {
+    if (present) {
+      DC_RETURN_IF_ERROR(CheckKeys(section, "",
+                                   {"backend", "data_dir", "busy_timeout", "postgres", "migrate",
+                                    "snapshots", "decisions"}));
+    }
+    if (present) {
       std::string backend = "sqlite";
       DC_RETURN_IF_ERROR(ReadString(section["backend"], "backend", &backend));
       if (backend == "sqlite") {
