@@ -12,6 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev libre2-dev nlohmann-json3-dev
   libcurl4-openssl-dev libpq-dev postgresql
+  libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev clang-format
   tzdata

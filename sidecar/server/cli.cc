@@ -52,6 +52,7 @@ commands:
   eval    guidance for one deal, offline  dealcoach eval --playbook P --opportunity F.json
   expr    evaluate one expression         dealcoach expr 'EXPRESSION' [--vars F.json]
   demo    start a sidecar on the samples and ask it for guidance over gRPC
+  store   operate the durable store       dealcoach store migrate|status|vacuum
 
 Run 'dealcoach <command> --help' for a command's options.
 )";
@@ -781,6 +782,11 @@ int RunCli(int argc, char** argv) {
         {"no_color", F::kBool}}},
       {"expr", RunExpr, kExprHelp, {{"vars", F::kValue}}},
       {"demo", RunDemo, kDemoHelp, {{"no_color", F::kBool}, {"log_level", F::kValue}}},
+      {"store",
+       RunStore,
+       StoreHelp(),
+       {{"config", F::kValue}},
+       [](const std::string& key) { return absl::StartsWith(key, "store."); }},
   };
   for (const Command& c : kCommands) {
     if (command != c.name) continue;

@@ -56,6 +56,8 @@ int RunTest(const CliArgs& args);
 int RunEval(const CliArgs& args);
 int RunExpr(const CliArgs& args);
 int RunDemo(const CliArgs& args);
+int RunStore(const CliArgs& args);  // store_cli.cc
+const char* StoreHelp();
 
 }  // namespace dealcoach::server
 

@@ -39,7 +39,7 @@ bool IsPathKey(absl::string_view key) {
   absl::string_view last =
       key.substr(key.rfind('.') == absl::string_view::npos ? 0 : key.rfind('.') + 1);
   return key == "playbooks.files" || last == "path" || absl::EndsWith(last, "_path") ||
-         absl::EndsWith(last, "_file");
+         absl::EndsWith(last, "_file") || key == "store.data_dir";
 }
 
 // Tracks where each value came from, for messages.
@@ -189,6 +189,17 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"source.parsed_cache_entries", "1024", "parsed opportunities kept for repeated lookups"},
       {"connector.type", "file", "connector type (file, salesforce, hubspot, ...)"},
       {"connector.<type>.<key>", "", "any key of the connector's own section"},
+      {"store.backend", "sqlite", "durable store: sqlite | postgres | none (docs/store.md)"},
+      {"store.data_dir", "data", "sqlite: directory of dealcoach.db"},
+      {"store.busy_timeout", "5s", "sqlite: wait for another writer's lock"},
+      {"store.postgres.conninfo", "", "postgres: libpq connection string (a secret)"},
+      {"store.migrate", "true", "apply pending schema migrations on open"},
+      {"store.snapshots.keep", "10", "evaluation snapshots kept per tenant"},
+      {"store.snapshots.max_age", "720h", "evaluation snapshots older than this are pruned"},
+      {"store.decisions.queue_size", "10000", "decision log queue; full -> dropped"},
+      {"store.decisions.batch_size", "500", "decisions per write transaction"},
+      {"store.decisions.retention", "720h", "decisions older than this are deleted"},
+      {"store.decisions.masked_fields", "", "decision fields stored masked (caller,deal_id,...)"},
   };
   return *settings;
 }
@@ -199,6 +210,7 @@ std::string EnvVarName(absl::string_view key) {
 
 bool IsConfigKey(absl::string_view key) {
   if (absl::StartsWith(key, "connector.")) return key.size() > strlen("connector.");
+  if (absl::StartsWith(key, "store.")) return key.size() > strlen("store.");
   for (const SettingInfo& s : KnownSettings()) {
     if (key == s.key) return true;
   }
@@ -263,10 +275,11 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
       origins.Override(o.key, o.origin);
     }
 
-    DC_RETURN_IF_ERROR(CheckKeys(root, "",
-                                 {"listen", "log_level", "max_message_bytes", "max_behaviors",
-                                  "playbooks", "reload", "shutdown_grace", "source", "connector"},
-                                 origins));
+    DC_RETURN_IF_ERROR(
+        CheckKeys(root, "",
+                  {"listen", "log_level", "max_message_bytes", "max_behaviors", "playbooks",
+                   "reload", "shutdown_grace", "source", "connector", "store"},
+                  origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["source"], "source",
@@ -342,6 +355,13 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                                  origins, 0, 1 << 20, &parsed_entries));
       c.source.parsed_cache_entries = static_cast<size_t>(parsed_entries);
     }
+    absl::StatusOr<store::StoreConfig> store_config =
+        store::ParseStoreConfig(root["store"], base_dir);
+    if (!store_config.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file_name.empty() ? "config" : file_name, ": ",
+                                                     store_config.status().message()));
+    }
+    c.store = *std::move(store_config);
     c.connector = root["connector"];
     if (!c.connector) {
       return origins.Error("connector", YAML::Node(),

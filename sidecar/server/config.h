@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "sidecar/runtime/log.h"
 #include "sidecar/source/opportunity_source.h"
+#include "sidecar/store/store_config.h"
 #include "yaml-cpp/yaml.h"
 
 namespace dealcoach::server {
@@ -54,6 +55,8 @@ struct SidecarConfig {
   source::SourceOptions source;
   // The `connector:` section as written (with overrides applied), for the registry.
   YAML::Node connector;
+  // The `store:` section, parsed (docs/store.md); defaults when absent.
+  store::StoreConfig store;
   // Where the file came from ("" when there was no file) and its directory.
   std::string config_file;
   std::string base_dir;

@@ -1,0 +1,261 @@
+// Store benchmarks (docs/store.md has the numbers and the command):
+//
+//   BM_SnapshotWriteVsEvaluate/<backend>  evaluates 100,000 generated deals with the
+//       shipped customer-journey playbook, then writes their compact results as one
+//       snapshot. Manual time = the write; counters: eval_s, write_s and write_per_eval
+//       (write time / evaluation time, measured in the same process on the same data).
+//   BM_CompareSnapshots/<backend>         compares two 100,000-deal snapshots (5% of the
+//       deals changed) deal by deal. Target: < 1 s.
+//   BM_DecisionLogEnqueue                 DecisionLogger::Log on the request path.
+//
+// PostgreSQL cases need DEALCOACH_BENCH_PG (a libpq connection string to a database the
+// benchmark may create tables in; it drops the store tables first) and are skipped
+// without it. SQLite uses a temporary directory (DEALCOACH_BENCH_DIR to choose one).
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "bench/common/opportunity_generator.h"
+#include "sidecar/engine/engine.h"
+#include "sidecar/store/decision_logger.h"
+#include "sidecar/store/store.h"
+
+namespace dealcoach::bench {
+namespace {
+
+constexpr int kDeals = 100000;
+
+store::CriterionState StateOf(v1::CriterionStatus s) {
+  switch (s) {
+    case v1::CRITERION_STATUS_MET:
+      return store::CRITERION_STATE_MET;
+    case v1::CRITERION_STATUS_UNMET:
+      return store::CRITERION_STATE_UNMET;
+    case v1::CRITERION_STATUS_UNKNOWN:
+      return store::CRITERION_STATE_UNKNOWN;
+    default:
+      return store::CRITERION_STATE_UNSPECIFIED;
+  }
+}
+
+// The compact result the store keeps for one evaluated deal.
+store::CompactResult Compact(const v1::Opportunity& opp, const v1::DealGuidance& g) {
+  store::CompactResult r;
+  r.set_deal_id(opp.id());
+  r.set_claimed_phase(g.claimed_phase().id());
+  r.set_evidence_phase(g.evidence_phase().id());
+  for (const v1::GateResult& gate : g.gates()) {
+    for (const v1::CriterionResult& c : gate.criteria()) {
+      store::CriterionOutcome* o = r.add_criteria();
+      o->set_id(c.rule().id());
+      o->set_state(StateOf(c.status()));
+    }
+  }
+  for (const v1::Behavior& b : g.next_best_behaviors()) r.add_fired_behaviors(b.rule().id());
+  for (const v1::Risk& k : g.risks()) r.add_fired_risks(k.rule().id());
+  r.set_amount(opp.amount());
+  r.set_close_date_unix(opp.close_date().seconds());
+  r.set_owner(opp.owner().id());
+  r.set_stage(opp.stage());
+  return r;
+}
+
+const std::vector<v1::Opportunity>& Deals() {
+  static const auto* deals = [] {
+    auto* v = new std::vector<v1::Opportunity>(OpportunityGenerator(42).MakeMany(0, kDeals));
+    for (v1::Opportunity& o : *v) engine::NormalizeOpportunity(&o);
+    return v;
+  }();
+  return *deals;
+}
+
+std::shared_ptr<const engine::CompiledPlaybook> Playbook() {
+  static auto* pb = new std::shared_ptr<const engine::CompiledPlaybook>(
+      engine::LoadPlaybookFile(DEALCOACH_SOURCE_DIR "/config/playbooks/customer-journey.yaml")
+          .playbook);
+  return *pb;
+}
+
+std::string TempDir() {
+  const char* base = getenv("DEALCOACH_BENCH_DIR");
+  std::string tmpl = absl::StrCat(base != nullptr ? base : "/tmp", "/dc_store_bench_XXXXXX");
+  char* made = mkdtemp(tmpl.data());
+  return made != nullptr ? made : "/tmp";
+}
+
+// A store on a clean database: a new SQLite directory, or PostgreSQL with the store's
+// tables dropped. Null (and the state skipped) when unavailable.
+std::unique_ptr<store::Store> CleanStore(benchmark::State& state, bool postgres, std::string* dir) {
+  store::StoreOptions o;
+  o.snapshot_batch_rows = 10000;
+  o.keep_snapshots = 1000;
+  if (postgres) {
+    const char* pg = getenv("DEALCOACH_BENCH_PG");
+    if (pg == nullptr || *pg == '\0') {
+      state.SkipWithError("set DEALCOACH_BENCH_PG to run the PostgreSQL cases");
+      return nullptr;
+    }
+    o.backend = store::Backend::kPostgres;
+    o.postgres_conninfo = pg;
+  } else {
+    *dir = TempDir();
+    o.data_dir = *dir;
+  }
+  absl::StatusOr<std::unique_ptr<store::Store>> s = store::Open(o);
+  if (!s.ok()) {
+    state.SkipWithError(std::string(s.status().message()).c_str());
+    return nullptr;
+  }
+  return std::move(*s);
+}
+
+void RemoveDir(const std::string& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// A tenant per run so PostgreSQL runs never see each other's rows.
+std::string RunTenant() { return absl::StrCat("bench-", absl::ToUnixMicros(absl::Now())); }
+
+void BM_SnapshotWriteVsEvaluate(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  if (Playbook() == nullptr) return state.SkipWithError("customer-journey.yaml did not load");
+  std::string dir;
+  std::unique_ptr<store::Store> s = CleanStore(state, postgres, &dir);
+  if (s == nullptr) return;
+  const std::vector<v1::Opportunity>& deals = Deals();
+  const std::string tenant = RunTenant();
+  engine::EvaluateOptions eo;
+  eo.max_behaviors = 3;
+  double eval_s = 0, write_s = 0;
+  int run = 0;
+  for (auto _ : state) {
+    std::vector<store::CompactResult> results;
+    results.reserve(deals.size());
+    v1::DealGuidance g;
+    absl::Time t0 = absl::Now();
+    for (const v1::Opportunity& o : deals) {
+      Playbook()->EvaluateInto(o, BenchNow(), eo, &g);
+      results.push_back(Compact(o, g));
+    }
+    absl::Time t1 = absl::Now();
+    absl::Status w = s->WriteSnapshot(tenant, absl::StrCat("run-", run++), results);
+    absl::Time t2 = absl::Now();
+    if (!w.ok()) return state.SkipWithError(std::string(w.message()).c_str());
+    eval_s += absl::ToDoubleSeconds(t1 - t0);
+    write_s += absl::ToDoubleSeconds(t2 - t1);
+    state.SetIterationTime(absl::ToDoubleSeconds(t2 - t1));
+  }
+  state.counters["eval_s"] = eval_s / state.iterations();
+  state.counters["write_s"] = write_s / state.iterations();
+  state.counters["write_per_eval"] = write_s / eval_s;
+  state.counters["deals"] = kDeals;
+  s.reset();
+  RemoveDir(dir);
+}
+BENCHMARK(BM_SnapshotWriteVsEvaluate)
+    ->ArgName("postgres")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+
+void BM_CompareSnapshots(benchmark::State& state) {
+  const bool postgres = state.range(0) == 1;
+  std::string dir;
+  std::unique_ptr<store::Store> s = CleanStore(state, postgres, &dir);
+  if (s == nullptr) return;
+  const std::string tenant = RunTenant();
+  std::vector<store::CompactResult> a, b;
+  a.reserve(kDeals);
+  for (int i = 0; i < kDeals; ++i) {
+    store::CompactResult r;
+    r.set_deal_id(absl::StrCat("opp-42-", i));
+    r.set_claimed_phase("prove");
+    r.set_evidence_phase(i % 3 == 0 ? "discover" : "prove");
+    for (const char* id : {"pain", "budget", "champion", "decision-process", "timeline"}) {
+      store::CriterionOutcome* c = r.add_criteria();
+      c->set_id(id);
+      c->set_state(i % 2 ? store::CRITERION_STATE_MET : store::CRITERION_STATE_UNKNOWN);
+    }
+    r.add_fired_behaviors("confirm-budget");
+    r.add_fired_risks("single-threaded");
+    r.set_amount(1000.0 + i);
+    r.set_close_date_unix(1790000000 + i);
+    r.set_owner("u-7");
+    r.set_stage("Proposal");
+    a.push_back(std::move(r));
+  }
+  b = a;
+  for (int i = 0; i < kDeals; i += 20) {  // 5% changed
+    b[i].set_evidence_phase("close");
+    b[i].mutable_criteria(1)->set_state(store::CRITERION_STATE_MET);
+  }
+  if (!s->WriteSnapshot(tenant, "a", a).ok() || !s->WriteSnapshot(tenant, "b", b).ok()) {
+    return state.SkipWithError("writing the snapshots failed");
+  }
+  int64_t diffs = 0;
+  for (auto _ : state) {
+    diffs = 0;
+    absl::Status c =
+        s->CompareSnapshots(tenant, "a", "b", [&](const store::DealDiff&) { ++diffs; });
+    if (!c.ok()) return state.SkipWithError(std::string(c.message()).c_str());
+  }
+  state.counters["diffs"] = static_cast<double>(diffs);
+  state.counters["deals"] = kDeals;
+  s.reset();
+  RemoveDir(dir);
+}
+BENCHMARK(BM_CompareSnapshots)
+    ->ArgName("postgres")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
+
+void BM_DecisionLogEnqueue(benchmark::State& state) {
+  std::string dir;
+  std::unique_ptr<store::Store> s = CleanStore(state, /*postgres=*/false, &dir);
+  if (s == nullptr) return;
+  store::DecisionLoggerOptions o;
+  o.queue_capacity = 1 << 20;
+  o.masked_fields = {"caller"};
+  int64_t dropped = 0;
+  {
+    store::DecisionLogger logger(s.get(), o);
+    store::Decision d;
+    d.tenant = "bench";
+    d.caller = "crm-widget@acme";
+    d.deal_id = "opp-42-1";
+    d.playbook = "customer-journey";
+    d.revision = 3;
+    d.fired_rule_ids = {"confirm-budget", "single-threaded"};
+    d.input_hash = "sha256:0123456789abcdef";
+    d.latency = absl::Microseconds(42);
+    int64_t i = 0;
+    for (auto _ : state) {
+      d.decision_id = absl::StrCat("d-", i++);
+      d.at = absl::Now();
+      benchmark::DoNotOptimize(logger.Log(d));
+    }
+    dropped = logger.dropped();
+  }
+  state.counters["dropped"] = static_cast<double>(dropped);
+  state.SetItemsProcessed(state.iterations());
+  s.reset();
+  RemoveDir(dir);
+}
+BENCHMARK(BM_DecisionLogEnqueue)->Iterations(200000);
+
+}  // namespace
+}  // namespace dealcoach::bench
+
+BENCHMARK_MAIN();

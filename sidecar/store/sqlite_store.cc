@@ -1,0 +1,821 @@
+// SQLite backend: one connection per Store (serialised by a mutex), WAL journal so
+// readers in other processes never block the writer, busy_timeout so two writers wait
+// for each other instead of failing. Writes take the write lock up front
+// (BEGIN IMMEDIATE): a read-then-write transaction can then never deadlock with
+// another process's, which is what makes Publish's check-then-update and the
+// migration runner safe across processes.
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "sidecar/common/status_macros.h"
+#include "sidecar/store/backends.h"
+#include "sidecar/store/migrations.h"
+
+namespace dealcoach::store::internal {
+namespace {
+
+int64_t ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+// A prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt() = default;
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  sqlite3_stmt** out() { return &stmt_; }
+  sqlite3_stmt* get() const { return stmt_; }
+
+  void Bind(int i, absl::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void BindBlob(int i, absl::string_view v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  std::string Text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    return p == nullptr ? std::string()
+                        : std::string(reinterpret_cast<const char*>(p),
+                                      static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  absl::string_view Blob(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p == nullptr ? absl::string_view() : absl::string_view(static_cast<const char*>(p), n);
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class SqliteStore : public Store {
+ public:
+  SqliteStore(const StoreOptions& options, std::string path)
+      : options_(options), path_(std::move(path)) {}
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+  absl::Status Init() {
+    absl::MutexLock lock(&mu_);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) return Error("open", rc);
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+    // journal_mode=WAL is the first statement that reads the file: a corrupt file or a
+    // read-only directory fails here, with the file named.
+    DC_RETURN_IF_ERROR(ExecLocked("PRAGMA journal_mode=WAL", "enable WAL"));
+    DC_RETURN_IF_ERROR(
+        ExecLocked("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "set pragmas"));
+    DC_RETURN_IF_ERROR(ExecLocked("SELECT count(*) FROM sqlite_master", "read schema"));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int> Migrate() override {
+    absl::MutexLock lock(&mu_);
+    // One BEGIN IMMEDIATE around the check and every pending migration: a second
+    // process waits (busy_timeout) and then finds them applied.
+    DC_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE", "migrate: lock"));
+    absl::StatusOr<int> applied = MigrateLocked();
+    if (!applied.ok()) {
+      ExecLocked("ROLLBACK", "migrate: rollback").IgnoreError();
+      return applied.status();
+    }
+    DC_RETURN_IF_ERROR(ExecLocked("COMMIT", "migrate: commit"));
+    return applied;
+  }
+
+  absl::StatusOr<StoreStatus> Status() override {
+    absl::MutexLock lock(&mu_);
+    StoreStatus s;
+    s.backend = "sqlite";
+    s.location = path_;
+    s.latest_version = SqliteMigrations().empty() ? 0 : SqliteMigrations().back().version;
+    DC_ASSIGN_OR_RETURN(bool exists, TableExists("schema_migrations"));
+    if (!exists) return s;
+    Stmt st;
+    DC_RETURN_IF_ERROR(
+        Prepare("SELECT version, name FROM schema_migrations ORDER BY version", &st));
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      s.schema_version = static_cast<int>(st.Int(0));
+      s.applied.push_back(absl::StrCat(absl::Dec(st.Int(0), absl::kZeroPad4), "_", st.Text(1)));
+    }
+    if (rc != SQLITE_DONE) return Error("status", rc);
+    return s;
+  }
+
+  absl::Status Vacuum() override {
+    absl::MutexLock lock(&mu_);
+    DC_RETURN_IF_ERROR(ExecLocked("VACUUM", "vacuum"));
+    return ExecLocked("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
+  }
+
+  absl::StatusOr<Revision> CreateRevision(absl::string_view tenant, absl::string_view name,
+                                          absl::string_view yaml, absl::string_view author,
+                                          absl::string_view message) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    if (name.empty()) return absl::InvalidArgumentError("store: playbook name is required");
+    Revision r;
+    r.tenant = std::string(tenant);
+    r.name = std::string(name);
+    r.yaml = std::string(yaml);
+    r.author = std::string(author);
+    r.message = std::string(message);
+    r.content_hash = ContentHash(yaml);
+    r.created_at = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+    r.state = RevisionState::kDraft;
+    absl::MutexLock lock(&mu_);
+    DC_RETURN_IF_ERROR(Transaction("create revision", [&]() -> absl::Status {
+      Stmt q;
+      DC_RETURN_IF_ERROR(
+          Prepare("SELECT coalesce(max(revision), 0) FROM playbook_revisions "
+                  "WHERE tenant = ?1 AND name = ?2",
+                  &q));
+      q.Bind(1, tenant);
+      q.Bind(2, name);
+      DC_RETURN_IF_ERROR(StepRow(q, "create revision"));
+      r.revision = q.Int(0) + 1;
+      Stmt ins;
+      DC_RETURN_IF_ERROR(Prepare(
+          "INSERT INTO playbook_revisions (tenant, name, revision, content_hash, yaml, author, "
+          "message, created_at_us, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft')",
+          &ins));
+      ins.Bind(1, tenant);
+      ins.Bind(2, name);
+      ins.Bind(3, r.revision);
+      ins.Bind(4, r.content_hash);
+      ins.Bind(5, yaml);
+      ins.Bind(6, author);
+      ins.Bind(7, message);
+      ins.Bind(8, ToMicros(r.created_at));
+      return StepDone(ins, "create revision");
+    }));
+    return r;
+  }
+
+  absl::StatusOr<Revision> Publish(const PublishRequest& req) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(req.tenant));
+    if (req.action != "publish" && req.action != "rollback") {
+      return absl::InvalidArgumentError("store: publish action must be publish or rollback");
+    }
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<Revision> out;
+    DC_RETURN_IF_ERROR(Transaction("publish", [&]() -> absl::Status {
+      Stmt cur;
+      DC_RETURN_IF_ERROR(
+          Prepare("SELECT revision FROM playbook_revisions WHERE tenant = ?1 "
+                  "AND name = ?2 AND state = 'published'",
+                  &cur));
+      cur.Bind(1, req.tenant);
+      cur.Bind(2, req.name);
+      int rc = sqlite3_step(cur.get());
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("publish", rc);
+      int64_t current = rc == SQLITE_ROW ? cur.Int(0) : 0;
+      if (current != req.expected_current) {
+        return PublishConflict(req.tenant, req.name, current, req.expected_current);
+      }
+      DC_ASSIGN_OR_RETURN(Revision target, GetRevisionLocked(req.tenant, req.name, req.revision));
+      if (current != req.revision) {
+        Stmt archive;
+        DC_RETURN_IF_ERROR(
+            Prepare("UPDATE playbook_revisions SET state = 'archived' WHERE "
+                    "tenant = ?1 AND name = ?2 AND state = 'published'",
+                    &archive));
+        archive.Bind(1, req.tenant);
+        archive.Bind(2, req.name);
+        DC_RETURN_IF_ERROR(StepDone(archive, "publish: archive"));
+        Stmt pub;
+        DC_RETURN_IF_ERROR(
+            Prepare("UPDATE playbook_revisions SET state = 'published' WHERE "
+                    "tenant = ?1 AND name = ?2 AND revision = ?3",
+                    &pub));
+        pub.Bind(1, req.tenant);
+        pub.Bind(2, req.name);
+        pub.Bind(3, req.revision);
+        DC_RETURN_IF_ERROR(StepDone(pub, "publish"));
+      }
+      target.state = RevisionState::kPublished;
+      DC_RETURN_IF_ERROR(AppendAuditLocked(AuditEvent{req.tenant, req.actor, req.action, req.name,
+                                                      req.revision, absl::Now(), req.detail}));
+      Stmt bump;
+      DC_RETURN_IF_ERROR(
+          Prepare("INSERT INTO store_changes (tenant, counter) VALUES (?1, 1) "
+                  "ON CONFLICT (tenant) DO UPDATE SET counter = counter + 1",
+                  &bump));
+      bump.Bind(1, req.tenant);
+      DC_RETURN_IF_ERROR(StepDone(bump, "publish: change counter"));
+      out = std::move(target);
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<Revision> GetRevision(absl::string_view tenant, absl::string_view name,
+                                       int64_t revision) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    return GetRevisionLocked(tenant, name, revision);
+  }
+
+  absl::StatusOr<Revision> GetPublished(absl::string_view tenant, absl::string_view name) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    DC_ASSIGN_OR_RETURN(std::vector<Revision> revs,
+                        QueryRevisions(tenant, name, "AND state = 'published'"));
+    if (revs.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("store: playbook ", tenant, "/", name, " has no published revision"));
+    }
+    return std::move(revs[0]);
+  }
+
+  absl::StatusOr<std::vector<Revision>> ListRevisions(absl::string_view tenant,
+                                                      absl::string_view name) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    return QueryRevisions(tenant, name, "");
+  }
+
+  absl::Status AppendAudit(const AuditEvent& event) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(event.tenant));
+    absl::MutexLock lock(&mu_);
+    return Transaction("append audit", [&] { return AppendAuditLocked(event); });
+  }
+
+  absl::StatusOr<std::vector<AuditEvent>> ListAudit(absl::string_view tenant,
+                                                    absl::string_view playbook,
+                                                    int limit) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    Stmt q;
+    DC_RETURN_IF_ERROR(
+        Prepare("SELECT tenant, actor, action, playbook, revision, at_us, detail "
+                "FROM audit_events WHERE tenant = ?1 AND (?2 = '' OR playbook = ?2) "
+                "ORDER BY id DESC LIMIT ?3",
+                &q));
+    q.Bind(1, tenant);
+    q.Bind(2, playbook);
+    q.Bind(3, static_cast<int64_t>(limit));
+    std::vector<AuditEvent> out;
+    int rc;
+    while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+      out.push_back(AuditEvent{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Int(4),
+                               FromMicros(q.Int(5)), q.Text(6)});
+    }
+    if (rc != SQLITE_DONE) return Error("list audit", rc);
+    return out;
+  }
+
+  absl::Status WriteSnapshot(absl::string_view tenant, absl::string_view snapshot_id,
+                             const std::vector<CompactResult>& results) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    if (snapshot_id.empty()) return absl::InvalidArgumentError("store: snapshot id is required");
+    absl::MutexLock lock(&mu_);
+    {
+      Stmt q;
+      DC_RETURN_IF_ERROR(
+          Prepare("SELECT 1 FROM snapshots WHERE tenant = ?1 AND snapshot_id = ?2 UNION ALL "
+                  "SELECT 1 FROM snapshot_results WHERE tenant = ?1 AND snapshot_id = ?2 LIMIT 1",
+                  &q));
+      q.Bind(1, tenant);
+      q.Bind(2, snapshot_id);
+      int rc = sqlite3_step(q.get());
+      if (rc == SQLITE_ROW) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("store: snapshot ", tenant, "/", snapshot_id, " already exists"));
+      }
+      if (rc != SQLITE_DONE) return Error("write snapshot", rc);
+    }
+    // Rows go in batches; the header row, written last, is what makes the snapshot
+    // visible. A failure part-way deletes the rows already written.
+    absl::Status s = WriteSnapshotRows(tenant, snapshot_id, results);
+    if (!s.ok()) {
+      DeleteSnapshotLocked(tenant, snapshot_id).IgnoreError();
+      return s;
+    }
+    return Transaction("write snapshot header", [&]() -> absl::Status {
+      Stmt h;
+      DC_RETURN_IF_ERROR(
+          Prepare("INSERT INTO snapshots (tenant, snapshot_id, created_at_us, "
+                  "deals) VALUES (?1, ?2, ?3, ?4)",
+                  &h));
+      h.Bind(1, tenant);
+      h.Bind(2, snapshot_id);
+      h.Bind(3, ToMicros(absl::Now()));
+      h.Bind(4, static_cast<int64_t>(results.size()));
+      return StepDone(h, "write snapshot header");
+    });
+  }
+
+  absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots(absl::string_view tenant) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    return ListSnapshotsLocked(tenant);
+  }
+
+  absl::Status ReadSnapshot(absl::string_view tenant, absl::string_view snapshot_id,
+                            const std::function<void(const CompactResult&)>& fn) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    DC_RETURN_IF_ERROR(CheckSnapshot(tenant, snapshot_id));
+    Stmt q;
+    DC_RETURN_IF_ERROR(PrepareRows(tenant, snapshot_id, &q));
+    int rc;
+    CompactResult r;
+    while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+      absl::string_view bytes = q.Blob(1);
+      if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return absl::DataLossError(absl::StrCat("store: ", path_, ": snapshot ", snapshot_id,
+                                                " deal ", q.Text(0), ": unreadable result"));
+      }
+      fn(r);
+    }
+    if (rc != SQLITE_DONE) return Error("read snapshot", rc);
+    return absl::OkStatus();
+  }
+
+  absl::Status CompareSnapshots(absl::string_view tenant, absl::string_view before,
+                                absl::string_view after,
+                                const std::function<void(const DealDiff&)>& fn) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    DC_RETURN_IF_ERROR(CheckSnapshot(tenant, before));
+    DC_RETURN_IF_ERROR(CheckSnapshot(tenant, after));
+    // Both statements read inside one read transaction: a consistent view.
+    DC_RETURN_IF_ERROR(ExecLocked("BEGIN", "compare"));
+    Stmt a, b;
+    absl::Status s = PrepareRows(tenant, before, &a);
+    if (s.ok()) s = PrepareRows(tenant, after, &b);
+    int rc_a = SQLITE_DONE, rc_b = SQLITE_DONE;
+    auto next = [](Stmt& st, int* rc) {
+      return [&st, rc](std::string* id, std::string* bytes) {
+        *rc = sqlite3_step(st.get());
+        if (*rc != SQLITE_ROW) return false;
+        *id = st.Text(0);
+        absl::string_view blob = st.Blob(1);
+        bytes->assign(blob.data(), blob.size());
+        return true;
+      };
+    };
+    if (s.ok()) s = MergeSnapshots(next(a, &rc_a), next(b, &rc_b), fn);
+    if (s.ok() && rc_a != SQLITE_DONE) s = Error("compare", rc_a);
+    if (s.ok() && rc_b != SQLITE_DONE) s = Error("compare", rc_b);
+    ExecLocked("COMMIT", "compare").IgnoreError();
+    return s;
+  }
+
+  absl::Status DeleteSnapshot(absl::string_view tenant, absl::string_view snapshot_id) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    return DeleteSnapshotLocked(tenant, snapshot_id);
+  }
+
+  absl::StatusOr<int> PruneSnapshots(absl::string_view tenant, absl::Time now) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    DC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snaps, ListSnapshotsLocked(tenant));
+    int deleted = 0;
+    for (size_t i = 0; i < snaps.size(); ++i) {
+      bool too_many = static_cast<int>(i) >= options_.keep_snapshots;
+      bool too_old = options_.snapshot_max_age > absl::ZeroDuration() &&
+                     snaps[i].created_at < now - options_.snapshot_max_age;
+      if (!too_many && !too_old) continue;
+      DC_RETURN_IF_ERROR(DeleteSnapshotLocked(tenant, snaps[i].snapshot_id));
+      ++deleted;
+    }
+    return deleted;
+  }
+
+  absl::Status WriteDecisions(const std::vector<Decision>& decisions) override {
+    for (const Decision& d : decisions) DC_RETURN_IF_ERROR(ValidateTenant(d.tenant));
+    absl::MutexLock lock(&mu_);
+    return Transaction("write decisions", [&]() -> absl::Status {
+      Stmt ins;
+      DC_RETURN_IF_ERROR(
+          Prepare("INSERT OR REPLACE INTO decisions (tenant, decision_id, at_us, caller, deal_id, "
+                  "playbook, revision, fired_rule_ids, input_hash, latency_us) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                  &ins));
+      for (const Decision& d : decisions) {
+        sqlite3_reset(ins.get());
+        ins.Bind(1, d.tenant);
+        ins.Bind(2, d.decision_id);
+        ins.Bind(3, ToMicros(d.at));
+        ins.Bind(4, d.caller);
+        ins.Bind(5, d.deal_id);
+        ins.Bind(6, d.playbook);
+        ins.Bind(7, d.revision);
+        ins.Bind(8, absl::StrJoin(d.fired_rule_ids, ","));
+        ins.Bind(9, d.input_hash);
+        ins.Bind(10, absl::ToInt64Microseconds(d.latency));
+        DC_RETURN_IF_ERROR(StepDone(ins, "write decisions"));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<Decision>> ListDecisions(absl::string_view tenant,
+                                                      absl::string_view deal_id,
+                                                      int limit) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    Stmt q;
+    DC_RETURN_IF_ERROR(Prepare(
+        "SELECT tenant, decision_id, at_us, caller, deal_id, playbook, revision, fired_rule_ids, "
+        "input_hash, latency_us FROM decisions WHERE tenant = ?1 AND (?2 = '' OR deal_id = ?2) "
+        "ORDER BY at_us DESC, decision_id DESC LIMIT ?3",
+        &q));
+    q.Bind(1, tenant);
+    q.Bind(2, deal_id);
+    q.Bind(3, static_cast<int64_t>(limit));
+    std::vector<Decision> out;
+    int rc;
+    while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+      Decision d;
+      d.tenant = q.Text(0);
+      d.decision_id = q.Text(1);
+      d.at = FromMicros(q.Int(2));
+      d.caller = q.Text(3);
+      d.deal_id = q.Text(4);
+      d.playbook = q.Text(5);
+      d.revision = q.Int(6);
+      std::string ids = q.Text(7);
+      if (!ids.empty()) d.fired_rule_ids = absl::StrSplit(ids, ',');
+      d.input_hash = q.Text(8);
+      d.latency = absl::Microseconds(q.Int(9));
+      out.push_back(std::move(d));
+    }
+    if (rc != SQLITE_DONE) return Error("list decisions", rc);
+    return out;
+  }
+
+  absl::StatusOr<int64_t> PruneDecisions(absl::string_view tenant, absl::Time before) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    int64_t n = 0;
+    DC_RETURN_IF_ERROR(Transaction("prune decisions", [&]() -> absl::Status {
+      Stmt del;
+      DC_RETURN_IF_ERROR(Prepare("DELETE FROM decisions WHERE tenant = ?1 AND at_us < ?2", &del));
+      del.Bind(1, tenant);
+      del.Bind(2, ToMicros(before));
+      DC_RETURN_IF_ERROR(StepDone(del, "prune decisions"));
+      n = sqlite3_changes64(db_);
+      return absl::OkStatus();
+    }));
+    return n;
+  }
+
+  absl::StatusOr<int64_t> ChangeCounter(absl::string_view tenant) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    return ChangeCounterLocked(tenant);
+  }
+
+  absl::StatusOr<int64_t> Watch(absl::string_view tenant, int64_t after,
+                                absl::Time deadline) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    // SQLite has no notifications across processes: poll the counter (a primary-key
+    // read on a WAL database, microseconds) every 50 ms.
+    while (true) {
+      int64_t counter;
+      {
+        absl::MutexLock lock(&mu_);
+        DC_ASSIGN_OR_RETURN(counter, ChangeCounterLocked(tenant));
+      }
+      if (counter > after || absl::Now() >= deadline) return counter;
+      absl::SleepFor(std::min(absl::Milliseconds(50), deadline - absl::Now()));
+    }
+  }
+
+ private:
+  absl::Status Error(absl::string_view what, int rc) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::string msg = absl::StrCat("store: sqlite ", path_, ": ", what, ": ",
+                                   db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+    switch (rc & 0xff) {
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+        return absl::UnavailableError(msg);
+      case SQLITE_CONSTRAINT:
+        return absl::FailedPreconditionError(msg);
+      case SQLITE_READONLY:
+      case SQLITE_PERM:
+      case SQLITE_CANTOPEN:
+      case SQLITE_AUTH:
+        return absl::PermissionDeniedError(msg);
+      case SQLITE_CORRUPT:
+      case SQLITE_NOTADB:
+        return absl::DataLossError(msg);
+      case SQLITE_FULL:
+        return absl::ResourceExhaustedError(msg);
+      default:
+        return absl::InternalError(msg);
+    }
+  }
+
+  absl::Status ExecLocked(const char* sql, absl::string_view what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    return rc == SQLITE_OK ? absl::OkStatus() : Error(what, rc);
+  }
+
+  absl::Status Prepare(const char* sql, Stmt* st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int rc = sqlite3_prepare_v2(db_, sql, -1, st->out(), nullptr);
+    return rc == SQLITE_OK ? absl::OkStatus() : Error("prepare", rc);
+  }
+
+  absl::Status StepDone(Stmt& st, absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int rc = sqlite3_step(st.get());
+    return rc == SQLITE_DONE ? absl::OkStatus() : Error(what, rc);
+  }
+  absl::Status StepRow(Stmt& st, absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    int rc = sqlite3_step(st.get());
+    if (rc == SQLITE_ROW) return absl::OkStatus();
+    if (rc == SQLITE_DONE) return absl::InternalError(absl::StrCat("store: ", what, ": no row"));
+    return Error(what, rc);
+  }
+
+  // Runs `fn` in BEGIN IMMEDIATE ... COMMIT; rolls back on any error.
+  template <typename Fn>
+  absl::Status Transaction(absl::string_view what, Fn fn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    DC_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE", what));
+    absl::Status s = fn();
+    if (s.ok()) s = ExecLocked("COMMIT", what);
+    if (!s.ok()) ExecLocked("ROLLBACK", what).IgnoreError();
+    return s;
+  }
+
+  absl::StatusOr<bool> TableExists(const char* table) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Stmt q;
+    DC_RETURN_IF_ERROR(
+        Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", &q));
+    q.Bind(1, absl::string_view(table));
+    int rc = sqlite3_step(q.get());
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("read schema", rc);
+    return rc == SQLITE_ROW;
+  }
+
+  absl::StatusOr<int> MigrateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    DC_RETURN_IF_ERROR(
+        ExecLocked("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                   "name TEXT NOT NULL, applied_at_us INTEGER NOT NULL)",
+                   "migrate: schema_migrations"));
+    int current = 0;
+    {
+      Stmt q;
+      DC_RETURN_IF_ERROR(Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations", &q));
+      DC_RETURN_IF_ERROR(StepRow(q, "migrate"));
+      current = static_cast<int>(q.Int(0));
+    }
+    const std::vector<Migration>& all = SqliteMigrations();
+    if (!all.empty() && current > all.back().version) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("store: sqlite ", path_, ": schema version ", current,
+                       " is newer than this binary's ", all.back().version));
+    }
+    int applied = 0;
+    for (const Migration& m : all) {
+      if (m.version <= current) continue;
+      char* err = nullptr;
+      int rc = sqlite3_exec(db_, m.sql, nullptr, nullptr, &err);
+      if (rc != SQLITE_OK) {
+        std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
+        sqlite3_free(err);
+        return absl::InternalError(absl::StrCat("store: sqlite ", path_, ": migration ",
+                                                absl::Dec(m.version, absl::kZeroPad4), "_", m.name,
+                                                ": ", msg));
+      }
+      Stmt rec;
+      DC_RETURN_IF_ERROR(Prepare(
+          "INSERT INTO schema_migrations (version, name, applied_at_us) VALUES (?1, ?2, ?3)",
+          &rec));
+      rec.Bind(1, static_cast<int64_t>(m.version));
+      rec.Bind(2, absl::string_view(m.name));
+      rec.Bind(3, ToMicros(absl::Now()));
+      DC_RETURN_IF_ERROR(StepDone(rec, "migrate: record"));
+      ++applied;
+    }
+    return applied;
+  }
+
+  absl::StatusOr<Revision> GetRevisionLocked(absl::string_view tenant, absl::string_view name,
+                                             int64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    DC_ASSIGN_OR_RETURN(std::vector<Revision> revs,
+                        QueryRevisions(tenant, name, "AND revision = ?3", revision));
+    if (revs.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("store: playbook ", tenant, "/", name, " has no revision ", revision));
+    }
+    return std::move(revs[0]);
+  }
+
+  absl::StatusOr<std::vector<Revision>> QueryRevisions(absl::string_view tenant,
+                                                       absl::string_view name,
+                                                       absl::string_view extra,
+                                                       int64_t revision = 0)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::string sql = absl::StrCat(
+        "SELECT tenant, name, revision, content_hash, yaml, author, message, created_at_us, "
+        "state FROM playbook_revisions WHERE tenant = ?1 AND name = ?2 ",
+        extra, " ORDER BY revision");
+    Stmt q;
+    DC_RETURN_IF_ERROR(Prepare(sql.c_str(), &q));
+    q.Bind(1, tenant);
+    q.Bind(2, name);
+    if (revision != 0) q.Bind(3, revision);
+    std::vector<Revision> out;
+    int rc;
+    while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+      Revision r;
+      r.tenant = q.Text(0);
+      r.name = q.Text(1);
+      r.revision = q.Int(2);
+      r.content_hash = q.Text(3);
+      r.yaml = q.Text(4);
+      r.author = q.Text(5);
+      r.message = q.Text(6);
+      r.created_at = FromMicros(q.Int(7));
+      DC_ASSIGN_OR_RETURN(r.state, ParseRevisionState(q.Text(8)));
+      out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return Error("read revisions", rc);
+    return out;
+  }
+
+  absl::Status AppendAuditLocked(const AuditEvent& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!IsKnownAction(e.action)) {
+      return absl::InvalidArgumentError(absl::StrCat("store: unknown audit action '", e.action,
+                                                     "' (validate, plan, publish, rollback)"));
+    }
+    Stmt ins;
+    DC_RETURN_IF_ERROR(
+        Prepare("INSERT INTO audit_events (tenant, actor, action, playbook, "
+                "revision, at_us, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &ins));
+    ins.Bind(1, e.tenant);
+    ins.Bind(2, e.actor);
+    ins.Bind(3, e.action);
+    ins.Bind(4, e.playbook);
+    ins.Bind(5, e.revision);
+    ins.Bind(6, ToMicros(e.at == absl::Time() ? absl::Now() : e.at));
+    ins.Bind(7, e.detail);
+    return StepDone(ins, "append audit");
+  }
+
+  absl::Status WriteSnapshotRows(absl::string_view tenant, absl::string_view snapshot_id,
+                                 const std::vector<CompactResult>& results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t batch = static_cast<size_t>(std::max(1, options_.snapshot_batch_rows));
+    std::string bytes;
+    for (size_t start = 0; start < results.size(); start += batch) {
+      size_t end = std::min(results.size(), start + batch);
+      DC_RETURN_IF_ERROR(Transaction("write snapshot", [&]() -> absl::Status {
+        Stmt ins;
+        DC_RETURN_IF_ERROR(
+            Prepare("INSERT INTO snapshot_results (tenant, snapshot_id, deal_id, claimed_phase, "
+                    "evidence_phase, amount, close_date_unix, owner, stage, result) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    &ins));
+        ins.Bind(1, tenant);
+        ins.Bind(2, snapshot_id);
+        for (size_t i = start; i < end; ++i) {
+          const CompactResult& r = results[i];
+          if (r.deal_id().empty()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("store: snapshot result ", i, " has no deal id"));
+          }
+          sqlite3_reset(ins.get());
+          ins.Bind(3, r.deal_id());
+          ins.Bind(4, r.claimed_phase());
+          ins.Bind(5, r.evidence_phase());
+          ins.Bind(6, r.amount());
+          ins.Bind(7, r.close_date_unix());
+          ins.Bind(8, r.owner());
+          ins.Bind(9, r.stage());
+          bytes.clear();
+          r.SerializeToString(&bytes);
+          ins.BindBlob(10, bytes);
+          DC_RETURN_IF_ERROR(StepDone(ins, "write snapshot"));
+        }
+        return absl::OkStatus();
+      }));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DeleteSnapshotLocked(absl::string_view tenant, absl::string_view snapshot_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return Transaction("delete snapshot", [&]() -> absl::Status {
+      for (const char* sql :
+           {"DELETE FROM snapshots WHERE tenant = ?1 AND snapshot_id = ?2",
+            "DELETE FROM snapshot_results WHERE tenant = ?1 AND snapshot_id = ?2"}) {
+        Stmt del;
+        DC_RETURN_IF_ERROR(Prepare(sql, &del));
+        del.Bind(1, tenant);
+        del.Bind(2, snapshot_id);
+        DC_RETURN_IF_ERROR(StepDone(del, "delete snapshot"));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshotsLocked(absl::string_view tenant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Stmt q;
+    DC_RETURN_IF_ERROR(
+        Prepare("SELECT snapshot_id, created_at_us, deals FROM snapshots WHERE "
+                "tenant = ?1 ORDER BY created_at_us DESC, snapshot_id DESC",
+                &q));
+    q.Bind(1, tenant);
+    std::vector<SnapshotInfo> out;
+    int rc;
+    while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+      out.push_back(SnapshotInfo{q.Text(0), FromMicros(q.Int(1)), q.Int(2)});
+    }
+    if (rc != SQLITE_DONE) return Error("list snapshots", rc);
+    return out;
+  }
+
+  absl::Status CheckSnapshot(absl::string_view tenant, absl::string_view snapshot_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Stmt q;
+    DC_RETURN_IF_ERROR(
+        Prepare("SELECT 1 FROM snapshots WHERE tenant = ?1 AND snapshot_id = ?2", &q));
+    q.Bind(1, tenant);
+    q.Bind(2, snapshot_id);
+    int rc = sqlite3_step(q.get());
+    if (rc == SQLITE_ROW) return absl::OkStatus();
+    if (rc != SQLITE_DONE) return Error("read snapshot", rc);
+    return absl::NotFoundError(absl::StrCat("store: no snapshot ", tenant, "/", snapshot_id));
+  }
+
+  absl::Status PrepareRows(absl::string_view tenant, absl::string_view snapshot_id, Stmt* q)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    DC_RETURN_IF_ERROR(
+        Prepare("SELECT deal_id, result FROM snapshot_results WHERE tenant = ?1 "
+                "AND snapshot_id = ?2 ORDER BY deal_id",
+                q));
+    q->Bind(1, tenant);
+    q->Bind(2, snapshot_id);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> ChangeCounterLocked(absl::string_view tenant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Stmt q;
+    DC_RETURN_IF_ERROR(Prepare("SELECT counter FROM store_changes WHERE tenant = ?1", &q));
+    q.Bind(1, tenant);
+    int rc = sqlite3_step(q.get());
+    if (rc == SQLITE_ROW) return q.Int(0);
+    if (rc != SQLITE_DONE) return Error("change counter", rc);
+    return 0;
+  }
+
+  const StoreOptions options_;
+  const std::string path_;
+  absl::Mutex mu_;
+  sqlite3* db_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options) {
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("store: sqlite needs a data directory (store.data_dir)");
+  }
+  if (mkdir(options.data_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return absl::PermissionDeniedError(absl::StrCat("store: cannot create data directory ",
+                                                    options.data_dir, ": ", std::strerror(errno)));
+  }
+  std::string path = absl::StrCat(options.data_dir, "/", options.sqlite_file);
+  auto store = std::make_unique<SqliteStore>(options, path);
+  DC_RETURN_IF_ERROR(store->Init());
+  if (options.migrate) {
+    DC_RETURN_IF_ERROR(store->Migrate().status());
+  } else if (options.require_current_schema) {
+    DC_ASSIGN_OR_RETURN(StoreStatus st, store->Status());
+    if (st.schema_version < st.latest_version) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("store: sqlite ", path, ": schema version ", st.schema_version,
+                       " is behind ", st.latest_version, "; run 'dealcoach store migrate'"));
+    }
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace dealcoach::store::internal

@@ -1,0 +1,163 @@
+#include "sidecar/store/test_support.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace dealcoach::store::testing {
+namespace {
+
+constexpr char kAppRole[] = "dealcoach_store_app";
+
+std::string ScriptPath() {
+  const char* script = std::getenv("DEALCOACH_TEST_PG_SCRIPT");
+  if (script != nullptr && *script != '\0') return script;
+  return std::string(DEALCOACH_SOURCE_DIR) + "/scripts/start-postgres.sh";
+}
+
+absl::Status ExecOn(const std::string& conninfo, const std::string& dbname,
+                    const std::string& sql) {
+  const char* keywords[] = {"dbname", "dbname", nullptr};
+  const char* values[] = {conninfo.c_str(), dbname.c_str(), nullptr};
+  PGconn* c = PQconnectdbParams(keywords, values, 1);
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(c);
+    PQfinish(c);
+    return absl::UnavailableError(msg);
+  }
+  PGresult* r = PQexec(c, sql.c_str());
+  absl::Status s = absl::OkStatus();
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+    s = absl::InternalError(absl::StrCat(sql, ": ", PQresultErrorMessage(r)));
+  }
+  PQclear(r);
+  PQfinish(c);
+  return s;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string tmpl = absl::StrCat(base != nullptr ? base : "/tmp", "/dc_store_XXXXXX");
+  char* made = mkdtemp(tmpl.data());
+  path_ = made != nullptr ? made : "/tmp";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  // Restore permissions a test may have removed so the tree can be deleted.
+  std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::add, ec);
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string RunPgScript(const std::string& command) {
+  const std::string cmd = absl::StrCat("bash '", ScriptPath(), "' ", command, " 2>&1");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return "popen failed";
+  std::string output;
+  char buf[512];
+  while (fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
+  const int rc = pclose(pipe);
+  if (rc != 0) return absl::StrCat(cmd, " failed (", rc, "): ", output);
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (!absl::ConsumePrefix(&line, "export ")) continue;
+    std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    if (kv.size() != 2) continue;
+    absl::string_view value = kv[1];
+    absl::ConsumePrefix(&value, "'");
+    absl::ConsumeSuffix(&value, "'");
+    setenv(kv[0].c_str(), std::string(value).c_str(), 1);
+  }
+  return "";
+}
+
+std::string BaseConninfo(std::string* why) {
+  const char* env = std::getenv("DEALCOACH_TEST_PG");
+  const bool external =
+      env != nullptr && *env != '\0' && std::getenv("DEALCOACH_TEST_PG_SCRIPT") == nullptr;
+  if (!external) {
+    std::string error = RunPgScript("start");
+    if (!error.empty()) {
+      *why = error;
+      return "";
+    }
+    env = std::getenv("DEALCOACH_TEST_PG");
+  }
+  if (env == nullptr || *env == '\0') *why = "DEALCOACH_TEST_PG is not set";
+  return env == nullptr ? "" : env;
+}
+
+absl::StatusOr<std::unique_ptr<PgTestDatabase>> PgTestDatabase::Create() {
+  std::string why;
+  std::string base = BaseConninfo(&why);
+  if (base.empty()) return absl::UnavailableError(why);
+  static std::atomic<int> counter{0};
+  auto db = std::unique_ptr<PgTestDatabase>(new PgTestDatabase());
+  db->base_ = base;
+  db->name_ = absl::StrCat("dc_store_", getpid(), "_", counter++);
+  absl::Status s = ExecOn(base, "postgres",
+                          absl::StrCat("DROP DATABASE IF EXISTS ", db->name_, " WITH (FORCE)"));
+  if (s.ok()) s = ExecOn(base, "postgres", absl::StrCat("CREATE DATABASE ", db->name_));
+  // The app role is cluster-wide; parallel test processes may race to create it.
+  if (s.ok()) {
+    s = ExecOn(base, "postgres",
+               absl::StrCat("DO $$ BEGIN CREATE ROLE ", kAppRole,
+                            " LOGIN NOSUPERUSER NOBYPASSRLS; EXCEPTION WHEN duplicate_object "
+                            "OR unique_violation THEN NULL; END $$"));
+  }
+  if (!s.ok()) return s;
+  StoreOptions admin = PostgresOptions(db->admin_conninfo());
+  absl::StatusOr<std::unique_ptr<Store>> migrated = Open(admin);
+  if (!migrated.ok()) return migrated.status();
+  s = db->AdminExec(
+      absl::StrCat("GRANT USAGE ON SCHEMA public TO ", kAppRole,
+                   "; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ",
+                   kAppRole, "; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ", kAppRole));
+  if (!s.ok()) return s;
+  return db;
+}
+
+PgTestDatabase::~PgTestDatabase() {
+  ExecOn(base_, "postgres", absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"))
+      .IgnoreError();
+}
+
+std::string PgTestDatabase::admin_conninfo() const {
+  return absl::StrCat(base_, " dbname=", name_);
+}
+std::string PgTestDatabase::app_conninfo() const {
+  return absl::StrCat(base_, " dbname=", name_, " user=", kAppRole);
+}
+absl::Status PgTestDatabase::AdminExec(const std::string& sql) const {
+  return ExecOn(base_, name_, sql);
+}
+
+StoreOptions SqliteOptions(const std::string& dir) {
+  StoreOptions o;
+  o.backend = Backend::kSqlite;
+  o.data_dir = dir;
+  o.snapshot_batch_rows = 7;  // Several batches even in small tests.
+  return o;
+}
+
+StoreOptions PostgresOptions(const std::string& conninfo) {
+  StoreOptions o;
+  o.backend = Backend::kPostgres;
+  o.postgres_conninfo = conninfo;
+  o.connect_timeout = absl::Seconds(3);
+  o.snapshot_batch_rows = 7;
+  return o;
+}
+
+}  // namespace dealcoach::store::testing
