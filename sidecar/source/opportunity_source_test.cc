@@ -108,12 +108,17 @@ class SourceTest : public ::testing::Test {
  protected:
   void Make(SourceOptions options = {}) {
     options.background_sync = false;
+    // Freshness follows the source's clock, not the lookup's as_of: tests move time by
+    // advancing this offset.
+    options.clock = [this] { return absl::Now() + absl::Nanoseconds(offset_ns_.load()); };
     auto c = std::make_unique<TableConnector>();
     table_ = c.get();
     table_->Put(Opp("a", 1000));
     table_->Put(Opp("b", 2000));
     source_ = OpportunitySource::Create(std::move(c), options);
   }
+  void Advance(absl::Duration d) { offset_ns_ += absl::ToInt64Nanoseconds(d); }
+  std::atomic<int64_t> offset_ns_{0};
   TableConnector* table_ = nullptr;
   std::unique_ptr<OpportunitySource> source_;
 };
@@ -181,7 +186,8 @@ TEST_F(SourceTest, CrmDownServesStaleDataWithReason) {
   absl::StatusOr<Lookup> fresh = source_->Get("a", absl::Now());
   ASSERT_TRUE(fresh.ok());
   EXPECT_FALSE(fresh->freshness.stale());
-  absl::StatusOr<Lookup> later = source_->Get("a", absl::Now() + absl::Minutes(10));
+  Advance(absl::Minutes(10));
+  absl::StatusOr<Lookup> later = source_->Get("a", absl::Now());
   ASSERT_TRUE(later.ok());
   EXPECT_TRUE(later->freshness.stale());
   EXPECT_EQ(later->freshness.stale_reason(), error);
@@ -215,7 +221,8 @@ TEST_F(SourceTest, OldEntriesRefreshInTheBackground) {
   ASSERT_TRUE(source_->SyncOnce().ok());
   table_->Put(Opp("a", 5000, "renamed in CRM"));
   // Answered from the cache immediately; the refresh happens behind it.
-  absl::StatusOr<Lookup> got = source_->Get("a", absl::Now() + absl::Minutes(1));
+  Advance(absl::Minutes(1));
+  absl::StatusOr<Lookup> got = source_->Get("a", absl::Now());
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->opportunity->name(), "Deal a");
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
@@ -310,7 +317,8 @@ TEST_F(SourceTest, RefreshedUpdateReplacesTheParsedCopy) {
   renamed.set_amount(42);
   table_->Put(renamed);
   // An old-looking lookup schedules the background refresh; wait until it has stored.
-  ASSERT_TRUE(source_->Get("a", absl::Now() + absl::Minutes(1)).ok());
+  Advance(absl::Minutes(1));
+  ASSERT_TRUE(source_->Get("a", absl::Now()).ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
   absl::StatusOr<Lookup> got = source_->Get("a", absl::Now());
   while (got.ok() && got->opportunity->name() == "Deal a" && absl::Now() < give_up) {
@@ -329,7 +337,8 @@ TEST_F(SourceTest, DeletedInCrmIsNotServedFromTheParsedCopy) {
   ASSERT_TRUE(source_->SyncOnce().ok());
   ASSERT_EQ(source_->Get("a", absl::Now())->opportunity->name(), "Deal a");  // in the LRU
   table_->Remove("a");
-  ASSERT_TRUE(source_->Get("a", absl::Now() + absl::Minutes(1)).ok());  // schedules refresh
+  Advance(absl::Minutes(1));
+  ASSERT_TRUE(source_->Get("a", absl::Now()).ok());  // schedules refresh
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
   while (source_->size() != 1 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(2));
   ASSERT_EQ(source_->size(), 1u);  // the refresh's NOT_FOUND dropped it
