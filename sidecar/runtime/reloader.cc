@@ -134,6 +134,7 @@ bool PlaybookReloader::PollOnce() {
     if (!fp.exists) {
       LogWarning("playbook ", options_.files[i],
                  " is missing or unreadable; keeping the last good version");
+      held_[i] = engine::LoadResult();  // a version held back from a file now gone
       continue;
     }
     changed = true;
