@@ -1,8 +1,11 @@
 #include "sidecar/source/opportunity_source.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -489,6 +492,44 @@ TEST(SourceWithFileConnectorTest, ServesTheFile) {
   EXPECT_EQ(got->opportunity->account().name(), "Acme");
   EXPECT_EQ(got->freshness.source(), "file");
   EXPECT_EQ(source->Get("missing", absl::Now()).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(SourceWithFileConnectorTest, ReconcileEvictsDealsRemovedFromTheFile) {
+  char tmpl[] = "/tmp/dealcoach_reconcile_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/deals.json";
+  auto write = [&](const std::string& json) {
+    const std::string tmp = path + ".tmp";
+    std::ofstream(tmp, std::ios::trunc) << json;
+    std::rename(tmp.c_str(), path.c_str());
+  };
+  write(R"([{"id": "keep", "name": "Keep"}, {"id": "gone", "name": "Gone"}])");
+  connectors::ConnectorContext ctx;
+  ctx.base_dir = tmpl;
+  auto c = connectors::CreateConnector(YAML::Load("{type: file, file: {path: deals.json}}"), ctx);
+  ASSERT_TRUE(c.ok()) << c.status();
+  SourceOptions o;
+  o.background_sync = false;
+  auto source = OpportunitySource::Create(*std::move(c), o);
+  ASSERT_TRUE(source->SyncOnce().ok());
+  ASSERT_EQ(source->size(), 2u);
+  absl::SleepFor(absl::Milliseconds(20));  // a distinct mtime
+  write(R"([{"id": "keep", "name": "Keep"}])");
+  ASSERT_TRUE(source->ReconcileOnce().ok());
+  EXPECT_EQ(source->size(), 1u);
+  EXPECT_EQ(source->Status().last_reconcile_evicted, 1);
+  EXPECT_EQ(source->Get("gone").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(source->Get("keep").ok());
+  std::remove(path.c_str());
+  rmdir(tmpl);
+}
+
+TEST(SourceWithoutListIdsTest, ReconcileIsUnimplementedAndStatusSaysSo) {
+  SourceOptions o;
+  o.background_sync = false;
+  auto source = OpportunitySource::Create(std::make_unique<TableConnector>(), o);
+  EXPECT_EQ(source->ReconcileOnce().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_FALSE(source->Status().reconcile_supported);
 }
 
 }  // namespace
