@@ -12,9 +12,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dealcoach/v1/opportunity.pb.h"
@@ -56,6 +58,15 @@ class Connector {
   // A sink error stops the sync and is returned.
   virtual absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) = 0;
+
+  // The ids of every opportunity the CRM currently has that SyncChangedSince would
+  // deliver (same filter), so the cache can evict deals deleted or filtered out in the
+  // CRM (see docs/connectors.md, "Deletions"). Optional: the default is Unimplemented,
+  // and the cache then relies on NotFound from background refreshes alone.
+  virtual absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) {
+    (void)deadline;
+    return absl::UnimplementedError(absl::StrCat(type(), ": listing ids is not supported"));
+  }
 
   // Current health, without calling the CRM.
   virtual ConnectorHealth Health() const = 0;

@@ -217,6 +217,20 @@ absl::StatusOr<SyncResult> FileConnector::SyncChangedSince(
   return result;
 }
 
+absl::StatusOr<std::vector<std::string>> FileConnector::ListIds(absl::Time deadline) {
+  std::shared_ptr<const std::vector<v1::Opportunity>> data;
+  {
+    absl::MutexLock lock(&mu_);
+    bool reloaded = false;
+    DC_RETURN_IF_ERROR(MaybeReload(&reloaded));
+    data = data_;
+  }
+  std::vector<std::string> ids;
+  ids.reserve(data->size());
+  for (const v1::Opportunity& opp : *data) ids.push_back(opp.id());
+  return ids;
+}
+
 ConnectorHealth FileConnector::Health() const {
   absl::MutexLock lock(&mu_);
   ConnectorHealth h;

@@ -52,6 +52,9 @@ class FileConnector : public Connector {
   // updated_at seen (the load time for records without one).
   absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
+  // Every id in the file (re-read when it changed), so deals removed from it leave the
+  // cache at the next reconcile.
+  absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) override;
   ConnectorHealth Health() const override;
 
   // Parses file content; exposed for tests. `now` drives rebasing.

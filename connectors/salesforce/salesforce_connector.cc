@@ -24,6 +24,10 @@ using nlohmann::json;
 
 namespace {
 
+// Upper bound on one SyncChangedSince pass (all pages). Generous: a first sync of a large
+// org pages through everything; a pass that takes longer is stuck, not slow.
+constexpr absl::Duration kSyncDeadline = absl::Minutes(10);
+
 constexpr absl::string_view kCrm = "salesforce";
 constexpr absl::string_view kTokenPath = "/services/oauth2/token";
 
@@ -339,7 +343,10 @@ absl::StatusOr<SyncResult> SalesforceConnector::SyncChangedSince(
 
   SyncResult result;
   result.high_water_mark = since;
-  DC_RETURN_IF_ERROR(Query(soql, absl::InfiniteFuture(), [&](const json& record) {
+  // Every sync has a deadline: a stalled pass fails and the next one resumes from the
+  // high-water mark instead of hanging the sync thread.
+  const absl::Time deadline = absl::Now() + kSyncDeadline;
+  DC_RETURN_IF_ERROR(Query(soql, deadline, [&](const json& record) {
     if (const json* stamp = FindPath(record, options_.modstamp_field);
         stamp != nullptr && stamp->is_string()) {
       absl::StatusOr<absl::Time> t = ParseCrmTime(stamp->get<std::string>());
@@ -350,6 +357,19 @@ absl::StatusOr<SyncResult> SalesforceConnector::SyncChangedSince(
     return absl::OkStatus();
   }));
   return result;
+}
+
+absl::StatusOr<std::vector<std::string>> SalesforceConnector::ListIds(absl::Time deadline) {
+  std::string soql = "SELECT Id FROM Opportunity";
+  if (!options_.where.empty()) absl::StrAppend(&soql, " WHERE (", options_.where, ")");
+  std::vector<std::string> ids;
+  DC_RETURN_IF_ERROR(Query(soql, deadline, [&](const json& record) {
+    if (const json* id = FindPath(record, "Id"); id != nullptr && id->is_string()) {
+      ids.push_back(id->get<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  return ids;
 }
 
 ConnectorHealth SalesforceConnector::Health() const {

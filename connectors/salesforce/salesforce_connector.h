@@ -75,6 +75,8 @@ class SalesforceConnector : public Connector {
                                                    absl::Time deadline) override;
   absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
+  // SELECT Id FROM Opportunity with the configured `where`, paged like a sync.
+  absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) override;
   ConnectorHealth Health() const override;
 
   // The SOQL SELECT ... FROM Opportunity built from the mapping (no WHERE), for tests

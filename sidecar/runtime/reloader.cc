@@ -20,6 +20,7 @@ PlaybookReloader::PlaybookReloader(SnapshotHolder* holder, ReloaderOptions optio
   }
   if (!options_.now) options_.now = [] { return absl::Now(); };
   fingerprints_.resize(options_.files.size());
+  held_.resize(options_.files.size());
 }
 
 PlaybookReloader::~PlaybookReloader() { Stop(); }
@@ -41,22 +42,34 @@ PlaybookReloader::Fingerprint PlaybookReloader::Stat(const std::string& path) {
 
 bool PlaybookReloader::LoadInto(PlaybookEntry* entry) {
   engine::LoadResult result = options_.load(entry->path);
-  absl::Time now = options_.now();
-  entry->last_reload_attempt = now;
-  entry->last_attempt_ref = result.ref;
   if (result.ok()) {
-    const v1::PlaybookRef& ref = result.playbook->ref();
-    LogInfo("playbook ", ref.name(), "@", ref.version(), " (", ref.revision().substr(0, 12),
-            ") activated from ", entry->path);
-    entry->playbook = std::move(result.playbook);
-    entry->activated_at = now;
-    entry->last_reload_diagnostics.clear();
-    entry->warnings = std::move(result.diagnostics);
-    for (const v1::Diagnostic& d : entry->warnings) LogWarning(engine::FormatDiagnostic(d));
+    Activate(entry, std::move(result));
     return true;
   }
+  Reject(entry, result.ref, std::move(result.diagnostics));
+  return false;
+}
+
+void PlaybookReloader::Activate(PlaybookEntry* entry, engine::LoadResult result) {
+  const absl::Time now = options_.now();
+  const v1::PlaybookRef& ref = result.playbook->ref();
+  LogInfo("playbook ", ref.name(), "@", ref.version(), " (", ref.revision().substr(0, 12),
+          ") activated from ", entry->path);
+  entry->last_reload_attempt = now;
+  entry->last_attempt_ref = result.ref;
+  entry->playbook = std::move(result.playbook);
+  entry->activated_at = now;
+  entry->last_reload_diagnostics.clear();
+  entry->warnings = std::move(result.diagnostics);
+  for (const v1::Diagnostic& d : entry->warnings) LogWarning(engine::FormatDiagnostic(d));
+}
+
+void PlaybookReloader::Reject(PlaybookEntry* entry, const v1::PlaybookRef& attempted,
+                              std::vector<v1::Diagnostic> diagnostics) {
+  entry->last_reload_attempt = options_.now();
+  entry->last_attempt_ref = attempted;
   std::string text;
-  for (const v1::Diagnostic& d : result.diagnostics) {
+  for (const v1::Diagnostic& d : diagnostics) {
     absl::StrAppend(&text, "\n", engine::FormatDiagnostic(d));
   }
   if (entry->playbook != nullptr) {
@@ -66,19 +79,24 @@ bool PlaybookReloader::LoadInto(PlaybookEntry* entry) {
   } else {
     LogError("playbook ", entry->path, " rejected; no valid version to serve:", text);
   }
-  entry->last_reload_diagnostics = std::move(result.diagnostics);
+  entry->last_reload_diagnostics = std::move(diagnostics);
   if (entry->last_reload_diagnostics.empty()) {
     // The loader promised diagnostics for every failure; never leave an admin with a
     // silent rejection.
-    v1::Diagnostic d;
-    d.set_severity(v1::DIAGNOSTIC_SEVERITY_ERROR);
-    d.set_file(entry->path);
-    d.set_line(1);
-    d.set_column(1);
-    d.set_message("playbook rejected without diagnostics");
-    entry->last_reload_diagnostics.push_back(d);
+    entry->last_reload_diagnostics.push_back(
+        ConfigDiagnostic(entry->path, "playbook rejected without diagnostics"));
   }
-  return false;
+}
+
+v1::Diagnostic PlaybookReloader::ConfigDiagnostic(const std::string& path,
+                                                  absl::string_view message) {
+  v1::Diagnostic d;
+  d.set_severity(v1::DIAGNOSTIC_SEVERITY_ERROR);
+  d.set_file(path);
+  d.set_line(1);
+  d.set_column(1);
+  d.set_message(std::string(message));
+  return d;
 }
 
 void PlaybookReloader::Publish(std::vector<PlaybookEntry> entries) {
@@ -97,6 +115,10 @@ int PlaybookReloader::LoadAll() {
     if (LoadInto(&entry)) ++ok;
     entries.push_back(std::move(entry));
   }
+  startup_consistency_ = runtime::CheckConsistency(entries, options_.default_name);
+  if (!startup_consistency_.ok() && ok > 0) {
+    LogError("playbook configuration rejected: ", startup_consistency_.message());
+  }
   Publish(std::move(entries));
   return ok;
 }
@@ -112,13 +134,39 @@ bool PlaybookReloader::PollOnce() {
     if (!fp.exists) {
       LogWarning("playbook ", options_.files[i],
                  " is missing or unreadable; keeping the last good version");
+      held_[i] = engine::LoadResult();  // a version held back from a file now gone
       continue;
     }
-    LoadInto(&entries[i]);
     changed = true;
+    engine::LoadResult result = options_.load(options_.files[i]);
+    if (result.ok()) {
+      held_[i] = std::move(result);  // activated below if the whole set stays consistent
+    } else {
+      held_[i] = engine::LoadResult();
+      Reject(&entries[i], result.ref, std::move(result.diagnostics));
+    }
   }
-  if (changed) Publish(std::move(entries));
-  return changed;
+  if (!changed) return false;
+  // Versions that compiled go in one at a time, in config order, each only when the set
+  // stays consistent (names distinct, the default still named). A version held back is
+  // retried whenever another file changes, since that change may make room for it.
+  for (size_t i = 0; i < held_.size() && i < entries.size(); ++i) {
+    if (!held_[i].ok()) continue;
+    std::vector<PlaybookEntry> trial = entries;
+    trial[i].playbook = held_[i].playbook;
+    absl::Status consistent = runtime::CheckConsistency(trial, options_.default_name);
+    if (consistent.ok()) {
+      Activate(&entries[i], std::move(held_[i]));
+      held_[i] = engine::LoadResult();
+      continue;
+    }
+    std::vector<v1::Diagnostic> diagnostics = {ConfigDiagnostic(
+        options_.files[i], absl::StrCat("configuration error: ", consistent.message(),
+                                        "; this version is not activated"))};
+    Reject(&entries[i], held_[i].ref, std::move(diagnostics));
+  }
+  Publish(std::move(entries));
+  return true;
 }
 
 void PlaybookReloader::Start() {

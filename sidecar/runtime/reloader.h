@@ -8,6 +8,13 @@
 // and recorded on the entry, and the last good version keeps serving. A file that is
 // deleted keeps serving its last good version too.
 //
+// A version that compiles can still be a configuration error together with the other
+// files: two playbooks with the same metadata.name (one would shadow the other), or a
+// rename that leaves `playbooks.default` naming no loaded playbook. Such a version is
+// not activated: the last good one keeps serving, the entry's last_reload_diagnostics
+// say why, and it is retried when another file changes. At start-up LoadAll() records
+// the same check in startup_consistency() so the caller can refuse to start.
+//
 // Thread safety: LoadAll() and PollOnce() must not run concurrently with each other
 // (Start() runs PollOnce on its own thread); Start/Stop are safe from any thread.
 #ifndef DEALCOACH_SIDECAR_RUNTIME_RELOADER_H_
@@ -21,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sidecar/engine/engine.h"
 #include "sidecar/runtime/snapshot.h"
@@ -55,6 +64,10 @@ class PlaybookReloader {
   // to start).
   int LoadAll();
 
+  // OK when the set LoadAll() loaded is consistent (see CheckConsistency); the caller
+  // refuses to start otherwise.
+  const absl::Status& startup_consistency() const { return startup_consistency_; }
+
   // Checks every file once; reloads those that changed. Returns true when a new
   // snapshot was published.
   bool PollOnce();
@@ -79,11 +92,21 @@ class PlaybookReloader {
   // Loads one file into `entry` (last-good: a failed load keeps entry->playbook).
   // Returns true when it compiled.
   bool LoadInto(PlaybookEntry* entry);
+  // Makes `result` (which compiled) the serving version of `entry`.
+  void Activate(PlaybookEntry* entry, engine::LoadResult result);
+  // Records a rejected attempt on `entry`, which keeps its serving version.
+  void Reject(PlaybookEntry* entry, const v1::PlaybookRef& attempted,
+              std::vector<v1::Diagnostic> diagnostics);
+  static v1::Diagnostic ConfigDiagnostic(const std::string& path, absl::string_view message);
   void Publish(std::vector<PlaybookEntry> entries);
 
   SnapshotHolder* const holder_;
   ReloaderOptions options_;
   std::vector<Fingerprint> fingerprints_;  // parallel to options_.files
+  // Versions that compiled but were held back as configuration errors; parallel to
+  // options_.files (playbook null = none held).
+  std::vector<engine::LoadResult> held_;
+  absl::Status startup_consistency_;
 
   std::mutex mu_;
   std::condition_variable cv_;

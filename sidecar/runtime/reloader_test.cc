@@ -178,5 +178,78 @@ TEST_F(ReloaderTest, BackgroundThreadPicksUpChangesAndCallsOnPublish) {
   EXPECT_GE(publishes.load(), 2);
 }
 
+TEST_F(ReloaderTest, RenamingTheDefaultIsRejectedAndTheLastGoodKeepsServing) {
+  std::string a = Write("a.yaml", "alpha 1");
+  std::string b = Write("b.yaml", "beta 1");
+  ReloaderOptions o = Options({a, b});
+  o.default_name = "beta";
+  PlaybookReloader reloader(&holder_, o);
+  ASSERT_EQ(reloader.LoadAll(), 2);
+  ASSERT_TRUE(reloader.startup_consistency().ok());
+
+  Write("b.yaml", "gamma 2");  // valid on its own, but the default would name nothing
+  EXPECT_TRUE(reloader.PollOnce());
+  auto snap = holder_.Get();
+  ASSERT_NE(snap->Serving(""), nullptr);
+  EXPECT_EQ(snap->Serving("")->ref().name(), "beta");
+  EXPECT_EQ(snap->Serving("")->ref().version(), 1);
+  EXPECT_EQ(snap->Serving("gamma"), nullptr);
+  const PlaybookEntry& entry = snap->entries()[1];
+  ASSERT_EQ(entry.last_reload_diagnostics.size(), 1u);
+  EXPECT_NE(entry.last_reload_diagnostics[0].message().find("playbooks.default is 'beta'"),
+            std::string::npos)
+      << entry.last_reload_diagnostics[0].message();
+  EXPECT_EQ(entry.last_attempt_ref.name(), "gamma");
+
+  Write("b.yaml", "beta 3");  // a fix is picked up and clears the diagnostics
+  EXPECT_TRUE(reloader.PollOnce());
+  snap = holder_.Get();
+  EXPECT_EQ(snap->Serving("")->ref().version(), 3);
+  EXPECT_TRUE(snap->entries()[1].last_reload_diagnostics.empty());
+}
+
+TEST_F(ReloaderTest, DuplicateNameIsRejectedNeverShadowing) {
+  std::string a = Write("a.yaml", "alpha 1");
+  std::string b = Write("b.yaml", "beta 1");
+  PlaybookReloader reloader(&holder_, Options({a, b}));
+  ASSERT_EQ(reloader.LoadAll(), 2);
+
+  Write("b.yaml", "alpha 9");
+  EXPECT_TRUE(reloader.PollOnce());
+  auto snap = holder_.Get();
+  EXPECT_EQ(snap->Serving("alpha")->ref().version(), 1);  // a's, not b's
+  EXPECT_EQ(snap->Serving("beta")->ref().version(), 1);   // b keeps its last good
+  ASSERT_EQ(snap->entries()[1].last_reload_diagnostics.size(), 1u);
+  EXPECT_NE(snap->entries()[1].last_reload_diagnostics[0].message().find("used by both"),
+            std::string::npos);
+  EXPECT_TRUE(CheckConsistency(snap->entries(), "").ok());
+
+  // Renaming a away frees the name: the held-back version of b goes in.
+  Write("a.yaml", "delta 2");
+  EXPECT_TRUE(reloader.PollOnce());
+  snap = holder_.Get();
+  EXPECT_EQ(snap->Serving("delta")->ref().version(), 2);
+  EXPECT_EQ(snap->Serving("alpha")->ref().version(), 9);
+  EXPECT_EQ(snap->Serving("beta"), nullptr);
+  EXPECT_TRUE(snap->entries()[1].last_reload_diagnostics.empty());
+}
+
+TEST_F(ReloaderTest, StartupReportsDuplicatesAndAMissingDefault) {
+  std::string a = Write("a.yaml", "alpha 1");
+  std::string b = Write("b.yaml", "alpha 2");
+  {
+    PlaybookReloader reloader(&holder_, Options({a, b}));
+    EXPECT_EQ(reloader.LoadAll(), 2);
+    EXPECT_EQ(reloader.startup_consistency().code(), absl::StatusCode::kFailedPrecondition);
+  }
+  Write("b.yaml", "beta 2");
+  ReloaderOptions o = Options({a, b});
+  o.default_name = "nosuch";
+  PlaybookReloader reloader(&holder_, o);
+  EXPECT_EQ(reloader.LoadAll(), 2);
+  EXPECT_EQ(reloader.startup_consistency().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(reloader.startup_consistency().message().find("'nosuch'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace dealcoach::runtime

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace dealcoach::runtime {
 
 const std::string& PlaybookEntry::name() const {
@@ -44,6 +46,35 @@ bool Snapshot::any_serving() const {
     if (e.playbook != nullptr) return true;
   }
   return false;
+}
+
+absl::Status CheckConsistency(const std::vector<PlaybookEntry>& entries,
+                              const std::string& default_name) {
+  bool default_found = default_name.empty();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].playbook == nullptr) continue;
+    const std::string& name = entries[i].playbook->ref().name();
+    if (name == default_name) default_found = true;
+    for (size_t j = 0; j < i; ++j) {
+      if (entries[j].playbook != nullptr && entries[j].playbook->ref().name() == name) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "playbook name '", name, "' (metadata.name) is used by both ", entries[j].path, " and ",
+            entries[i].path, "; every playbook needs its own name"));
+      }
+    }
+  }
+  if (!default_found) {
+    std::string names;
+    for (const PlaybookEntry& e : entries) {
+      if (e.playbook == nullptr) continue;
+      absl::StrAppend(&names, names.empty() ? "" : ", ", e.playbook->ref().name());
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "playbooks.default is '", default_name,
+        "' but no loaded playbook has that metadata.name (loaded: ", names.empty() ? "none" : names,
+        ")"));
+  }
+  return absl::OkStatus();
 }
 
 SnapshotHolder::SnapshotHolder()

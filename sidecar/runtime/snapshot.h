@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dealcoach/v1/guidance.pb.h"
@@ -71,6 +72,13 @@ class Snapshot {
   std::vector<PlaybookEntry> entries_;
   std::string default_name_;
 };
+
+// Checks what no single file can: the serving playbooks have distinct names (else one
+// would silently shadow another in Find), and a non-empty `default_name` names one of
+// them. FailedPrecondition naming the files involved otherwise. `default_name` ""
+// follows the first file and always passes.
+[[nodiscard]] absl::Status CheckConsistency(const std::vector<PlaybookEntry>& entries,
+                                            const std::string& default_name);
 
 // Holds the current snapshot. Get() returns a reference-counted copy of the pointer;
 // Set() publishes a new one. A mutex guards the shared_ptr (C++17's

@@ -186,6 +186,9 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"source.refresh_after", "60s", "cached entries older than this refresh in background"},
       {"source.fetch_timeout", "2s", "deadline for a CRM fetch on a cache miss"},
       {"source.background_sync", "true", "run the background sync thread"},
+      {"source.reconcile_interval", "5m",
+       "how often the CRM's ids are listed to evict deleted deals (0 = never)"},
+      {"source.sync_timeout", "10m", "deadline for one sync or reconcile pass"},
       {"source.parsed_cache_entries", "1024", "parsed opportunities kept for repeated lookups"},
       {"connector.type", "file", "connector type (file, salesforce, hubspot, ...)"},
       {"connector.<type>.<key>", "", "any key of the connector's own section"},
@@ -282,10 +285,11 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                   origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
-    DC_RETURN_IF_ERROR(CheckKeys(root["source"], "source",
-                                 {"sync_interval", "stale_after", "refresh_after", "fetch_timeout",
-                                  "background_sync", "parsed_cache_entries"},
-                                 origins));
+    DC_RETURN_IF_ERROR(
+        CheckKeys(root["source"], "source",
+                  {"sync_interval", "stale_after", "refresh_after", "fetch_timeout",
+                   "background_sync", "parsed_cache_entries", "reconcile_interval", "sync_timeout"},
+                  origins));
 
     DC_RETURN_IF_ERROR(ReadString(root["listen"], "listen", origins, &c.listen));
     if (c.listen.find(':') == std::string::npos) {
@@ -348,6 +352,13 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                                       &c.source.refresh_after));
       DC_RETURN_IF_ERROR(ReadDuration(src["fetch_timeout"], "source.fetch_timeout", origins,
                                       &c.source.fetch_timeout));
+      DC_RETURN_IF_ERROR(ReadDuration(src["reconcile_interval"], "source.reconcile_interval",
+                                      origins, &c.source.reconcile_interval));
+      DC_RETURN_IF_ERROR(ReadDuration(src["sync_timeout"], "source.sync_timeout", origins,
+                                      &c.source.sync_timeout));
+      if (c.source.sync_timeout < absl::Seconds(1)) {
+        return origins.Error("source.sync_timeout", src["sync_timeout"], "must be at least 1s");
+      }
       DC_RETURN_IF_ERROR(ReadBool(src["background_sync"], "source.background_sync", origins,
                                   &c.source.background_sync));
       int64_t parsed_entries = static_cast<int64_t>(c.source.parsed_cache_entries);
@@ -374,6 +385,8 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
     return absl::InvalidArgumentError(
         absl::StrCat(file_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
+  // A connector call stuck at shutdown gets the same grace as in-flight requests.
+  c.source.stop_timeout = c.shutdown_grace;
   return c;
 }
 

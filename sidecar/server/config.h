@@ -51,7 +51,8 @@ struct SidecarConfig {
   // How long in-flight calls get to finish on SIGINT/SIGTERM. Default: 5 s.
   absl::Duration shutdown_grace = absl::Seconds(5);
   // Opportunity source options (sync_interval, stale_after, refresh_after,
-  // fetch_timeout, background_sync).
+  // fetch_timeout, background_sync, reconcile_interval, sync_timeout; stop_timeout is
+  // shutdown_grace).
   source::SourceOptions source;
   // The `connector:` section as written (with overrides applied), for the registry.
   YAML::Node connector;

@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -42,6 +44,13 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   // Derived fields (last_meeting_at, ...) are filled once at ingestion, the same way push
   // mode fills them for inline deals, so both modes see the same opportunity.
   source_options.normalize = engine::NormalizeOpportunity;
+  source_options.log = [](bool warning, const std::string& line) {
+    if (warning) {
+      runtime::LogWarning(line);
+    } else {
+      runtime::LogInfo(line);
+    }
+  };
   s->source_ = source::OpportunitySource::Create(*std::move(connector), source_options);
 
   runtime::ReloaderOptions reload;
@@ -52,6 +61,13 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   reload.on_publish = [self](const runtime::Snapshot& snapshot) { self->UpdateHealth(snapshot); };
   s->reloader_ = std::make_unique<runtime::PlaybookReloader>(&s->holder_, std::move(reload));
   s->initial_serving_ = s->reloader_->LoadAll();
+  // Two playbooks with one name, or a default naming none of them, is a configuration
+  // error: refuse to start rather than serve one playbook in place of another. (No
+  // valid playbook at all is the caller's call; see serving_playbooks().)
+  if (s->initial_serving_ > 0 && !s->reloader_->startup_consistency().ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("playbook configuration: ", s->reloader_->startup_consistency().message()));
+  }
 
   ServiceDeps deps;
   deps.playbooks = &s->holder_;
@@ -59,12 +75,14 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   deps.default_max_behaviors = config.max_behaviors;
   s->coaching_ = std::make_unique<CoachingServiceImpl>(deps);
   s->playbook_service_ = std::make_unique<PlaybookServiceImpl>(deps);
+  s->admin_service_ = std::make_unique<AdminServiceImpl>(s->source_.get(), &s->holder_);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
   builder.RegisterService(s->coaching_.get());
   builder.RegisterService(s->playbook_service_.get());
+  builder.RegisterService(s->admin_service_.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("listen: cannot listen on ", config.listen,
@@ -100,6 +118,7 @@ void Sidecar::UpdateHealth(const runtime::Snapshot& snapshot) {
   health->SetServingStatus("", serving);
   health->SetServingStatus(kCoachingServiceName, serving);
   health->SetServingStatus(kPlaybookServiceName, true);
+  health->SetServingStatus(kAdminServiceName, true);
 }
 
 void Sidecar::Shutdown(absl::Duration grace) {
@@ -116,9 +135,12 @@ void Sidecar::Shutdown(absl::Duration grace) {
     }
   }
   runtime::LogInfo("shutting down (grace ", absl::FormatDuration(grace), ")");
+  const absl::Time deadline = absl::Now() + grace;
   if (reloader_ != nullptr) reloader_->Stop();
-  if (server != nullptr) server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
-  if (source_ != nullptr) source_->Stop();
+  if (server != nullptr) server->Shutdown(absl::ToChronoTime(deadline));
+  // The source gets what is left of the grace: a sync stuck in a CRM call is detached
+  // rather than allowed to hold shutdown past it.
+  if (source_ != nullptr) source_->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
 }
 
 void Sidecar::Wait() {

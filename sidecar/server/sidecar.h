@@ -10,7 +10,8 @@
 // a playbook needs none loaded).
 //
 // Shutdown: health goes NOT_SERVING, gRPC gets Shutdown(now + grace), then the
-// background threads stop.
+// background threads stop within what is left of the grace (a sync stuck in a CRM call
+// is detached, not waited for).
 //
 // Thread safety: Shutdown() and Wait() may be called from any thread, once each.
 #ifndef DEALCOACH_SIDECAR_SERVER_SIDECAR_H_
@@ -26,6 +27,7 @@
 #include "absl/time/time.h"
 #include "sidecar/runtime/reloader.h"
 #include "sidecar/runtime/snapshot.h"
+#include "sidecar/server/admin_service.h"
 #include "sidecar/server/config.h"
 #include "sidecar/server/services.h"
 #include "sidecar/source/opportunity_source.h"
@@ -34,10 +36,12 @@ namespace dealcoach::server {
 
 class Sidecar {
  public:
-  // Starts serving. Fails when the connector config is invalid or the address cannot
-  // be bound. Starts even when no playbook compiles (health says NOT_SERVING and
-  // coaching calls get FAILED_PRECONDITION until a valid one lands); `dealcoach
-  // serve` refuses that case itself, before calling Start, via serving_playbooks().
+  // Starts serving. Fails when the connector config is invalid, the address cannot be
+  // bound, or the playbooks that compiled are inconsistent (two share a metadata.name,
+  // or playbooks.default names none of them: FailedPrecondition). Starts even when no playbook
+  // compiles (health says NOT_SERVING and coaching calls get FAILED_PRECONDITION until a valid one
+  // lands); `dealcoach serve` refuses that case itself, before calling Start, via
+  // serving_playbooks().
   static absl::StatusOr<std::unique_ptr<Sidecar>> Start(const SidecarConfig& config);
   ~Sidecar();
 
@@ -65,6 +69,7 @@ class Sidecar {
   std::unique_ptr<runtime::PlaybookReloader> reloader_;
   std::unique_ptr<CoachingServiceImpl> coaching_;
   std::unique_ptr<PlaybookServiceImpl> playbook_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
 
   std::mutex mu_;  // guards server_ for the health callback and shutdown_
   std::unique_ptr<grpc::Server> server_;
@@ -77,6 +82,7 @@ class Sidecar {
 // Health service names.
 inline constexpr char kCoachingServiceName[] = "dealcoach.v1.CoachingService";
 inline constexpr char kPlaybookServiceName[] = "dealcoach.v1.PlaybookService";
+inline constexpr char kAdminServiceName[] = "dealcoach.v1.AdminService";
 
 }  // namespace dealcoach::server
 

@@ -40,59 +40,51 @@ std::shared_ptr<const v1::Opportunity> ParseOnArena(const std::string& bytes) {
 // rarely and briefly.
 constexpr size_t kSyncBatch = 256;
 
-class OpportunitySourceImpl : public OpportunitySource {
+// Everything the cache is: owned jointly by the handle (OpportunitySourceImpl) and its
+// background threads, so a thread stuck in a connector call can be detached at shutdown
+// and still find the cache and connector alive when the call returns.
+class Core {
  public:
-  OpportunitySourceImpl(std::unique_ptr<Connector> connector, const SourceOptions& options)
-      : connector_(std::move(connector)), options_(options), type_(connector_->type()) {
-    refresher_ = std::thread([this] { RefreshLoop(); });
+  Core(std::unique_ptr<Connector> connector, const SourceOptions& options)
+      : connector_(std::move(connector)), options_(options), type_(connector_->type()) {}
+
+  absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
+
+  void Log(bool warning, const std::string& line) const {
+    if (options_.log) options_.log(warning, line);
   }
 
-  ~OpportunitySourceImpl() override {
-    Stop();
-    {
-      absl::MutexLock lock(&work_mu_);
-      shutting_down_ = true;
-    }
-    refresher_.join();
-  }
-
-  void Start() override {
-    absl::MutexLock lock(&work_mu_);
-    if (sync_thread_.joinable() || shutting_down_) return;
-    stop_sync_ = false;
-    sync_thread_ = std::thread([this] { SyncLoop(); });
-  }
-
-  void Stop() override {
-    std::thread thread;
-    {
-      absl::MutexLock lock(&work_mu_);
-      stop_sync_ = true;
-      thread = std::move(sync_thread_);
-    }
-    if (thread.joinable()) thread.join();
-  }
-
-  absl::Status SyncOnce() override {
+  absl::Status SyncOnce() {
     absl::MutexLock sync_lock(&sync_mu_);  // one pass at a time
     absl::Time since;
     {
       absl::ReaderMutexLock lock(&mu_);
       since = high_water_mark_;
     }
-    const absl::Time started = absl::Now();
+    const absl::Time started = Now();
     // (id, serialized bytes), serialized outside the lock.
     std::vector<std::pair<std::string, std::string>> batch;
     batch.reserve(kSyncBatch);
     auto flush = [&] {
       if (batch.empty()) return;
-      const absl::Time now = absl::Now();
+      const absl::Time now = Now();
       absl::MutexLock lock(&mu_);
       for (auto& [id, bytes] : batch) Store(id, std::move(bytes), now);
       batch.clear();
     };
+    // Every pass has a deadline and stops early on shutdown; the sink is the one place
+    // every connector calls back into between records.
+    const absl::Time deadline = absl::Now() + options_.sync_timeout;
     absl::StatusOr<connectors::SyncResult> result =
         connector_->SyncChangedSince(since, [&](v1::Opportunity opp) {
+          if (stopping_.load(std::memory_order_relaxed)) {
+            return absl::CancelledError("sync: stopped (shutting down)");
+          }
+          if (absl::Now() > deadline) {
+            return absl::DeadlineExceededError(
+                absl::StrCat("sync: pass exceeded source.sync_timeout (",
+                             absl::FormatDuration(options_.sync_timeout), ")"));
+          }
           if (opp.id().empty()) return absl::OkStatus();  // unusable; skip
           std::string bytes = Ingest(&opp);
           batch.emplace_back(opp.id(), std::move(bytes));
@@ -104,7 +96,11 @@ class OpportunitySourceImpl : public OpportunitySource {
     ++sync_passes_;
     if (!result.ok()) {
       last_error_ = std::string(result.status().message());
+      last_error_at_ = Now();
       last_sync_error_ = last_error_;
+      Log(true, absl::StrCat(
+                    "source: sync pass failed after ", absl::FormatDuration(Now() - started), ": ",
+                    result.status().ToString(), "; ", cache_.size(), " cached deals keep serving"));
       return result.status();
     }
     high_water_mark_ = std::max(high_water_mark_, result->high_water_mark);
@@ -113,10 +109,51 @@ class OpportunitySourceImpl : public OpportunitySource {
     last_sync_count_ = result->count;
     last_sync_error_.clear();
     last_error_.clear();
+    Log(false, absl::StrCat("source: sync pass ok: ", result->count, " changed in ",
+                            absl::FormatDuration(Now() - started), "; ", cache_.size(), " cached"));
     return absl::OkStatus();
   }
 
-  absl::StatusOr<Lookup> Get(absl::string_view id, absl::Time now) override {
+  absl::Status ReconcileOnce() {
+    uint64_t listed_after = 0;  // entries stored after the listing began are kept
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      listed_after = last_version_;
+    }
+    const absl::Time started = absl::Now();
+    absl::StatusOr<std::vector<std::string>> ids =
+        connector_->ListIds(started + options_.sync_timeout);
+    absl::MutexLock lock(&mu_);
+    if (!ids.ok()) {
+      if (ids.status().code() == absl::StatusCode::kUnimplemented) {
+        reconcile_supported_ = false;
+        return ids.status();
+      }
+      last_error_ = std::string(ids.status().message());
+      last_error_at_ = Now();
+      Log(true, absl::StrCat("source: reconcile failed: ", ids.status().ToString()));
+      return ids.status();
+    }
+    absl::flat_hash_set<absl::string_view> live(ids->begin(), ids->end());
+    std::vector<std::string> evict;
+    for (const auto& [id, entry] : cache_) {
+      if (entry.version <= listed_after && !live.contains(id)) evict.push_back(id);
+    }
+    for (const std::string& id : evict) {
+      cache_.erase(id);
+      parsed_.Erase(id);
+    }
+    last_reconcile_ = Now();
+    last_reconcile_evicted_ = static_cast<int64_t>(evict.size());
+    Log(false,
+        absl::StrCat("source: reconcile ok: ", ids->size(), " ids in the CRM, ", evict.size(),
+                     " deleted or filtered out evicted; ", cache_.size(), " cached"));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Lookup> Get(absl::string_view id) {
+    // Freshness and refresh decisions use the wall clock only (see the header).
+    const absl::Time now = Now();
     Lookup out;
     absl::Time fetched_at;
     bool hit = false;
@@ -151,34 +188,70 @@ class OpportunitySourceImpl : public OpportunitySource {
       return out;
     }
     // Miss: ask the CRM, bounded by fetch_timeout.
+    uint64_t before = 0;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      before = last_version_;
+    }
     absl::StatusOr<v1::Opportunity> fetched =
         connector_->FetchOpportunity(id, absl::Now() + options_.fetch_timeout);
     if (!fetched.ok()) {
       if (fetched.status().code() != absl::StatusCode::kNotFound) {
         absl::MutexLock lock(&mu_);
         last_error_ = std::string(fetched.status().message());
+        last_error_at_ = Now();
       }
       return fetched.status();
     }
     std::string fetched_bytes = Ingest(&*fetched);
     auto opp = std::make_shared<const v1::Opportunity>(*std::move(fetched));
-    const absl::Time at = absl::Now();
     {
       absl::MutexLock lock(&mu_);
+      auto it = cache_.find(id);
+      if (it != cache_.end() && it->second.version > before) {
+        // A sync stored this deal while we fetched; its bytes may be newer than ours
+        // (the fetch may have read the CRM before the change the sync delivered).
+        // Answer with what the cache holds instead of overwriting it.
+        std::shared_ptr<const v1::Opportunity> cached = ParseOnArena(it->second.bytes);
+        if (cached != nullptr) {
+          parsed_.Insert(id, it->second.version, cached);
+          out.opportunity = std::move(cached);
+          FillFreshness(std::max(it->second.fetched_at, last_sync_ok_), Now(), &out.freshness);
+          return out;
+        }
+      }
+      const absl::Time at = Now();
       const uint64_t stored = Store(std::string(id), std::move(fetched_bytes), at);
       parsed_.Insert(id, stored, opp);
       out.opportunity = opp;
-      FillFreshness(at, std::max(now, at), &out.freshness);
+      FillFreshness(at, at, &out.freshness);
     }
     return out;
   }
 
-  size_t size() const override {
+  size_t size() const {
     absl::ReaderMutexLock lock(&mu_);
     return cache_.size();
   }
 
-  ConnectorHealth Health() const override {
+  SourceStatus Status() const {
+    SourceStatus st;
+    st.connector_type = type_;
+    st.connector = connector_->Health();
+    absl::ReaderMutexLock lock(&mu_);
+    st.last_sync = last_sync_ok_;
+    st.last_sync_count = last_sync_count_;
+    st.sync_passes = sync_passes_;
+    st.last_error = last_error_;
+    st.last_error_at = last_error_at_;
+    st.last_reconcile = last_reconcile_;
+    st.last_reconcile_evicted = last_reconcile_evicted_;
+    st.reconcile_supported = reconcile_supported_;
+    st.cached = static_cast<int64_t>(cache_.size());
+    return st;
+  }
+
+  ConnectorHealth Health() const {
     ConnectorHealth health = connector_->Health();
     absl::ReaderMutexLock lock(&mu_);
     if (!last_sync_error_.empty()) {
@@ -193,7 +266,48 @@ class OpportunitySourceImpl : public OpportunitySource {
     return health;
   }
 
-  absl::string_view connector_type() const override { return type_; }
+  absl::string_view connector_type() const { return type_; }
+
+  // Background threads. Each loop returns when asked to stop; the handle waits for
+  // that (bounded) through the *_running_ flags.
+  void RefreshLoop();
+  void SyncLoop();
+
+  void RequestStopSync() {
+    stopping_.store(true, std::memory_order_relaxed);
+    absl::MutexLock lock(&work_mu_);
+    stop_sync_ = true;
+  }
+  void RequestShutdown() {
+    RequestStopSync();
+    absl::MutexLock lock(&work_mu_);
+    shutting_down_ = true;
+  }
+  // Marks a loop as running (before its thread starts) / finished (its last act).
+  void SetRunning(bool* flag, bool running) {
+    absl::MutexLock lock(&work_mu_);
+    *flag = running;
+  }
+  // True when `*flag` went false within `timeout`.
+  bool AwaitStopped(const bool* flag, absl::Duration timeout) {
+    absl::MutexLock lock(&work_mu_);
+    return work_mu_.AwaitWithTimeout(absl::Condition(
+                                         +[](const bool* f) { return !*f; }, flag),
+                                     timeout);
+  }
+  // Re-arms the sync loop after a Stop (Start may be called again).
+  bool PrepareSyncStart() {
+    absl::MutexLock lock(&work_mu_);
+    if (shutting_down_ || sync_running_) return false;
+    stop_sync_ = false;
+    stopping_.store(false, std::memory_order_relaxed);
+    sync_running_ = true;
+    return true;
+  }
+
+  bool sync_running_ ABSL_GUARDED_BY(work_mu_) = false;
+  bool refresher_running_ ABSL_GUARDED_BY(work_mu_) = false;
+  absl::Mutex work_mu_;
 
  private:
   struct Entry {
@@ -315,13 +429,13 @@ class OpportunitySourceImpl : public OpportunitySource {
     refresh_queue_.emplace_back(id);
   }
 
-  void RefreshLoop() {
+  void RefreshLoopImpl() {
     for (;;) {
       std::string id;
       {
         absl::MutexLock lock(&work_mu_);
         work_mu_.Await(absl::Condition(
-            +[](OpportunitySourceImpl* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->work_mu_) {
+            +[](Core* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->work_mu_) {
               return self->shutting_down_ || !self->refresh_queue_.empty();
             },
             this));
@@ -329,19 +443,30 @@ class OpportunitySourceImpl : public OpportunitySource {
         id = std::move(refresh_queue_.front());
         refresh_queue_.pop_front();
       }
+      uint64_t before = 0;
+      {
+        absl::ReaderMutexLock lock(&mu_);
+        before = last_version_;
+      }
       absl::StatusOr<v1::Opportunity> fetched =
           connector_->FetchOpportunity(id, absl::Now() + options_.fetch_timeout);
       std::string fetched_bytes;
       if (fetched.ok()) fetched_bytes = Ingest(&*fetched);
       {
         absl::MutexLock lock(&mu_);
-        if (fetched.ok()) {
-          Store(id, std::move(fetched_bytes), absl::Now());
+        auto it = cache_.find(id);
+        // A sync (or miss) that stored this id during the fetch wins: it is at least as new.
+        const bool superseded = it != cache_.end() && it->second.version > before;
+        if (superseded) {
+          // keep the newer bytes
+        } else if (fetched.ok()) {
+          Store(id, std::move(fetched_bytes), Now());
         } else if (fetched.status().code() == absl::StatusCode::kNotFound) {
-          cache_.erase(id);  // deleted in the CRM
+          if (it != cache_.end()) cache_.erase(it);  // deleted in the CRM
           parsed_.Erase(id);
         } else {
           last_error_ = std::string(fetched.status().message());
+          last_error_at_ = Now();
         }
       }
       absl::MutexLock lock(&work_mu_);
@@ -349,9 +474,21 @@ class OpportunitySourceImpl : public OpportunitySource {
     }
   }
 
-  void SyncLoop() {
+  void SyncLoopImpl() {
+    absl::Time last_reconcile = absl::InfinitePast();
     for (;;) {
       SyncOnce().IgnoreError();  // recorded in last_sync_error_, shown by Health()
+      if (options_.reconcile_interval > absl::ZeroDuration() &&
+          absl::Now() - last_reconcile >= options_.reconcile_interval &&
+          !stopping_.load(std::memory_order_relaxed)) {
+        last_reconcile = absl::Now();
+        absl::Status reconciled = ReconcileOnce();  // recorded in last_error_
+        if (reconciled.code() == absl::StatusCode::kUnimplemented) {
+          Log(false, absl::StrCat("source: ", reconciled.message(),
+                                  "; deleted deals leave the cache only through refreshes"));
+          last_reconcile = absl::InfiniteFuture();  // never again
+        }
+      }
       absl::MutexLock lock(&work_mu_);
       if (work_mu_.AwaitWithTimeout(absl::Condition(&stop_sync_), options_.sync_interval)) {
         return;
@@ -373,19 +510,93 @@ class OpportunitySourceImpl : public OpportunitySource {
   int64_t last_sync_count_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t sync_passes_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_sync_error_ ABSL_GUARDED_BY(mu_);
-  // The most recent failed CRM call (sync, miss or refresh); cleared by a good sync.
+  // The most recent failed CRM call (sync, miss, refresh or reconcile); cleared by a
+  // good sync.
   std::string last_error_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_error_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_reconcile_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t last_reconcile_evicted_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reconcile_supported_ ABSL_GUARDED_BY(mu_) = true;
 
   // Serializes sync passes (background thread vs. SyncOnce callers).
   absl::Mutex sync_mu_;
 
-  // Background threads.
-  absl::Mutex work_mu_;
-  std::thread sync_thread_ ABSL_GUARDED_BY(work_mu_);
+  // Background work; work_mu_ (public above) guards it.
+  std::atomic<bool> stopping_{false};  // read by the sync sink without the lock
   bool stop_sync_ ABSL_GUARDED_BY(work_mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(work_mu_) = false;
   std::deque<std::string> refresh_queue_ ABSL_GUARDED_BY(work_mu_);
   absl::flat_hash_set<std::string> refreshing_ ABSL_GUARDED_BY(work_mu_);
+};
+
+void Core::RefreshLoop() {
+  RefreshLoopImpl();
+  SetRunning(&refresher_running_, false);
+}
+
+void Core::SyncLoop() {
+  SyncLoopImpl();
+  SetRunning(&sync_running_, false);
+}
+
+// The handle: owns the threads, shares the Core with them.
+class OpportunitySourceImpl : public OpportunitySource {
+ public:
+  OpportunitySourceImpl(std::unique_ptr<Connector> connector, const SourceOptions& options)
+      : core_(std::make_shared<Core>(std::move(connector), options)),
+        stop_timeout_(options.stop_timeout) {
+    core_->SetRunning(&core_->refresher_running_, true);
+    refresher_ = std::thread([core = core_] { core->RefreshLoop(); });
+  }
+
+  ~OpportunitySourceImpl() override {
+    Stop(stop_timeout_);
+    core_->RequestShutdown();
+    Finish(&refresher_, &core_->refresher_running_, stop_timeout_, "refresh");
+  }
+
+  void Start() override {
+    absl::MutexLock lock(&thread_mu_);
+    if (!core_->PrepareSyncStart()) return;
+    if (sync_thread_.joinable()) sync_thread_.join();  // a previous loop that finished
+    sync_thread_ = std::thread([core = core_] { core->SyncLoop(); });
+  }
+
+  void Stop() override { Stop(stop_timeout_); }
+
+  void Stop(absl::Duration timeout) override {
+    core_->RequestStopSync();
+    absl::MutexLock lock(&thread_mu_);
+    Finish(&sync_thread_, &core_->sync_running_, timeout, "sync");
+  }
+
+  absl::Status SyncOnce() override { return core_->SyncOnce(); }
+  absl::Status ReconcileOnce() override { return core_->ReconcileOnce(); }
+  absl::StatusOr<Lookup> Get(absl::string_view id) override { return core_->Get(id); }
+  size_t size() const override { return core_->size(); }
+  ConnectorHealth Health() const override { return core_->Health(); }
+  SourceStatus Status() const override { return core_->Status(); }
+  absl::string_view connector_type() const override { return core_->connector_type(); }
+
+ private:
+  // Joins `thread` when its loop finishes within `timeout`; otherwise detaches it (it
+  // holds its own reference to the Core and exits when the stuck call returns).
+  void Finish(std::thread* thread, const bool* running, absl::Duration timeout,
+              absl::string_view what) {
+    if (!thread->joinable()) return;
+    if (core_->AwaitStopped(running, timeout)) {
+      thread->join();
+      return;
+    }
+    core_->Log(true, absl::StrCat("source: ", what, " thread still in a connector call after ",
+                                  absl::FormatDuration(timeout), "; detaching it"));
+    thread->detach();
+  }
+
+  const std::shared_ptr<Core> core_;
+  const absl::Duration stop_timeout_;
+  absl::Mutex thread_mu_;  // Start vs Stop
+  std::thread sync_thread_ ABSL_GUARDED_BY(thread_mu_);
   std::thread refresher_;
 };
 

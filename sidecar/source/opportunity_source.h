@@ -13,12 +13,30 @@
 // of the same deals without parsing; each entry carries the version of the bytes it was
 // parsed from, so an update is never answered from an older parse.
 //
+// Freshness is measured against the wall clock (SourceOptions::clock), never against a
+// request's `as_of`: a past as_of must not hide staleness, a future one must not make
+// every lookup refetch.
+//
+// Deletions: every `reconcile_interval` the sync thread lists the CRM's ids
+// (Connector::ListIds) and evicts cached deals it did not return, so a deal deleted or
+// filtered out in the CRM leaves the cache within sync_interval + reconcile_interval.
+// Connectors without ListIds fall back to NotFound from background refreshes.
+//
+// Races: every store carries a version; a cache-miss fetch or refresh that started
+// before a sync stored newer bytes for the same id never overwrites them, and a
+// reconcile never evicts an entry stored after its listing began.
+//
+// Shutdown: background threads share ownership of the cache's state, so Stop() and the
+// destructor wait at most `stop_timeout` for a connector call that is stuck; such a
+// thread is then detached and finishes (and frees the state) when the call returns.
+//
 // Thread safety: all methods are safe to call concurrently.
 #ifndef DEALCOACH_SIDECAR_SOURCE_OPPORTUNITY_SOURCE_H_
 #define DEALCOACH_SIDECAR_SOURCE_OPPORTUNITY_SOURCE_H_
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -39,6 +57,17 @@ struct SourceOptions {
   absl::Duration refresh_after = absl::Seconds(60);
   // Deadline for a fetch on a cache miss. Default: 2 s.
   absl::Duration fetch_timeout = absl::Seconds(2);
+  // Time between reconcile passes (list the CRM's ids, evict the rest); 0 disables.
+  // Default: 5 min.
+  absl::Duration reconcile_interval = absl::Minutes(5);
+  // Deadline for one sync pass (the sink refuses records after it) and for ListIds.
+  // Default: 10 min.
+  absl::Duration sync_timeout = absl::Minutes(10);
+  // How long Stop() / the destructor wait for a background thread stuck in a connector
+  // call before detaching it. Default: 5 s.
+  absl::Duration stop_timeout = absl::Seconds(5);
+  // Wall clock used for freshness, for tests. Default: absl::Now.
+  std::function<absl::Time()> clock;
   // Run the background sync thread. Off in unit tests that drive SyncOnce().
   bool background_sync = true;
   // Parsed opportunities kept for repeated lookups (an LRU); 0 parses on every lookup.
@@ -48,12 +77,37 @@ struct SourceOptions {
   // Applied to every opportunity before it is cached (e.g. engine::NormalizeOpportunity,
   // passed in by the server so this library does not depend on the engine). Optional.
   std::function<void(v1::Opportunity*)> normalize;
+  // Receives one line per sync / reconcile pass (warning = false) and per failure
+  // (warning = true), e.g. runtime::LogInfo / LogWarning, passed in by the server.
+  // Optional.
+  std::function<void(bool warning, const std::string& line)> log;
 };
 
 // One answer: the opportunity and how fresh it is.
 struct Lookup {
   std::shared_ptr<const v1::Opportunity> opportunity;
   v1::DataFreshness freshness;
+};
+
+// What the source reports about itself (AdminService.GetStatus, logs).
+struct SourceStatus {
+  std::string connector_type;
+  // The connector's own health (circuit breaker, last CRM success).
+  connectors::ConnectorHealth connector;
+  // Start of the last sync pass that succeeded; InfinitePast before the first.
+  absl::Time last_sync = absl::InfinitePast();
+  int64_t last_sync_count = 0;
+  int64_t sync_passes = 0;
+  // The most recent failed CRM call (sync, miss, refresh or reconcile); "" after a good
+  // sync.
+  std::string last_error;
+  absl::Time last_error_at = absl::InfinitePast();
+  // Last reconcile that succeeded, and what it evicted; reconcile_supported is false
+  // when the connector has no ListIds.
+  absl::Time last_reconcile = absl::InfinitePast();
+  int64_t last_reconcile_evicted = 0;
+  bool reconcile_supported = true;
+  int64_t cached = 0;
 };
 
 class OpportunitySource {
@@ -66,20 +120,34 @@ class OpportunitySource {
 
   // Starts the background sync (first pass runs immediately).
   virtual void Start() = 0;
-  // Stops the background thread and waits for it. Idempotent.
+  // Stops the background threads, waiting at most `timeout` (default: stop_timeout) for
+  // one stuck in a connector call. Idempotent.
   virtual void Stop() = 0;
+  virtual void Stop(absl::Duration timeout) = 0;
   // Runs one sync pass on the calling thread.
   virtual absl::Status SyncOnce() = 0;
 
-  // The opportunity with this id at time `now`. NotFound for an unknown id;
-  // Unavailable / DeadlineExceeded / ... from the connector when it is not cached and
-  // the CRM call fails (the message names the call).
-  virtual absl::StatusOr<Lookup> Get(absl::string_view id, absl::Time now) = 0;
+  // The opportunity with this id, its freshness measured against the wall clock.
+  // NotFound for an unknown id; Unavailable / DeadlineExceeded / ... from the connector
+  // when it is not cached and the CRM call fails (the message names the call).
+  virtual absl::StatusOr<Lookup> Get(absl::string_view id) = 0;
+  // The same; `as_of` (the request's evaluation time) does not affect freshness or
+  // refreshes, so callers may pass it without thinking.
+  absl::StatusOr<Lookup> Get(absl::string_view id, absl::Time as_of) {
+    (void)as_of;
+    return Get(id);
+  }
+
+  // Runs one reconcile pass on the calling thread: lists the CRM's ids and evicts the
+  // cached deals it did not return. Unimplemented when the connector cannot list.
+  virtual absl::Status ReconcileOnce() = 0;
 
   // Number of cached opportunities.
   virtual size_t size() const = 0;
   // Connector health plus the last sync outcome.
   virtual connectors::ConnectorHealth Health() const = 0;
+  // Everything above in one consistent read.
+  virtual SourceStatus Status() const = 0;
   // The connector's type name.
   virtual absl::string_view connector_type() const = 0;
 };

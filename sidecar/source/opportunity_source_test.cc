@@ -1,8 +1,11 @@
 #include "sidecar/source/opportunity_source.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -108,12 +111,17 @@ class SourceTest : public ::testing::Test {
  protected:
   void Make(SourceOptions options = {}) {
     options.background_sync = false;
+    // Freshness follows the source's clock, not the lookup's as_of: tests move time by
+    // advancing this offset.
+    options.clock = [this] { return absl::Now() + absl::Nanoseconds(offset_ns_.load()); };
     auto c = std::make_unique<TableConnector>();
     table_ = c.get();
     table_->Put(Opp("a", 1000));
     table_->Put(Opp("b", 2000));
     source_ = OpportunitySource::Create(std::move(c), options);
   }
+  void Advance(absl::Duration d) { offset_ns_ += absl::ToInt64Nanoseconds(d); }
+  std::atomic<int64_t> offset_ns_{0};
   TableConnector* table_ = nullptr;
   std::unique_ptr<OpportunitySource> source_;
 };
@@ -181,7 +189,8 @@ TEST_F(SourceTest, CrmDownServesStaleDataWithReason) {
   absl::StatusOr<Lookup> fresh = source_->Get("a", absl::Now());
   ASSERT_TRUE(fresh.ok());
   EXPECT_FALSE(fresh->freshness.stale());
-  absl::StatusOr<Lookup> later = source_->Get("a", absl::Now() + absl::Minutes(10));
+  Advance(absl::Minutes(10));
+  absl::StatusOr<Lookup> later = source_->Get("a", absl::Now());
   ASSERT_TRUE(later.ok());
   EXPECT_TRUE(later->freshness.stale());
   EXPECT_EQ(later->freshness.stale_reason(), error);
@@ -215,7 +224,8 @@ TEST_F(SourceTest, OldEntriesRefreshInTheBackground) {
   ASSERT_TRUE(source_->SyncOnce().ok());
   table_->Put(Opp("a", 5000, "renamed in CRM"));
   // Answered from the cache immediately; the refresh happens behind it.
-  absl::StatusOr<Lookup> got = source_->Get("a", absl::Now() + absl::Minutes(1));
+  Advance(absl::Minutes(1));
+  absl::StatusOr<Lookup> got = source_->Get("a", absl::Now());
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->opportunity->name(), "Deal a");
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
@@ -310,7 +320,8 @@ TEST_F(SourceTest, RefreshedUpdateReplacesTheParsedCopy) {
   renamed.set_amount(42);
   table_->Put(renamed);
   // An old-looking lookup schedules the background refresh; wait until it has stored.
-  ASSERT_TRUE(source_->Get("a", absl::Now() + absl::Minutes(1)).ok());
+  Advance(absl::Minutes(1));
+  ASSERT_TRUE(source_->Get("a", absl::Now()).ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
   absl::StatusOr<Lookup> got = source_->Get("a", absl::Now());
   while (got.ok() && got->opportunity->name() == "Deal a" && absl::Now() < give_up) {
@@ -329,7 +340,8 @@ TEST_F(SourceTest, DeletedInCrmIsNotServedFromTheParsedCopy) {
   ASSERT_TRUE(source_->SyncOnce().ok());
   ASSERT_EQ(source_->Get("a", absl::Now())->opportunity->name(), "Deal a");  // in the LRU
   table_->Remove("a");
-  ASSERT_TRUE(source_->Get("a", absl::Now() + absl::Minutes(1)).ok());  // schedules refresh
+  Advance(absl::Minutes(1));
+  ASSERT_TRUE(source_->Get("a", absl::Now()).ok());  // schedules refresh
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
   while (source_->size() != 1 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(2));
   ASSERT_EQ(source_->size(), 1u);  // the refresh's NOT_FOUND dropped it
@@ -480,6 +492,44 @@ TEST(SourceWithFileConnectorTest, ServesTheFile) {
   EXPECT_EQ(got->opportunity->account().name(), "Acme");
   EXPECT_EQ(got->freshness.source(), "file");
   EXPECT_EQ(source->Get("missing", absl::Now()).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(SourceWithFileConnectorTest, ReconcileEvictsDealsRemovedFromTheFile) {
+  char tmpl[] = "/tmp/dealcoach_reconcile_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/deals.json";
+  auto write = [&](const std::string& json) {
+    const std::string tmp = path + ".tmp";
+    std::ofstream(tmp, std::ios::trunc) << json;
+    std::rename(tmp.c_str(), path.c_str());
+  };
+  write(R"([{"id": "keep", "name": "Keep"}, {"id": "gone", "name": "Gone"}])");
+  connectors::ConnectorContext ctx;
+  ctx.base_dir = tmpl;
+  auto c = connectors::CreateConnector(YAML::Load("{type: file, file: {path: deals.json}}"), ctx);
+  ASSERT_TRUE(c.ok()) << c.status();
+  SourceOptions o;
+  o.background_sync = false;
+  auto source = OpportunitySource::Create(*std::move(c), o);
+  ASSERT_TRUE(source->SyncOnce().ok());
+  ASSERT_EQ(source->size(), 2u);
+  absl::SleepFor(absl::Milliseconds(20));  // a distinct mtime
+  write(R"([{"id": "keep", "name": "Keep"}])");
+  ASSERT_TRUE(source->ReconcileOnce().ok());
+  EXPECT_EQ(source->size(), 1u);
+  EXPECT_EQ(source->Status().last_reconcile_evicted, 1);
+  EXPECT_EQ(source->Get("gone").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(source->Get("keep").ok());
+  std::remove(path.c_str());
+  rmdir(tmpl);
+}
+
+TEST(SourceWithoutListIdsTest, ReconcileIsUnimplementedAndStatusSaysSo) {
+  SourceOptions o;
+  o.background_sync = false;
+  auto source = OpportunitySource::Create(std::make_unique<TableConnector>(), o);
+  EXPECT_EQ(source->ReconcileOnce().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_FALSE(source->Status().reconcile_supported);
 }
 
 }  // namespace

@@ -134,6 +134,11 @@ void FakeSalesforce::Upsert(json record) {
   records_[id] = std::move(stored);
 }
 
+void FakeSalesforce::Delete(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  records_.erase(id);
+}
+
 void FakeSalesforce::ExpireTokens() {
   absl::MutexLock lock(&mu_);
   valid_tokens_.clear();

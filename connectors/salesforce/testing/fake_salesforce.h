@@ -37,6 +37,8 @@ class FakeSalesforce {
 
   // Adds or replaces (by Id) an Opportunity record in Salesforce's JSON shape.
   void Upsert(nlohmann::json record);
+  // Deletes the record with this Id (queries no longer return it).
+  void Delete(const std::string& id);
   // A realistic record: Account/Owner relationships, two contact roles, a task, an event
   // and stage history. `modstamp` is "2026-11-20T10:00:00.000+0000"-style.
   static nlohmann::json MakeOpportunity(int index, const std::string& modstamp);

@@ -1,0 +1,70 @@
+#include "sidecar/server/admin_service.h"
+
+#include <memory>
+
+namespace dealcoach::server {
+namespace {
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t secs = absl::ToUnixSeconds(t);
+  ts->set_seconds(secs);
+  ts->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
+}
+
+bool Known(absl::Time t) { return t != absl::InfinitePast() && t != absl::InfiniteFuture(); }
+
+}  // namespace
+
+void FillStatus(const source::OpportunitySource* source, const runtime::SnapshotHolder* playbooks,
+                v1::GetStatusResponse* response) {
+  if (source != nullptr) {
+    const source::SourceStatus st = source->Status();
+    const connectors::ConnectorHealth health = source->Health();
+    v1::SourceStatus* out = response->mutable_source();
+    out->set_connector(st.connector_type);
+    out->set_healthy(health.healthy);
+    out->set_detail(health.detail);
+    if (Known(st.last_sync)) ToTimestamp(st.last_sync, out->mutable_last_sync_time());
+    out->set_last_sync_count(st.last_sync_count);
+    out->set_sync_passes(st.sync_passes);
+    out->set_last_error(st.last_error);
+    if (Known(st.last_error_at)) ToTimestamp(st.last_error_at, out->mutable_last_error_time());
+    out->set_cached_count(st.cached);
+    if (Known(st.last_reconcile)) {
+      ToTimestamp(st.last_reconcile, out->mutable_last_reconcile_time());
+    }
+    out->set_last_reconcile_evicted(st.last_reconcile_evicted);
+    out->set_reconcile_supported(st.reconcile_supported);
+  }
+  if (playbooks != nullptr) {
+    std::shared_ptr<const runtime::Snapshot> snapshot = playbooks->Get();
+    const runtime::PlaybookEntry* default_entry = snapshot->Find("");
+    int32_t loaded = 0;
+    for (const runtime::PlaybookEntry& e : snapshot->entries()) {
+      v1::PlaybookStatus* p = response->add_playbooks();
+      p->set_file(e.path);
+      if (e.playbook != nullptr) {
+        *p->mutable_serving() = e.playbook->ref();
+        ++loaded;
+      }
+      p->set_last_reload_ok(e.last_reload_diagnostics.empty() && e.playbook != nullptr);
+      if (Known(e.last_reload_attempt)) {
+        ToTimestamp(e.last_reload_attempt, p->mutable_last_reload_time());
+      }
+      for (const v1::Diagnostic& d : e.last_reload_diagnostics) {
+        *p->add_last_reload_diagnostics() = d;
+      }
+      p->set_is_default(&e == default_entry);
+    }
+    response->set_playbooks_loaded(loaded);
+  }
+}
+
+grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* /*context*/,
+                                         const v1::GetStatusRequest* /*request*/,
+                                         v1::GetStatusResponse* response) {
+  FillStatus(source_, playbooks_, response);
+  return grpc::Status::OK;
+}
+
+}  // namespace dealcoach::server
