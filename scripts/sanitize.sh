@@ -50,9 +50,9 @@ for fuzzer in "${FUZZERS[@]}"; do
     tail -n 60 "$log"
   fi
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1 || true)
+  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)
   summary+=("$(printf '%-26s %-7s execs=%-9s seeds=%-4s %s' "$fuzzer" "$status" "${execs:-?}" \
-    "$(ls "$seeds" | wc -l)" "${done_line:-}")")
+    "$(ls "$seeds" | wc -l)" "$(echo "${done_line:-}" | tr -s "[:space:]" " ")")")
   rm -rf "$scratch"
 done
 end=$(date +%s)
