@@ -189,6 +189,14 @@ absl::StatusOr<HttpClientOptions> ParseHttpClientOptions(const ConfigReader& rea
   HttpClientOptions out;
   DC_ASSIGN_OR_RETURN(out.tls_verify, reader.Bool("tls_verify", true));
   DC_ASSIGN_OR_RETURN(out.ca_file, reader.String("ca_file", ""));
+  DC_ASSIGN_OR_RETURN(int64_t max_body, reader.Int("max_response_bytes",
+                                                   static_cast<int64_t>(out.max_response_bytes)));
+  if (max_body < 1024 || max_body > (int64_t{1} << 30)) {
+    return ConfigError(
+        reader.node()["max_response_bytes"], reader.context(),
+        absl::StrCat("max_response_bytes: must be between 1024 and 1073741824, got ", max_body));
+  }
+  out.max_response_bytes = static_cast<size_t>(max_body);
   if (!out.ca_file.empty()) out.ca_file = ResolvePath(out.ca_file, reader.context());
   DC_ASSIGN_OR_RETURN(YAML::Node timeouts, reader.Map("timeouts"));
   ConfigReader r(timeouts, reader.context());

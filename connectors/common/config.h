@@ -19,6 +19,7 @@
 //   circuit_breaker: {failure_threshold: 5, cool_down: 30s}
 //   tls_verify: true
 //   ca_file: /etc/ssl/certs/ca-certificates.crt
+//   max_response_bytes: 16777216   (largest CRM response body accepted)
 //
 // CMake target: dealcoach_connector_common.
 //
@@ -86,7 +87,8 @@ class ConfigReader {
 absl::StatusOr<ResilienceOptions> ParseResilience(const ConfigReader& reader,
                                                   const ResilienceOptions& defaults = {});
 
-// Reads tls_verify, ca_file and timeouts.connect into HttpClientOptions.
+// Reads tls_verify, ca_file, max_response_bytes and timeouts.{connect,request} into
+// HttpClientOptions.
 absl::StatusOr<HttpClientOptions> ParseHttpClientOptions(const ConfigReader& reader);
 
 }  // namespace dealcoach::connectors

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -225,8 +226,11 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
             call, ": timed out after ", absl::FormatDuration(response.elapsed), " (", detail, ")"));
       case CURLE_WRITE_ERROR:
         if (sink.overflow) {
-          return absl::ResourceExhaustedError(
-              absl::StrCat(call, ": response larger than ", options_.max_response_bytes, " bytes"));
+          absl::Status s = absl::ResourceExhaustedError(
+              absl::StrCat(call, ": response body larger than the cap of ",
+                           options_.max_response_bytes, " bytes (setting max_response_bytes)"));
+          s.SetPayload(kCrmReasonPayload, absl::Cord("CRM_RESPONSE_TOO_LARGE"));
+          return s;
         }
         return absl::UnavailableError(absl::StrCat(call, ": ", detail));
       case CURLE_URL_MALFORMAT:

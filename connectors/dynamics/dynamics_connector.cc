@@ -156,7 +156,8 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
                                   "rate_limit",
                                   "circuit_breaker",
                                   "tls_verify",
-                                  "ca_file"}));
+                                  "ca_file",
+                                  "max_response_bytes"}));
   DynamicsOptions o;
   DC_ASSIGN_OR_RETURN(o.org_url, r.String("org_url"));
   while (absl::EndsWith(o.org_url, "/")) o.org_url.pop_back();

@@ -118,7 +118,10 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
         return absl::NotFoundError(absl::StrCat("opportunity '", EchoValue(id), "' not found in ",
                                                 deps.source->connector_type()));
       }
-      if (!lookup.ok()) return lookup.status();
+      if (!lookup.ok()) {
+        return CrmFailure(lookup.status(), deps.source->connector_type(),
+                          absl::StrCat("fetching opportunity '", EchoValue(id), "'"));
+      }
       t.opportunity = std::move(lookup->opportunity);
       t.freshness = std::move(lookup->freshness);
       return t;
