@@ -269,6 +269,13 @@ std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& f
   return out;
 }
 
+bool IsResponseTooLarge(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kResourceExhausted) return false;
+  auto reason = status.GetPayload(kCrmReasonPayload);
+  if (reason.has_value() && *reason == "CRM_RESPONSE_TOO_LARGE") return true;
+  return absl::StrContains(status.message(), "bytes (setting max_response_bytes)");
+}
+
 std::string DescribeCall(absl::string_view method, absl::string_view url) {
   absl::string_view rest = url;
   if (size_t scheme = rest.find("://"); scheme != absl::string_view::npos) {

@@ -69,6 +69,11 @@ struct HttpResponse {
 // google.rpc.ErrorInfo.reason.
 inline constexpr absl::string_view kCrmReasonPayload = "dealcoach.dev/crm-reason";
 
+// True when `status` is (or wraps) HttpClient's "response body over the cap" error.
+// Checks the payload and, since the adapters' wrappers keep a message but not always
+// its payloads, the message's fixed suffix.
+bool IsResponseTooLarge(const absl::Status& status);
+
 struct HttpClientOptions {
   // Time allowed to establish the TCP (+TLS) connection. Default: 5 s.
   absl::Duration connect_timeout = absl::Seconds(5);

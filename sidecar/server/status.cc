@@ -97,8 +97,7 @@ absl::Status CrmFailure(const absl::Status& connector_status, absl::string_view 
       reason = "CRM_REJECTED_REQUEST";
       break;
     case absl::StatusCode::kResourceExhausted: {
-      auto why = connector_status.GetPayload(connectors::kCrmReasonPayload);
-      if (why.has_value() && *why == "CRM_RESPONSE_TOO_LARGE") {
+      if (connectors::IsResponseTooLarge(connector_status)) {
         code = absl::StatusCode::kFailedPrecondition;
         reason = "CRM_RESPONSE_TOO_LARGE";
       } else {
