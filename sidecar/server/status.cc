@@ -106,8 +106,12 @@ absl::Status CrmFailure(const absl::Status& connector_status, absl::string_view 
       }
       break;
     }
-    case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
+      // The caller's deadline (or source.fetch_timeout within it) ran out while the
+      // CRM was slow: DEADLINE_EXCEEDED is accurate and blames no one.
+      reason = "CRM_TIMEOUT";
+      break;
+    case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kAborted:
     case absl::StatusCode::kDataLoss:
     case absl::StatusCode::kUnknown:

@@ -29,8 +29,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 //     condition, AlreadyExists, Unimplemented (CRM 400, 422, 501...)
 //   ResourceExhausted, body over the cap    FAILED_PRECONDITION  CRM_RESPONSE_TOO_LARGE
 //   ResourceExhausted (CRM 429)             UNAVAILABLE          CRM_RATE_LIMITED
-//   Unavailable, DeadlineExceeded, Aborted, UNAVAILABLE          CRM_UNAVAILABLE
-//     DataLoss, Unknown (5xx, timeouts, connection failures, bad bodies)
+//   Unavailable, Aborted, DataLoss,         UNAVAILABLE          CRM_UNAVAILABLE
+//     Unknown (5xx, connection failures, bad bodies)
+//   DeadlineExceeded (CRM too slow)         DEADLINE_EXCEEDED    CRM_TIMEOUT
 //   anything else (Internal, Cancelled)     unchanged            CRM_ERROR
 //
 // The message is "<what>: <connector message>" (the connector message names the CRM
