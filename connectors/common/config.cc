@@ -1,6 +1,7 @@
 #include "connectors/common/config.h"
 
 #include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -37,6 +38,17 @@ bool ConfigReader::Has(absl::string_view key) const {
 }
 
 absl::Status ConfigReader::CheckKeys(std::initializer_list<absl::string_view> allowed) const {
+  return CheckKeyList(std::vector<absl::string_view>(allowed));
+}
+
+absl::Status ConfigReader::CheckHttpConnectorKeys(
+    std::initializer_list<absl::string_view> own) const {
+  std::vector<absl::string_view> allowed(own);
+  allowed.insert(allowed.end(), std::begin(kHttpSettingKeys), std::end(kHttpSettingKeys));
+  return CheckKeyList(allowed);
+}
+
+absl::Status ConfigReader::CheckKeyList(const std::vector<absl::string_view>& allowed) const {
   if (section_.IsNull()) return absl::OkStatus();
   if (!section_.IsMap()) return ConfigError(section_, context_, "expected a map");
   for (const auto& kv : section_) {

@@ -30,6 +30,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -51,6 +52,12 @@ absl::Status ConfigError(const YAML::Node& node, const ConnectorContext& context
 // `path` resolved against context.base_dir unless absolute or base_dir is empty.
 std::string ResolvePath(absl::string_view path, const ConnectorContext& context);
 
+// The settings every HTTP adapter shares, read by ParseResilience and
+// ParseHttpClientOptions.
+inline constexpr absl::string_view kHttpSettingKeys[] = {
+    "timeouts",   "retry",   "rate_limit",        "circuit_breaker",
+    "tls_verify", "ca_file", "max_response_bytes"};
+
 class ConfigReader {
  public:
   // `section` may be null/undefined (treated as an empty map) or must be a map.
@@ -63,6 +70,9 @@ class ConfigReader {
   // InvalidArgument when the section is not a map or has a key outside `allowed`
   // ("file:line:col: unknown key 'tokn_url' in salesforce config; known keys: ...").
   absl::Status CheckKeys(std::initializer_list<absl::string_view> allowed) const;
+  // CheckKeys for an HTTP adapter: its own keys plus kHttpSettingKeys, so no adapter
+  // repeats (or forgets) the shared ones.
+  absl::Status CheckHttpConnectorKeys(std::initializer_list<absl::string_view> own) const;
 
   // Required when no default is given.
   absl::StatusOr<std::string> String(absl::string_view key) const;
@@ -78,6 +88,8 @@ class ConfigReader {
   absl::StatusOr<YAML::Node> Map(absl::string_view key) const;
 
  private:
+  absl::Status CheckKeyList(const std::vector<absl::string_view>& allowed) const;
+
   YAML::Node section_;
   ConnectorContext context_;
 };
