@@ -1,6 +1,7 @@
 #include "connectors/common/config.h"
 
 #include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -37,6 +38,17 @@ bool ConfigReader::Has(absl::string_view key) const {
 }
 
 absl::Status ConfigReader::CheckKeys(std::initializer_list<absl::string_view> allowed) const {
+  return CheckKeyList(std::vector<absl::string_view>(allowed));
+}
+
+absl::Status ConfigReader::CheckHttpConnectorKeys(
+    std::initializer_list<absl::string_view> own) const {
+  std::vector<absl::string_view> allowed(own);
+  allowed.insert(allowed.end(), std::begin(kHttpSettingKeys), std::end(kHttpSettingKeys));
+  return CheckKeyList(allowed);
+}
+
+absl::Status ConfigReader::CheckKeyList(const std::vector<absl::string_view>& allowed) const {
   if (section_.IsNull()) return absl::OkStatus();
   if (!section_.IsMap()) return ConfigError(section_, context_, "expected a map");
   for (const auto& kv : section_) {
@@ -189,6 +201,14 @@ absl::StatusOr<HttpClientOptions> ParseHttpClientOptions(const ConfigReader& rea
   HttpClientOptions out;
   DC_ASSIGN_OR_RETURN(out.tls_verify, reader.Bool("tls_verify", true));
   DC_ASSIGN_OR_RETURN(out.ca_file, reader.String("ca_file", ""));
+  DC_ASSIGN_OR_RETURN(int64_t max_body, reader.Int("max_response_bytes",
+                                                   static_cast<int64_t>(out.max_response_bytes)));
+  if (max_body < 1024 || max_body > (int64_t{1} << 30)) {
+    return ConfigError(
+        reader.node()["max_response_bytes"], reader.context(),
+        absl::StrCat("max_response_bytes: must be between 1024 and 1073741824, got ", max_body));
+  }
+  out.max_response_bytes = static_cast<size_t>(max_body);
   if (!out.ca_file.empty()) out.ca_file = ResolvePath(out.ca_file, reader.context());
   DC_ASSIGN_OR_RETURN(YAML::Node timeouts, reader.Map("timeouts"));
   ConfigReader r(timeouts, reader.context());

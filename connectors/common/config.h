@@ -19,6 +19,7 @@
 //   circuit_breaker: {failure_threshold: 5, cool_down: 30s}
 //   tls_verify: true
 //   ca_file: /etc/ssl/certs/ca-certificates.crt
+//   max_response_bytes: 16777216   (largest CRM response body accepted)
 //
 // CMake target: dealcoach_connector_common.
 //
@@ -29,6 +30,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -50,6 +52,12 @@ std::string ConfigPosition(const YAML::Node& node, const ConnectorContext& conte
 // `path` resolved against context.base_dir unless absolute or base_dir is empty.
 std::string ResolvePath(absl::string_view path, const ConnectorContext& context);
 
+// The settings every HTTP adapter shares, read by ParseResilience and
+// ParseHttpClientOptions.
+inline constexpr absl::string_view kHttpSettingKeys[] = {
+    "timeouts",   "retry",   "rate_limit",        "circuit_breaker",
+    "tls_verify", "ca_file", "max_response_bytes"};
+
 class ConfigReader {
  public:
   // `section` may be null/undefined (treated as an empty map) or must be a map.
@@ -62,6 +70,10 @@ class ConfigReader {
   // InvalidArgument when the section is not a map or has a key outside `allowed`
   // ("file:line:col: unknown key 'tokn_url' in salesforce config; known keys: ...").
   [[nodiscard]] absl::Status CheckKeys(std::initializer_list<absl::string_view> allowed) const;
+  // CheckKeys for an HTTP adapter: its own keys plus kHttpSettingKeys, so no adapter
+  // repeats (or forgets) the shared ones.
+  [[nodiscard]] absl::Status CheckHttpConnectorKeys(
+      std::initializer_list<absl::string_view> own) const;
 
   // Required when no default is given.
   [[nodiscard]] absl::StatusOr<std::string> String(absl::string_view key) const;
@@ -79,6 +91,8 @@ class ConfigReader {
   [[nodiscard]] absl::StatusOr<YAML::Node> Map(absl::string_view key) const;
 
  private:
+  absl::Status CheckKeyList(const std::vector<absl::string_view>& allowed) const;
+
   YAML::Node section_;
   ConnectorContext context_;
 };
@@ -88,7 +102,8 @@ class ConfigReader {
 [[nodiscard]] absl::StatusOr<ResilienceOptions> ParseResilience(
     const ConfigReader& reader, const ResilienceOptions& defaults = {});
 
-// Reads tls_verify, ca_file and timeouts.connect into HttpClientOptions.
+// Reads tls_verify, ca_file, max_response_bytes and timeouts.{connect,request} into
+// HttpClientOptions.
 [[nodiscard]] absl::StatusOr<HttpClientOptions> ParseHttpClientOptions(const ConfigReader& reader);
 
 }  // namespace dealcoach::connectors

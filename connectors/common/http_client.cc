@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -225,8 +226,11 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
             call, ": timed out after ", absl::FormatDuration(response.elapsed), " (", detail, ")"));
       case CURLE_WRITE_ERROR:
         if (sink.overflow) {
-          return absl::ResourceExhaustedError(
-              absl::StrCat(call, ": response larger than ", options_.max_response_bytes, " bytes"));
+          absl::Status s = absl::ResourceExhaustedError(
+              absl::StrCat(call, ": response body larger than the cap of ",
+                           options_.max_response_bytes, " bytes (setting max_response_bytes)"));
+          s.SetPayload(kCrmReasonPayload, absl::Cord("CRM_RESPONSE_TOO_LARGE"));
+          return s;
         }
         return absl::UnavailableError(absl::StrCat(call, ": ", detail));
       case CURLE_URL_MALFORMAT:
@@ -263,6 +267,13 @@ std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& f
     absl::StrAppend(&out, UrlEncode(k), "=", UrlEncode(v));
   }
   return out;
+}
+
+bool IsResponseTooLarge(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kResourceExhausted) return false;
+  auto reason = status.GetPayload(kCrmReasonPayload);
+  if (reason.has_value() && *reason == "CRM_RESPONSE_TOO_LARGE") return true;
+  return absl::StrContains(status.message(), "bytes (setting max_response_bytes)");
 }
 
 std::string DescribeCall(absl::string_view method, absl::string_view url) {

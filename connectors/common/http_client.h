@@ -64,6 +64,16 @@ struct HttpResponse {
   std::string Header(absl::string_view name) const;
 };
 
+// absl::Status payload type URL whose value is a machine-readable reason for a CRM
+// failure (e.g. "CRM_RESPONSE_TOO_LARGE"); the server copies it into
+// google.rpc.ErrorInfo.reason.
+inline constexpr absl::string_view kCrmReasonPayload = "dealcoach.dev/crm-reason";
+
+// True when `status` is (or wraps) HttpClient's "response body over the cap" error.
+// Checks the payload and, since the adapters' wrappers keep a message but not always
+// its payloads, the message's fixed suffix.
+bool IsResponseTooLarge(const absl::Status& status);
+
 struct HttpClientOptions {
   // Time allowed to establish the TCP (+TLS) connection. Default: 5 s.
   absl::Duration connect_timeout = absl::Seconds(5);
@@ -75,8 +85,11 @@ struct HttpClientOptions {
   std::string ca_file;
   // User-Agent header.
   std::string user_agent = "dealcoach-sidecar/0.1";
-  // Responses larger than this fail with ResourceExhausted. Default: 256 MiB.
-  size_t max_response_bytes = size_t{256} << 20;
+  // Response bodies larger than this (after decoding) fail with ResourceExhausted
+  // naming the call and the cap, carrying the payload kCrmReasonPayload =
+  // "CRM_RESPONSE_TOO_LARGE". One page of a CRM list call is far below it. Config key
+  // `max_response_bytes`. Default: 16 MiB.
+  size_t max_response_bytes = size_t{16} << 20;
 };
 
 class HttpClient {

@@ -137,27 +137,10 @@ DynamicsConnector::DynamicsConnector(DynamicsOptions options, OpportunityMapping
 absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
     const YAML::Node& config, const ConnectorContext& context) {
   ConfigReader r(config, context);
-  DC_RETURN_IF_ERROR(r.CheckKeys({"org_url",
-                                  "authority",
-                                  "tenant_id",
-                                  "client_id",
-                                  "client_secret",
-                                  "client_secret_env",
-                                  "client_secret_file",
-                                  "scope",
-                                  "api_version",
-                                  "page_size",
-                                  "expand",
-                                  "contacts",
-                                  "activities",
-                                  "sync_timeout",
-                                  "mapping",
-                                  "timeouts",
-                                  "retry",
-                                  "rate_limit",
-                                  "circuit_breaker",
-                                  "tls_verify",
-                                  "ca_file"}));
+  DC_RETURN_IF_ERROR(r.CheckHttpConnectorKeys(
+      {"org_url", "authority", "tenant_id", "client_id", "client_secret", "client_secret_env",
+       "client_secret_file", "scope", "api_version", "page_size", "expand", "contacts",
+       "activities", "sync_timeout", "mapping"}));
   DynamicsOptions o;
   DC_ASSIGN_OR_RETURN(o.org_url, r.String("org_url"));
   while (absl::EndsWith(o.org_url, "/")) o.org_url.pop_back();

@@ -136,10 +136,10 @@ HubSpotConnector::HubSpotConnector(HubSpotOptions options, OpportunityMapping ma
 absl::StatusOr<std::unique_ptr<HubSpotConnector>> HubSpotConnector::Create(
     const YAML::Node& config, const ConnectorContext& context) {
   ConfigReader r(config, context);
-  DC_RETURN_IF_ERROR(r.CheckKeys(
-      {"base_url", "access_token", "access_token_env", "access_token_file", "page_size",
-       "engagement_types", "stage_history", "extra_properties", "search_result_cap", "sync_timeout",
-       "mapping", "timeouts", "retry", "rate_limit", "circuit_breaker", "tls_verify", "ca_file"}));
+  DC_RETURN_IF_ERROR(r.CheckHttpConnectorKeys({"base_url", "access_token", "access_token_env",
+                                               "access_token_file", "page_size", "engagement_types",
+                                               "stage_history", "extra_properties",
+                                               "search_result_cap", "sync_timeout", "mapping"}));
   HubSpotOptions options;
   DC_ASSIGN_OR_RETURN(std::string token, ReadSecret(r.node(), "access_token", context));
   DC_ASSIGN_OR_RETURN(options.base_url, r.String("base_url", options.base_url));

@@ -431,6 +431,57 @@ absl::StatusOr<PgRows> PgSession::Query(absl::string_view name, const std::strin
   return Run(name, sql, params, /*expect_rows=*/true, deadline);
 }
 
+absl::Status PgSession::QueryInBatches(absl::string_view name, const std::string& sql,
+                                       const std::vector<std::optional<std::string>>& params,
+                                       int batch_rows, absl::Time deadline,
+                                       const std::function<absl::Status(PgRows&)>& on_batch) {
+  absl::MutexLock lock(&mu_);
+  absl::Status status = EnsureConnected(name, deadline);
+  bool lost = false;
+  bool in_transaction = false;
+  if (status.ok()) {
+    status = RunOnce(name, "BEGIN READ ONLY", {}, /*expect_rows=*/false, deadline, &lost).status();
+    in_transaction = status.ok();
+  }
+  if (status.ok()) {
+    status = RunOnce(name, absl::StrCat("DECLARE dealcoach_batches NO SCROLL CURSOR FOR ", sql),
+                     params, /*expect_rows=*/false, deadline, &lost)
+                 .status();
+  }
+  const std::string fetch =
+      absl::StrCat("FETCH FORWARD ", std::max(1, batch_rows), " FROM dealcoach_batches");
+  while (status.ok()) {
+    absl::StatusOr<PgRows> rows = RunOnce(name, fetch, {}, /*expect_rows=*/true, deadline, &lost);
+    if (!rows.ok()) {
+      status = rows.status();
+      break;
+    }
+    ++batches_fetched_;
+    const bool last = static_cast<int>(rows->size()) < std::max(1, batch_rows);
+    if (!rows->empty()) status = on_batch(*rows);
+    if (last) break;
+  }
+  if (in_transaction && !lost && conn_ != nullptr) {
+    bool ignored = false;
+    absl::Status end = RunOnce(name, status.ok() ? "COMMIT" : "ROLLBACK", {},
+                               /*expect_rows=*/false, deadline, &ignored)
+                           .status();
+    if (status.ok()) status = end;
+  }
+  last_ok_ = status.ok();
+  if (status.ok()) {
+    last_success_ = absl::Now();
+  } else {
+    last_error_ = std::string(status.message());
+  }
+  return status;
+}
+
+int64_t PgSession::batches_fetched() const {
+  absl::MutexLock lock(&mu_);
+  return batches_fetched_;
+}
+
 absl::Status PgSession::Exec(absl::string_view name, const std::string& sql, absl::Time deadline) {
   return Run(name, sql, {}, /*expect_rows=*/false, deadline).status();
 }

@@ -23,6 +23,8 @@
 #ifndef DEALCOACH_CONNECTORS_POSTGRES_PG_SESSION_H_
 #define DEALCOACH_CONNECTORS_POSTGRES_PG_SESSION_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +79,19 @@ class PgSession {
                                              const std::vector<std::optional<std::string>>& params,
                                              absl::Time deadline);
 
+  // Like Query, but streams: runs `sql` through a server-side cursor inside a read-only
+  // transaction and hands `on_batch` at most `batch_rows` rows at a time (FETCH FORWARD),
+  // so memory is bounded by one batch however many rows the query returns. The session
+  // is held for the whole call (other queries wait). An error from `on_batch` ends the
+  // call and is returned as-is.
+  absl::Status QueryInBatches(absl::string_view name, const std::string& sql,
+                              const std::vector<std::optional<std::string>>& params, int batch_rows,
+                              absl::Time deadline,
+                              const std::function<absl::Status(PgRows&)>& on_batch);
+
+  // Number of batches QueryInBatches has fetched so far, for tests and metrics.
+  int64_t batches_fetched() const;
+
   // Runs a script of statements (no parameters, no rows expected), e.g. schema.sql.
   [[nodiscard]] absl::Status Exec(absl::string_view name, const std::string& sql,
                                   absl::Time deadline);
@@ -111,6 +126,7 @@ class PgSession {
   mutable absl::Mutex mu_;
   PGconn* conn_ ABSL_GUARDED_BY(mu_) = nullptr;
   int connects_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t batches_fetched_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_success_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string last_error_ ABSL_GUARDED_BY(mu_) = "no query yet";
   bool last_ok_ ABSL_GUARDED_BY(mu_) = false;

@@ -181,9 +181,14 @@ absl::StatusOr<SyncResult> PostgresConnector::SyncChangedSince(
   };
 
   if (!options_.query.empty()) {
-    DC_ASSIGN_OR_RETURN(PgRows rows, session_.Query("sync query", options_.query, {SqlTime(since)},
-                                                    absl::Now() + options_.sync_timeout));
-    for (const nlohmann::json& row : rows) DC_RETURN_IF_ERROR(deliver(row));
+    // A query of the operator's own may return any number of rows: stream it through a
+    // cursor, page_size rows at a time, rather than hold the whole result.
+    DC_RETURN_IF_ERROR(session_.QueryInBatches(
+        "sync query", options_.query, {SqlTime(since)}, options_.page_size,
+        absl::Now() + options_.sync_timeout, [&](PgRows& rows) -> absl::Status {
+          for (const nlohmann::json& row : rows) DC_RETURN_IF_ERROR(deliver(row));
+          return absl::OkStatus();
+        }));
     return result;
   }
 

@@ -391,6 +391,48 @@ mapping:
   EXPECT_TRUE(absl::StrContains(drift.status().message(), "42703")) << drift.status();
 }
 
+// Query mode streams the operator's query through a cursor: 25,000 rows arrive in
+// page_size batches, not as one result held in memory.
+TEST_F(PostgresConnectorTest, UserSuppliedQueryStreamsManyRowsInBatches) {
+  auto connector = Make(R"yaml(
+page_size: 1000
+query: |
+  SELECT 'g-' || n AS id, 'Deal ' || n AS name,
+         timestamptz '2026-06-01 00:00:00+00' + n * interval '1 second' AS changed
+    FROM generate_series(1, 25000) AS n WHERE $1::timestamptz IS NOT NULL ORDER BY n
+mapping:
+  opportunity:
+    name: name
+    updated_at: changed
+)yaml");
+  ASSERT_NE(connector, nullptr);
+  int64_t seen = 0;
+  std::string last_id;
+  auto synced = connector->SyncChangedSince(T("2026-01-01T00:00:00Z"), [&](v1::Opportunity o) {
+    ++seen;
+    last_id = o.id();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(synced.ok()) << synced.status();
+  EXPECT_EQ(seen, 25000);
+  EXPECT_EQ(last_id, "g-25000");
+  // 25 full batches and the empty one that says the cursor is done.
+  EXPECT_EQ(connector->session().batches_fetched(), 26);
+
+  // The sink's error ends the stream (and the transaction) and comes back as-is; the
+  // session stays usable.
+  seen = 0;
+  auto stopped = connector->SyncChangedSince(T("2026-01-01T00:00:00Z"), [&](v1::Opportunity) {
+    return ++seen == 1500 ? absl::CancelledError("enough") : absl::OkStatus();
+  });
+  EXPECT_EQ(stopped.status(), absl::CancelledError("enough"));
+  EXPECT_EQ(seen, 1500);
+  auto again = connector->SyncChangedSince(T("2026-01-01T00:00:00Z"),
+                                           [](v1::Opportunity) { return absl::OkStatus(); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->count, 25000);
+}
+
 TEST_F(PostgresConnectorTest, ServerRestartDuringSyncErrorsCleanlyOrRetriesThenRecovers) {
   InsertOpps(5);
   auto connector = Make("page_size: 2\n");

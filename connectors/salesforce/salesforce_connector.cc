@@ -399,10 +399,9 @@ class SalesforceConnectorFactory : public ConnectorFactory {
   absl::StatusOr<std::unique_ptr<Connector>> Create(
       const YAML::Node& config, const ConnectorContext& context) const override {
     ConfigReader r(config, context);
-    DC_RETURN_IF_ERROR(r.CheckKeys({"login_url", "api_version", "client_id", "client_secret_env",
-                                    "client_secret_file", "client_secret", "jwt", "page_size",
-                                    "modstamp_field", "where", "mapping", "timeouts", "retry",
-                                    "rate_limit", "circuit_breaker", "tls_verify", "ca_file"}));
+    DC_RETURN_IF_ERROR(r.CheckHttpConnectorKeys(
+        {"login_url", "api_version", "client_id", "client_secret_env", "client_secret_file",
+         "client_secret", "jwt", "page_size", "modstamp_field", "where", "mapping"}));
     SalesforceOptions o;
     DC_ASSIGN_OR_RETURN(o.login_url, r.String("login_url"));
     DC_ASSIGN_OR_RETURN(o.api_version, r.String("api_version", o.api_version));

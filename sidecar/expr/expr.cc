@@ -7,6 +7,7 @@
 #include "sidecar/expr/expr.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -149,7 +150,41 @@ struct Frame {
   Value* slots = nullptr;
   int64_t iterations = 0;
   int64_t max_iterations = 0;
+  // Bytes of strings, lists and maps built so far in this evaluation (Limits::max_value_bytes).
+  int64_t value_bytes = 0;
+  int64_t max_value_bytes = 0;
 };
+
+// What a value built at run time holds: string/bytes content, one Value per list
+// element, two per map entry. Views (a repeated field, a borrowed string) cost nothing.
+int64_t BuiltBytes(const Value& v) {
+  switch (v.kind()) {
+    case ValueKind::kString:
+    case ValueKind::kBytes:
+      return static_cast<int64_t>(v.string_value().size());
+    case ValueKind::kList:
+      if (v.repeated_field() != nullptr) return 0;
+      return v.size() * static_cast<int64_t>(sizeof(Value));
+    case ValueKind::kMap:
+      return v.size() * 2 * static_cast<int64_t>(sizeof(Value));
+    default:
+      return 0;
+  }
+}
+
+// Charges `v` (just built) against the evaluation's budget: `v` itself, or an Error
+// value naming the limit once the total passes it. Strings, lists and maps are shared
+// when copied, so this counts each allocation once, where it is made; memory held at
+// any moment is bounded by the total.
+Value Charge(Frame& f, Value v) {
+  f.value_bytes += BuiltBytes(v);
+  if (f.value_bytes > f.max_value_bytes) {
+    return Value::Error(absl::StrCat("value size limit of ", f.max_value_bytes,
+                                     " bytes per evaluation exceeded (strings, lists and maps "
+                                     "built by the expression)"));
+  }
+  return v;
+}
 
 class Step {
  public:
@@ -431,7 +466,7 @@ class CallStep final : public Step {
       special = special || vals[i].is_error_or_unknown();
     }
     if (special) return StrictResult(vals, N);
-    return fn_(vals);
+    return Charge(f, fn_(vals));
   }
 
  private:
@@ -578,7 +613,7 @@ class ListStep final : public Step {
       out.push_back(std::move(v));
     }
     if (unknown.is_unknown()) return unknown;
-    return Value::List(std::move(out));
+    return Charge(f, Value::List(std::move(out)));
   }
 
  private:
@@ -612,7 +647,7 @@ class MapStep final : public Step {
       out.emplace_back(std::move(k), std::move(v));
     }
     if (unknown.is_unknown()) return unknown;
-    return Value::Map(std::move(out));
+    return Charge(f, Value::Map(std::move(out)));
   }
 
  private:
@@ -751,9 +786,9 @@ class ComprehensionStep final : public Step {
       case Mode::kCountFilter:
         return Value::Int(count);
       case Mode::kToMap:
-        return Value::Map(std::move(out_map));
+        return Charge(f, Value::Map(std::move(out_map)));
       default:
-        return Value::List(std::move(out));
+        return Charge(f, Value::List(std::move(out)));
     }
   }
 
@@ -871,7 +906,10 @@ class Planner {
       if (a->kind == Node::Kind::kIdent && TypeNameType(a->name) && !IsVariable(a->name)) continue;
       if (!folded_.count(a.get())) return step;
     }
+    // Compile time: a constant subtree builds no more than its literals hold (bounded
+    // by max_nodes), so no value budget applies.
     Frame f;
+    f.max_value_bytes = std::numeric_limits<int64_t>::max();
     folded_.insert(n);
     return std::make_unique<ConstStep>(step->Eval(f));
   }
@@ -1107,6 +1145,7 @@ class ProgramImpl final : public Program {
     f.act = &activation.impl();
     f.slots = slots.data();
     f.max_iterations = limits_.max_iterations;
+    f.max_value_bytes = limits_.max_value_bytes;
     return root_->Eval(f);
   }
   // The typed fast path; false when it does not apply or cannot decide.

@@ -44,6 +44,12 @@ struct Limits {
   // Maximum total comprehension iterations (all/exists/map/filter...) in one
   // evaluation; past it the result is an Error value. Default: 100000.
   int64_t max_iterations = 100000;
+  // Maximum total bytes of strings, lists and maps one evaluation may build (string
+  // and list `+`, map/filter results, list and map literals, string conversions;
+  // 16 bytes-ish per list element). Past it the result is an Error value
+  // "value size limit of N bytes per evaluation exceeded". Bounds the memory an
+  // expression that doubles a string in a comprehension can take. Default: 8 MiB.
+  int64_t max_value_bytes = int64_t{8} << 20;
 };
 
 // A compile-time problem, positioned inside the expression source.

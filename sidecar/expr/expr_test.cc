@@ -1,10 +1,15 @@
 #include "sidecar/expr/expr.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "dealcoach/v1/opportunity.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/dynamic_message.h"
@@ -415,6 +420,80 @@ TEST(ExprCli, ErrorsNameLineAndColumn) {
   r = EvaluateForCli("1", "[1]");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "vars: expected a JSON object");
+}
+
+namespace {
+// Peak resident set size of this process in kB (/proc/self/status VmHWM).
+int64_t PeakRssKb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return -1;
+}
+int64_t RssKb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return -1;
+}
+}  // namespace
+
+// A string doubled in a comprehension would reach 2^40 bytes; the value budget stops it
+// with an Error value naming the limit, and the peak RSS moves by a few MiB at most.
+TEST(ExprLimits, StringGrowthIsBoundedByTheValueBudget) {
+  Environment env = Environment::ForOpportunity();
+  {
+    std::ofstream clear("/proc/self/clear_refs");  // reset VmHWM to the current RSS
+    clear << "5";
+  }
+  const int64_t before = RssKb();
+  Activation act;
+  CompileResult r = Compile("true", env);
+  Value v;
+  std::string e;
+  // Repeated doubling through nested comprehensions (the result of each level feeds
+  // the next): 2^k growth.
+  e = "\"ab\"";
+  for (int i = 0; i < 40; ++i) e = absl::StrCat("[", e, "].map(s, s + s)[0]");
+  r = Compile(e, env);
+  ASSERT_TRUE(r.ok()) << r.issues[0].message;
+  v = r.program->Evaluate(act);
+  ASSERT_EQ(v.kind(), ValueKind::kError);
+  EXPECT_EQ(v.error_message(),
+            "value size limit of 8388608 bytes per evaluation exceeded (strings, lists and maps "
+            "built by the expression)");
+
+  // List growth: `+` on lists.
+  e = "[1, 2, 3, 4]";
+  for (int i = 0; i < 30; ++i) e = absl::StrCat("[", e, "].map(l, l + l)[0]");
+  r = Compile(e, env);
+  ASSERT_TRUE(r.ok()) << r.issues[0].message;
+  v = r.program->Evaluate(act);
+  ASSERT_EQ(v.kind(), ValueKind::kError);
+  EXPECT_TRUE(absl::StartsWith(v.error_message(), "value size limit")) << v.error_message();
+
+  const int64_t growth = PeakRssKb() - before;
+  std::cout << "peak RSS growth: " << growth << " kB\n";
+  EXPECT_LT(growth, 64 * 1024);  // 8 MiB budget; 2x for the last concatenation + slack
+
+  // Within the budget everything still works, and the limit is configurable.
+  CompileOptions options;
+  options.limits.max_value_bytes = 64;
+  r = Compile("\"abcdefgh\" + string(1) + \"ijklmnop\"", env, options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.program->Evaluate(act).DebugString(), "\"abcdefgh1ijklmnop\"");
+  r = Compile("[1, 2].map(x, string(x) + string(x) + string(x) + string(x) + \"0123456789\")", env,
+              options);
+  ASSERT_TRUE(r.ok());
+  v = r.program->Evaluate(act);
+  ASSERT_EQ(v.kind(), ValueKind::kError);
+  EXPECT_EQ(v.error_message(),
+            "value size limit of 64 bytes per evaluation exceeded (strings, lists and maps "
+            "built by the expression)");
 }
 
 }  // namespace

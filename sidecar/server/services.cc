@@ -1,14 +1,19 @@
 #include "sidecar/server/services.h"
 
+#include <grpcpp/support/method_handler.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/common/time_util.h"
 #include "sidecar/engine/engine.h"
 #include "sidecar/playbook_tests/playbook_tests.h"
+#include "sidecar/server/request_limits.h"
 #include "sidecar/server/status.h"
 
 namespace dealcoach::server {
@@ -30,15 +35,7 @@ absl::Status CheckCall(grpc::ServerContext* context, absl::string_view stage) {
 absl::StatusOr<absl::Time> ResolveNow(const ServiceDeps& deps, bool has_as_of,
                                       const google::protobuf::Timestamp& as_of) {
   if (!has_as_of) return deps.now ? deps.now() : absl::Now();
-  // The range google.protobuf.Timestamp allows: 0001-01-01 to 9999-12-31.
-  constexpr int64_t kMinSeconds = -62135596800;
-  constexpr int64_t kMaxSeconds = 253402300799;
-  if (as_of.seconds() < kMinSeconds || as_of.seconds() > kMaxSeconds || as_of.nanos() < 0 ||
-      as_of.nanos() > 999999999) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("as_of: not a valid timestamp (seconds ", as_of.seconds(), ", nanos ",
-                     as_of.nanos(), "); use 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"));
-  }
+  DC_RETURN_IF_ERROR(ValidateTimestamp(as_of, "as_of"));
   return ToAbslTime(as_of);
 }
 
@@ -62,7 +59,7 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> ResolvePlaybook(
           "last_reload_diagnostics");
     }
     return absl::InvalidArgumentError(
-        absl::StrCat("playbook: unknown playbook '", name,
+        absl::StrCat("playbook: unknown playbook '", EchoValue(name),
                      "'; loaded: ", absl::StrJoin(snapshot->ServingNames(), ", ")));
   }
   if (entry->playbook == nullptr) {
@@ -89,6 +86,7 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
   Target t;
   switch (request.target_case()) {
     case Request::kOpportunity: {
+      DC_RETURN_IF_ERROR(ValidateInlineOpportunity(request.opportunity(), "opportunity"));
       auto opp = std::make_shared<v1::Opportunity>(request.opportunity());
       engine::NormalizeOpportunity(opp.get());
       t.opportunity = std::move(opp);
@@ -106,13 +104,16 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
       }
       absl::StatusOr<source::Lookup> lookup = deps.source->Get(id, now);
       DC_RETURN_IF_ERROR(
-          CheckCall(context, absl::StrCat("while fetching opportunity '", id, "' from ",
+          CheckCall(context, absl::StrCat("while fetching opportunity '", EchoValue(id), "' from ",
                                           deps.source->connector_type())));
       if (absl::IsNotFound(lookup.status())) {
-        return absl::NotFoundError(
-            absl::StrCat("opportunity '", id, "' not found in ", deps.source->connector_type()));
+        return absl::NotFoundError(absl::StrCat("opportunity '", EchoValue(id), "' not found in ",
+                                                deps.source->connector_type()));
       }
-      if (!lookup.ok()) return lookup.status();
+      if (!lookup.ok()) {
+        return CrmFailure(lookup.status(), deps.source->connector_type(),
+                          absl::StrCat("fetching opportunity '", EchoValue(id), "'"));
+      }
       t.opportunity = std::move(lookup->opportunity);
       t.freshness = std::move(lookup->freshness);
       return t;
@@ -156,7 +157,12 @@ absl::Status DoGetReviewChecklist(const ServiceDeps& deps, grpc::ServerContext* 
   absl::StatusOr<v1::ReviewChecklist> checklist =
       playbook->EvaluateChecklist(*target.opportunity, now, request.checklist());
   if (absl::IsNotFound(checklist.status())) {
-    // The name came from the request, so it is the request that is wrong.
+    // The name came from the request, so it is the request that is wrong. A long name
+    // would be echoed whole by the engine; say it ourselves, truncated.
+    if (request.checklist().size() > kMaxEchoBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("checklist: no checklist '", EchoValue(request.checklist()), "'"));
+    }
     return absl::InvalidArgumentError(absl::StrCat("checklist: ", checklist.status().message()));
   }
   if (!checklist.ok()) return checklist.status();
@@ -195,7 +201,7 @@ absl::Status DoGetActivePlaybook(const ServiceDeps& deps,
   if (entry == nullptr) {
     std::vector<std::string> names;
     for (const runtime::PlaybookEntry& e : snapshot->entries()) names.push_back(e.name());
-    return absl::NotFoundError(absl::StrCat("playbook '", request.name(),
+    return absl::NotFoundError(absl::StrCat("playbook '", EchoValue(request.name()),
                                             "' not found; loaded: ", absl::StrJoin(names, ", ")));
   }
   if (entry->playbook != nullptr) {
@@ -215,9 +221,75 @@ absl::Status DoGetActivePlaybook(const ServiceDeps& deps,
   return absl::OkStatus();
 }
 
+// Parses request bytes ourselves: gRPC's generated sync handlers answer undecodable
+// bytes with INTERNAL and no message, which blames the server. Here they are
+// INVALID_ARGUMENT naming the message type and the size. The size is already bounded by
+// the server's max receive message size; nesting is bounded here.
+template <typename Request>
+absl::StatusOr<Request> ParseRequest(grpc::ByteBuffer* bytes) {
+  const size_t size = bytes->Length();
+  Request request;
+  bool ok = false;
+  {
+    grpc::ProtoBufferReader reader(bytes);
+    google::protobuf::io::CodedInputStream coded(&reader);
+    coded.SetRecursionLimit(kMaxRequestNesting);
+    ok = request.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request: not a valid ", Request::descriptor()->full_name(), " (", size, " bytes)"));
+  }
+  return request;
+}
+
+// A sync handler over raw bytes: same thread pool and ServerContext as the generated
+// one, but the request is parsed by ParseRequest. Registered through
+// grpc::Service::MarkMethodStreamed (a "streamed unary" method is one read, one write,
+// identical on the wire to a unary call).
+template <typename Request, typename Response>
+grpc::internal::MethodHandler* ParsingHandler(
+    std::function<grpc::Status(grpc::ServerContext*, const Request*, Response*)> method) {
+  using Streamer = grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>;
+  return new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+      [method = std::move(method)](grpc::ServerContext* context, Streamer* stream) {
+        grpc::ByteBuffer in;
+        if (!stream->Read(&in)) {
+          return grpc::Status(
+              grpc::StatusCode::INVALID_ARGUMENT,
+              absl::StrCat("request: no ", Request::descriptor()->full_name(), " received"));
+        }
+        absl::StatusOr<Request> request = ParseRequest<Request>(&in);
+        if (!request.ok()) return ToGrpcStatus(request.status());
+        Response response;
+        grpc::Status status = method(context, &*request, &response);
+        if (!status.ok()) return status;
+        grpc::ByteBuffer out;
+        bool own = false;
+        status = grpc::SerializationTraits<Response>::Serialize(response, &out, &own);
+        if (!status.ok()) return status;
+        if (!stream->Write(out)) {
+          return grpc::Status(grpc::StatusCode::CANCELLED, "response: the call ended first");
+        }
+        return grpc::Status::OK;
+      });
+}
+
 }  // namespace
 
-CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {}
+// Method indices are the rpc order in the .proto files (the generated
+// WithStreamedUnaryMethod_* classes use the same numbers); the integration test
+// request_hardening_test calls every method over the wire with valid and invalid bytes.
+CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {
+  MarkMethodStreamed(
+      0, ParsingHandler<v1::GetDealGuidanceRequest, v1::GetDealGuidanceResponse>(
+             [this](grpc::ServerContext* c, const v1::GetDealGuidanceRequest* q,
+                    v1::GetDealGuidanceResponse* r) { return GetDealGuidance(c, q, r); }));
+  MarkMethodStreamed(
+      1, ParsingHandler<v1::GetReviewChecklistRequest, v1::GetReviewChecklistResponse>(
+             [this](grpc::ServerContext* c, const v1::GetReviewChecklistRequest* q,
+                    v1::GetReviewChecklistResponse* r) { return GetReviewChecklist(c, q, r); }));
+}
 
 grpc::Status CoachingServiceImpl::GetDealGuidance(grpc::ServerContext* context,
                                                   const v1::GetDealGuidanceRequest* request,
@@ -231,7 +303,16 @@ grpc::Status CoachingServiceImpl::GetReviewChecklist(grpc::ServerContext* contex
   return ToGrpcStatus(DoGetReviewChecklist(deps_, context, *request, response));
 }
 
-PlaybookServiceImpl::PlaybookServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {}
+PlaybookServiceImpl::PlaybookServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {
+  MarkMethodStreamed(
+      0, ParsingHandler<v1::ValidatePlaybookRequest, v1::ValidatePlaybookResponse>(
+             [this](grpc::ServerContext* c, const v1::ValidatePlaybookRequest* q,
+                    v1::ValidatePlaybookResponse* r) { return ValidatePlaybook(c, q, r); }));
+  MarkMethodStreamed(
+      1, ParsingHandler<v1::GetActivePlaybookRequest, v1::GetActivePlaybookResponse>(
+             [this](grpc::ServerContext* c, const v1::GetActivePlaybookRequest* q,
+                    v1::GetActivePlaybookResponse* r) { return GetActivePlaybook(c, q, r); }));
+}
 
 grpc::Status PlaybookServiceImpl::ValidatePlaybook(grpc::ServerContext* context,
                                                    const v1::ValidatePlaybookRequest* request,

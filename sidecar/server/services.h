@@ -39,6 +39,9 @@ struct ServiceDeps {
   std::function<absl::Time()> now;
 };
 
+// Deepest message nesting a request may have (protobuf's default is 100).
+inline constexpr int kMaxRequestNesting = 64;
+
 // Largest max_behaviors a request may ask for.
 inline constexpr int kMaxBehaviorsLimit = 50;
 

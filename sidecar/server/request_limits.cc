@@ -1,0 +1,122 @@
+#include "sidecar/server/request_limits.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+
+namespace dealcoach::server {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// The range google.protobuf.Timestamp allows: 0001-01-01 to 9999-12-31.
+constexpr int64_t kMinSeconds = -62135596800;
+constexpr int64_t kMaxSeconds = 253402300799;
+
+absl::Status Walk(const Message& message, const std::string& path, const InlineLimits& limits,
+                  int depth) {
+  if (depth > limits.max_depth) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": nested deeper than ", limits.max_depth, " levels"));
+  }
+  const Reflection* reflection = message.GetReflection();
+  if (message.GetDescriptor()->full_name() == "google.protobuf.Timestamp") {
+    const auto* desc = message.GetDescriptor();
+    google::protobuf::Timestamp ts;
+    ts.set_seconds(reflection->GetInt64(message, desc->FindFieldByNumber(1)));
+    ts.set_nanos(reflection->GetInt32(message, desc->FindFieldByNumber(2)));
+    return ValidateTimestamp(ts, path);
+  }
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const std::string field_path = absl::StrCat(path, ".", field->name());
+    if (field->is_repeated()) {
+      const int n = reflection->FieldSize(message, field);
+      if (n > limits.max_repeated) {
+        return absl::InvalidArgumentError(absl::StrCat(field_path, ": ", n, " entries; at most ",
+                                                       limits.max_repeated, " are accepted"));
+      }
+      for (int i = 0; i < n; ++i) {
+        const std::string item = absl::StrCat(field_path, "[", i, "]");
+        if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+          const Message& sub = reflection->GetRepeatedMessage(message, field, i);
+          std::string sub_path = item;
+          if (field->is_map()) {
+            // Name map entries by key: opportunity.fields["deal_size"].value.
+            const FieldDescriptor* key = sub.GetDescriptor()->FindFieldByNumber(1);
+            if (key->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+              const std::string k = sub.GetReflection()->GetString(sub, key);
+              if (k.size() > limits.max_string_bytes) {
+                return absl::InvalidArgumentError(
+                    absl::StrCat(item, ".key: ", k.size(), " bytes; at most ",
+                                 limits.max_string_bytes, " are accepted"));
+              }
+              sub_path = absl::StrCat(field_path, "[\"", EchoValue(k), "\"]");
+            }
+          }
+          absl::Status s = Walk(sub, sub_path, limits, depth + 1);
+          if (!s.ok()) return s;
+        } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+          std::string scratch;
+          const std::string& v =
+              reflection->GetRepeatedStringReference(message, field, i, &scratch);
+          if (v.size() > limits.max_string_bytes) {
+            return absl::InvalidArgumentError(absl::StrCat(item, ": ", v.size(), " bytes; at most ",
+                                                           limits.max_string_bytes,
+                                                           " are accepted"));
+          }
+        }
+      }
+      continue;
+    }
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      absl::Status s = Walk(reflection->GetMessage(message, field), field_path, limits, depth + 1);
+      if (!s.ok()) return s;
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      std::string scratch;
+      const std::string& v = reflection->GetStringReference(message, field, &scratch);
+      if (v.size() > limits.max_string_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat(field_path, ": ", v.size(),
+                                                       " bytes; at most ", limits.max_string_bytes,
+                                                       " are accepted"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string EchoValue(absl::string_view value) {
+  if (value.size() <= kMaxEchoBytes) return std::string(value);
+  size_t cut = kMaxEchoBytes;
+  // Back up over UTF-8 continuation bytes so the prefix stays valid UTF-8.
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(value.substr(0, cut), "\xE2\x80\xA6(", value.size(), " bytes)");
+}
+
+absl::Status ValidateTimestamp(const google::protobuf::Timestamp& ts, absl::string_view path) {
+  if (ts.seconds() < kMinSeconds || ts.seconds() > kMaxSeconds || ts.nanos() < 0 ||
+      ts.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a valid timestamp (seconds ", ts.seconds(), ", nanos ",
+                     ts.nanos(), "); use 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateInlineOpportunity(const google::protobuf::Message& message,
+                                       absl::string_view path, const InlineLimits& limits) {
+  const size_t total = message.ByteSizeLong();
+  if (total > limits.max_total_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", total, " bytes; at most ",
+                                                   limits.max_total_bytes, " are accepted"));
+  }
+  return Walk(message, std::string(path), limits, 0);
+}
+
+}  // namespace dealcoach::server
