@@ -15,6 +15,7 @@ packages=(
   libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev clang-format
+  clang libclang-rt-14-dev
   tzdata
   libssl-dev
   libgoogle-perftools-dev
