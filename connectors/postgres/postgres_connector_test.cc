@@ -20,58 +20,21 @@
 #include "connectors/registry.h"
 #include "connectors/testing/time_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "tests/support/pg_test_server.h"
 
 namespace dealcoach::connectors::postgres {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string ScriptPath() {
-  const char* script = std::getenv("DEALCOACH_TEST_PG_SCRIPT");
-  if (script != nullptr && *script != '\0') return script;
-  return std::string(DEALCOACH_SOURCE_DIR) + "/scripts/start-postgres.sh";
-}
+using ::dealcoach::testing::RunPgScript;
 
-// Runs the server script with `command`; applies its `export K='v'` lines to our
-// environment. Returns "" on success, else the reason.
-std::string RunScript(const std::string& command) {
-  const std::string cmd = absl::StrCat("bash '", ScriptPath(), "' ", command, " 2>&1");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string output;
-  char buf[512];
-  while (fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
-  const int rc = pclose(pipe);
-  if (rc != 0) return absl::StrCat(cmd, " failed (", rc, "): ", output);
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    if (!absl::ConsumePrefix(&line, "export ")) continue;
-    std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
-    if (kv.size() != 2) continue;
-    absl::string_view value = kv[1];
-    absl::ConsumePrefix(&value, "'");
-    absl::ConsumeSuffix(&value, "'");
-    setenv(kv[0].c_str(), std::string(value).c_str(), 1);
-  }
-  return "";
-}
-
-// The test server's connection string. Always runs the server script's idempotent
-// `start` (flock-serialised, a no-op when the server is up) unless DEALCOACH_TEST_PG
-// names an external server without a script, so a stale environment variable never
-// points the tests at a server nobody started.
+// The shared test server's connection string (tests/support/pg_test_server.h).
 std::string BaseConninfo() {
-  const char* env = std::getenv("DEALCOACH_TEST_PG");
-  const bool external =
-      env != nullptr && *env != '\0' && std::getenv("DEALCOACH_TEST_PG_SCRIPT") == nullptr;
-  if (!external) {
-    const std::string error = RunScript("start");
-    if (!error.empty()) {
-      ADD_FAILURE() << "cannot start PostgreSQL for the tests: " << error;
-      return "";
-    }
-    env = std::getenv("DEALCOACH_TEST_PG");
-  }
-  return env == nullptr ? "" : env;
+  std::string why;
+  std::string conninfo = ::dealcoach::testing::PgTestConninfo(&why);
+  if (conninfo.empty()) ADD_FAILURE() << "cannot start PostgreSQL for the tests: " << why;
+  return conninfo;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -440,7 +403,7 @@ TEST_F(PostgresConnectorTest, ServerRestartDuringSyncErrorsCleanlyOrRetriesThenR
   int delivered = 0;
   std::string restart_error;
   auto synced = connector->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity) {
-    if (++delivered == 1) restart_error = RunScript("restart");
+    if (++delivered == 1) restart_error = RunPgScript("restart");
     return absl::OkStatus();
   });
   ASSERT_EQ(restart_error, "");
@@ -471,11 +434,11 @@ TEST_F(PostgresConnectorTest, ServerDownDuringSyncIsUnavailableNamingTheQuery) {
   std::string stop_error;
   const absl::Time start = absl::Now();
   auto synced = connector->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity) {
-    if (++delivered == 1) stop_error = RunScript("stop");
+    if (++delivered == 1) stop_error = RunPgScript("stop");
     return absl::OkStatus();
   });
   const absl::Duration took = absl::Now() - start;
-  const std::string start_error = RunScript("start");  // Before any assertion can bail out.
+  const std::string start_error = RunPgScript("start");  // Before any assertion can bail out.
   ASSERT_EQ(stop_error, "");
   ASSERT_EQ(start_error, "");
   EXPECT_EQ(delivered, 2);  // The first page, then the second page's query failed.

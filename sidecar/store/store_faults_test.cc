@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "sidecar/store/test_support.h"
+#include "tests/support/pg_test_server.h"
 
 namespace dealcoach::store {
 namespace {
@@ -192,7 +193,7 @@ TEST(PostgresFaults, ARestartFailsTheNextCallUnavailableThenReconnects) {
   ASSERT_TRUE(s.ok()) << s.status();
   ASSERT_TRUE((*s)->CreateRevision("acme", "journey", "a", "ann", "m").ok());
 
-  std::string error = testing::RunPgScript("restart");
+  std::string error = dealcoach::testing::RunPgScript("restart");
   ASSERT_EQ(error, "") << error;
 
   absl::StatusOr<std::vector<Revision>> first = (*s)->ListRevisions("acme", "journey");

@@ -5,24 +5,15 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <filesystem>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "tests/support/pg_test_server.h"
 
 namespace dealcoach::store::testing {
 namespace {
 
 constexpr char kAppRole[] = "dealcoach_store_app";
-
-std::string ScriptPath() {
-  const char* script = std::getenv("DEALCOACH_TEST_PG_SCRIPT");
-  if (script != nullptr && *script != '\0') return script;
-  return std::string(DEALCOACH_SOURCE_DIR) + "/scripts/start-postgres.sh";
-}
 
 absl::Status ExecOn(const std::string& conninfo, const std::string& dbname,
                     const std::string& sql) {
@@ -61,46 +52,9 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string RunPgScript(const std::string& command) {
-  const std::string cmd = absl::StrCat("bash '", ScriptPath(), "' ", command, " 2>&1");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string output;
-  char buf[512];
-  while (fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
-  const int rc = pclose(pipe);
-  if (rc != 0) return absl::StrCat(cmd, " failed (", rc, "): ", output);
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    if (!absl::ConsumePrefix(&line, "export ")) continue;
-    std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
-    if (kv.size() != 2) continue;
-    absl::string_view value = kv[1];
-    absl::ConsumePrefix(&value, "'");
-    absl::ConsumeSuffix(&value, "'");
-    setenv(kv[0].c_str(), std::string(value).c_str(), 1);
-  }
-  return "";
-}
-
-std::string BaseConninfo(std::string* why) {
-  const char* env = std::getenv("DEALCOACH_TEST_PG");
-  const bool external =
-      env != nullptr && *env != '\0' && std::getenv("DEALCOACH_TEST_PG_SCRIPT") == nullptr;
-  if (!external) {
-    std::string error = RunPgScript("start");
-    if (!error.empty()) {
-      *why = error;
-      return "";
-    }
-    env = std::getenv("DEALCOACH_TEST_PG");
-  }
-  if (env == nullptr || *env == '\0') *why = "DEALCOACH_TEST_PG is not set";
-  return env == nullptr ? "" : env;
-}
-
 absl::StatusOr<std::unique_ptr<PgTestDatabase>> PgTestDatabase::Create() {
   std::string why;
-  std::string base = BaseConninfo(&why);
+  std::string base = dealcoach::testing::PgTestConninfo(&why);
   if (base.empty()) return absl::UnavailableError(why);
   static std::atomic<int> counter{0};
   auto db = std::unique_ptr<PgTestDatabase>(new PgTestDatabase());

@@ -25,12 +25,7 @@ class TempDir {
   std::string path_;
 };
 
-// The shared test server's connection string (starting it if needed), or "" with the
-// reason in *why.
-std::string BaseConninfo(std::string* why);
-
-// Runs the server script (start|restart); "" on success, else the reason.
-std::string RunPgScript(const std::string& command);
+// The shared test server itself: tests/support/pg_test_server.h.
 
 class PgTestDatabase {
  public:
