@@ -18,6 +18,11 @@ absl::Status PublishConflict(absl::string_view tenant, absl::string_view name, i
                              int64_t expected);
 absl::StatusOr<RevisionState> ParseRevisionState(absl::string_view text);
 absl::Status ValidateTenant(absl::string_view tenant);
+// The draft revision CreateRevision inserts, before the backend numbers it: tenant and
+// name checked, content hashed, created now (to the microsecond both backends keep).
+absl::StatusOr<Revision> NewDraftRevision(absl::string_view tenant, absl::string_view name,
+                                          absl::string_view yaml, absl::string_view author,
+                                          absl::string_view message);
 bool IsKnownAction(absl::string_view action);
 
 // Merges two deal-id-ordered streams. `next_before` / `next_after` fill the next

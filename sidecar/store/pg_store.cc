@@ -172,15 +172,7 @@ class PgStore : public Store {
   absl::StatusOr<Revision> CreateRevision(absl::string_view tenant, absl::string_view name,
                                           absl::string_view yaml, absl::string_view author,
                                           absl::string_view message) override {
-    if (name.empty()) return absl::InvalidArgumentError("store: playbook name is required");
-    Revision r;
-    r.tenant = std::string(tenant);
-    r.name = std::string(name);
-    r.yaml = std::string(yaml);
-    r.author = std::string(author);
-    r.message = std::string(message);
-    r.content_hash = ContentHash(yaml);
-    r.created_at = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+    DC_ASSIGN_OR_RETURN(Revision r, NewDraftRevision(tenant, name, yaml, author, message));
     DC_RETURN_IF_ERROR(Tx(tenant, "create revision", [&]() -> absl::Status {
       DC_RETURN_IF_ERROR(LockPlaybook(tenant, name));
       DC_ASSIGN_OR_RETURN(Result q,

@@ -129,17 +129,7 @@ class SqliteStore : public Store {
   absl::StatusOr<Revision> CreateRevision(absl::string_view tenant, absl::string_view name,
                                           absl::string_view yaml, absl::string_view author,
                                           absl::string_view message) override {
-    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    if (name.empty()) return absl::InvalidArgumentError("store: playbook name is required");
-    Revision r;
-    r.tenant = std::string(tenant);
-    r.name = std::string(name);
-    r.yaml = std::string(yaml);
-    r.author = std::string(author);
-    r.message = std::string(message);
-    r.content_hash = ContentHash(yaml);
-    r.created_at = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
-    r.state = RevisionState::kDraft;
+    DC_ASSIGN_OR_RETURN(Revision r, NewDraftRevision(tenant, name, yaml, author, message));
     absl::MutexLock lock(&mu_);
     DC_RETURN_IF_ERROR(Transaction("create revision", [&]() -> absl::Status {
       Stmt q;

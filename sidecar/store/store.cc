@@ -6,6 +6,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "sidecar/common/status_macros.h"
 #include "sidecar/store/backends.h"
 
 namespace dealcoach::store {
@@ -130,6 +132,23 @@ absl::StatusOr<RevisionState> ParseRevisionState(absl::string_view text) {
 absl::Status ValidateTenant(absl::string_view tenant) {
   if (tenant.empty()) return absl::InvalidArgumentError("store: tenant is required");
   return absl::OkStatus();
+}
+
+absl::StatusOr<Revision> NewDraftRevision(absl::string_view tenant, absl::string_view name,
+                                          absl::string_view yaml, absl::string_view author,
+                                          absl::string_view message) {
+  DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+  if (name.empty()) return absl::InvalidArgumentError("store: playbook name is required");
+  Revision r;
+  r.tenant = std::string(tenant);
+  r.name = std::string(name);
+  r.yaml = std::string(yaml);
+  r.author = std::string(author);
+  r.message = std::string(message);
+  r.content_hash = ContentHash(yaml);
+  r.created_at = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+  r.state = RevisionState::kDraft;
+  return r;
 }
 
 bool IsKnownAction(absl::string_view action) {
