@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "dealcoach/v1/opportunity.pb.h"
 #include "re2/re2.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::expr::fast {
 namespace {
@@ -45,7 +46,9 @@ SK KindOf(const TypePtr& t) {
 }
 
 // CEL's timestamp and duration ranges; results outside them are errors (undecided here).
-bool TimeInRange(FastTime t) { return t.sec >= -62135596800 && t.sec <= 253402300799; }
+bool TimeInRange(FastTime t) {
+  return t.sec >= kMinTimestampSeconds && t.sec <= kMaxTimestampSeconds;
+}
 bool DurationInRange(FastTime d) {
   // -315576000000.999999999 s is sec = -315576000001, nsec = 1.
   return d.sec <= 315576000000 && (d.sec > -315576000001 || (d.sec == -315576000001 && d.nsec > 0));

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "re2/re2.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::expr {
 
@@ -20,8 +21,9 @@ namespace {
 using K = ValueKind;
 
 // CEL's timestamp range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z.
-const absl::Time kMinTime = absl::FromUnixSeconds(-62135596800);
-const absl::Time kMaxTime = absl::FromUnixSeconds(253402300799) + absl::Nanoseconds(999999999);
+const absl::Time kMinTime = absl::FromUnixSeconds(kMinTimestampSeconds);
+const absl::Time kMaxTime =
+    absl::FromUnixSeconds(kMaxTimestampSeconds) + absl::Nanoseconds(999999999);
 // CEL's duration range: about +-10000 years.
 const absl::Duration kMaxDuration = absl::Seconds(315576000000) + absl::Nanoseconds(999999999);
 

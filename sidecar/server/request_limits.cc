@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "sidecar/common/time_util.h"
 
 namespace dealcoach::server {
 namespace {
@@ -11,10 +12,6 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
-
-// The range google.protobuf.Timestamp allows: 0001-01-01 to 9999-12-31.
-constexpr int64_t kMinSeconds = -62135596800;
-constexpr int64_t kMaxSeconds = 253402300799;
 
 absl::Status Walk(const Message& message, const std::string& path, const InlineLimits& limits,
                   int depth) {
@@ -100,8 +97,8 @@ std::string EchoValue(absl::string_view value) {
 }
 
 absl::Status ValidateTimestamp(const google::protobuf::Timestamp& ts, absl::string_view path) {
-  if (ts.seconds() < kMinSeconds || ts.seconds() > kMaxSeconds || ts.nanos() < 0 ||
-      ts.nanos() > 999999999) {
+  if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
+      ts.nanos() < 0 || ts.nanos() > 999999999) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a valid timestamp (seconds ", ts.seconds(), ", nanos ",
                      ts.nanos(), "); use 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"));
