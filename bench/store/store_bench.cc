@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "bench/common/opportunity_generator.h"
 #include "sidecar/engine/engine.h"
+#include "sidecar/pipeline/compact.h"
 #include "sidecar/store/decision_logger.h"
 #include "sidecar/store/store.h"
 
@@ -30,41 +31,6 @@ namespace dealcoach::bench {
 namespace {
 
 constexpr int kDeals = 100000;
-
-store::CriterionState StateOf(v1::CriterionStatus s) {
-  switch (s) {
-    case v1::CRITERION_STATUS_MET:
-      return store::CRITERION_STATE_MET;
-    case v1::CRITERION_STATUS_UNMET:
-      return store::CRITERION_STATE_UNMET;
-    case v1::CRITERION_STATUS_UNKNOWN:
-      return store::CRITERION_STATE_UNKNOWN;
-    default:
-      return store::CRITERION_STATE_UNSPECIFIED;
-  }
-}
-
-// The compact result the store keeps for one evaluated deal.
-store::CompactResult Compact(const v1::Opportunity& opp, const v1::DealGuidance& g) {
-  store::CompactResult r;
-  r.set_deal_id(opp.id());
-  r.set_claimed_phase(g.claimed_phase().id());
-  r.set_evidence_phase(g.evidence_phase().id());
-  for (const v1::GateResult& gate : g.gates()) {
-    for (const v1::CriterionResult& c : gate.criteria()) {
-      store::CriterionOutcome* o = r.add_criteria();
-      o->set_id(c.rule().id());
-      o->set_state(StateOf(c.status()));
-    }
-  }
-  for (const v1::Behavior& b : g.next_best_behaviors()) r.add_fired_behaviors(b.rule().id());
-  for (const v1::Risk& k : g.risks()) r.add_fired_risks(k.rule().id());
-  r.set_amount(opp.amount());
-  r.set_close_date_unix(opp.close_date().seconds());
-  r.set_owner(opp.owner().id());
-  r.set_stage(opp.stage());
-  return r;
-}
 
 const std::vector<v1::Opportunity>& Deals() {
   static const auto* deals = [] {
@@ -143,7 +109,7 @@ void BM_SnapshotWriteVsEvaluate(benchmark::State& state) {
     absl::Time t0 = absl::Now();
     for (const v1::Opportunity& o : deals) {
       Playbook()->EvaluateInto(o, BenchNow(), eo, &g);
-      results.push_back(Compact(o, g));
+      results.push_back(pipeline::CompactResultOf(o, g));
     }
     absl::Time t1 = absl::Now();
     absl::Status w = s->WriteSnapshot(tenant, absl::StrCat("run-", run++), results);

@@ -24,6 +24,8 @@
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
+#include "sidecar/store/decision_logger.h"
+#include "sidecar/store/store.h"
 
 namespace dealcoach::server {
 
@@ -37,6 +39,13 @@ struct ServiceDeps {
   int default_max_behaviors = 3;
   // The server clock. Default: absl::Now.
   std::function<absl::Time()> now;
+  // The durable store (docs/store.md); null when `store.backend: none` or when it failed
+  // to open (the sidecar then serves file playbooks and reports the store unhealthy).
+  store::Store* store = nullptr;
+  // The asynchronous decision log over `store`; null when there is no store.
+  store::DecisionLogger* decision_log = nullptr;
+  // The tenant of every store call (one per sidecar until caller identities exist).
+  std::string tenant = "default";
 };
 
 // Deepest message nesting a request may have (protobuf's default is 100).

@@ -69,7 +69,23 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
         absl::StrCat("playbook configuration: ", s->reloader_->startup_consistency().message()));
   }
 
+  // The store is not needed to serve file playbooks: a store that fails to open is
+  // logged and reported unhealthy (GetStatus), and the sidecar starts without it.
+  if (config.store.enabled) {
+    absl::StatusOr<std::unique_ptr<store::Store>> opened = store::Open(config.store.options);
+    if (opened.ok()) {
+      s->store_ = *std::move(opened);
+      s->decision_log_ =
+          std::make_unique<store::DecisionLogger>(s->store_.get(), config.store.decisions);
+    } else {
+      s->store_status_ = opened.status();
+      runtime::LogWarning("store unavailable, serving without it: ", opened.status().ToString());
+    }
+  }
+
   ServiceDeps deps;
+  deps.store = s->store_.get();
+  deps.decision_log = s->decision_log_.get();
   deps.playbooks = &s->holder_;
   deps.source = s->source_.get();
   deps.default_max_behaviors = config.max_behaviors;

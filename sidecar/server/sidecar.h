@@ -31,6 +31,8 @@
 #include "sidecar/server/config.h"
 #include "sidecar/server/services.h"
 #include "sidecar/source/opportunity_source.h"
+#include "sidecar/store/decision_logger.h"
+#include "sidecar/store/store.h"
 
 namespace dealcoach::server {
 
@@ -53,6 +55,11 @@ class Sidecar {
   int serving_playbooks() const { return initial_serving_; }
   const runtime::SnapshotHolder& playbooks() const { return holder_; }
   runtime::PlaybookReloader& reloader() { return *reloader_; }
+  // The durable store, or null (store.backend: none, or it failed to open: see
+  // store_status()).
+  store::Store* store() const { return store_.get(); }
+  // OK when the store opened (or is configured off); else why it did not.
+  const absl::Status& store_status() const { return store_status_; }
 
   // Graceful shutdown: NOT_SERVING, Shutdown(now + grace), stop threads. Idempotent.
   void Shutdown(absl::Duration grace);
@@ -67,6 +74,9 @@ class Sidecar {
   runtime::SnapshotHolder holder_;
   std::unique_ptr<source::OpportunitySource> source_;
   std::unique_ptr<runtime::PlaybookReloader> reloader_;
+  std::unique_ptr<store::Store> store_;
+  absl::Status store_status_;
+  std::unique_ptr<store::DecisionLogger> decision_log_;
   std::unique_ptr<CoachingServiceImpl> coaching_;
   std::unique_ptr<PlaybookServiceImpl> playbook_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
