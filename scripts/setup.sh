@@ -19,6 +19,7 @@ packages=(
   tzdata
   libssl-dev
   libgoogle-perftools-dev
+  prometheus-cpp-dev
 )
 # Node.js is only used for tooling (buf lint, conformance data, benchmark peers).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -21,6 +21,16 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kOff = 4 
 // Parses "debug" | "info" | "warning" (or "warn") | "error" | "off".
 absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name);
 
+enum class LogFormat {
+  kText,  // "I 2026-11-20T12:00:00.000Z message"
+  kJson,  // {"ts":"2026-11-20T12:00:00.000Z","level":"info","msg":"message"}, one per line
+};
+// Parses "text" | "json".
+absl::StatusOr<LogFormat> ParseLogFormat(absl::string_view name);
+// Default: kText. JSON is for log shippers (Loki, Elasticsearch, Cloud Logging): one
+// object per line, a multi-line message stays one object.
+void SetLogFormat(LogFormat format);
+
 // Lines below `level` are dropped. Default: kInfo.
 void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);

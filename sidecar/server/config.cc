@@ -175,6 +175,7 @@ const std::vector<SettingInfo>& KnownSettings() {
   static const auto* settings = new std::vector<SettingInfo>{
       {"listen", "127.0.0.1:50051", "gRPC listen address (host:port; port 0 = any free port)"},
       {"log_level", "info", "debug | info | warning | error | off"},
+      {"log_format", "text", "text | json (one JSON object per line, for log shippers)"},
       {"max_message_bytes", "4194304", "largest accepted request; larger -> RESOURCE_EXHAUSTED"},
       {"max_behaviors", "3", "behaviors returned when a request sends max_behaviors = 0"},
       {"playbooks.files", "(none)", "playbook files (comma-separated in flags/env)"},
@@ -192,6 +193,8 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"source.parsed_cache_entries", "1024", "parsed opportunities kept for repeated lookups"},
       {"connector.type", "file", "connector type (file, salesforce, hubspot, ...)"},
       {"connector.<type>.<key>", "", "any key of the connector's own section"},
+      {"admin_http.listen", "(off)",
+       "operator HTTP listener: /metrics, /healthz, /readyz (host:port)"},
       {"store.backend", "sqlite", "durable store: sqlite | postgres | none (docs/store.md)"},
       {"store.data_dir", "data", "sqlite: directory of dealcoach.db"},
       {"store.busy_timeout", "5s", "sqlite: wait for another writer's lock"},
@@ -278,13 +281,22 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
       origins.Override(o.key, o.origin);
     }
 
-    DC_RETURN_IF_ERROR(
-        CheckKeys(root, "",
-                  {"listen", "log_level", "max_message_bytes", "max_behaviors", "playbooks",
-                   "reload", "shutdown_grace", "source", "connector", "store"},
-                  origins));
+    DC_RETURN_IF_ERROR(CheckKeys(
+        root, "",
+        {"listen", "log_level", "log_format", "max_message_bytes", "max_behaviors", "playbooks",
+         "reload", "shutdown_grace", "source", "connector", "store", "admin_http"},
+        origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
+    DC_RETURN_IF_ERROR(CheckKeys(root["admin_http"], "admin_http", {"listen"}, origins));
+    if (root["admin_http"]) {
+      DC_RETURN_IF_ERROR(ReadString(root["admin_http"]["listen"], "admin_http.listen", origins,
+                                    &c.admin_http_listen));
+      if (!c.admin_http_listen.empty() && c.admin_http_listen.find(':') == std::string::npos) {
+        return origins.Error("admin_http.listen", root["admin_http"]["listen"],
+                             "must be host:port (or empty: off)");
+      }
+    }
     DC_RETURN_IF_ERROR(
         CheckKeys(root["source"], "source",
                   {"sync_interval", "stale_after", "refresh_after", "fetch_timeout",
@@ -302,6 +314,13 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
       return origins.Error("log_level", root["log_level"], parsed_level.status().message());
     }
     c.log_level = *parsed_level;
+    std::string format = "text";
+    DC_RETURN_IF_ERROR(ReadString(root["log_format"], "log_format", origins, &format));
+    absl::StatusOr<runtime::LogFormat> parsed_format = runtime::ParseLogFormat(format);
+    if (!parsed_format.ok()) {
+      return origins.Error("log_format", root["log_format"], parsed_format.status().message());
+    }
+    c.log_format = *parsed_format;
     DC_RETURN_IF_ERROR(ReadInt(root["max_message_bytes"], "max_message_bytes", origins, 1024,
                                int64_t{1} << 30, &c.max_message_bytes));
     int64_t max_behaviors = c.max_behaviors;

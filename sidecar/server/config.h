@@ -36,6 +36,8 @@ struct SidecarConfig {
   std::string listen = "127.0.0.1:50051";
   // Log level. Default: info.
   runtime::LogLevel log_level = runtime::LogLevel::kInfo;
+  // Log line format: text (default) or json.
+  runtime::LogFormat log_format = runtime::LogFormat::kText;
   // Largest request the server accepts; larger ones get RESOURCE_EXHAUSTED.
   // Default: 4 MiB.
   int64_t max_message_bytes = 4 * 1024 * 1024;
@@ -56,6 +58,8 @@ struct SidecarConfig {
   source::SourceOptions source;
   // The `connector:` section as written (with overrides applied), for the registry.
   YAML::Node connector;
+  // The operator's HTTP listener (/metrics, /healthz, /readyz); "" = off. Default: off.
+  std::string admin_http_listen;
   // The `store:` section, parsed (docs/store.md); defaults when absent.
   store::StoreConfig store;
   // Where the file came from ("" when there was no file) and its directory.

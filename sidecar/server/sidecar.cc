@@ -31,6 +31,7 @@ void InitGrpcOnce() {
 absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& config) {
   InitGrpcOnce();
   runtime::SetLogLevel(config.log_level);
+  runtime::SetLogFormat(config.log_format);
   std::unique_ptr<Sidecar> s(new Sidecar());
   s->config_ = config;
 
@@ -93,7 +94,15 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   s->playbook_service_ = std::make_unique<PlaybookServiceImpl>(deps);
   s->admin_service_ = std::make_unique<AdminServiceImpl>(s->source_.get(), &s->holder_);
 
+  s->metrics_ = std::make_unique<metrics::ServerMetrics>();
+  s->RegisterMetricSamplers();
+
   grpc::ServerBuilder builder;
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(s->metrics_->NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
   builder.RegisterService(s->coaching_.get());
@@ -111,6 +120,22 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
     s->server_ = std::move(server);
   }
   s->UpdateHealth(*s->holder_.Get());
+
+  if (!config.admin_http_listen.empty()) {
+    metrics::AdminHttpOptions admin;
+    admin.listen = config.admin_http_listen;
+    admin.ready = [self]() -> absl::Status {
+      if (self->holder_.Get()->any_serving()) return absl::OkStatus();
+      return absl::UnavailableError("no playbook is serving yet");
+    };
+    absl::StatusOr<std::unique_ptr<metrics::AdminHttpServer>> admin_http =
+        metrics::AdminHttpServer::Start(admin, s->metrics_.get());
+    if (!admin_http.ok()) return admin_http.status();
+    s->admin_http_ = *std::move(admin_http);
+    runtime::LogInfo("operator HTTP (/metrics, /healthz, /readyz) on ",
+                     config.admin_http_listen.substr(0, config.admin_http_listen.rfind(':')), ":",
+                     s->admin_http_->port());
+  }
 
   if (config.source.background_sync) s->source_->Start();
   s->reloader_->Start();
@@ -137,6 +162,78 @@ void Sidecar::UpdateHealth(const runtime::Snapshot& snapshot) {
   health->SetServingStatus(kAdminServiceName, true);
 }
 
+void Sidecar::RegisterMetricSamplers() {
+  using metrics::GaugeSample;
+  source::OpportunitySource* src = source_.get();
+  metrics_->AddGaugeSampler("dealcoach_cache_opportunities", "opportunities in the cache", [src] {
+    return std::vector<GaugeSample>{{{}, static_cast<double>(src->size())}};
+  });
+  metrics_->AddGaugeSampler(
+      "dealcoach_sync_lag_seconds",
+      "seconds since the start of the last successful CRM sync pass (-1 before the first)", [src] {
+        const source::SourceStatus st = src->Status();
+        const double lag = st.last_sync == absl::InfinitePast()
+                               ? -1.0
+                               : absl::ToDoubleSeconds(absl::Now() - st.last_sync);
+        return std::vector<GaugeSample>{{{}, lag}};
+      });
+  metrics_->AddGaugeSampler("dealcoach_sync_passes", "CRM sync passes that succeeded", [src] {
+    return std::vector<GaugeSample>{{{}, static_cast<double>(src->Status().sync_passes)}};
+  });
+  metrics_->AddGaugeSampler(
+      "dealcoach_connector_healthy",
+      "1 when the connector's last calls succeed and its circuit breaker is closed", [src] {
+        const source::SourceStatus st = src->Status();
+        return std::vector<GaugeSample>{
+            {{{"connector", st.connector_type}}, st.connector.healthy ? 1.0 : 0.0}};
+      });
+  const runtime::SnapshotHolder* holder = &holder_;
+  metrics_->AddGaugeSampler(
+      "dealcoach_playbook_serving",
+      "1 per playbook with a serving version (labels: name, version); 0 when none compiled",
+      [holder] {
+        std::vector<GaugeSample> out;
+        std::shared_ptr<const runtime::Snapshot> snapshot = holder->Get();
+        for (const runtime::PlaybookEntry& e : snapshot->entries()) {
+          GaugeSample g;
+          g.labels["name"] = e.name();
+          g.labels["version"] =
+              e.playbook != nullptr ? std::to_string(e.playbook->ref().version()) : "";
+          g.value = e.playbook != nullptr ? 1.0 : 0.0;
+          out.push_back(std::move(g));
+        }
+        return out;
+      });
+  metrics_->AddGaugeSampler(
+      "dealcoach_playbook_reload_rejected",
+      "1 per playbook whose latest change was rejected (the last good version serves)", [holder] {
+        std::vector<GaugeSample> out;
+        std::shared_ptr<const runtime::Snapshot> snapshot = holder->Get();
+        for (const runtime::PlaybookEntry& e : snapshot->entries()) {
+          out.push_back({{{"name", e.name()}}, e.last_reload_diagnostics.empty() ? 0.0 : 1.0});
+        }
+        return out;
+      });
+  const bool store_configured = config_.store.enabled;
+  store::Store* st = store_.get();
+  metrics_->AddGaugeSampler("dealcoach_store_up",
+                            "1 when the durable store is open (absent when store.backend is none)",
+                            [store_configured, st] {
+                              if (!store_configured) return std::vector<GaugeSample>{};
+                              return std::vector<GaugeSample>{{{}, st != nullptr ? 1.0 : 0.0}};
+                            });
+  store::DecisionLogger* log = decision_log_.get();
+  metrics_->AddGaugeSampler(
+      "dealcoach_decision_log", "decision log counters (kind: written, dropped, write_errors)",
+      [log] {
+        if (log == nullptr) return std::vector<GaugeSample>{};
+        return std::vector<GaugeSample>{
+            {{{"kind", "written"}}, static_cast<double>(log->written())},
+            {{{"kind", "dropped"}}, static_cast<double>(log->dropped())},
+            {{{"kind", "write_errors"}}, static_cast<double>(log->write_errors())}};
+      });
+}
+
 void Sidecar::Shutdown(absl::Duration grace) {
   grpc::Server* server = nullptr;
   {
@@ -153,6 +250,7 @@ void Sidecar::Shutdown(absl::Duration grace) {
   runtime::LogInfo("shutting down (grace ", absl::FormatDuration(grace), ")");
   const absl::Time deadline = absl::Now() + grace;
   if (reloader_ != nullptr) reloader_->Stop();
+  if (admin_http_ != nullptr) admin_http_->Stop();
   if (server != nullptr) server->Shutdown(absl::ToChronoTime(deadline));
   // The source gets what is left of the grace: a sync stuck in a CRM call is detached
   // rather than allowed to hold shutdown past it.

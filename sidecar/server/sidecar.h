@@ -25,6 +25,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sidecar/metrics/admin_http.h"
+#include "sidecar/metrics/metrics.h"
 #include "sidecar/runtime/reloader.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/server/admin_service.h"
@@ -58,6 +60,9 @@ class Sidecar {
   // The durable store, or null (store.backend: none, or it failed to open: see
   // store_status()).
   store::Store* store() const { return store_.get(); }
+  // The operator HTTP listener's port (admin_http.listen), 0 when it is off.
+  int admin_http_port() const { return admin_http_ != nullptr ? admin_http_->port() : 0; }
+  metrics::ServerMetrics& metrics() { return *metrics_; }
   // OK when the store opened (or is configured off); else why it did not.
   const absl::Status& store_status() const { return store_status_; }
 
@@ -69,6 +74,8 @@ class Sidecar {
  private:
   Sidecar() = default;
   void UpdateHealth(const runtime::Snapshot& snapshot);
+  // Scrape-time gauges over the source, playbooks, store and decision log.
+  void RegisterMetricSamplers();
 
   SidecarConfig config_;
   runtime::SnapshotHolder holder_;
@@ -77,6 +84,9 @@ class Sidecar {
   std::unique_ptr<store::Store> store_;
   absl::Status store_status_;
   std::unique_ptr<store::DecisionLogger> decision_log_;
+  // Declared before the server: the interceptors refer to it until the server is gone.
+  std::unique_ptr<metrics::ServerMetrics> metrics_;
+  std::unique_ptr<metrics::AdminHttpServer> admin_http_;
   std::unique_ptr<CoachingServiceImpl> coaching_;
   std::unique_ptr<PlaybookServiceImpl> playbook_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
@@ -54,8 +55,14 @@ std::string ReadFileOrDie(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<server::Sidecar>> StartSidecar(const std::string& yaml,
                                                               const std::string& base_dir) {
+  // A test that does not configure a store gets none, instead of the default SQLite file
+  // under `base_dir` (often the source tree, shared by tests running in parallel).
+  std::string text = yaml;
+  if (!absl::StartsWith(text, "store:") && !absl::StrContains(text, "\nstore:")) {
+    absl::StrAppend(&text, "\nstore:\n  backend: none\n");
+  }
   absl::StatusOr<server::SidecarConfig> config =
-      server::ParseConfig(yaml, "test-sidecar.yaml", base_dir, {});
+      server::ParseConfig(text, "test-sidecar.yaml", base_dir, {});
   if (!config.ok()) return config.status();
   return server::Sidecar::Start(*config);
 }
