@@ -16,7 +16,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev clang-format
   clang libclang-rt-14-dev
-  tzdata
+  tzdata openssl
   libssl-dev
   libgoogle-perftools-dev
   prometheus-cpp-dev
@@ -41,5 +41,9 @@ fi
 # `npm ci` rejects a lockfile without them; `install --no-save` keeps the lockfile as is.
 if [ ! -x "$here/tools/node/node_modules/.bin/buf" ]; then
   (cd "$here/tools/node" && npm install --no-save --no-audit --no-fund --loglevel=error)
+fi
+# Deployment checks (tests/deploy): exactly the versions in its package-lock.json.
+if [ ! -d "$here/tests/deploy/node_modules/kubernetes-models" ]; then
+  (cd "$here/tests/deploy" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done"

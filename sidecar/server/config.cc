@@ -193,6 +193,11 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"source.parsed_cache_entries", "1024", "parsed opportunities kept for repeated lookups"},
       {"connector.type", "file", "connector type (file, salesforce, hubspot, ...)"},
       {"connector.<type>.<key>", "", "any key of the connector's own section"},
+      {"tls.cert_file", "", "gRPC server certificate chain (PEM); with key_file turns TLS on"},
+      {"tls.key_file", "", "private key of tls.cert_file (PEM)"},
+      {"tls.client_ca_file", "", "CA bundle (PEM): set, clients must present a certificate"},
+      {"tls.refresh_interval", "10s", "certificate files are re-read this often (rotation)"},
+      {"insecure", "false", "allow plaintext on a non-loopback listen address"},
       {"admin_http.listen", "(off)",
        "operator HTTP listener: /metrics, /healthz, /readyz (host:port)"},
       {"store.backend", "sqlite", "durable store: sqlite | postgres | none (docs/store.md)"},
@@ -281,14 +286,30 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
       origins.Override(o.key, o.origin);
     }
 
-    DC_RETURN_IF_ERROR(CheckKeys(
-        root, "",
-        {"listen", "log_level", "log_format", "max_message_bytes", "max_behaviors", "playbooks",
-         "reload", "shutdown_grace", "source", "connector", "store", "admin_http"},
-        origins));
+    DC_RETURN_IF_ERROR(CheckKeys(root, "",
+                                 {"listen", "log_level", "log_format", "max_message_bytes",
+                                  "max_behaviors", "playbooks", "reload", "shutdown_grace",
+                                  "source", "connector", "store", "admin_http", "tls", "insecure"},
+                                 origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["admin_http"], "admin_http", {"listen"}, origins));
+    DC_RETURN_IF_ERROR(CheckKeys(root["tls"], "tls",
+                                 {"cert_file", "key_file", "client_ca_file", "refresh_interval"},
+                                 origins));
+    if (root["tls"]) {
+      const YAML::Node tls = root["tls"];
+      for (auto [key, out] : {std::pair<const char*, std::string*>{"cert_file", &c.tls.cert_file},
+                              {"key_file", &c.tls.key_file},
+                              {"client_ca_file", &c.tls.client_ca_file}}) {
+        const std::string dotted = absl::StrCat("tls.", key);
+        DC_RETURN_IF_ERROR(ReadString(tls[key], dotted, origins, out));
+        if (!out->empty() && !origins.IsOverridden(dotted)) *out = JoinPath(base_dir, *out);
+      }
+      DC_RETURN_IF_ERROR(ReadDuration(tls["refresh_interval"], "tls.refresh_interval", origins,
+                                      &c.tls.refresh_interval));
+    }
+    DC_RETURN_IF_ERROR(ReadBool(root["insecure"], "insecure", origins, &c.tls.insecure));
     if (root["admin_http"]) {
       DC_RETURN_IF_ERROR(ReadString(root["admin_http"]["listen"], "admin_http.listen", origins,
                                     &c.admin_http_listen));

@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sidecar/runtime/log.h"
+#include "sidecar/server/tls.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/store_config.h"
 #include "yaml-cpp/yaml.h"
@@ -36,6 +37,9 @@ struct SidecarConfig {
   std::string listen = "127.0.0.1:50051";
   // Log level. Default: info.
   runtime::LogLevel log_level = runtime::LogLevel::kInfo;
+  // TLS / mTLS for the gRPC listener, and whether plaintext may leave loopback
+  // (tls.h). Default: plaintext, loopback only.
+  TlsConfig tls;
   // Log line format: text (default) or json.
   runtime::LogFormat log_format = runtime::LogFormat::kText;
   // Largest request the server accepts; larger ones get RESOURCE_EXHAUSTED.

@@ -103,7 +103,10 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
     creators.push_back(s->metrics_->NewInterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(creators));
   }
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(config.tls, config.listen);
+  if (!credentials.ok()) return credentials.status();
+  builder.AddListeningPort(config.listen, *credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
   builder.RegisterService(s->coaching_.get());
   builder.RegisterService(s->playbook_service_.get());
