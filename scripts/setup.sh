@@ -19,6 +19,7 @@ packages=(
   tzdata
   libssl-dev
   libgoogle-perftools-dev
+  chromium fonts-dejavu-core zlib1g-dev
 )
 # Node.js is only used for tooling (buf lint, conformance data, benchmark peers).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -40,5 +41,12 @@ fi
 # `npm ci` rejects a lockfile without them; `install --no-save` keeps the lockfile as is.
 if [ ! -x "$here/tools/node/node_modules/.bin/buf" ]; then
   (cd "$here/tools/node" && npm install --no-save --no-audit --no-fund --loglevel=error)
+fi
+# Browser tests and the OpenAPI lint (playwright-core drives Debian's chromium, so no
+# browser download; axe-core; @redocly/cli), pinned in tests/browser/package-lock.json.
+if [ ! -x "$here/tests/browser/node_modules/.bin/redocly" ] ||
+  [ ! -d "$here/tests/browser/node_modules/playwright-core" ] ||
+  [ ! -d "$here/tests/browser/node_modules/axe-core" ]; then
+  (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done"
