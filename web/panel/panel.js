@@ -229,7 +229,16 @@ class DealcoachPanel extends HTMLElement {
     if (claimed && claimed.id) phases.set(claimed.id, { ...(phases.get(claimed.id) || {}), ...claimed });
     const ordered = [...phases.values()].sort((a, b) => (a.index || 0) - (b.index || 0));
     const bar = el("ol", { class: "phases", "aria-label": "Customer journey phases" });
+    let prev = null;
     for (const p of ordered) {
+      // Phases the answer does not mention (past the evidence gate, before the claimed
+      // phase) are shown as a gap, so the bar never suggests two phases are adjacent.
+      const skipped = prev === null ? 0 : (p.index || 0) - (prev.index || 0) - 1;
+      if (skipped > 0) {
+        bar.append(el("li", { class: "phase gap" }, el("span", { "aria-hidden": "true", text: "\u2026" }),
+          el("span", { class: "visually-hidden", text: `${skipped} more phase${skipped === 1 ? "" : "s"}` })));
+      }
+      prev = p;
       const isEvidence = p.id === evidence.id;
       const isClaimed = claimed && p.id === claimed.id;
       const passed = (p.index || 0) < (evidence.index || 0);
