@@ -543,7 +543,10 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   server.Options(R"(/v1/.*)", [handler](const httplib::Request& req, httplib::Response& res) {
     handler->Preflight(req, &res);
   });
-  auto asset = [csp](const httplib::Request& req, httplib::Response& res) {
+  auto asset = [csp, handler](const httplib::Request& req, httplib::Response& res) {
+    // CORS on the files too: a CRM page (a Dynamics web resource) loads panel.js as a
+    // module script from here, and module scripts are fetched in CORS mode.
+    handler->AddCors(req, &res);
     const PanelAsset* a = FindPanelAsset(req.path);
     if (a == nullptr) {
       Handler::Write(GatewayError(grpc::StatusCode::NOT_FOUND,

@@ -22,6 +22,11 @@ const ARTIFACTS = process.env.ARTIFACT_DIR || path.join(os.tmpdir(), "dealcoach-
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const HOSTILE = "<img src=x onerror=alert(1)>";
 const DEALS = ["006000000000006AAA", "006000000000052AAA", "006000000000010AAA"];
+// The Dynamics kit test: a fake org origin and a deal with a Dataverse-style GUID id.
+const DYNAMICS_ORG = "https://org.crm.dynamics.com";
+const SIDECAR_PUBLIC = "https://dealcoach.example.com";
+const GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+const GUID2 = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
 
 let tmp;
 let sidecar;
@@ -35,6 +40,7 @@ function startSidecar(httpListen) {
       "--listen", "127.0.0.1:0", "--http.listen", httpListen,
       "--connector.file.path", path.join(tmp, "opportunities.json"),
       "--store.backend", "none", "--log_level", "info", "--shutdown_grace", "1s",
+      "--http.cors_allowed_origins", DYNAMICS_ORG,
     ];
     const child = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -79,6 +85,8 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dealcoach-browser-"));
   const samples = JSON.parse(fs.readFileSync(path.join(SRC, "config/samples/opportunities.json"), "utf8"));
   samples.push({ ...samples[0], id: "hostile-1", name: HOSTILE });
+  samples.push({ ...samples[1], id: GUID });
+  samples.push({ ...samples[5], id: GUID2, name: "Dynamics hand-off deal" });
   fs.writeFileSync(path.join(tmp, "opportunities.json"), JSON.stringify(samples));
   ({ child: sidecar, port } = await startSidecar("127.0.0.1:0"));
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
@@ -247,4 +255,61 @@ test("the sidecar stopping shows can't reach dealcoach, and the panel recovers",
   await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 15000 });
   assert.ok((await panel.locator(".deal-name").textContent()).length > 0);
   await page.close();
+});
+
+test("Salesforce kit: the LWC's view model shows what the API answers", async () => {
+  // viewModel.js has no Salesforce imports, so it loads in plain Node.
+  const src = fs.readFileSync(path.join(SRC, "kits/salesforce/force-app/main/default/lwc/dealcoachPanel/viewModel.js"), "utf8");
+  const vm = await import(`data:text/javascript,${encodeURIComponent(src)}`);
+  for (const id of DEALS) {
+    const { guidance: g } = await api(`/v1/deals/${id}/guidance`);
+    const v = vm.toViewModel(g);
+    assert.equal(v.name, g.opportunityName);
+    assert.equal(v.evidencePhase, g.evidencePhase.name);
+    const gate = g.gates.find((x) => x.phase.id === g.evidencePhase.id);
+    assert.deepEqual(v.criteria.map((c) => c.text), gate.criteria.map((c) => c.text));
+    assert.deepEqual(v.behaviors.map((b) => b.prompt), (g.nextBestBehaviors || []).map((b) => b.prompt));
+    assert.deepEqual(v.risks.map((r) => r.text), (g.risks || []).map((r) => r.text));
+  }
+  const { checklist } = await api(`/v1/deals/${DEALS[0]}/checklist`);
+  const c = vm.toChecklistModel(checklist);
+  assert.equal(c.items.length, checklist.items.length);
+  assert.ok(c.items.some((i) => i.ask));
+  assert.equal(vm.errorText({ body: { message: "opportunity 'x' not found" } }), "opportunity 'x' not found");
+});
+
+test("Dynamics kit: the web resource takes the record id from the query string and postMessage", async () => {
+  const context = await browser.newContext();
+  const dir = path.join(SRC, "kits/dynamics/WebResources");
+  // The org serves the web resources; the sidecar's public URL reaches the test sidecar.
+  await context.route(`${DYNAMICS_ORG}/WebResources/**`, (route) => {
+    const name = new URL(route.request().url()).pathname.split("/").pop();
+    const type = name.endsWith(".js") ? "text/javascript" : "text/html";
+    route.fulfill({ status: 200, contentType: type, body: fs.readFileSync(path.join(dir, name)) });
+  });
+  await context.route(`${SIDECAR_PUBLIC}/**`, async (route) => {
+    const url = route.request().url().replace(SIDECAR_PUBLIC, `http://127.0.0.1:${port}`);
+    const response = await route.fetch({ url });
+    await route.fulfill({ response });
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const { guidance: g } = await api(`/v1/deals/${GUID}/guidance`);
+  await page.goto(`${DYNAMICS_ORG}/WebResources/dealcoach_panel.html?typename=opportunity&id=%7B${GUID.toUpperCase()}%7D&orgname=org&userlcid=1033&orglcid=1033`);
+  await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 10000 });
+  assert.equal(await page.locator("dealcoach-panel .evidence-phase").textContent(), g.evidencePhase.name);
+  // The form's script hands over another record (formContext's getId(): braces, upper case).
+  await page.evaluate((id) => window.postMessage({ type: "dealcoach-deal", id: `{${id}}` }, window.location.origin), GUID2.toUpperCase());
+  await page.waitForFunction(() => {
+    const el = document.querySelector("dealcoach-panel");
+    const name = el.shadowRoot.querySelector(".deal-name");
+    return el.dataset.state === "ready" && name && name.textContent === "Dynamics hand-off deal";
+  }, null, { timeout: 10000 });
+  // A message from another origin is ignored.
+  await page.evaluate(() => window.dispatchEvent(new MessageEvent("message", { origin: "https://evil.example.net", data: { type: "dealcoach-deal", id: "hostile-1" } })));
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator("dealcoach-panel .deal-name").textContent(), "Dynamics hand-off deal");
+  assert.deepEqual(errors, []);
+  await context.close();
 });

@@ -274,6 +274,10 @@ TEST_F(HttpApiTest, CorsAllowListOnly) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 403);
   EXPECT_EQ(bad->get_header_value("Access-Control-Allow-Origin"), "");
+  // The panel's module script too: a CRM page loads it cross-origin (CORS mode).
+  auto js = http_->Get("/ui/panel.js", {{"Origin", "https://crm.example.com"}});
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->get_header_value("Access-Control-Allow-Origin"), "https://crm.example.com");
   auto bad_get = http_->Get("/v1/status", {{"Origin", "https://evil.example.net"}});
   ASSERT_TRUE(bad_get);
   EXPECT_EQ(bad_get->status, 403);
@@ -322,6 +326,16 @@ TEST_F(HttpApiTest, PanelAssetsAreEmbeddedAndNothingElse) {
   ASSERT_TRUE(js);
   EXPECT_EQ(js->status, 200);
   EXPECT_TRUE(absl::StrContains(js->body, "customElements.define"));
+  // The panel's script and styles stay small (the budget: 50 KB gzipped; we
+  // hold the uncompressed total to it).
+  size_t total = 0;
+  for (const char* file : {"/ui/panel.js", "/ui/panel.css", "/ui/page.css", "/ui/"}) {
+    auto r = http_->Get(file);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << file;
+    total += r->body.size();
+  }
+  EXPECT_LT(total, 50u * 1024);
   for (const char* bad : {"/ui/../CMakeLists.txt", "/ui/%2e%2e/CMakeLists.txt", "/ui/panel.js/",
                           "/ui/../../etc/passwd", "/ui/nope.js"}) {
     auto r = http_->Get(bad);
