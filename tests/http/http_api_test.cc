@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "dealcoach/v1/admin_service.grpc.pb.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
@@ -22,6 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "sidecar/http/http_gateway.h"
 #include "sidecar/http/hubspot_signature.h"
+#include "sidecar/server/config.h"
 #include "tests/integration/test_support.h"
 #include "yaml-cpp/yaml.h"
 
@@ -400,6 +402,75 @@ TEST(HttpRoutes, EveryRouteIsInTheOpenApiDocument) {
     const std::string key = std::string(r.verb == http::Verb::kPost ? "post " : "get ") + r.pattern;
     EXPECT_EQ(documented.count(key), 1u) << key << " is not in docs/openapi.yaml";
   }
+}
+
+}  // namespace
+}  // namespace dealcoach::testing
+
+namespace dealcoach::testing {
+namespace {
+
+absl::StatusOr<server::SidecarConfig> ParseHttp(const std::string& http,
+                                                const std::vector<server::ConfigOverride>& o = {}) {
+  return server::ParseConfig(
+      absl::StrCat("playbooks: {files: [a.yaml]}\nconnector: {type: file}\n", http), "s.yaml",
+      "/tmp", o);
+}
+
+TEST(HttpConfig, OffByDefaultAndParsed) {
+  auto none = ParseHttp("");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->http.listen, "");
+  auto c = ParseHttp(
+      "http: {listen: 127.0.0.1:8080, cors_allowed_origins: [https://a.example.com/, "
+      "'*'], max_body_bytes: 2048, request_timeout: 3s, threads: 4}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->http.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->http.cors_allowed_origins,
+            (std::vector<std::string>{"https://a.example.com", "*"}));
+  EXPECT_EQ(c->http.max_body_bytes, 2048);
+  EXPECT_EQ(c->http.request_timeout, absl::Seconds(3));
+  EXPECT_EQ(c->http.threads, 4);
+  // Flags and environment variables: a comma-separated origin list.
+  auto f = ParseHttp("", {{"http.listen", "127.0.0.1:0", "flag --http.listen"},
+                          {"http.cors_allowed_origins", "https://a.example.com, https://b.example.com",
+                           "env DEALCOACH_HTTP_CORS_ALLOWED_ORIGINS"}});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->http.listen, "127.0.0.1:0");
+  EXPECT_EQ(f->http.cors_allowed_origins.size(), 2u);
+}
+
+TEST(HttpConfig, ErrorsNameTheSettingAndWhere) {
+  auto typo = ParseHttp("http: {lisen: 127.0.0.1:8080}\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_TRUE(absl::StrContains(typo.status().message(), "s.yaml:3:8: http.lisen: unknown setting"))
+      << typo.status();
+  auto origin = ParseHttp("http: {cors_allowed_origins: [crm.example.com]}\n");
+  ASSERT_FALSE(origin.ok());
+  EXPECT_TRUE(absl::StrContains(origin.status().message(), "'crm.example.com' is not an origin"))
+      << origin.status();
+  auto listen = ParseHttp("http: {listen: 8080}\n");
+  ASSERT_FALSE(listen.ok());
+  EXPECT_TRUE(absl::StrContains(listen.status().message(), "http.listen: must be host:port"));
+  auto secret = ParseHttp("http: {hubspot_client_secret: x}\n");
+  ASSERT_FALSE(secret.ok());
+  EXPECT_TRUE(absl::StrContains(secret.status().message(), "http.public_url: required"));
+  auto body = ParseHttp("http: {max_body_bytes: 10}\n");
+  ASSERT_FALSE(body.ok());
+  EXPECT_TRUE(absl::StrContains(body.status().message(), "http.max_body_bytes: must be between"));
+}
+
+TEST(HttpConfig, ListenFailureIsAClearError) {
+  TempDir dir;
+  auto first = StartSidecar(Yaml(), dir.path());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = StartSidecar(
+      absl::StrReplaceAll(Yaml(), {{"http: {listen: 127.0.0.1:0",
+                                    absl::StrCat("http: {listen: 127.0.0.1:", (*first)->http_port())}}),
+      dir.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(absl::StrContains(second.status().message(), "http.listen: cannot listen on"))
+      << second.status();
 }
 
 }  // namespace
