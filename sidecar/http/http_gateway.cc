@@ -525,13 +525,19 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   g->channel_ = std::move(channel);
   g->server_ = std::make_unique<httplib::Server>();
   httplib::Server& server = *g->server_;
-  const int threads = options.threads > 0 ? options.threads : 8;
+  const int threads = options.threads > 0 ? options.threads : 32;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
+  // cpp-httplib's default also sets SO_REUSEPORT, which lets a second sidecar bind the
+  // same port and silently share its traffic; a port in use must be an error.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   server.set_keep_alive_max_count(1000);
-  server.set_keep_alive_timeout(5);
+  server.set_keep_alive_timeout(2);  // idle connections give their thread back soon
 
   auto handler = std::make_shared<Handler>(g->options_, g->channel_);
   const std::string csp = ContentSecurityPolicy(options);

@@ -64,8 +64,10 @@ struct HttpOptions {
   int64_t max_body_bytes = 1 << 20;
   // Deadline of the gRPC call behind each request. Default: 10 s.
   absl::Duration request_timeout = absl::Seconds(10);
-  // Server threads (requests in flight at once). Default: 8.
-  int threads = 8;
+  // Server threads. cpp-httplib serves each connection on one pool thread until it
+  // closes (an idle keep-alive connection holds its thread up to 2 s), so this bounds
+  // concurrent connections, not only requests in flight. Default: 32.
+  int threads = 32;
   // When non-empty, every /v1/ request must carry a valid X-HubSpot-Signature-v3 made
   // with this client secret (HubSpot app cards calling through hubspot.fetch).
   // A secret: give it by environment variable, not in a committed file.

@@ -260,7 +260,7 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"http.cors_allowed_origins", "", "origins that may call the API and frame the panel"},
       {"http.max_body_bytes", "1048576", "largest HTTP request body; larger -> 413"},
       {"http.request_timeout", "10s", "deadline of the gRPC call behind an HTTP request"},
-      {"http.threads", "8", "HTTP server threads"},
+      {"http.threads", "32", "HTTP server threads (one per open connection)"},
       {"http.hubspot_client_secret", "", "require X-HubSpot-Signature-v3 on /v1/ (a secret)"},
       {"http.public_url", "", "the public URL HubSpot calls (signed), e.g. https://host"},
   };

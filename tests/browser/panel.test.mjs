@@ -145,6 +145,22 @@ test("renders the phase, gate criteria, behaviors and risks the API returns", as
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(overflow <= 300, `page is ${overflow}px wide at 300px`);
   assert.deepEqual(errors, []);
+  // Reported, not asserted (timings are benchmark business): navigation to rendered
+  // guidance, as a ratio to a blank page's load in the same browser, median of 5.
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const blank = [];
+  const panelMs = [];
+  for (let i = 0; i < 5; i++) {
+    let t = Date.now();
+    await page.goto(`http://127.0.0.1:${port}/ui/page.css`);
+    blank.push(Date.now() - t);
+    t = Date.now();
+    await openPanel(page, `deal=${DEALS[i % DEALS.length]}`);
+    panelMs.push(Date.now() - t);
+  }
+  const report = { blank_ms: median(blank), panel_ms: median(panelMs), ratio: median(panelMs) / Math.max(1, median(blank)) };
+  fs.writeFileSync(path.join(ARTIFACTS, "panel-timing.json"), JSON.stringify(report, null, 2));
+  console.log(`panel render: ${report.panel_ms} ms vs blank page ${report.blank_ms} ms (ratio ${report.ratio.toFixed(1)})`);
   await page.close();
 });
 

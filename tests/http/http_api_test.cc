@@ -426,15 +426,15 @@ TEST(HttpConfig, OffByDefaultAndParsed) {
       "'*'], max_body_bytes: 2048, request_timeout: 3s, threads: 4}\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->http.listen, "127.0.0.1:8080");
-  EXPECT_EQ(c->http.cors_allowed_origins,
-            (std::vector<std::string>{"https://a.example.com", "*"}));
+  EXPECT_EQ(c->http.cors_allowed_origins, (std::vector<std::string>{"https://a.example.com", "*"}));
   EXPECT_EQ(c->http.max_body_bytes, 2048);
   EXPECT_EQ(c->http.request_timeout, absl::Seconds(3));
   EXPECT_EQ(c->http.threads, 4);
   // Flags and environment variables: a comma-separated origin list.
-  auto f = ParseHttp("", {{"http.listen", "127.0.0.1:0", "flag --http.listen"},
-                          {"http.cors_allowed_origins", "https://a.example.com, https://b.example.com",
-                           "env DEALCOACH_HTTP_CORS_ALLOWED_ORIGINS"}});
+  auto f =
+      ParseHttp("", {{"http.listen", "127.0.0.1:0", "flag --http.listen"},
+                     {"http.cors_allowed_origins", "https://a.example.com, https://b.example.com",
+                      "env DEALCOACH_HTTP_CORS_ALLOWED_ORIGINS"}});
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->http.listen, "127.0.0.1:0");
   EXPECT_EQ(f->http.cors_allowed_origins.size(), 2u);
@@ -465,8 +465,9 @@ TEST(HttpConfig, ListenFailureIsAClearError) {
   auto first = StartSidecar(Yaml(), dir.path());
   ASSERT_TRUE(first.ok()) << first.status();
   auto second = StartSidecar(
-      absl::StrReplaceAll(Yaml(), {{"http: {listen: 127.0.0.1:0",
-                                    absl::StrCat("http: {listen: 127.0.0.1:", (*first)->http_port())}}),
+      absl::StrReplaceAll(Yaml(),
+                          {{"http: {listen: 127.0.0.1:0",
+                            absl::StrCat("http: {listen: 127.0.0.1:", (*first)->http_port())}}),
       dir.path());
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(absl::StrContains(second.status().message(), "http.listen: cannot listen on"))
