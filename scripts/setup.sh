@@ -20,6 +20,7 @@ packages=(
   libssl-dev
   libgoogle-perftools-dev
   prometheus-cpp-dev
+  chromium fonts-dejavu-core zlib1g-dev
 )
 # Node.js is only used for tooling (buf lint, conformance data, benchmark peers).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -45,5 +46,12 @@ fi
 # Deployment checks (tests/deploy): exactly the versions in its package-lock.json.
 if [ ! -d "$here/tests/deploy/node_modules/kubernetes-models" ]; then
   (cd "$here/tests/deploy" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# Browser tests and the OpenAPI lint (playwright-core drives Debian's chromium, so no
+# browser download; axe-core; @redocly/cli), pinned in tests/browser/package-lock.json.
+if [ ! -x "$here/tests/browser/node_modules/.bin/redocly" ] ||
+  [ ! -d "$here/tests/browser/node_modules/playwright-core" ] ||
+  [ ! -d "$here/tests/browser/node_modules/axe-core" ]; then
+  (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done"

@@ -169,6 +169,59 @@ absl::Status CheckKeys(const YAML::Node& section, const std::string& prefix,
   return absl::OkStatus();
 }
 
+// The `http:` section. cors_allowed_origins is a list in the file and comma-separated
+// in a flag or environment variable.
+absl::Status ParseHttpSection(const YAML::Node& h, const Origins& origins, http::HttpOptions* out) {
+  if (!h) return absl::OkStatus();
+  DC_RETURN_IF_ERROR(
+      CheckKeys(h, "http",
+                {"listen", "cors_allowed_origins", "max_body_bytes", "request_timeout", "threads",
+                 "hubspot_client_secret", "public_url"},
+                origins));
+  DC_RETURN_IF_ERROR(ReadString(h["listen"], "http.listen", origins, &out->listen));
+  if (!out->listen.empty() && out->listen.find(':') == std::string::npos) {
+    return origins.Error("http.listen", h["listen"], "must be host:port (or empty for off)");
+  }
+  YAML::Node cors = h["cors_allowed_origins"];
+  std::vector<std::string> list;
+  if (cors && cors.IsScalar()) {
+    list = absl::StrSplit(cors.Scalar(), ',', absl::SkipWhitespace());
+  } else if (cors && cors.IsSequence()) {
+    for (const YAML::Node& o : cors) {
+      if (!o.IsScalar()) return origins.Error("http.cors_allowed_origins", o, "must be origins");
+      list.push_back(o.Scalar());
+    }
+  } else if (cors && !cors.IsNull()) {
+    return origins.Error("http.cors_allowed_origins", cors, "must be a list of origins");
+  }
+  for (std::string& o : list) {
+    o = std::string(absl::StripAsciiWhitespace(o));
+    if (o != "*" && !absl::StartsWith(o, "https://") && !absl::StartsWith(o, "http://")) {
+      return origins.Error("http.cors_allowed_origins", cors,
+                           absl::StrCat("'", o, "' is not an origin like https://crm.example.com"));
+    }
+    while (!o.empty() && o.back() == '/') o.pop_back();
+  }
+  out->cors_allowed_origins = list;
+  DC_RETURN_IF_ERROR(ReadInt(h["max_body_bytes"], "http.max_body_bytes", origins, 1024,
+                             int64_t{1} << 30, &out->max_body_bytes));
+  DC_RETURN_IF_ERROR(
+      ReadDuration(h["request_timeout"], "http.request_timeout", origins, &out->request_timeout));
+  int64_t threads = out->threads;
+  DC_RETURN_IF_ERROR(ReadInt(h["threads"], "http.threads", origins, 1, 256, &threads));
+  out->threads = static_cast<int>(threads);
+  DC_RETURN_IF_ERROR(ReadString(h["hubspot_client_secret"], "http.hubspot_client_secret", origins,
+                                &out->hubspot_client_secret));
+  DC_RETURN_IF_ERROR(ReadString(h["public_url"], "http.public_url", origins, &out->public_url));
+  while (!out->public_url.empty() && out->public_url.back() == '/') out->public_url.pop_back();
+  if (!out->hubspot_client_secret.empty() && out->public_url.empty()) {
+    return origins.Error(
+        "http.public_url", h["public_url"],
+        "required with http.hubspot_client_secret (HubSpot signs the URL it calls)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<SettingInfo>& KnownSettings() {
@@ -211,6 +264,13 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"store.decisions.batch_size", "500", "decisions per write transaction"},
       {"store.decisions.retention", "720h", "decisions older than this are deleted"},
       {"store.decisions.masked_fields", "", "decision fields stored masked (caller,deal_id,...)"},
+      {"http.listen", "(off)", "HTTP/JSON listener and panel, host:port (docs/http-api.md)"},
+      {"http.cors_allowed_origins", "", "origins that may call the API and frame the panel"},
+      {"http.max_body_bytes", "1048576", "largest HTTP request body; larger -> 413"},
+      {"http.request_timeout", "10s", "deadline of the gRPC call behind an HTTP request"},
+      {"http.threads", "32", "HTTP server threads (one per open connection)"},
+      {"http.hubspot_client_secret", "", "require X-HubSpot-Signature-v3 on /v1/ (a secret)"},
+      {"http.public_url", "", "the public URL HubSpot calls (signed), e.g. https://host"},
   };
   return *settings;
 }
@@ -286,11 +346,12 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
       origins.Override(o.key, o.origin);
     }
 
-    DC_RETURN_IF_ERROR(CheckKeys(root, "",
-                                 {"listen", "log_level", "log_format", "max_message_bytes",
-                                  "max_behaviors", "playbooks", "reload", "shutdown_grace",
-                                  "source", "connector", "store", "admin_http", "tls", "insecure"},
-                                 origins));
+    DC_RETURN_IF_ERROR(
+        CheckKeys(root, "",
+                  {"listen", "log_level", "log_format", "max_message_bytes", "max_behaviors",
+                   "playbooks", "reload", "shutdown_grace", "source", "connector", "store",
+                   "admin_http", "tls", "insecure", "http"},
+                  origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["admin_http"], "admin_http", {"listen"}, origins));
@@ -406,6 +467,7 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                                  origins, 0, 1 << 20, &parsed_entries));
       c.source.parsed_cache_entries = static_cast<size_t>(parsed_entries);
     }
+    DC_RETURN_IF_ERROR(ParseHttpSection(root["http"], origins, &c.http));
     absl::StatusOr<store::StoreConfig> store_config =
         store::ParseStoreConfig(root["store"], base_dir);
     if (!store_config.ok()) {

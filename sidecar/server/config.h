@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "sidecar/http/http_gateway.h"
 #include "sidecar/runtime/log.h"
 #include "sidecar/server/tls.h"
 #include "sidecar/source/opportunity_source.h"
@@ -66,6 +67,9 @@ struct SidecarConfig {
   std::string admin_http_listen;
   // The `store:` section, parsed (docs/store.md); defaults when absent.
   store::StoreConfig store;
+  // The `http:` section (docs/http-api.md): the HTTP/JSON listener and the panel.
+  // Off unless http.listen is set.
+  http::HttpOptions http;
   // Where the file came from ("" when there was no file) and its directory.
   std::string config_file;
   std::string base_dir;

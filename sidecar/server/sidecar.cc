@@ -123,6 +123,16 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
     s->server_ = std::move(server);
   }
   s->UpdateHealth(*s->holder_.Get());
+  if (!config.http.listen.empty()) {
+    // The HTTP routes call the same services through the in-process channel (one
+    // handler layer for both transports; sidecar/http/http_gateway.h).
+    absl::StatusOr<std::unique_ptr<http::HttpGateway>> gateway = http::HttpGateway::Start(
+        config.http, s->server_->InProcessChannel(grpc::ChannelArguments()));
+    if (!gateway.ok()) return gateway.status();
+    s->http_ = *std::move(gateway);
+    runtime::LogInfo("dealcoach http listening on ", s->http_->address(), " (panel at http://",
+                     s->http_->address(), "/ui/)");
+  }
 
   if (!config.admin_http_listen.empty()) {
     metrics::AdminHttpOptions admin;
@@ -254,6 +264,7 @@ void Sidecar::Shutdown(absl::Duration grace) {
   const absl::Time deadline = absl::Now() + grace;
   if (reloader_ != nullptr) reloader_->Stop();
   if (admin_http_ != nullptr) admin_http_->Stop();
+  if (http_ != nullptr) http_->Shutdown();  // before gRPC: its requests are gRPC calls
   if (server != nullptr) server->Shutdown(absl::ToChronoTime(deadline));
   // The source gets what is left of the grace: a sync stuck in a CRM call is detached
   // rather than allowed to hold shutdown past it.

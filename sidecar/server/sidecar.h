@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sidecar/http/http_gateway.h"
 #include "sidecar/metrics/admin_http.h"
 #include "sidecar/metrics/metrics.h"
 #include "sidecar/runtime/reloader.h"
@@ -52,6 +53,9 @@ class Sidecar {
   // The bound port (useful with port 0) and "127.0.0.1:<port>"-style address.
   int port() const { return port_; }
   const std::string& address() const { return address_; }
+  // The HTTP/JSON listener's port and address (0 and "" when http.listen is empty).
+  int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
+  std::string http_address() const { return http_ == nullptr ? "" : http_->address(); }
 
   // Number of playbooks that compiled at start-up.
   int serving_playbooks() const { return initial_serving_; }
@@ -97,6 +101,9 @@ class Sidecar {
   int port_ = 0;
   std::string address_;
   int initial_serving_ = 0;
+  // Declared after server_: it calls the services through server_'s in-process channel,
+  // so it is stopped first (Shutdown) and destroyed first.
+  std::unique_ptr<http::HttpGateway> http_;
 };
 
 // Health service names.

@@ -1,0 +1,15 @@
+#include "sidecar/http/panel_assets.h"
+
+namespace dealcoach::http {
+
+const PanelAsset* FindPanelAsset(absl::string_view url_path) {
+  // The page has three names: /ui/ (the issue's), /panel (short, for CRM admins) and
+  // its file name.
+  if (url_path == "/ui/" || url_path == "/panel") url_path = "/ui/index.html";
+  for (const PanelAsset& a : PanelAssets()) {
+    if (a.url_path == url_path) return &a;
+  }
+  return nullptr;
+}
+
+}  // namespace dealcoach::http

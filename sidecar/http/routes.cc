@@ -1,0 +1,61 @@
+// The HTTP routes: one entry per RPC (see http_gateway.h). Paths follow AIP-127 style:
+// resources by id with GET, push-mode and custom methods with POST and a JSON body.
+// Add a route here and its path in docs/openapi.yaml; tests/http checks both.
+#include "dealcoach/v1/admin_service.grpc.pb.h"
+#include "dealcoach/v1/coaching_service.grpc.pb.h"
+#include "dealcoach/v1/playbook_service.grpc.pb.h"
+#include "sidecar/http/http_gateway.h"
+
+namespace dealcoach::http {
+
+const std::vector<Route>& ApiRoutes() {
+  using v1::AdminService;
+  using v1::CoachingService;
+  using v1::PlaybookService;
+  // What changes on every call without changing the guidance a person reads.
+  const std::vector<std::string> kVolatileGuidance = {
+      "guidance.evaluated_at", "guidance.freshness.age", "guidance.freshness.fetched_at"};
+  const std::vector<std::string> kVolatileChecklist = {
+      "checklist.evaluated_at", "checklist.freshness.age", "checklist.freshness.fetched_at"};
+  static const auto* routes = new std::vector<Route>{
+      // CoachingService
+      {Verb::kGet, "/v1/deals/{opportunity_id}/guidance", BodyMapping::kNone,
+       Bind(&CoachingService::Stub::GetDealGuidance),
+       "dealcoach.v1.CoachingService.GetDealGuidance", true, kVolatileGuidance},
+      {Verb::kPost, "/v1/guidance", BodyMapping::kWhole,
+       Bind(&CoachingService::Stub::GetDealGuidance),
+       "dealcoach.v1.CoachingService.GetDealGuidance", true, kVolatileGuidance},
+      {Verb::kGet, "/v1/deals/{opportunity_id}/checklist", BodyMapping::kNone,
+       Bind(&CoachingService::Stub::GetReviewChecklist),
+       "dealcoach.v1.CoachingService.GetReviewChecklist", true, kVolatileChecklist},
+      {Verb::kPost, "/v1/checklist", BodyMapping::kWhole,
+       Bind(&CoachingService::Stub::GetReviewChecklist),
+       "dealcoach.v1.CoachingService.GetReviewChecklist", true, kVolatileChecklist},
+      // PlaybookService
+      {Verb::kPost,
+       "/v1/playbooks:validate",
+       BodyMapping::kWhole,
+       Bind(&PlaybookService::Stub::ValidatePlaybook),
+       "dealcoach.v1.PlaybookService.ValidatePlaybook",
+       false,
+       {}},
+      {Verb::kGet,
+       "/v1/playbooks:active",
+       BodyMapping::kNone,
+       Bind(&PlaybookService::Stub::GetActivePlaybook),
+       "dealcoach.v1.PlaybookService.GetActivePlaybook",
+       false,
+       {}},
+      // AdminService
+      {Verb::kGet,
+       "/v1/status",
+       BodyMapping::kNone,
+       Bind(&AdminService::Stub::GetStatus),
+       "dealcoach.v1.AdminService.GetStatus",
+       false,
+       {}},
+  };
+  return *routes;
+}
+
+}  // namespace dealcoach::http
