@@ -924,4 +924,6 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgres(const StoreOptions& options)
   return std::unique_ptr<Store>(std::move(store));
 }
 
+std::string RedactConninfo(const std::string& conninfo) { return Redact(conninfo); }
+
 }  // namespace dealcoach::store::internal
