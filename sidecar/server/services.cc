@@ -286,10 +286,13 @@ grpc::internal::MethodHandler* ParsingHandler(
       });
 }
 
-// 128 random bits in hex; one generator per handler thread, so no lock.
-std::string NewDecisionId() {
+// 32 hex digits: the time in microseconds, then 64 random bits (one generator per
+// handler thread, so no lock). Time-ordered ids append to the end of the store's
+// primary-key index instead of landing on random pages of an ever larger one.
+std::string NewDecisionId(absl::Time at) {
   thread_local std::mt19937_64 gen(std::random_device{}());
-  return absl::StrCat(absl::Hex(gen(), absl::kZeroPad16), absl::Hex(gen(), absl::kZeroPad16));
+  return absl::StrCat(absl::Hex(absl::ToUnixMicros(at), absl::kZeroPad16),
+                      absl::Hex(gen(), absl::kZeroPad16));
 }
 
 // The input hash: sha256 of the evaluated opportunity's deterministic serialization
@@ -314,7 +317,7 @@ void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
                  absl::Time start) {
   store::Decision d;
   d.tenant = deps.tenant;
-  d.decision_id = NewDecisionId();
+
   d.deal_id = deal_id;
   d.playbook = ref.name();
   std::shared_ptr<const runtime::Snapshot> snapshot = deps.playbooks->Get();
@@ -326,6 +329,7 @@ void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
   d.fired_rule_ids = std::move(fired);
   d.input_hash = InputHash(opportunity);
   const absl::Time end = absl::Now();
+  d.decision_id = NewDecisionId(end);
   d.at = end;
   d.latency = end - start;
   deps.decision_log->Log(std::move(d));
