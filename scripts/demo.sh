@@ -4,7 +4,7 @@
 # opportunities, customer-journey playbook, the embedded SQLite store in the demo's
 # temporary directory): it starts the sidecar on loopback, prints the guidance for a few
 # sample deals over real gRPC and one line about the store the answers were logged to
-# ("store: sqlite /tmp/dealcoach-demo-.../data/dealcoach.db, schema v3, 6 decisions
+# ("store: sqlite /tmp/dealcoach-demo-.../data/dealcoach.db, schema v2, 6 decisions
 # logged").
 set -euo pipefail
 cd "$(dirname "$0")/.."
