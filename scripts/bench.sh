@@ -28,7 +28,9 @@ done
 build=${DEALCOACH_BENCH_BUILD:-$root/build-bench}
 work=$(mktemp -d "${TMPDIR:-/tmp}/dealcoach-bench.XXXXXX")
 server_pid=""
+nolog_pid=""
 cleanup() {
+  if [ -n "$nolog_pid" ]; then kill "$nolog_pid" 2>/dev/null || true; fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -115,11 +117,22 @@ loadgen=$build/bench/loadgen/loadgen
 if [ "$have_server" = 1 ]; then
   port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
   log "starting dealcoach serve on 127.0.0.1:$port"
+  # The shipped config with its default store (SQLite, here in the work dir): every
+  # GetDealGuidance answer is written to the decision log.
   "$server_bin" serve --config "$root/config/sidecar.yaml" --listen "127.0.0.1:$port" \
-    >"$work/server.log" 2>&1 &
+    --store.data_dir "$work/store" >"$work/server.log" 2>&1 &
   server_pid=$!
   if ! "$loadgen" --target "127.0.0.1:$port" --wait-serving 30; then
     tail -20 "$work/server.log" >&2; exit 1
+  fi
+  # The same config with the store (and so the decision log) off, for the on/off pair.
+  nolog_port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  log "starting dealcoach serve --store.backend none on 127.0.0.1:$nolog_port"
+  "$server_bin" serve --config "$root/config/sidecar.yaml" --listen "127.0.0.1:$nolog_port" \
+    --store.backend none >"$work/server-nolog.log" 2>&1 &
+  nolog_pid=$!
+  if ! "$loadgen" --target "127.0.0.1:$nolog_port" --wait-serving 30; then
+    tail -20 "$work/server-nolog.log" >&2; exit 1
   fi
   target=127.0.0.1:$port
   samples=$root/config/samples/opportunities.json
@@ -149,7 +162,12 @@ if [ "$have_server" = 1 ]; then
     run_load "rate-id$sfx" --rpc guidance_id --mode rate --rate "$id_rate" --concurrency 256 \
       --ids-json "$samples"
     run_load "rate-health-at-id$sfx" --rpc health --mode rate --rate "$id_rate" --concurrency 256
+    # Decision log on (the server above) vs off, same offered rate.
+    run_load "rate-push-nolog$sfx" --rpc guidance_push --mode rate --rate "$push_rate" \
+      --concurrency 256 --target "127.0.0.1:$nolog_port"
   done
+  kill "$nolog_pid" 2>/dev/null || true
+  wait "$nolog_pid" 2>/dev/null || true
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=""

@@ -165,7 +165,8 @@ function build(work, mode) {
       },
       p99_ratio_push_vs_health: p99('rate-push') && p99('rate-health-at-push') ? p99('rate-push') / p99('rate-health-at-push') : null,
       p99_ratio_id_vs_health: p99('rate-id') && p99('rate-health-at-id') ? p99('rate-id') / p99('rate-health-at-id') : null,
-      p99_rounds_us: Object.fromEntries(['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id'].map((k) => [k, p99s(k)])),
+      p99_ratio_decision_log_on_vs_off: p99('rate-push') && p99('rate-push-nolog') ? p99('rate-push') / p99('rate-push-nolog') : null,
+      p99_rounds_us: Object.fromEntries(['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog'].map((k) => [k, p99s(k)])),
     };
   }
 
@@ -179,6 +180,7 @@ function build(work, mode) {
   goal('engine vs zen-engine (x faster, single thread)', ratio('zen-engine'), '>=', 5, 'x');
   goal('GetDealGuidance push p99 / Health p99 at 50% saturation', result.load?.p99_ratio_push_vs_health ?? null, '<=', 1.5, 'x');
   goal('GetDealGuidance id p99 / Health p99 at 50% saturation', result.load?.p99_ratio_id_vs_health ?? null, '<=', 1.5, 'x');
+  goal('GetDealGuidance push p99, decision log on / off at 50% saturation', result.load?.p99_ratio_decision_log_on_vs_off ?? null, '<=', 1.1, 'x');
   goal(`bulk ${result.bulk?.threads ?? '?'}-thread vs 1-thread speedup`, result.bulk?.speedup ?? null, '>=', 1.8, 'x');
   goal('cache overhead per opportunity beyond its data (bytes)', result.bulk?.cache_overhead_per_opportunity_bytes ?? null, '<', 1024, ' B');
   goal('evaluation cost linear-or-better in rule count', result.engine.rules ? (result.engine.rules.linear_or_better ? 1 : 0) : null, '>=', 1);
@@ -224,7 +226,7 @@ function table(r) {
   if (r.load) {
     const s = r.load.saturation_rps;
     row('saturation, closed loop (32 outstanding)', `health ${fmt(s.health, 0)} rps, push ${fmt(s.guidance_push, 0)} rps, id ${fmt(s.guidance_id, 0)} rps`);
-    for (const k of ['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id']) {
+    for (const k of ['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog']) {
       const l = r.load.runs[k];
       if (!l) continue;
       const L = l.latency_us;
@@ -239,6 +241,9 @@ function table(r) {
     }
     row('p99 ratio GetDealGuidance push / Health', `${fmt(r.load.p99_ratio_push_vs_health, 2)}x`, 'goal ≤ 1.5x');
     row('p99 ratio GetDealGuidance id / Health', `${fmt(r.load.p99_ratio_id_vs_health, 2)}x`, 'goal ≤ 1.5x');
+    if (r.load.p99_ratio_decision_log_on_vs_off != null) {
+      row('p99 ratio GetDealGuidance push, decision log on / off', `${fmt(r.load.p99_ratio_decision_log_on_vs_off, 2)}x`, 'goal ≤ 1.1x');
+    }
   }
   if (r.bulk) {
     const b = r.bulk;

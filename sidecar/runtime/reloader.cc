@@ -18,14 +18,20 @@ PlaybookReloader::PlaybookReloader(SnapshotHolder* holder, ReloaderOptions optio
   if (!options_.load) {
     options_.load = [](const std::string& path) { return engine::LoadPlaybookFile(path); };
   }
+  if (!options_.load_text) {
+    options_.load_text = [](const std::string& yaml, const std::string& label) {
+      return engine::LoadPlaybook(yaml, label);
+    };
+  }
   if (!options_.now) options_.now = [] { return absl::Now(); };
   fingerprints_.resize(options_.files.size());
   held_.resize(options_.files.size());
+  rejected_revision_.resize(options_.files.size());
 }
 
 PlaybookReloader::~PlaybookReloader() { Stop(); }
 
-PlaybookReloader::Fingerprint PlaybookReloader::Stat(const std::string& path) {
+PlaybookReloader::Fingerprint PlaybookReloader::Stat(const std::string& path) const {
   Fingerprint fp;
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return fp;
@@ -37,24 +43,25 @@ PlaybookReloader::Fingerprint PlaybookReloader::Stat(const std::string& path) {
   fp.size = static_cast<int64_t>(st.st_size);
   fp.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   fp.hash = std::hash<std::string>()(content.str());
+  if (options_.store != nullptr) {
+    fp.content = content.str();
+    fp.content_hash = store::ContentHash(fp.content);
+  }
   return fp;
 }
 
-bool PlaybookReloader::LoadInto(PlaybookEntry* entry) {
-  engine::LoadResult result = options_.load(entry->path);
-  if (result.ok()) {
-    Activate(entry, std::move(result));
-    return true;
-  }
-  Reject(entry, result.ref, std::move(result.diagnostics));
-  return false;
-}
-
-void PlaybookReloader::Activate(PlaybookEntry* entry, engine::LoadResult result) {
+void PlaybookReloader::Activate(PlaybookEntry* entry, engine::LoadResult result, Origin origin) {
   const absl::Time now = options_.now();
   const v1::PlaybookRef& ref = result.playbook->ref();
-  LogInfo("playbook ", ref.name(), "@", ref.version(), " (", ref.revision().substr(0, 12),
-          ") activated from ", entry->path);
+  if (origin.source == "store") {
+    LogInfo("playbook ", ref.name(), "@", ref.version(), " (", ref.revision().substr(0, 12),
+            ") activated from store revision ", origin.store_revision);
+  } else {
+    LogInfo("playbook ", ref.name(), "@", ref.version(), " (", ref.revision().substr(0, 12),
+            ") activated from ", entry->path);
+  }
+  entry->source = std::move(origin.source);
+  entry->store_revision = origin.store_revision;
   entry->last_reload_attempt = now;
   entry->last_attempt_ref = result.ref;
   entry->playbook = std::move(result.playbook);
@@ -106,24 +113,86 @@ void PlaybookReloader::Publish(std::vector<PlaybookEntry> entries) {
 }
 
 int PlaybookReloader::LoadAll() {
+  std::lock_guard<std::mutex> poll_lock(poll_mu_);
   std::vector<PlaybookEntry> entries;
+  std::vector<engine::LoadResult> file_results(options_.files.size());
   int ok = 0;
   for (size_t i = 0; i < options_.files.size(); ++i) {
     PlaybookEntry entry;
     entry.path = options_.files[i];
     fingerprints_[i] = Stat(entry.path);
-    if (LoadInto(&entry)) ++ok;
+    engine::LoadResult result = options_.load(entry.path);
+    if (result.ok()) {
+      file_results[i] = result;
+      Activate(&entry, std::move(result), Origin());
+      ++ok;
+    } else {
+      Reject(&entry, result.ref, std::move(result.diagnostics));
+    }
     entries.push_back(std::move(entry));
   }
   startup_consistency_ = runtime::CheckConsistency(entries, options_.default_name);
   if (!startup_consistency_.ok() && ok > 0) {
     LogError("playbook configuration rejected: ", startup_consistency_.message());
   }
+  // The store seeds from and then serves a consistent file set only: an inconsistent
+  // one refuses to start, and must not have published anything first.
+  if (options_.store != nullptr && startup_consistency_.ok()) {
+    // Read before any published revision, so a publish racing start-up moves the
+    // counter past what the watch thread starts from.
+    absl::StatusOr<int64_t> counter = options_.store->ChangeCounter(options_.tenant);
+    if (counter.ok()) seen_counter_ = *counter;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (ServeFromStoreAtStart(i, file_results[i], &entries) &&
+          file_results[i].playbook == nullptr) {
+        ++ok;
+      }
+    }
+  }
   Publish(std::move(entries));
   return ok;
 }
 
+bool PlaybookReloader::ServeFromStoreAtStart(size_t i, const engine::LoadResult& file_result,
+                                             std::vector<PlaybookEntry>* entries) {
+  PlaybookEntry& entry = (*entries)[i];
+  absl::StatusOr<store::Revision> published;
+  if (file_result.ok()) {
+    published = Seed(i, file_result, /*at_start=*/true);
+  } else {
+    // A broken file whose name the store still serves (a bad deploy).
+    if (entry.last_attempt_ref.name().empty()) return false;
+    published = options_.store->GetPublished(options_.tenant, entry.last_attempt_ref.name());
+  }
+  if (!published.ok()) {
+    if (!absl::IsNotFound(published.status())) {
+      LogWarning("store: cannot seed or read ", entry.path,
+                 "'s playbook; serving the file: ", published.status().message());
+    }
+    return false;
+  }
+  if (file_result.ok() && published->content_hash == fingerprints_[i].content_hash) {
+    // The same bytes: the file's compile is the revision's.
+    entry.source = "store";
+    entry.store_revision = published->revision;
+    return true;
+  }
+  std::vector<v1::Diagnostic> file_diagnostics = entry.last_reload_diagnostics;
+  const bool was_serving = entry.playbook != nullptr;
+  PollStoreEntry(i, *published, entries);
+  if (!file_result.ok()) {
+    // Keep saying why the file itself was rejected.
+    for (v1::Diagnostic& d : file_diagnostics) entry.last_reload_diagnostics.push_back(d);
+  }
+  return entry.source == "store" || was_serving;
+}
+
 bool PlaybookReloader::PollOnce() {
+  std::lock_guard<std::mutex> poll_lock(poll_mu_);
+  return PollOnceLocked();
+}
+
+bool PlaybookReloader::PollOnceLocked() {
   std::shared_ptr<const Snapshot> current = holder_->Get();
   std::vector<PlaybookEntry> entries = current->entries();
   bool changed = false;
@@ -156,7 +225,24 @@ bool PlaybookReloader::PollOnce() {
     trial[i].playbook = held_[i].playbook;
     absl::Status consistent = runtime::CheckConsistency(trial, options_.default_name);
     if (consistent.ok()) {
-      Activate(&entries[i], std::move(held_[i]));
+      Origin origin;
+      if (options_.store != nullptr) {
+        // Published only now that it can serve (a held-back rename must not publish
+        // under another file's name).
+        absl::StatusOr<store::Revision> published = Seed(i, held_[i], /*at_start=*/false);
+        if (published.ok() && published->content_hash == fingerprints_[i].content_hash) {
+          origin = {"store", published->revision};
+        } else if (published.ok()) {
+          // Another process published other content meanwhile: the store serves that.
+          held_[i] = engine::LoadResult();
+          PollStoreEntry(i, *published, &entries);
+          continue;
+        } else {
+          LogWarning("store: cannot publish ", options_.files[i],
+                     "; serving the file: ", published.status().message());
+        }
+      }
+      Activate(&entries[i], std::move(held_[i]), origin);
       held_[i] = engine::LoadResult();
       continue;
     }
@@ -169,10 +255,154 @@ bool PlaybookReloader::PollOnce() {
   return true;
 }
 
+std::string PlaybookReloader::RelativePath(const std::string& path) const {
+  const std::string& base = options_.base_dir;
+  if (!base.empty() && path.size() > base.size() + 1 && path.compare(0, base.size(), base) == 0 &&
+      path[base.size()] == '/') {
+    return path.substr(base.size() + 1);
+  }
+  return path;
+}
+
+absl::StatusOr<store::Revision> PlaybookReloader::Seed(size_t index,
+                                                       const engine::LoadResult& file_result,
+                                                       bool at_start) {
+  store::Store* st = options_.store;
+  const std::string& name = file_result.playbook->ref().name();
+  const Fingerprint& fp = fingerprints_[index];
+  absl::StatusOr<store::Revision> published = st->GetPublished(options_.tenant, name);
+  if (!published.ok() && !absl::IsNotFound(published.status())) return published.status();
+  if (published.ok() && published->content_hash == fp.content_hash) return published;
+  if (at_start && published.ok()) {
+    // A restart is no edit: content the store already holds (an older revision this
+    // file seeded) does not undo a later publish.
+    absl::StatusOr<std::vector<store::Revision>> all = st->ListRevisions(options_.tenant, name);
+    if (!all.ok()) return all.status();
+    for (const store::Revision& r : *all) {
+      if (r.content_hash == fp.content_hash) return published;
+    }
+  }
+  const std::string author = absl::StrCat("file:", RelativePath(options_.files[index]));
+  absl::StatusOr<store::Revision> created =
+      st->CreateRevision(options_.tenant, name, fp.content, author,
+                         at_start ? "seeded from the file at start" : "file changed");
+  if (!created.ok()) return created.status();
+  store::PublishRequest request;
+  request.tenant = options_.tenant;
+  request.name = name;
+  request.revision = created->revision;
+  request.expected_current = published.ok() ? published->revision : 0;
+  request.actor = author;
+  request.detail = absl::StrCat("content ", fp.content_hash.substr(0, 19));
+  absl::StatusOr<store::Revision> done = st->Publish(request);
+  if (done.ok()) {
+    LogInfo("store: published ", name, " revision ", done->revision, " from ",
+            options_.files[index]);
+    return done;
+  }
+  if (absl::IsAborted(done.status())) {
+    // Another replica published first (likely the same file): serve what won.
+    return st->GetPublished(options_.tenant, name);
+  }
+  return done.status();
+}
+
+engine::LoadResult PlaybookReloader::CompileRevision(const store::Revision& revision) {
+  const std::string label = absl::StrCat("store:", revision.name, "@", revision.revision);
+  engine::LoadResult result = options_.load_text(revision.yaml, label);
+  if (result.ok() && result.playbook->ref().name() != revision.name) {
+    engine::LoadResult wrong;
+    wrong.ref = result.ref;
+    wrong.diagnostics.push_back(ConfigDiagnostic(
+        label, absl::StrCat("metadata.name is '", result.playbook->ref().name(),
+                            "', not the revision's playbook '", revision.name, "'")));
+    return wrong;
+  }
+  return result;
+}
+
+bool PlaybookReloader::PollStoreEntry(size_t i, const store::Revision& published,
+                                      std::vector<PlaybookEntry>* entries) {
+  PlaybookEntry& entry = (*entries)[i];
+  if (entry.source == "store" && entry.store_revision == published.revision) return false;
+  if (rejected_revision_[i] == published.revision) return false;
+  engine::LoadResult result = CompileRevision(published);
+  if (result.ok()) {
+    std::vector<PlaybookEntry> trial = *entries;
+    trial[i].playbook = result.playbook;
+    absl::Status consistent = runtime::CheckConsistency(trial, options_.default_name);
+    if (consistent.ok()) {
+      rejected_revision_[i] = 0;
+      Activate(&entry, std::move(result), {"store", published.revision});
+      return true;
+    }
+    result.diagnostics = {
+        ConfigDiagnostic(absl::StrCat("store:", published.name, "@", published.revision),
+                         absl::StrCat("configuration error: ", consistent.message(),
+                                      "; this revision is not activated"))};
+  }
+  rejected_revision_[i] = published.revision;
+  Reject(&entry, result.ref, std::move(result.diagnostics));
+  return true;
+}
+
+bool PlaybookReloader::PollStore() {
+  if (options_.store == nullptr) return false;
+  std::lock_guard<std::mutex> poll_lock(poll_mu_);
+  std::shared_ptr<const Snapshot> current = holder_->Get();
+  std::vector<PlaybookEntry> entries = current->entries();
+  bool changed = false;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string name = entries[i].name();
+    if (name.empty()) continue;
+    absl::StatusOr<store::Revision> published = options_.store->GetPublished(options_.tenant, name);
+    if (!published.ok()) {
+      if (!absl::IsNotFound(published.status())) {
+        LogWarning("store: cannot read the published revision of ", name, ": ",
+                   published.status().message());
+      }
+      continue;
+    }
+    changed = PollStoreEntry(i, *published, &entries) || changed;
+  }
+  if (changed) Publish(std::move(entries));
+  return changed;
+}
+
+void PlaybookReloader::WatchLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  absl::Duration backoff = absl::ZeroDuration();
+  while (!stop_) {
+    if (backoff > absl::ZeroDuration()) {
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff), [this] { return stop_; });
+      if (stop_) break;
+    }
+    lock.unlock();
+    absl::StatusOr<int64_t> counter =
+        options_.store->Watch(options_.tenant, seen_counter_, absl::Now() + options_.watch_slice);
+    bool moved = counter.ok() && *counter != seen_counter_;
+    if (moved) {
+      seen_counter_ = *counter;
+      PollStore();
+    }
+    if (!counter.ok()) {
+      // The store is down: keep serving, retry at a gentle pace.
+      if (backoff == absl::ZeroDuration()) {
+        LogWarning("store: watch failed (retrying): ", counter.status().message());
+      }
+      backoff = absl::Seconds(1);
+    } else {
+      backoff = absl::ZeroDuration();
+    }
+    lock.lock();
+  }
+}
+
 void PlaybookReloader::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
   stop_ = false;
+  if (options_.store != nullptr) watch_thread_ = std::thread([this] { WatchLoop(); });
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
@@ -188,13 +418,16 @@ void PlaybookReloader::Start() {
 
 void PlaybookReloader::Stop() {
   std::thread thread;
+  std::thread watch_thread;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
     thread = std::move(thread_);
+    watch_thread = std::move(watch_thread_);
   }
   cv_.notify_all();
   if (thread.joinable()) thread.join();
+  if (watch_thread.joinable()) watch_thread.join();
 }
 
 }  // namespace dealcoach::runtime

@@ -15,8 +15,26 @@
 // say why, and it is retried when another file changes. At start-up LoadAll() records
 // the same check in startup_consistency() so the caller can refuse to start.
 //
-// Thread safety: LoadAll() and PollOnce() must not run concurrently with each other
-// (Start() runs PollOnce on its own thread); Start/Stop are safe from any thread.
+// With a store (ReloaderOptions::store; docs/store.md "Playbooks: files seed, the store
+// serves"), each file's playbook name is served from the store's published revision:
+//   - Seeding. At LoadAll, a file that compiles and whose content the store holds as no
+//     revision of that name is recorded (author "file:<path relative to base_dir>") and
+//     published. On a later poll, a changed file that compiles and differs from the
+//     published revision is published the same way. A publish that loses a race
+//     (ABORTED) re-reads the store: a replica that seeded the same file finds the same
+//     hash. A store error while seeding is logged and the file version serves.
+//   - Serving. The published revision of the name is compiled (diagnostics name
+//     "store:<name>@<revision>") and served with source "store"; one that fails to
+//     compile in this binary, or whose metadata.name is not the name, is rejected: the
+//     last good version keeps serving (at start, the file's) and the entry's
+//     last_reload_diagnostics say why. Publishes by any process are picked up by a
+//     watch thread (Store::Watch: LISTEN/NOTIFY on PostgreSQL, a counter poll on
+//     SQLite), typically within a few hundred milliseconds.
+// Without a store, exactly the file behaviour above.
+//
+// Thread safety: LoadAll(), PollOnce() and PollStore() are serialised internally
+// (Start() runs PollOnce and the store watch on their own threads); Start/Stop are
+// safe from any thread.
 #ifndef DEALCOACH_SIDECAR_RUNTIME_RELOADER_H_
 #define DEALCOACH_SIDECAR_RUNTIME_RELOADER_H_
 
@@ -33,6 +51,7 @@
 #include "absl/time/time.h"
 #include "sidecar/engine/engine.h"
 #include "sidecar/runtime/snapshot.h"
+#include "sidecar/store/store.h"
 
 namespace dealcoach::runtime {
 
@@ -50,6 +69,19 @@ struct ReloaderOptions {
   std::function<void(const Snapshot&)> on_publish;
   // Clock, for tests. Default: absl::Now.
   std::function<absl::Time()> now;
+
+  // The durable store the playbooks are served from (see the top comment); null means
+  // files only. Borrowed: must outlive the reloader.
+  store::Store* store = nullptr;
+  // The tenant of every store call.
+  std::string tenant = "default";
+  // Seeded revisions name their file relative to this directory ("" = as configured).
+  std::string base_dir;
+  // Compiles a published revision's YAML; `label` is the diagnostics' file name.
+  // Default: engine::LoadPlaybook.
+  std::function<engine::LoadResult(const std::string& yaml, const std::string& label)> load_text;
+  // Longest one Store::Watch call waits (Stop() waits at most about this long).
+  absl::Duration watch_slice = absl::Milliseconds(250);
 };
 
 class PlaybookReloader {
@@ -72,7 +104,13 @@ class PlaybookReloader {
   // snapshot was published.
   bool PollOnce();
 
-  // Polls every `poll_interval` on a background thread until Stop().
+  // With a store: re-reads the published revision of every name and swaps in those
+  // that changed (last-good). Returns true when a new snapshot was published. The
+  // watch thread calls it whenever the tenant's change counter moves.
+  bool PollStore();
+
+  // Polls every `poll_interval` on a background thread (and, with a store, watches it
+  // on a second one) until Stop().
   void Start();
   // Stops and joins the polling thread. Idempotent.
   void Stop();
@@ -83,17 +121,43 @@ class PlaybookReloader {
     int64_t size = -1;
     int64_t mtime_ns = -1;
     size_t hash = 0;
+    // With a store: the content and its store::ContentHash.
+    std::string content;
+    std::string content_hash;
     bool operator==(const Fingerprint& o) const {
       return exists == o.exists && size == o.size && mtime_ns == o.mtime_ns && hash == o.hash;
     }
   };
-  static Fingerprint Stat(const std::string& path);
+  Fingerprint Stat(const std::string& path) const;
 
-  // Loads one file into `entry` (last-good: a failed load keeps entry->playbook).
-  // Returns true when it compiled.
-  bool LoadInto(PlaybookEntry* entry);
+  // Where a version that compiled comes from.
+  struct Origin {
+    std::string source = "file";
+    int64_t store_revision = 0;
+  };
+
   // Makes `result` (which compiled) the serving version of `entry`.
-  void Activate(PlaybookEntry* entry, engine::LoadResult result);
+  void Activate(PlaybookEntry* entry, engine::LoadResult result, Origin origin);
+  // Store seeding (see the top comment) of file `index`, whose version `file_result`
+  // compiled. `at_start`: publish only content new to the store; otherwise content that
+  // differs from the published revision. Returns the published revision after seeding,
+  // if the store has one (NotFound: none; other errors: the store is unusable now).
+  absl::StatusOr<store::Revision> Seed(size_t index, const engine::LoadResult& file_result,
+                                       bool at_start);
+  // Compiles a published revision; the result is not ok (with diagnostics) when it does
+  // not compile or names another playbook.
+  engine::LoadResult CompileRevision(const store::Revision& revision);
+  std::string RelativePath(const std::string& path) const;
+  // LoadAll's store step for file `i` (`file_result` is its load; may have failed):
+  // seed, then serve the published revision. True when the entry serves a version.
+  bool ServeFromStoreAtStart(size_t i, const engine::LoadResult& file_result,
+                             std::vector<PlaybookEntry>* entries);
+  // Serves `published` for file `i` in `entries` unless it is already serving or was
+  // rejected before; returns true when the entry changed (activated or rejected).
+  bool PollStoreEntry(size_t i, const store::Revision& published,
+                      std::vector<PlaybookEntry>* entries);
+  bool PollOnceLocked();
+  void WatchLoop();
   // Records a rejected attempt on `entry`, which keeps its serving version.
   void Reject(PlaybookEntry* entry, const v1::PlaybookRef& attempted,
               std::vector<v1::Diagnostic> diagnostics);
@@ -107,11 +171,18 @@ class PlaybookReloader {
   // options_.files (playbook null = none held).
   std::vector<engine::LoadResult> held_;
   absl::Status startup_consistency_;
+  // Per file: the store revision last rejected (not retried until another is published).
+  std::vector<int64_t> rejected_revision_;
+  // The store's change counter as of the last PollStore.
+  int64_t seen_counter_ = 0;
 
+  // Serialises LoadAll, PollOnce and PollStore (the two threads share the entries).
+  std::mutex poll_mu_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;
+  std::thread watch_thread_;
 };
 
 }  // namespace dealcoach::runtime

@@ -10,6 +10,7 @@
 #ifndef DEALCOACH_SIDECAR_RUNTIME_SNAPSHOT_H_
 #define DEALCOACH_SIDECAR_RUNTIME_SNAPSHOT_H_
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,11 @@ struct PlaybookEntry {
   // Name and version of the latest attempt, as far as it parsed (names an entry that
   // never compiled).
   v1::PlaybookRef last_attempt_ref;
+  // Where the serving version came from: "file" (read from `path`; no store, or the
+  // store could not be used) or "store" (the store's published revision of the name).
+  std::string source = "file";
+  // The serving version's store revision number; 0 when it is not from the store.
+  int64_t store_revision = 0;
 
   // The playbook name this entry answers to: the serving version's, else the name the
   // latest attempt parsed to.

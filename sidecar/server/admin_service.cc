@@ -1,6 +1,7 @@
 #include "sidecar/server/admin_service.h"
 
 #include <memory>
+#include <string>
 
 namespace dealcoach::server {
 namespace {
@@ -55,6 +56,8 @@ void FillStatus(const source::OpportunitySource* source, const runtime::Snapshot
         *p->add_last_reload_diagnostics() = d;
       }
       p->set_is_default(&e == default_entry);
+      p->set_source(e.source);
+      p->set_store_revision(e.store_revision);
     }
     response->set_playbooks_loaded(loaded);
   }
@@ -64,7 +67,39 @@ grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* /*context*/,
                                          const v1::GetStatusRequest* /*request*/,
                                          v1::GetStatusResponse* response) {
   FillStatus(source_, playbooks_, response);
+  FillStoreStatus(store_enabled_, store_, decisions_, store_open_error_, store_options_,
+                  response->mutable_store());
   return grpc::Status::OK;
+}
+
+void FillStoreStatus(bool enabled, store::Store* store, const store::DecisionLogger* decisions,
+                     const absl::Status& open_error, const store::StoreOptions& options,
+                     v1::StoreStatus* out) {
+  out->set_enabled(enabled);
+  if (!enabled) return;
+  out->set_backend(std::string(store::BackendName(options.backend)));
+  out->set_location(store::DescribeLocation(options));
+  if (store == nullptr) {
+    out->set_healthy(false);
+    out->set_error(std::string(open_error.message()));
+    return;
+  }
+  absl::StatusOr<store::StoreStatus> st = store->Status();
+  if (st.ok()) {
+    out->set_healthy(true);
+    out->set_location(st->location);
+    out->set_schema_version(st->schema_version);
+    out->set_latest_schema_version(st->latest_version);
+  } else {
+    out->set_healthy(false);
+    out->set_error(std::string(st.status().message()));
+  }
+  if (decisions != nullptr) {
+    out->set_decisions_written(decisions->written());
+    out->set_decisions_dropped(decisions->dropped());
+    out->set_decision_write_errors(decisions->write_errors());
+    out->set_decision_last_error(decisions->last_error());
+  }
 }
 
 }  // namespace dealcoach::server

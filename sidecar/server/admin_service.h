@@ -1,6 +1,7 @@
 // AdminService (proto/dealcoach/v1/admin_service.proto): the operator's one-call status
 // of a running sidecar: the CRM source (connector health, last sync, last error, cached
-// count, reconcile) and every playbook file's reload outcome.
+// count, reconcile), every playbook file's reload outcome and the store's health
+// (backend, redacted location, schema version, decision-log counters).
 //
 // Thread safety: safe for concurrent calls; reads only thread-safe parts (the source's
 // Status() and the snapshot holder).
@@ -10,6 +11,8 @@
 #include "dealcoach/v1/admin_service.grpc.pb.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
+#include "sidecar/store/decision_logger.h"
+#include "sidecar/store/store.h"
 
 namespace dealcoach::server {
 
@@ -23,13 +26,34 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                    const runtime::SnapshotHolder* playbooks)
       : source_(source), playbooks_(playbooks) {}
 
+  // The store to report (call before serving). `enabled` false: `store.backend: none`.
+  // `store` null with `enabled`: it failed to open with `open_error`.
+  void SetStore(bool enabled, store::Store* store, const store::DecisionLogger* decisions,
+                absl::Status open_error, const store::StoreOptions& options) {
+    store_enabled_ = enabled;
+    store_ = store;
+    decisions_ = decisions;
+    store_open_error_ = std::move(open_error);
+    store_options_ = options;
+  }
+
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::GetStatusResponse* response) override;
 
  private:
   const source::OpportunitySource* const source_;
   const runtime::SnapshotHolder* const playbooks_;
+  bool store_enabled_ = false;
+  store::Store* store_ = nullptr;
+  const store::DecisionLogger* decisions_ = nullptr;
+  absl::Status store_open_error_;
+  store::StoreOptions store_options_;
 };
+
+// Fills `out` from the store (null: it failed to open with `open_error`).
+void FillStoreStatus(bool enabled, store::Store* store, const store::DecisionLogger* decisions,
+                     const absl::Status& open_error, const store::StoreOptions& options,
+                     v1::StoreStatus* out);
 
 }  // namespace dealcoach::server
 

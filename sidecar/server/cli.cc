@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -21,6 +22,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "dealcoach/v1/admin_service.grpc.pb.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -125,7 +127,9 @@ constexpr char kDemoHelp[] =
 Starts the sidecar in-process on a free loopback port with the embedded default
 configuration (file connector over the sample opportunities, customer-journey
 playbook), then acts as a gRPC client: checks health, prints guidance for a few sample
-deals and a manager's review checklist, and shuts the sidecar down.
+deals and a manager's review checklist, prints one line about the store its answers
+were logged to (the embedded SQLite default, in the demo's temporary directory), and
+shuts the sidecar down.
 )";
 
 // Sample deals the demo shows, chosen to cover the interesting cases.
@@ -612,6 +616,41 @@ int RunExpr(const CliArgs& args) {
   return 0;
 }
 
+// One line on the store the demo's answers were logged to (AdminService.GetStatus),
+// once the decision log has written the `answers` decisions (or after 3 s).
+void PrintDemoStoreLine(const std::shared_ptr<grpc::Channel>& channel, int64_t answers) {
+  auto admin = v1::AdminService::NewStub(channel);
+  v1::GetStatusResponse status;
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  while (true) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    status.Clear();
+    grpc::Status s = admin->GetStatus(&ctx, v1::GetStatusRequest(), &status);
+    if (!s.ok()) {
+      std::printf("\nstore: GetStatus failed: %s\n", s.error_message().c_str());
+      return;
+    }
+    const v1::StoreStatus& st = status.store();
+    if (!st.enabled() || !st.healthy() || st.decisions_written() >= answers ||
+        absl::Now() >= deadline) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  const v1::StoreStatus& st = status.store();
+  if (!st.enabled()) {
+    std::printf("\nstore: off (store.backend: none)\n");
+  } else if (!st.healthy()) {
+    std::printf("\nstore: %s %s unhealthy: %s\n", st.backend().c_str(), st.location().c_str(),
+                st.error().c_str());
+  } else {
+    std::printf("\nstore: %s %s, schema v%d, %lld decisions logged\n", st.backend().c_str(),
+                st.location().c_str(), st.schema_version(),
+                static_cast<long long>(st.decisions_written()));
+  }
+}
+
 int RunDemo(const CliArgs& args) {
   if (args.Has("help")) {
     std::fputs(kDemoHelp, stdout);
@@ -733,6 +772,8 @@ int RunDemo(const CliArgs& args) {
       ++failures;
     }
   }
+
+  PrintDemoStoreLine(channel, static_cast<int64_t>(std::size(kDemoDeals)) + 1 - failures);
 
   (*sidecar)->Shutdown(absl::Seconds(2));
   (*sidecar)->Wait();

@@ -3,12 +3,15 @@
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include <random>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/common/time_util.h"
 #include "sidecar/engine/engine.h"
@@ -126,7 +129,8 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
 
 absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContext* context,
                                const v1::GetDealGuidanceRequest& request,
-                               v1::GetDealGuidanceResponse* response) {
+                               v1::GetDealGuidanceResponse* response,
+                               std::shared_ptr<const v1::Opportunity>* evaluated = nullptr) {
   // `tenant` and `audience` are accepted and reserved (one tenant, one view today).
   DC_RETURN_IF_ERROR(CheckCall(context, "before evaluation"));
   if (request.target_case() == v1::GetDealGuidanceRequest::TARGET_NOT_SET) {
@@ -141,12 +145,14 @@ absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContext* con
   v1::DealGuidance* guidance = response->mutable_guidance();
   *guidance = playbook->Evaluate(*target.opportunity, now, options);
   *guidance->mutable_freshness() = std::move(target.freshness);
+  if (evaluated != nullptr) *evaluated = std::move(target.opportunity);
   return absl::OkStatus();
 }
 
 absl::Status DoGetReviewChecklist(const ServiceDeps& deps, grpc::ServerContext* context,
                                   const v1::GetReviewChecklistRequest& request,
-                                  v1::GetReviewChecklistResponse* response) {
+                                  v1::GetReviewChecklistResponse* response,
+                                  std::shared_ptr<const v1::Opportunity>* evaluated = nullptr) {
   DC_RETURN_IF_ERROR(CheckCall(context, "before evaluation"));
   if (request.target_case() == v1::GetReviewChecklistRequest::TARGET_NOT_SET) {
     return absl::InvalidArgumentError("target: set opportunity_id or opportunity");
@@ -168,6 +174,7 @@ absl::Status DoGetReviewChecklist(const ServiceDeps& deps, grpc::ServerContext* 
   if (!checklist.ok()) return checklist.status();
   *response->mutable_checklist() = *std::move(checklist);
   *response->mutable_checklist()->mutable_freshness() = std::move(target.freshness);
+  if (evaluated != nullptr) *evaluated = std::move(target.opportunity);
   return absl::OkStatus();
 }
 
@@ -217,6 +224,10 @@ absl::Status DoGetActivePlaybook(const ServiceDeps& deps,
   }
   for (std::string& name : snapshot->ServingNames()) {
     response->add_available_playbooks(std::move(name));
+  }
+  if (entry->playbook != nullptr) {
+    response->set_source(entry->source);
+    response->set_store_revision(entry->store_revision);
   }
   return absl::OkStatus();
 }
@@ -275,6 +286,55 @@ grpc::internal::MethodHandler* ParsingHandler(
       });
 }
 
+// 32 hex digits: the time in microseconds, then 64 random bits (one generator per
+// handler thread, so no lock). Time-ordered ids append to the end of the store's
+// primary-key index instead of landing on random pages of an ever larger one.
+std::string NewDecisionId(absl::Time at) {
+  thread_local std::mt19937_64 gen(std::random_device{}());
+  return absl::StrCat(absl::Hex(absl::ToUnixMicros(at), absl::kZeroPad16),
+                      absl::Hex(gen(), absl::kZeroPad16));
+}
+
+// The input hash: sha256 of the evaluated opportunity's deterministic serialization
+// (inline, or as fetched for an id request).
+std::string InputHash(const v1::Opportunity& opportunity) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    opportunity.SerializeToCodedStream(&coded);
+  }
+  return store::ContentHash(bytes);
+}
+
+// Queues one decision (never blocks: a full queue drops and counts). The store revision
+// is the serving entry's when that entry still serves `ref`'s content (a reload may have
+// landed since; the content hash in the answer then still names the version).
+void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
+                 const v1::PlaybookRef& ref, const std::string& deal_id,
+                 std::vector<std::string> fired, const v1::Opportunity& opportunity,
+                 absl::Time start) {
+  store::Decision d;
+  d.tenant = deps.tenant;
+
+  d.deal_id = deal_id;
+  d.playbook = ref.name();
+  std::shared_ptr<const runtime::Snapshot> snapshot = deps.playbooks->Get();
+  const runtime::PlaybookEntry* entry = snapshot->Find(requested_name);
+  if (entry != nullptr && entry->playbook != nullptr &&
+      entry->playbook->ref().revision() == ref.revision()) {
+    d.revision = entry->store_revision;
+  }
+  d.fired_rule_ids = std::move(fired);
+  d.input_hash = InputHash(opportunity);
+  const absl::Time end = absl::Now();
+  d.decision_id = NewDecisionId(end);
+  d.at = end;
+  d.latency = end - start;
+  deps.decision_log->Log(std::move(d));
+}
+
 }  // namespace
 
 // Method indices are the rpc order in the .proto files (the generated
@@ -294,13 +354,38 @@ CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(dep
 grpc::Status CoachingServiceImpl::GetDealGuidance(grpc::ServerContext* context,
                                                   const v1::GetDealGuidanceRequest* request,
                                                   v1::GetDealGuidanceResponse* response) {
-  return ToGrpcStatus(DoGetDealGuidance(deps_, context, *request, response));
+  const absl::Time start = absl::Now();
+  std::shared_ptr<const v1::Opportunity> evaluated;
+  absl::Status status = DoGetDealGuidance(deps_, context, *request, response,
+                                          deps_.decision_log != nullptr ? &evaluated : nullptr);
+  if (status.ok() && evaluated != nullptr) {
+    const v1::DealGuidance& g = response->guidance();
+    std::vector<std::string> fired;
+    for (const v1::Behavior& b : g.next_best_behaviors()) fired.push_back(b.rule().id());
+    for (const v1::Risk& r : g.risks()) fired.push_back(r.rule().id());
+    LogDecision(deps_, request->playbook(), g.playbook(), g.opportunity_id(), std::move(fired),
+                *evaluated, start);
+  }
+  return ToGrpcStatus(status);
 }
 
 grpc::Status CoachingServiceImpl::GetReviewChecklist(grpc::ServerContext* context,
                                                      const v1::GetReviewChecklistRequest* request,
                                                      v1::GetReviewChecklistResponse* response) {
-  return ToGrpcStatus(DoGetReviewChecklist(deps_, context, *request, response));
+  const absl::Time start = absl::Now();
+  std::shared_ptr<const v1::Opportunity> evaluated;
+  absl::Status status = DoGetReviewChecklist(deps_, context, *request, response,
+                                             deps_.decision_log != nullptr ? &evaluated : nullptr);
+  if (status.ok() && evaluated != nullptr) {
+    const v1::ReviewChecklist& c = response->checklist();
+    std::vector<std::string> fired;  // the items that hold
+    for (const v1::ChecklistItem& item : c.items()) {
+      if (item.status() == v1::CRITERION_STATUS_MET) fired.push_back(item.rule().id());
+    }
+    LogDecision(deps_, request->playbook(), c.playbook(), c.opportunity_id(), std::move(fired),
+                *evaluated, start);
+  }
+  return ToGrpcStatus(status);
 }
 
 PlaybookServiceImpl::PlaybookServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {

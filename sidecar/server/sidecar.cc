@@ -17,6 +17,9 @@ namespace dealcoach::server {
 namespace {
 
 // Both are process-wide switches in gRPC; flip them once.
+// One tenant per sidecar until caller identities exist.
+constexpr char kStoreTenant[] = "default";
+
 void InitGrpcOnce() {
   static const bool done = [] {
     grpc::EnableDefaultHealthCheckService(true);
@@ -54,10 +57,28 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   };
   s->source_ = source::OpportunitySource::Create(*std::move(connector), source_options);
 
+  // The store is not needed to serve file playbooks: a store that fails to open is
+  // logged and reported unhealthy (GetStatus), and the sidecar starts without it.
+  if (config.store.enabled) {
+    absl::StatusOr<std::unique_ptr<store::Store>> opened = store::Open(config.store.options);
+    if (opened.ok()) {
+      s->store_ = *std::move(opened);
+      s->decision_log_ =
+          std::make_unique<store::DecisionLogger>(s->store_.get(), config.store.decisions);
+    } else {
+      s->store_status_ = opened.status();
+      runtime::LogError("store unavailable, serving file playbooks without it: ",
+                        opened.status().ToString());
+    }
+  }
+
   runtime::ReloaderOptions reload;
   reload.files = config.playbook_files;
   reload.default_name = config.default_playbook;
   reload.poll_interval = config.reload_poll_interval;
+  reload.store = s->store_.get();
+  reload.tenant = kStoreTenant;
+  reload.base_dir = config.base_dir;
   Sidecar* self = s.get();
   reload.on_publish = [self](const runtime::Snapshot& snapshot) { self->UpdateHealth(snapshot); };
   s->reloader_ = std::make_unique<runtime::PlaybookReloader>(&s->holder_, std::move(reload));
@@ -70,29 +91,18 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
         absl::StrCat("playbook configuration: ", s->reloader_->startup_consistency().message()));
   }
 
-  // The store is not needed to serve file playbooks: a store that fails to open is
-  // logged and reported unhealthy (GetStatus), and the sidecar starts without it.
-  if (config.store.enabled) {
-    absl::StatusOr<std::unique_ptr<store::Store>> opened = store::Open(config.store.options);
-    if (opened.ok()) {
-      s->store_ = *std::move(opened);
-      s->decision_log_ =
-          std::make_unique<store::DecisionLogger>(s->store_.get(), config.store.decisions);
-    } else {
-      s->store_status_ = opened.status();
-      runtime::LogWarning("store unavailable, serving without it: ", opened.status().ToString());
-    }
-  }
-
   ServiceDeps deps;
   deps.store = s->store_.get();
   deps.decision_log = s->decision_log_.get();
+  deps.tenant = kStoreTenant;
   deps.playbooks = &s->holder_;
   deps.source = s->source_.get();
   deps.default_max_behaviors = config.max_behaviors;
   s->coaching_ = std::make_unique<CoachingServiceImpl>(deps);
   s->playbook_service_ = std::make_unique<PlaybookServiceImpl>(deps);
   s->admin_service_ = std::make_unique<AdminServiceImpl>(s->source_.get(), &s->holder_);
+  s->admin_service_->SetStore(config.store.enabled, s->store_.get(), s->decision_log_.get(),
+                              s->store_status_, config.store.options);
 
   s->metrics_ = std::make_unique<metrics::ServerMetrics>();
   s->RegisterMetricSamplers();
@@ -269,6 +279,10 @@ void Sidecar::Shutdown(absl::Duration grace) {
   // The source gets what is left of the grace: a sync stuck in a CRM call is detached
   // rather than allowed to hold shutdown past it.
   if (source_ != nullptr) source_->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+  // What is queued gets what is left of the grace; the rest is dropped (best-effort log).
+  if (decision_log_ != nullptr) {
+    (void)decision_log_->Flush(std::max(absl::Milliseconds(100), deadline - absl::Now()));
+  }
 }
 
 void Sidecar::Wait() {

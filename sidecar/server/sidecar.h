@@ -1,5 +1,6 @@
 // Sidecar: the running server. Wires config -> connector -> opportunity source,
-// playbook files -> reloader -> snapshot holder, and both into the gRPC services, with
+// playbook files (+ the store: files seed, the store serves; docs/store.md) -> reloader
+// -> snapshot holder, the decision log, and all into the gRPC services, with
 // the standard health service (grpc.health.v1) and server reflection.
 //
 // Start-up order (as TensorFlow Serving spells it out): load playbooks from disk
@@ -84,13 +85,14 @@ class Sidecar {
   SidecarConfig config_;
   runtime::SnapshotHolder holder_;
   std::unique_ptr<source::OpportunitySource> source_;
-  std::unique_ptr<runtime::PlaybookReloader> reloader_;
+  // Declared before the reloader and the services, which borrow them (destroyed after).
   std::unique_ptr<store::Store> store_;
   absl::Status store_status_;
   std::unique_ptr<store::DecisionLogger> decision_log_;
   // Declared before the server: the interceptors refer to it until the server is gone.
   std::unique_ptr<metrics::ServerMetrics> metrics_;
   std::unique_ptr<metrics::AdminHttpServer> admin_http_;
+  std::unique_ptr<runtime::PlaybookReloader> reloader_;
   std::unique_ptr<CoachingServiceImpl> coaching_;
   std::unique_ptr<PlaybookServiceImpl> playbook_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

@@ -24,6 +24,8 @@ absl::StatusOr<Revision> NewDraftRevision(absl::string_view tenant, absl::string
                                           absl::string_view yaml, absl::string_view author,
                                           absl::string_view message);
 bool IsKnownAction(absl::string_view action);
+// The connection string without its password (pg_store.cc).
+std::string RedactConninfo(const std::string& conninfo);
 
 // Merges two deal-id-ordered streams. `next_before` / `next_after` fill the next
 // (deal id, serialized result) pair and return false at the end (or on error, which the

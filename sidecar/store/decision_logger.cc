@@ -1,5 +1,11 @@
 #include "sidecar/store/decision_logger.h"
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -65,6 +71,12 @@ std::string DecisionLogger::last_error() const {
 }
 
 void DecisionLogger::Run() {
+#if defined(__linux__)
+  // Background work: under CPU contention the answers go first (Linux nice applies per
+  // thread). Measured: with the writer at the default priority, GetDealGuidance p99 at
+  // 50% saturation suffered on a loaded 2-core host; with the queue but no writes, not.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+#endif
   absl::Time next_prune = absl::Now();
   while (true) {
     std::vector<Decision> batch;

@@ -11,6 +11,8 @@
 // equal values stay equal (decisions of one deal can still be grouped) but the value is
 // not stored. Maskable fields: caller, deal_id, input_hash.
 //
+// The writer thread runs at a lower scheduling priority (nice 10 on Linux).
+//
 // Thread safety: Log, Flush and the counters may be called from any thread.
 #ifndef DEALCOACH_SIDECAR_STORE_DECISION_LOGGER_H_
 #define DEALCOACH_SIDECAR_STORE_DECISION_LOGGER_H_

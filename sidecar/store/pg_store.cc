@@ -35,9 +35,6 @@ namespace {
 constexpr char kNotifyChannel[] = "dealcoach_store_changes";
 // pg_advisory_lock key for the migration runner ("dcmigrat" as an int64).
 constexpr int64_t kMigrationLockKey = 0x64636d6967726174;
-// Rows per INSERT statement when writing a snapshot (8 parameters a row; the protocol
-// allows 65535).
-constexpr int kRowsPerInsert = 1000;
 
 using Params = std::vector<std::optional<std::string>>;
 
@@ -569,8 +566,11 @@ class PgStore : public Store {
   absl::StatusOr<PGconn*> NewConnection() {
     std::string timeout =
         absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)));
-    std::string pg_options = absl::StrCat("-c TimeZone=UTC -c statement_timeout=",
-                                          absl::ToInt64Milliseconds(options_.statement_timeout));
+    // client_min_messages: no NOTICE on stderr for each snapshot batch's
+    // "CREATE TEMP TABLE IF NOT EXISTS" (libpq prints notices by default).
+    std::string pg_options =
+        absl::StrCat("-c TimeZone=UTC -c client_min_messages=warning -c statement_timeout=",
+                     absl::ToInt64Milliseconds(options_.statement_timeout));
     const char* keywords[] = {"dbname", "connect_timeout", "options", "application_name", nullptr};
     const char* values[] = {options_.postgres_conninfo.c_str(), timeout.c_str(), pg_options.c_str(),
                             "dealcoach-store", nullptr};
@@ -773,69 +773,117 @@ class PgStore : public Store {
         .status();
   }
 
-  // Multi-row INSERTs (COPY FROM is refused on tables with row-level security), the
-  // result bytes sent as binary parameters, one transaction per snapshot_batch_rows.
+  // COPY FROM is refused on tables with row-level security, so each batch is COPied into
+  // a session-local temporary table (no RLS, no WAL; ON COMMIT DELETE ROWS empties it)
+  // and moved with one INSERT ... SELECT, in one transaction per snapshot_batch_rows.
+  // The INSERT goes through the policies like any other (tenant = the transaction's).
   absl::Status WriteSnapshotRows(const std::string& tenant, const std::string& id,
                                  const std::vector<CompactResult>& results) {
     size_t batch = static_cast<size_t>(std::max(1, options_.snapshot_batch_rows));
     for (size_t start = 0; start < results.size(); start += batch) {
       size_t end = std::min(results.size(), start + batch);
       DC_RETURN_IF_ERROR(Tx(tenant, "write snapshot", [&]() -> absl::Status {
-        for (size_t chunk = start; chunk < end; chunk += kRowsPerInsert) {
-          size_t chunk_end = std::min(end, chunk + kRowsPerInsert);
-          DC_RETURN_IF_ERROR(InsertRows(tenant, id, results, chunk, chunk_end));
-        }
-        return absl::OkStatus();
+        DC_RETURN_IF_ERROR(Exec("write snapshot: staging table",
+                                "CREATE TEMP TABLE IF NOT EXISTS dc_snapshot_stage ("
+                                "deal_id text, claimed_phase text, evidence_phase text, "
+                                "amount float8, close_date_unix int8, owner text, stage text, "
+                                "result bytea) ON COMMIT DELETE ROWS"));
+        DC_RETURN_IF_ERROR(CopyRows(results, start, end));
+        return Query("write snapshot",
+                     "INSERT INTO snapshot_results (tenant, snapshot_id, deal_id, "
+                     "claimed_phase, evidence_phase, amount, close_date_unix, owner, stage, "
+                     "result) SELECT $1, $2, deal_id, claimed_phase, evidence_phase, amount, "
+                     "close_date_unix, owner, stage, result FROM dc_snapshot_stage",
+                     {tenant, id})
+            .status();
       }));
     }
     return absl::OkStatus();
   }
 
-  absl::Status InsertRows(const std::string& tenant, const std::string& id,
-                          const std::vector<CompactResult>& results, size_t first, size_t last)
+  // COPY text format: backslash, newline, carriage return and tab escaped.
+  static void AppendCopyText(absl::string_view v, std::string* out) {
+    for (char c : v) {
+      switch (c) {
+        case '\\':
+          out->append("\\\\");
+          break;
+        case '\n':
+          out->append("\\n");
+          break;
+        case '\r':
+          out->append("\\r");
+          break;
+        case '\t':
+          out->append("\\t");
+          break;
+        default:
+          out->push_back(c);
+      }
+    }
+  }
+
+  absl::Status CopyRows(const std::vector<CompactResult>& results, size_t first, size_t last)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    constexpr int kCols = 8;
-    size_t rows = last - first;
-    std::string sql =
-        "INSERT INTO snapshot_results (tenant, snapshot_id, deal_id, claimed_phase, "
-        "evidence_phase, amount, close_date_unix, owner, stage, result) VALUES ";
-    std::vector<std::string> storage;
-    storage.reserve(2 + rows * kCols);
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
-    auto add = [&](std::string v, int format) {
-      storage.push_back(std::move(v));
-      values.push_back(storage.back().c_str());
-      lengths.push_back(static_cast<int>(storage.back().size()));
-      formats.push_back(format);
+    Result begin(PQexec(conn_, "COPY dc_snapshot_stage FROM STDIN"));
+    if (begin == nullptr || PQresultStatus(begin.get()) != PGRES_COPY_IN) {
+      return ResultError("write snapshot: copy", begin.get());
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string buf;
+    absl::Status failed;
+    auto flush = [&]() {
+      if (!buf.empty() && PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) {
+        failed = absl::UnavailableError(absl::StrCat(
+            "store: postgres ", described_, ": write snapshot: copy: ", PQerrorMessage(conn_)));
+      }
+      buf.clear();
     };
-    add(tenant, 0);
-    add(id, 0);
-    for (size_t i = first; i < last; ++i) {
+    std::string bytes;
+    for (size_t i = first; i < last && failed.ok(); ++i) {
       const CompactResult& r = results[i];
       if (r.deal_id().empty()) {
-        return absl::InvalidArgumentError(
+        failed = absl::InvalidArgumentError(
             absl::StrCat("store: snapshot result ", i, " has no deal id"));
+        break;
       }
-      int p = static_cast<int>(values.size()) + 1;
-      absl::StrAppend(&sql, i == first ? "" : ",", "($1,$2,$", p, ",$", p + 1, ",$", p + 2, ",$",
-                      p + 3, "::float8,$", p + 4, "::int8,$", p + 5, ",$", p + 6, ",$", p + 7,
-                      "::bytea)");
-      add(r.deal_id(), 0);
-      add(r.claimed_phase(), 0);
-      add(r.evidence_phase(), 0);
-      add(absl::StrCat(r.amount()), 0);
-      add(absl::StrCat(r.close_date_unix()), 0);
-      add(r.owner(), 0);
-      add(r.stage(), 0);
-      add(r.SerializeAsString(), 1);
+      AppendCopyText(r.deal_id(), &buf);
+      buf.push_back('\t');
+      AppendCopyText(r.claimed_phase(), &buf);
+      buf.push_back('\t');
+      AppendCopyText(r.evidence_phase(), &buf);
+      absl::StrAppend(&buf, "\t", r.amount(), "\t", r.close_date_unix(), "\t");
+      AppendCopyText(r.owner(), &buf);
+      buf.push_back('\t');
+      AppendCopyText(r.stage(), &buf);
+      // bytea in hex form; its leading backslash escaped for COPY.
+      buf.append("\t\\\\x");
+      bytes.clear();
+      r.SerializeToString(&bytes);
+      for (unsigned char c : bytes) {
+        buf.push_back(kHex[c >> 4]);
+        buf.push_back(kHex[c & 15]);
+      }
+      buf.push_back('\n');
+      if (buf.size() >= (1 << 20)) flush();
     }
-    Result res(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                            values.data(), lengths.data(), formats.data(), 0));
-    if (res == nullptr || PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
-      return ResultError("write snapshot", res.get());
+    if (failed.ok()) flush();
+    const char* abort_reason = failed.ok() ? nullptr : "snapshot write failed";
+    if (PQputCopyEnd(conn_, abort_reason) != 1 && failed.ok()) {
+      failed = absl::UnavailableError(absl::StrCat(
+          "store: postgres ", described_, ": write snapshot: copy: ", PQerrorMessage(conn_)));
     }
-    return absl::OkStatus();
+    // Drain every result of the COPY (one, then null).
+    absl::Status copy_status;
+    while (PGresult* raw = PQgetResult(conn_)) {
+      Result res(raw);
+      if (copy_status.ok() && PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
+        copy_status = ResultError("write snapshot: copy", res.get());
+        if (conn_ == nullptr) break;
+      }
+    }
+    if (!failed.ok()) return failed;
+    return copy_status;
   }
 
   absl::Status DeleteSnapshotLocked(absl::string_view tenant, absl::string_view snapshot_id)
@@ -923,5 +971,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgres(const StoreOptions& options)
   }
   return std::unique_ptr<Store>(std::move(store));
 }
+
+std::string RedactConninfo(const std::string& conninfo) { return Redact(conninfo); }
 
 }  // namespace dealcoach::store::internal

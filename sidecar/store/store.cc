@@ -66,6 +66,17 @@ absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options) {
   return absl::InvalidArgumentError("store: unknown backend");
 }
 
+std::string DescribeLocation(const StoreOptions& options) {
+  if (options.backend == Backend::kPostgres) {
+    return internal::RedactConninfo(options.postgres_conninfo);
+  }
+  return absl::StrCat(options.data_dir, "/", options.sqlite_file);
+}
+
+absl::string_view BackendName(Backend backend) {
+  return backend == Backend::kPostgres ? "postgres" : "sqlite";
+}
+
 std::optional<int64_t> CurrentRevisionOf(const absl::Status& status) {
   auto payload = status.GetPayload(kCurrentRevisionPayload);
   int64_t v = 0;

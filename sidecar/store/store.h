@@ -224,6 +224,12 @@ class Store {
 // Opens (creating and migrating per options) the configured backend.
 absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
 
+// Where `options` points, safe to show: the SQLite file, or the PostgreSQL connection
+// string with its password replaced by <redacted>.
+std::string DescribeLocation(const StoreOptions& options);
+// "sqlite" | "postgres".
+absl::string_view BackendName(Backend backend);
+
 // The published revision an Aborted Publish error carries, if any.
 std::optional<int64_t> CurrentRevisionOf(const absl::Status& status);
 

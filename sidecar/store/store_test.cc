@@ -373,6 +373,31 @@ TYPED_TEST(StoreTest, SnapshotsAreWrittenInBatchesReadInDealOrderAndCompared) {
             absl::StatusCode::kNotFound);
 }
 
+// PostgreSQL writes snapshot rows with COPY's text format: every character it escapes
+// (tab, newline, carriage return, backslash, and "\N", its NULL) must round-trip.
+TYPED_TEST(StoreTest, SnapshotTextWithCopyMetacharactersRoundTrips) {
+  std::vector<CompactResult> rows;
+  rows.push_back(Result("d\t1", "dis\ncover", 1.5));
+  rows.back().set_owner("a\\b\nc\rd\te");
+  rows.back().set_stage("\\N");
+  rows.push_back(Result("\\N", "", 0));
+  rows.back().set_owner("");
+  rows.back().set_stage("");
+  ASSERT_TRUE(this->store_->WriteSnapshot("acme", "meta", rows).ok());
+  std::vector<CompactResult> back;
+  ASSERT_TRUE(
+      this->store_->ReadSnapshot("acme", "meta", [&](const CompactResult& r) { back.push_back(r); })
+          .ok());
+  ASSERT_EQ(back.size(), 2u);
+  // Deal id order (byte order): backslash (0x5c) sorts before "d" (0x64).
+  EXPECT_EQ(back[0].deal_id(), "\\N");
+  EXPECT_EQ(back[0].owner(), "");
+  EXPECT_EQ(back[1].deal_id(), "d\t1");
+  EXPECT_EQ(back[1].owner(), "a\\b\nc\rd\te");
+  EXPECT_EQ(back[1].stage(), "\\N");
+  EXPECT_EQ(back[1].claimed_phase(), "dis\ncover");
+}
+
 TYPED_TEST(StoreTest, SnapshotRetentionKeepsTheNewest) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(

@@ -62,6 +62,7 @@ source:
 )");
     auto config = server::ParseConfig(yaml, "e2e-sidecar.yaml", "/tmp", {});
     ASSERT_TRUE(config.ok()) << config.status();
+    config->store.enabled = false;  // no database left in /tmp/data
     auto sidecar = server::Sidecar::Start(*config);
     ASSERT_TRUE(sidecar.ok()) << sidecar.status();
     sidecar_ = std::move(*sidecar);

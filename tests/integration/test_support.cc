@@ -64,6 +64,9 @@ absl::StatusOr<std::unique_ptr<server::Sidecar>> StartSidecar(const std::string&
   absl::StatusOr<server::SidecarConfig> config =
       server::ParseConfig(text, "test-sidecar.yaml", base_dir, {});
   if (!config.ok()) return config.status();
+  // A config without a `store:` section runs without one: the default (SQLite under
+  // base_dir, often the source tree) would share one database between parallel tests.
+  if (yaml.find("store:") == std::string::npos) config->store.enabled = false;
   return server::Sidecar::Start(*config);
 }
 

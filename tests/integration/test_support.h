@@ -34,7 +34,8 @@ class TempDir {
 
 std::string ReadFileOrDie(const std::string& path);
 
-// Starts a sidecar from config text (relative paths resolve against `base_dir`).
+// Starts a sidecar from config text (relative paths resolve against `base_dir`); without
+// a `store:` section in `yaml`, with the store off.
 absl::StatusOr<std::unique_ptr<server::Sidecar>> StartSidecar(const std::string& yaml,
                                                               const std::string& base_dir);
 

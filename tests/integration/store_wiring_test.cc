@@ -1,0 +1,299 @@
+// The store in the running sidecar (docs/store.md, "Playbooks: files seed, the store
+// serves"), over a real gRPC server on loopback with a real SQLite store in a temp
+// directory: seeding, serving and hot-swapping published revisions (last good kept),
+// the decision log written from GetDealGuidance / GetReviewChecklist, the store's health
+// in AdminService.GetStatus, and a corrupt database file at start.
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "dealcoach/v1/admin_service.grpc.pb.h"
+#include "dealcoach/v1/coaching_service.grpc.pb.h"
+#include "dealcoach/v1/playbook_service.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/integration/test_support.h"
+
+namespace dealcoach::testing {
+namespace {
+
+constexpr char kDeal[] = "006000000000006AAA";
+
+std::string Config(const std::string& extra = "") {
+  return absl::StrCat(
+      "listen: 127.0.0.1:0\nlog_level: error\n"
+      "playbooks: {files: [customer-journey.yaml]}\n"
+      "reload: {poll_interval: 100ms}\n"
+      "connector: {type: file, file: {path: \"",
+      SamplesFile(),
+      "\", rebase_dates_from: \"2026-11-20T12:00:00Z\"}}\n"
+      "store:\n  backend: sqlite\n  data_dir: data\n"
+      "  decisions: {flush_interval: 20ms}\n",
+      extra);
+}
+
+// The shipped playbook with metadata.version replaced.
+std::string PlaybookVersion(int version) {
+  return absl::StrReplaceAll(ReadFileOrDie(ShippedPlaybook("customer-journey")),
+                             {{"\n  version: 1\n", absl::StrCat("\n  version: ", version, "\n")}});
+}
+
+class StoreWiringTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    dir_.Write("customer-journey.yaml", PlaybookVersion(1));
+  }
+
+  void Start() {
+    auto s = StartSidecar(Config(), dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status();
+    sidecar_ = *std::move(s);
+    channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+  }
+
+  v1::GetActivePlaybookResponse Active() {
+    auto stub = v1::PlaybookService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    v1::GetActivePlaybookRequest req;
+    v1::GetActivePlaybookResponse resp;
+    grpc::Status st = stub->GetActivePlaybook(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  }
+
+  v1::GetStatusResponse Status() {
+    auto stub = v1::AdminService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    v1::GetStatusRequest req;
+    v1::GetStatusResponse resp;
+    grpc::Status st = stub->GetStatus(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  }
+
+  // Polls GetActivePlaybook until `done` holds (5 s at most); returns the last answer.
+  template <typename Pred>
+  v1::GetActivePlaybookResponse WaitFor(Pred done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    v1::GetActivePlaybookResponse resp = Active();
+    while (!done(resp) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+      resp = Active();
+    }
+    return resp;
+  }
+
+  // Records `yaml` as a new revision and publishes it over the current one.
+  int64_t Publish(const std::string& yaml) {
+    store::Store* st = sidecar_->store();
+    auto published = st->GetPublished("default", "customer-journey");
+    EXPECT_TRUE(published.ok()) << published.status();
+    auto created = st->CreateRevision("default", "customer-journey", yaml, "test", "by the test");
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok() || !published.ok()) return 0;
+    store::PublishRequest req;
+    req.tenant = "default";
+    req.name = "customer-journey";
+    req.revision = created->revision;
+    req.expected_current = published->revision;
+    req.actor = "test";
+    auto done = st->Publish(req);
+    EXPECT_TRUE(done.ok()) << done.status();
+    return created->revision;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<server::Sidecar> sidecar_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(StoreWiringTest, TheFileSeedsRevisionOneAndARestartRecordsNothingNew) {
+  Start();
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  v1::GetActivePlaybookResponse active = Active();
+  EXPECT_EQ(active.source(), "store");
+  EXPECT_EQ(active.store_revision(), 1);
+  EXPECT_EQ(active.playbook().name(), "customer-journey");
+  auto revisions = sidecar_->store()->ListRevisions("default", "customer-journey");
+  ASSERT_TRUE(revisions.ok()) << revisions.status();
+  ASSERT_EQ(revisions->size(), 1u);
+  EXPECT_EQ((*revisions)[0].author, "file:customer-journey.yaml");
+  EXPECT_EQ((*revisions)[0].state, store::RevisionState::kPublished);
+  auto audit = sidecar_->store()->ListAudit("default", "customer-journey", 10);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].action, "publish");
+  EXPECT_EQ((*audit)[0].actor, "file:customer-journey.yaml");
+
+  sidecar_.reset();
+  Start();
+  EXPECT_EQ(Active().store_revision(), 1);
+  revisions = sidecar_->store()->ListRevisions("default", "customer-journey");
+  ASSERT_TRUE(revisions.ok()) << revisions.status();
+  EXPECT_EQ(revisions->size(), 1u);
+}
+
+TEST_F(StoreWiringTest, APublishedRevisionIsHotSwappedAndABrokenOneKeepsTheLastGood) {
+  Start();
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  int64_t two = Publish(PlaybookVersion(2));
+  v1::GetActivePlaybookResponse active =
+      WaitFor([&](const auto& r) { return r.store_revision() == two; });
+  EXPECT_EQ(active.store_revision(), two);
+  EXPECT_EQ(active.playbook().version(), 2);
+  EXPECT_EQ(active.source(), "store");
+
+  // Does not compile in this binary: rejected, revision 2 keeps serving.
+  int64_t broken = Publish("apiVersion: dealcoach/v1\nkind: Playbook\nmetadata: {name: [\n");
+  active = WaitFor([](const auto& r) { return r.last_reload_diagnostics_size() > 0; });
+  ASSERT_GT(active.last_reload_diagnostics_size(), 0);
+  EXPECT_EQ(active.last_reload_diagnostics(0).file(),
+            absl::StrCat("store:customer-journey@", broken));
+  EXPECT_EQ(active.store_revision(), two);
+  EXPECT_EQ(active.playbook().version(), 2);
+
+  // Another playbook's name under this one's: rejected too.
+  int64_t renamed = Publish(
+      absl::StrReplaceAll(PlaybookVersion(4), {{"name: customer-journey", "name: someone-else"}}));
+  active = WaitFor([&](const auto& r) {
+    return r.last_reload_diagnostics_size() > 0 &&
+           r.last_reload_diagnostics(0).file() == absl::StrCat("store:customer-journey@", renamed);
+  });
+  ASSERT_GT(active.last_reload_diagnostics_size(), 0);
+  EXPECT_TRUE(absl::StrContains(active.last_reload_diagnostics(0).message(), "someone-else"))
+      << active.last_reload_diagnostics(0).message();
+  EXPECT_EQ(active.store_revision(), two);
+
+  int64_t five = Publish(PlaybookVersion(5));
+  active = WaitFor([&](const auto& r) { return r.store_revision() == five; });
+  EXPECT_EQ(active.playbook().version(), 5);
+  EXPECT_EQ(active.last_reload_diagnostics_size(), 0);
+}
+
+TEST_F(StoreWiringTest, AChangedFileIsPublishedAsTheNextRevision) {
+  Start();
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  dir_.Write("customer-journey.yaml", PlaybookVersion(7));
+  v1::GetActivePlaybookResponse active =
+      WaitFor([](const auto& r) { return r.playbook().version() == 7; });
+  EXPECT_EQ(active.playbook().version(), 7);
+  EXPECT_EQ(active.source(), "store");
+  EXPECT_EQ(active.store_revision(), 2);
+  auto published = sidecar_->store()->GetPublished("default", "customer-journey");
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->revision, 2);
+  EXPECT_EQ(published->author, "file:customer-journey.yaml");
+  EXPECT_EQ(published->yaml, PlaybookVersion(7));
+}
+
+TEST_F(StoreWiringTest, AnswersAreLoggedAsDecisionsAndCountedInGetStatus) {
+  Start();
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  {
+    grpc::ClientContext ctx;
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(kDeal);
+    v1::GetDealGuidanceResponse resp;
+    grpc::Status st = coaching->GetDealGuidance(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::GetReviewChecklistRequest req;
+    req.set_opportunity_id(kDeal);
+    v1::GetReviewChecklistResponse resp;
+    grpc::Status st = coaching->GetReviewChecklist(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  std::vector<store::Decision> decisions;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (decisions.size() < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    auto listed = sidecar_->store()->ListDecisions("default", kDeal, 10);
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    decisions = *std::move(listed);
+  }
+  ASSERT_EQ(decisions.size(), 2u);
+  for (const store::Decision& d : decisions) {
+    EXPECT_EQ(d.deal_id, kDeal);
+    EXPECT_EQ(d.playbook, "customer-journey");
+    EXPECT_EQ(d.revision, 1);
+    EXPECT_EQ(d.decision_id.size(), 32u);
+    EXPECT_TRUE(absl::StartsWith(d.input_hash, "sha256:")) << d.input_hash;
+    EXPECT_GT(d.latency, absl::ZeroDuration());
+    EXPECT_FALSE(d.fired_rule_ids.empty());
+  }
+  EXPECT_NE(decisions[0].decision_id, decisions[1].decision_id);
+  // One deal, the same data: the same input hash.
+  EXPECT_EQ(decisions[0].input_hash, decisions[1].input_hash);
+
+  v1::GetStatusResponse status = Status();
+  const v1::StoreStatus& st = status.store();
+  EXPECT_TRUE(st.enabled());
+  EXPECT_TRUE(st.healthy()) << st.error();
+  EXPECT_EQ(st.backend(), "sqlite");
+  EXPECT_EQ(st.location(), absl::StrCat(dir_.path(), "/data/dealcoach.db"));
+  EXPECT_GT(st.schema_version(), 0);
+  EXPECT_EQ(st.schema_version(), st.latest_schema_version());
+  EXPECT_EQ(st.decisions_written(), 2);
+  EXPECT_EQ(st.decisions_dropped(), 0);
+  EXPECT_EQ(st.decision_write_errors(), 0);
+  ASSERT_EQ(status.playbooks_size(), 1);
+  EXPECT_EQ(status.playbooks(0).source(), "store");
+  EXPECT_EQ(status.playbooks(0).store_revision(), 1);
+}
+
+TEST_F(StoreWiringTest, ACorruptDatabaseFileStartsOnFilePlaybooksWithTheStoreUnhealthy) {
+  ASSERT_EQ(system(absl::StrCat("mkdir -p '", dir_.path(), "/data'").c_str()), 0);
+  const std::string db = dir_.Write("data/dealcoach.db", std::string(8192, 'x'));
+  Start();
+  EXPECT_EQ(sidecar_->store(), nullptr);
+  EXPECT_TRUE(absl::StrContains(sidecar_->store_status().message(), db))
+      << sidecar_->store_status();
+
+  v1::GetActivePlaybookResponse active = Active();
+  EXPECT_EQ(active.source(), "file");
+  EXPECT_EQ(active.store_revision(), 0);
+  EXPECT_EQ(active.playbook().name(), "customer-journey");
+
+  v1::GetStatusResponse status = Status();
+  EXPECT_TRUE(status.store().enabled());
+  EXPECT_FALSE(status.store().healthy());
+  EXPECT_EQ(status.store().backend(), "sqlite");
+  EXPECT_EQ(status.store().location(), db);
+  EXPECT_TRUE(absl::StrContains(status.store().error(), db)) << status.store().error();
+
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  v1::GetDealGuidanceRequest req;
+  req.set_opportunity_id(kDeal);
+  v1::GetDealGuidanceResponse resp;
+  grpc::Status st = coaching->GetDealGuidance(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
+TEST_F(StoreWiringTest, WithTheStoreOffGetStatusSaysSoAndFilesServe) {
+  auto s = StartSidecar(absl::StrReplaceAll(Config(), {{"backend: sqlite", "backend: none"}}),
+                        dir_.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  sidecar_ = *std::move(s);
+  channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+  EXPECT_EQ(sidecar_->store(), nullptr);
+  EXPECT_TRUE(sidecar_->store_status().ok());
+  EXPECT_EQ(Active().source(), "file");
+  v1::GetStatusResponse status = Status();
+  EXPECT_FALSE(status.store().enabled());
+  EXPECT_FALSE(status.store().healthy());
+  std::ifstream db(absl::StrCat(dir_.path(), "/data/dealcoach.db"));
+  EXPECT_FALSE(db.good());
+}
+
+}  // namespace
+}  // namespace dealcoach::testing
