@@ -7,6 +7,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "prometheus/text_serializer.h"
 
@@ -16,25 +17,9 @@ namespace {
 
 constexpr int kGrpcCodes = 17;  // OK .. UNAUTHENTICATED
 
-const char* CodeName(int code) {
-  static constexpr std::array<const char*, kGrpcCodes> kNames = {"OK",
-                                                                 "CANCELLED",
-                                                                 "UNKNOWN",
-                                                                 "INVALID_ARGUMENT",
-                                                                 "DEADLINE_EXCEEDED",
-                                                                 "NOT_FOUND",
-                                                                 "ALREADY_EXISTS",
-                                                                 "PERMISSION_DENIED",
-                                                                 "RESOURCE_EXHAUSTED",
-                                                                 "FAILED_PRECONDITION",
-                                                                 "ABORTED",
-                                                                 "OUT_OF_RANGE",
-                                                                 "UNIMPLEMENTED",
-                                                                 "INTERNAL",
-                                                                 "UNAVAILABLE",
-                                                                 "DATA_LOSS",
-                                                                 "UNAUTHENTICATED"};
-  return code >= 0 && code < kGrpcCodes ? kNames[code] : "UNKNOWN";
+// gRPC's codes are absl's, number for number: one name table for both.
+std::string CodeName(int code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 // Measures one call: created by gRPC when the call starts, records at PRE_SEND_STATUS
