@@ -13,6 +13,7 @@
 #include "dealcoach/v1/opportunity.pb.h"
 #include "re2/re2.h"
 #include "sidecar/expr/expr.h"
+#include "sidecar/oppschema/oppschema.h"
 
 namespace dealcoach::expr {
 namespace {
@@ -85,7 +86,7 @@ const std::vector<Case>& Cases() {
 }
 
 Environment Env() {
-  Environment env = Environment::ForOpportunity();
+  Environment env = oppschema::OpportunityEnvironment();
   env.DeclareCustomField("decision_to_change", FieldType::kBool);
   return env;
 }

@@ -93,7 +93,7 @@ class CompiledPlaybook {
 
   // The named review checklist ("" = the first). NotFound for an unknown name, naming
   // the checklists that exist.
-  virtual absl::StatusOr<v1::ReviewChecklist> EvaluateChecklist(
+  [[nodiscard]] virtual absl::StatusOr<v1::ReviewChecklist> EvaluateChecklist(
       const v1::Opportunity& opportunity, absl::Time now,
       absl::string_view checklist_name) const = 0;
 
@@ -104,19 +104,19 @@ class CompiledPlaybook {
   // (The defaults copy from Evaluate / EvaluateChecklist; the engine overrides them.)
   virtual void EvaluateInto(const v1::Opportunity& opportunity, absl::Time now,
                             const EvaluateOptions& options, v1::DealGuidance* out) const;
-  virtual absl::Status EvaluateChecklistInto(const v1::Opportunity& opportunity, absl::Time now,
-                                             absl::string_view checklist_name,
-                                             v1::ReviewChecklist* out) const;
+  [[nodiscard]] virtual absl::Status EvaluateChecklistInto(const v1::Opportunity& opportunity,
+                                                           absl::Time now,
+                                                           absl::string_view checklist_name,
+                                                           v1::ReviewChecklist* out) const;
 
   // A manager's review of one deal: the guidance and the named checklists together, with
   // every condition evaluated and every fact rendered once for all of them (separate
   // calls repeat the shared gate conditions). Answers equal the separate calls'.
   // `checklists[i]` receives `checklist_names[i]`; NotFound for an unknown name.
-  virtual absl::Status EvaluateReviewInto(const v1::Opportunity& opportunity, absl::Time now,
-                                          const EvaluateOptions& options,
-                                          absl::Span<const std::string> checklist_names,
-                                          v1::DealGuidance* guidance,
-                                          absl::Span<v1::ReviewChecklist* const> checklists) const;
+  [[nodiscard]] virtual absl::Status EvaluateReviewInto(
+      const v1::Opportunity& opportunity, absl::Time now, const EvaluateOptions& options,
+      absl::Span<const std::string> checklist_names, v1::DealGuidance* guidance,
+      absl::Span<v1::ReviewChecklist* const> checklists) const;
 
   // (Playbook tests are run by sidecar/playbook_tests: RunPlaybookTests. They may read
   // files, which nothing in this interface does.)

@@ -19,6 +19,7 @@
 #include "sidecar/engine/playbook_internal.h"
 #include "sidecar/engine/source_map.h"
 #include "sidecar/engine/yaml_util.h"
+#include "sidecar/oppschema/oppschema.h"
 #include "yaml-cpp/yaml.h"
 
 namespace dealcoach::engine {
@@ -151,7 +152,7 @@ class Loader {
     }
     LoadMetadata(root["metadata"]);
     LoadFields(root["fields"]);
-    env_ = expr::Environment::ForOpportunity();
+    env_ = oppschema::OpportunityEnvironment();
     for (const auto& [name, type] : pb_->fields_) env_.DeclareCustomField(name, type);
     LoadRoles(root["roles"]);
     LoadContent(root["content"]);

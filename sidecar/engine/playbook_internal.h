@@ -98,15 +98,14 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
                             const EvaluateOptions& options) const override;
   void EvaluateInto(const v1::Opportunity& opportunity, absl::Time now,
                     const EvaluateOptions& options, v1::DealGuidance* out) const override;
-  absl::Status EvaluateChecklistInto(const v1::Opportunity& opportunity, absl::Time now,
-                                     absl::string_view checklist_name,
-                                     v1::ReviewChecklist* out) const override;
-  absl::Status EvaluateReviewInto(const v1::Opportunity& opportunity, absl::Time now,
-                                  const EvaluateOptions& options,
-                                  absl::Span<const std::string> checklist_names,
-                                  v1::DealGuidance* guidance,
-                                  absl::Span<v1::ReviewChecklist* const> checklists) const override;
-  absl::StatusOr<v1::ReviewChecklist> EvaluateChecklist(
+  [[nodiscard]] absl::Status EvaluateChecklistInto(const v1::Opportunity& opportunity,
+                                                   absl::Time now, absl::string_view checklist_name,
+                                                   v1::ReviewChecklist* out) const override;
+  [[nodiscard]] absl::Status EvaluateReviewInto(
+      const v1::Opportunity& opportunity, absl::Time now, const EvaluateOptions& options,
+      absl::Span<const std::string> checklist_names, v1::DealGuidance* guidance,
+      absl::Span<v1::ReviewChecklist* const> checklists) const override;
+  [[nodiscard]] absl::StatusOr<v1::ReviewChecklist> EvaluateChecklist(
       const v1::Opportunity& opportunity, absl::Time now,
       absl::string_view checklist_name) const override;
 

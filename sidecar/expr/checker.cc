@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "sidecar/common/edit_distance.h"
 #include "sidecar/expr/functions.h"
+#include "sidecar/expr/schema_internal.h"
 
 namespace dealcoach::expr {
 
@@ -67,7 +68,7 @@ TypePtr FieldTypeOf(const pb::FieldDescriptor* f) {
 }
 
 bool IsCustomFieldValue(const TypePtr& t) {
-  return t->kind == TK::kMessage && t->descriptor->full_name() == "dealcoach.v1.FieldValue";
+  return t->kind == TK::kMessage && internal::IsDynamicValueType(t->descriptor);
 }
 
 TypePtr CustomFieldType(FieldType t) {

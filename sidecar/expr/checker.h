@@ -10,6 +10,7 @@
 
 #include "sidecar/expr/ast.h"
 #include "sidecar/expr/expr.h"
+#include "sidecar/expr/schema.h"
 #include "sidecar/expr/types.h"
 
 namespace dealcoach::expr {
@@ -21,6 +22,9 @@ struct Environment::Impl {
   };
   std::vector<Var> vars;
   std::vector<std::pair<std::string, FieldType>> custom_fields;
+  // The schema the environment was made for (ForSchema); null otherwise. Its root and
+  // clock variables are in `vars`.
+  const MessageSchema* schema = nullptr;
 };
 using EnvironmentData = Environment::Impl;
 
@@ -28,7 +32,8 @@ using EnvironmentData = Environment::Impl;
 std::string SuggestName(absl::string_view name, const std::vector<std::string>& candidates);
 // Static type of a message field (repeated -> list, map -> map).
 TypePtr FieldTypeOf(const google::protobuf::FieldDescriptor* f);
-// True for dealcoach.v1.FieldValue, the value type of custom-field maps.
+// True for a registered schema's dynamic value type (MessageSchema::dynamic_value_type),
+// the value type of custom-field maps.
 bool IsCustomFieldValue(const TypePtr& t);
 TypePtr CustomFieldType(FieldType t);
 // type(dyn) when `name` denotes a type ("int", "list", ...); null otherwise.

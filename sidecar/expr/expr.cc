@@ -15,7 +15,6 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "dealcoach/v1/opportunity.pb.h"
 #include "re2/re2.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/expr/ast.h"
@@ -23,6 +22,8 @@
 #include "sidecar/expr/fast_fields.h"
 #include "sidecar/expr/fast_path.h"
 #include "sidecar/expr/functions.h"
+#include "sidecar/expr/schema.h"
+#include "sidecar/expr/schema_internal.h"
 
 namespace dealcoach::expr {
 
@@ -53,10 +54,12 @@ void Declare(Environment::Impl* impl, const std::string& name, TypePtr type) {
 }
 }  // namespace
 
-Environment Environment::ForOpportunity() {
+absl::StatusOr<Environment> Environment::ForSchema(const MessageSchema& schema) {
+  DC_RETURN_IF_ERROR(RegisterSchema(&schema));
   Environment env;
-  env.DeclareMessageVariable("opp", dealcoach::v1::Opportunity::descriptor());
-  env.DeclareTimestampVariable("now");
+  env.DeclareMessageVariable(schema.root_variable, schema.root_type);
+  if (!schema.clock_variable.empty()) env.DeclareTimestampVariable(schema.clock_variable);
+  env.impl_->schema = &schema;
   return env;
 }
 
@@ -96,9 +99,11 @@ absl::StatusOr<FieldType> ParseFieldType(absl::string_view name) {
 
 struct Activation::Impl {
   std::vector<std::pair<std::string, Value>> vars;
-  // The playbook environment's two variables, kept where the typed fast path reads them
-  // without a name lookup: `opp` when it is a generated dealcoach.v1.Opportunity.
-  const pb::Message* fast_opp = nullptr;
+  // A registered schema's root and clock variables, kept where the typed fast path reads
+  // them without a name lookup: the root when it holds the schema's generated class.
+  // One schema at a time: the root variable set last.
+  const MessageSchema* fast_schema = nullptr;
+  const pb::Message* fast_root = nullptr;
   bool has_now = false;
   FastTime now;
   const Value* Find(absl::string_view name) const {
@@ -108,16 +113,24 @@ struct Activation::Impl {
     return nullptr;
   }
   void Set(absl::string_view name, Value v) {
-    if (name == "opp") {
-      static const pb::Reflection* const kOpportunity =
-          dealcoach::v1::Opportunity::default_instance().GetReflection();
-      fast_opp = v.kind() == K::kMessage && v.message_reflection() == kOpportunity
-                     ? v.message_value()
-                     : nullptr;
-    } else if (name == "now") {
-      has_now = v.kind() == K::kTimestamp;
-      if (has_now) now = FastTime::FromDuration(v.timestamp_value() - absl::UnixEpoch());
+    const MessageSchema* root =
+        v.kind() == K::kMessage ? internal::FindRootSchema(name, v.message_reflection()) : nullptr;
+    if (root != nullptr) {
+      fast_schema = root;
+      fast_root = v.message_value();
+    } else if (fast_schema != nullptr && name == fast_schema->root_variable) {
+      fast_schema = nullptr;  // the root now holds something else
+      fast_root = nullptr;
     }
+    Store(name, std::move(v));
+    has_now = false;
+    if (fast_schema != nullptr && !fast_schema->clock_variable.empty()) {
+      const Value* t = Find(fast_schema->clock_variable);
+      has_now = t != nullptr && t->kind() == K::kTimestamp;
+      if (has_now) now = FastTime::FromDuration(t->timestamp_value() - absl::UnixEpoch());
+    }
+  }
+  void Store(absl::string_view name, Value v) {
     for (auto& [n, old] : vars) {
       if (n == name) {
         old = std::move(v);
@@ -245,8 +258,9 @@ Value MapFieldToValue(const pb::Message& msg, const pb::FieldDescriptor* field) 
 // operand.field, or has(operand.field) when test_only.
 class SelectStep final : public Step {
  public:
+  // `fast` reads `fd` of the generated class of `expected` (FastAccessors::Field), or null.
   SelectStep(StepPtr operand, std::string field, const pb::Descriptor* expected,
-             const pb::FieldDescriptor* fd, std::string path, bool test_only)
+             const pb::FieldDescriptor* fd, std::string path, bool test_only, FastFieldReader fast)
       : operand_(std::move(operand)),
         field_(std::move(field)),
         key_(Value::String(field_)),
@@ -257,11 +271,11 @@ class SelectStep final : public Step {
         repeated_(fd != nullptr && fd->is_repeated()),
         map_(fd != nullptr && fd->is_map()),
         presence_(fd != nullptr && fd->has_presence()) {
-    // dealcoach.v1 fields read through generated accessors instead of reflection.
-    if (!test_only_ && fd != nullptr && !repeated_) {
-      fast_ = FindFastField(expected, fd);
-      if (fast_ != nullptr) fast_reflection_ = GeneratedReflection(expected);
-      if (fast_reflection_ == nullptr) fast_ = nullptr;
+    // Fields of a schema's generated classes read through generated accessors instead of
+    // reflection.
+    if (!test_only_ && fd != nullptr && !repeated_ && fast != nullptr) {
+      fast_reflection_ = GeneratedReflection(expected);
+      if (fast_reflection_ != nullptr) fast_ = fast;
     }
   }
 
@@ -329,19 +343,27 @@ class SelectStep final : public Step {
   const pb::Reflection* fast_reflection_ = nullptr;
 };
 
-// msg.<map field>.<key> for map<string, dealcoach.v1.FieldValue> custom fields: a
-// missing key is Unknown (the CRM did not send the field), not an error.
+// msg.<map field>.<key> for custom-field maps (map<string, T>, T a schema's dynamic
+// value type): a missing key is Unknown (the CRM did not send the field), not an error.
 class CustomFieldStep final : public Step {
  public:
+  // `lookup` finds a key in `map_field` of the generated class of its containing type
+  // (FastAccessors::CustomFieldLookup), or is null.
   CustomFieldStep(StepPtr message, const pb::FieldDescriptor* map_field, std::string key,
-                  bool has_type, FieldType type, std::string path, bool test_only)
+                  bool has_type, FieldType type, std::string path, bool test_only,
+                  FastCustomFieldLookup lookup)
       : message_(std::move(message)),
         map_field_(map_field),
         key_(std::move(key)),
         has_type_(has_type),
         type_(type),
         path_(std::move(path)),
-        test_only_(test_only) {}
+        test_only_(test_only),
+        lookup_(lookup),
+        lookup_reflection_(lookup == nullptr ? nullptr
+                                             : GeneratedReflection(map_field->containing_type())) {
+    if (lookup_reflection_ == nullptr) lookup_ = nullptr;
+  }
 
   Value Eval(Frame& f) const override {
     Value v = message_->Eval(f);
@@ -361,16 +383,8 @@ class CustomFieldStep final : public Step {
 
  private:
   const pb::Message* Lookup(const pb::Message& msg, const pb::Reflection* reflection) const {
-    // Fast path for the generated Opportunity class (the playbook case).
-    static const pb::Reflection* const kOppReflection =
-        dealcoach::v1::Opportunity::default_instance().GetReflection();
-    static const pb::FieldDescriptor* const kOppFields =
-        dealcoach::v1::Opportunity::descriptor()->FindFieldByName("fields");
-    if (reflection == kOppReflection && map_field_ == kOppFields) {
-      const auto& fields = static_cast<const dealcoach::v1::Opportunity&>(msg).fields();
-      auto it = fields.find(key_);
-      return it == fields.end() ? nullptr : &it->second;
-    }
+    // The generated class (the playbook case): its map, not reflection.
+    if (lookup_ != nullptr && reflection == lookup_reflection_) return lookup_(msg, key_);
     if (msg.GetDescriptor() != map_field_->containing_type()) return nullptr;
     const pb::Reflection* r = msg.GetReflection();
     const pb::Descriptor* entry = map_field_->message_type();
@@ -435,6 +449,8 @@ class CustomFieldStep final : public Step {
   FieldType type_;
   std::string path_;
   bool test_only_;
+  FastCustomFieldLookup lookup_;
+  const pb::Reflection* lookup_reflection_;
 };
 
 // Strict argument handling: any Unknown makes the result Unknown (merged), else the
@@ -693,7 +709,7 @@ class ComprehensionStep final : public Step {
     int64_t count = 0;
     std::vector<Value> out;
     MapEntries out_map;
-    // A planned repeated message field of a generated dealcoach.v1 message
+    // A planned repeated message field of a schema's generated message
     // (opp.contacts): elements come from the generated accessor, not reflection.
     const pb::Message* parent = nullptr;
     if (fast_.reader != nullptr && !is_map && slot2_ < 0 && range.repeated_field() == fast_.field &&
@@ -958,8 +974,11 @@ class Planner {
               ft = type;
             }
           }
-          return std::make_unique<CustomFieldStep>(Plan(msg), map_field, n->name, has_type, ft,
-                                                   path.empty() ? n->name : path, n->test_only);
+          const FastAccessors* acc = accessors();
+          return std::make_unique<CustomFieldStep>(
+              Plan(msg), map_field, n->name, has_type, ft, path.empty() ? n->name : path,
+              n->test_only,
+              acc == nullptr ? nullptr : acc->CustomFieldLookup(msg->type->descriptor, map_field));
         }
       }
     }
@@ -969,8 +988,12 @@ class Planner {
       expected = operand->type->descriptor;
       fd = expected->FindFieldByName(n->name);
     }
-    StepPtr step =
-        std::make_unique<SelectStep>(Plan(operand), n->name, expected, fd, path, n->test_only);
+    const FastAccessors* acc = accessors();
+    FastFieldReader fast = acc != nullptr && fd != nullptr && !n->test_only && !fd->is_repeated()
+                               ? acc->Field(expected, fd)
+                               : nullptr;
+    StepPtr step = std::make_unique<SelectStep>(Plan(operand), n->name, expected, fd, path,
+                                                n->test_only, fast);
     return Fold(std::move(step), n);
   }
 
@@ -1026,10 +1049,17 @@ class Planner {
     return step;
   }
 
-  // Generated accessors for a range that is a repeated message field of a dealcoach.v1
-  // message (the elements are plain messages, never well-known types).
-  static ComprehensionStep::FastRange FastRangeOf(const Node* range) {
+  // The schema's generated-accessor readers, or null.
+  const FastAccessors* accessors() const {
+    return env_.schema == nullptr ? nullptr : env_.schema->accessors;
+  }
+
+  // Generated accessors for a range that is a repeated message field of a message of the
+  // schema (the elements are plain messages, never well-known types).
+  ComprehensionStep::FastRange FastRangeOf(const Node* range) const {
     ComprehensionStep::FastRange fast;
+    const FastAccessors* acc = accessors();
+    if (acc == nullptr) return fast;
     if (range->kind != Node::Kind::kSelect || range->test_only) return fast;
     const Node* operand = range->args[0].get();
     if (!operand->type || operand->type->kind != TK::kMessage) return fast;
@@ -1039,7 +1069,7 @@ class Planner {
         fd->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
       return fast;
     }
-    FastElementReader reader = FindFastElement(d, fd);
+    FastElementReader reader = acc->Element(d, fd);
     const pb::Reflection* parent = GeneratedReflection(d);
     const pb::Reflection* elem = GeneratedReflection(fd->message_type());
     if (reader == nullptr || parent == nullptr || elem == nullptr) return fast;
@@ -1120,11 +1150,13 @@ class Planner {
 
 class ProgramImpl final : public Program {
  public:
-  ProgramImpl(StepPtr root, std::unique_ptr<const fast::FastProgram> fast, int num_slots,
-              Limits limits, TypePtr type, std::vector<std::string> attributes, std::string source)
+  ProgramImpl(StepPtr root, std::unique_ptr<const fast::FastProgram> fast,
+              const MessageSchema* schema, int num_slots, Limits limits, TypePtr type,
+              std::vector<std::string> attributes, std::string source)
       : root_(std::move(root)),
         fast_(std::move(fast)),
         fast_root_(fast_ == nullptr ? nullptr : fast_->root.get()),
+        fast_schema_(fast_ != nullptr && schema != nullptr ? schema : NoFastPath()),
         fast_uses_now_(fast_ != nullptr && fast_->uses_now),
         num_slots_(num_slots),
         limits_(limits),
@@ -1150,11 +1182,13 @@ class ProgramImpl final : public Program {
   }
   // The typed fast path; false when it does not apply or cannot decide.
   bool EvaluateFast(const Activation& activation, bool* out) const {
-    if (fast_root_ == nullptr) return false;
     const Activation::Impl& act = activation.impl();
-    if (act.fast_opp == nullptr || (fast_uses_now_ && !act.has_now)) return false;
+    // One compare decides both "this program has a fast path" and "the activation holds
+    // its schema's root": without a fast program fast_schema_ is a sentinel that no
+    // activation holds.
+    if (act.fast_schema != fast_schema_ || (fast_uses_now_ && !act.has_now)) return false;
     fast::Context c;
-    c.opp = act.fast_opp;
+    c.root = act.fast_root;
     c.now = act.now;
     c.max_iterations = limits_.max_iterations;
     FastScalar result;
@@ -1173,6 +1207,13 @@ class ProgramImpl final : public Program {
   StepPtr root_;
   std::unique_ptr<const fast::FastProgram> fast_;
   const fast::FastNode* fast_root_;  // fast_->root, one load closer
+  // A schema never registered, so never an activation's fast_schema.
+  static const MessageSchema* NoFastPath() {
+    static const MessageSchema* const sentinel = new MessageSchema();
+    return sentinel;
+  }
+
+  const MessageSchema* fast_schema_;  // the schema fast_ was planned for, or NoFastPath()
   bool fast_uses_now_;
   int num_slots_;
   Limits limits_;
@@ -1245,9 +1286,9 @@ CompileResult Compile(absl::string_view source, const Environment& env,
     };
     fast = fast::PlanFast(ast.get(), env.impl(), fold);
   }
-  result.program = std::make_unique<ProgramImpl>(std::move(root), std::move(fast),
-                                                 planner.num_slots(), options.limits, ast->type,
-                                                 std::move(attributes), std::string(source));
+  result.program = std::make_unique<ProgramImpl>(
+      std::move(root), std::move(fast), env.impl().schema, planner.num_slots(), options.limits,
+      ast->type, std::move(attributes), std::string(source));
   return finish();
 }
 

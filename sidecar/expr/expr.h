@@ -6,8 +6,12 @@
 // number of threads at once. Data problems never surface as absl::Status: a field the
 // CRM did not send evaluates to an Unknown value, a division by zero to an Error value.
 //
+// The library knows no schema of its own: an embedder declares its root message type
+// by protobuf Descriptor (schema.h; the sidecar's opportunity schema is in
+// sidecar/oppschema).
+//
 // Example:
-//   expr::Environment env = expr::Environment::ForOpportunity();
+//   expr::Environment env = oppschema::OpportunityEnvironment();  // ForSchema(...)
 //   env.DeclareCustomField("decision_to_change", expr::FieldType::kBool);
 //   expr::CompileResult r = expr::Compile("opp.fields.decision_to_change == true", env);
 //   if (!r.ok()) { ... r.issues ... }
@@ -26,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -59,8 +64,8 @@ struct Issue {
   // 1-based line and column inside the expression source.
   int line = 1;
   int column = 1;
-  // Message for an admin, e.g. "undefined field 'amout' on dealcoach.v1.Opportunity;
-  // did you mean 'amount'?".
+  // Message for an admin, e.g. "undefined field 'amout' on acme.Deal; did you mean
+  // 'amount'?".
   std::string message;
 };
 
@@ -68,7 +73,9 @@ struct Issue {
 enum class FieldType { kBool, kInt, kDouble, kString, kTimestamp };
 
 // Parses "bool" | "int" | "double" | "string" | "timestamp".
-absl::StatusOr<FieldType> ParseFieldType(absl::string_view name);
+[[nodiscard]] absl::StatusOr<FieldType> ParseFieldType(absl::string_view name);
+
+struct MessageSchema;  // schema.h
 
 // Declarations an expression is type-checked against. Thread-compatible: build it,
 // then share it read-only.
@@ -79,9 +86,11 @@ class Environment {
   Environment(const Environment&);
   Environment& operator=(const Environment&);
 
-  // The playbook environment: `opp` of type dealcoach.v1.Opportunity (schema read
-  // from the protobuf descriptor) and `now` of type google.protobuf.Timestamp.
-  static Environment ForOpportunity();
+  // The environment of an embedder's schema (schema.h): its root variable of its root
+  // message type (read from the protobuf descriptor), its clock variable as a
+  // timestamp, and its fast accessors for planning. Registers the schema
+  // (RegisterSchema), whose errors it returns; `schema` must outlive the environment.
+  [[nodiscard]] static absl::StatusOr<Environment> ForSchema(const MessageSchema& schema);
 
   // Declares a variable whose type is a protobuf message.
   void DeclareMessageVariable(const std::string& name, const google::protobuf::Descriptor* type);
@@ -89,12 +98,13 @@ class Environment {
   void DeclareTimestampVariable(const std::string& name);
   // Declares a variable of dynamic type (checked at run time), for `dealcoach expr`.
   void DeclareDynVariable(const std::string& name);
-  // Declares `opp.fields.<name>` (any map<string, dealcoach.v1.FieldValue> field)
-  // with a static type, so that a misspelt or mistyped custom field is a load error.
+  // Declares `<msg>.<map>.<name>` for any custom-field map (a map<string, T> field
+  // whose T is a schema's dynamic value type, e.g. `opp.fields.<name>`) with a static
+  // type, so that a misspelt or mistyped custom field is a load error.
   void DeclareCustomField(const std::string& name, FieldType type);
   // EXTENSION: declares a variable by its CEL type ("int", "list(string)",
   // "map(string, dyn)", "timestamp", ...). InvalidArgument for a malformed type.
-  absl::Status DeclareVariable(const std::string& name, absl::string_view cel_type);
+  [[nodiscard]] absl::Status DeclareVariable(const std::string& name, absl::string_view cel_type);
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
@@ -108,9 +118,9 @@ struct CompileOptions {
   // EXTENSION: when false, type errors are not reported (everything is checked at run
   // time, as cel-spec's `disable_check` conformance tests require). Default: true.
   bool check_types = true;
-  // EXTENSION: also plan the typed fast path (fast_path.h) for bool conditions over the
-  // playbook environment. It never changes a result; off only to compare the two paths
-  // in tests and benchmarks. Default: true.
+  // EXTENSION: also plan the typed fast path (fast_path.h) for bool conditions over a
+  // schema environment (Environment::ForSchema) whose schema has fast accessors. It never changes a
+  // result; off only to compare the two paths in tests and benchmarks. Default: true.
   bool fast_path = true;
 };
 
@@ -155,6 +165,8 @@ class Activation {
   Activation(const Activation&) = delete;
   Activation& operator=(const Activation&) = delete;
 
+  // Sets a message variable. Under a registered schema's root variable name, a message
+  // of the schema's generated root class also feeds the typed fast path.
   void SetMessage(absl::string_view name, const google::protobuf::Message* message);
   void SetTimestamp(absl::string_view name, absl::Time time);
   void SetValue(absl::string_view name, Value value);
@@ -184,11 +196,16 @@ bool HasFastPath(const Program& program);
 // Evaluates a condition and folds the value into a Truth.
 Condition EvaluateCondition(const Program& program, const Activation& activation);
 
-// For `dealcoach expr`: compiles `source` with every top-level key of `vars_json` (a
-// JSON object) declared as a dynamic variable, plus `opp` (parsed as an Opportunity in
-// proto3 JSON form) and `now` (RFC 3339) when present, evaluates it and returns the
-// result rendered in CEL literal syntax, or an error that names line:col.
-absl::StatusOr<std::string> EvaluateForCli(absl::string_view source, absl::string_view vars_json);
+// For a command line (`dealcoach expr`): compiles `source` with every top-level key of
+// `vars_json` (a JSON object) declared as a dynamic variable, except, when `schema` is
+// given, its root variable (parsed as its root type in proto3 JSON form; a custom-field
+// map also takes plain JSON values, `{"tier": "gold"}`, and declares each key with the
+// type its value has) and its clock variable (an RFC 3339 string). Evaluates it and
+// returns the result in CEL literal syntax (doubles as `1000.0`), or InvalidArgument
+// naming line:col, the evaluation error, or the bad variable.
+[[nodiscard]] absl::StatusOr<std::string> EvaluateForCli(absl::string_view source,
+                                                         absl::string_view vars_json,
+                                                         const MessageSchema* schema = nullptr);
 
 }  // namespace dealcoach::expr
 

@@ -1,12 +1,14 @@
-// Plan-time table of generated-accessor readers for dealcoach.v1 message fields.
+// The vocabulary of generated-accessor readers and typed fast-path nodes.
 //
 // Protobuf reflection costs 5-10 ns per HasField/Get* call; the generated accessors
-// inline to about 1 ns. The planner asks FindFastField() once per selection and, when
-// the field is in the table, the evaluator reads it through the generated class instead
-// of reflection. The table is keyed by (message descriptor, field number); any field not
-// in it (and any message not built from the generated pool) keeps the reflection path.
+// inline to about 1 ns. An embedder that knows its generated message classes supplies
+// readers of the shapes below through expr::FastAccessors (schema.h); the planner asks
+// for them once per selection, and the evaluator then reads the field through the
+// generated class instead of reflection. Any field without a reader (and any message not
+// built from the generated pool) keeps the reflection path. Nothing here names a schema.
 //
-// Thread-safety: the table is immutable after its first (thread-safe) initialisation.
+// Thread-safety: readers are plain functions; nodes are immutable after planning and
+// may be evaluated from any number of threads at once.
 #ifndef DEALCOACH_SIDECAR_EXPR_FAST_FIELDS_H_
 #define DEALCOACH_SIDECAR_EXPR_FAST_FIELDS_H_
 
@@ -23,26 +25,18 @@
 
 namespace dealcoach::expr {
 
-// Reads a singular field of a message of the generated class the reader was registered
-// for. Returns false when the field has presence and is unset; otherwise stores the
-// value in *out exactly as FieldToValue would (strings borrowed, Timestamp as a
-// timestamp, submessages as borrowed messages).
+enum class FieldType;  // expr.h
+
+// Reads a singular field of a message of the generated class the reader was made for.
+// Returns false when the field has presence and is unset; otherwise stores the value in
+// *out exactly as FieldToValue would (strings borrowed, Timestamp as a timestamp,
+// submessages as borrowed messages).
 using FastFieldReader = bool (*)(const google::protobuf::Message& message, Value* out);
 
-// The reader for `field` of `descriptor`, or null when there is none. The caller must
-// only use it on messages whose Reflection is `descriptor`'s generated one
-// (GeneratedReflection(descriptor)).
-FastFieldReader FindFastField(const google::protobuf::Descriptor* descriptor,
-                              const google::protobuf::FieldDescriptor* field);
-
 // Element `index` (in range) of a repeated message field of a message of the generated
-// class the reader was registered for.
+// class the reader was made for.
 using FastElementReader =
     const google::protobuf::Message& (*)(const google::protobuf::Message& message, int index);
-
-// The element reader for repeated message `field` of `descriptor`, or null.
-FastElementReader FindFastElement(const google::protobuf::Descriptor* descriptor,
-                                  const google::protobuf::FieldDescriptor* field);
 
 // A timestamp (since the Unix epoch) or a duration as seconds plus nanoseconds in
 // [0, 1e9): cheaper to read, subtract and compare than absl::Duration, whose
@@ -97,30 +91,20 @@ union FastScalar {
 
 // Reads a singular scalar or Timestamp field; false when it has presence and is unset.
 using FastScalarReader = bool (*)(const google::protobuf::Message& message, FastScalar* out);
-FastScalarReader FindFastScalar(const google::protobuf::Descriptor* descriptor,
-                                const google::protobuf::FieldDescriptor* field);
 
 // Presence of a singular field with explicit presence (optional scalar, submessage).
 using FastHasReader = bool (*)(const google::protobuf::Message& message);
-FastHasReader FindFastHas(const google::protobuf::Descriptor* descriptor,
-                          const google::protobuf::FieldDescriptor* field);
 
 // A singular submessage field (not Timestamp); null when unset.
 using FastMessageReader =
     const google::protobuf::Message* (*)(const google::protobuf::Message& message);
-FastMessageReader FindFastMessage(const google::protobuf::Descriptor* descriptor,
-                                  const google::protobuf::FieldDescriptor* field);
 
 // Number of elements of a repeated field.
 using FastSizeReader = int (*)(const google::protobuf::Message& message);
-FastSizeReader FindFastSize(const google::protobuf::Descriptor* descriptor,
-                            const google::protobuf::FieldDescriptor* field);
 
 // A repeated string field.
 using FastStringsReader =
     const google::protobuf::RepeatedPtrField<std::string>& (*)(const google::protobuf::Message&);
-FastStringsReader FindFastStrings(const google::protobuf::Descriptor* descriptor,
-                                  const google::protobuf::FieldDescriptor* field);
 
 // Counts the elements of repeated message field `range` whose optional bool field is
 // true (or false when `negate`), in one loop over the generated class: the fused form of
@@ -129,28 +113,82 @@ FastStringsReader FindFastStrings(const google::protobuf::Descriptor* descriptor
 // and the function returns false. *size receives the number of elements.
 using FastFlagCounter = bool (*)(const google::protobuf::Message& parent, bool negate,
                                  bool skip_unset, int64_t* count, int64_t* size);
-FastFlagCounter FindFastFlagCounter(const google::protobuf::Descriptor* descriptor,
-                                    const google::protobuf::FieldDescriptor* range,
-                                    const google::protobuf::FieldDescriptor* flag);
+
+// The value message stored under `key` in a map<string, dynamic value> custom-field map
+// of `message` (see MessageSchema::dynamic_value_type), or null when the key is absent.
+using FastCustomFieldLookup =
+    const google::protobuf::Message* (*)(const google::protobuf::Message& message,
+                                         const std::string& key);
 
 namespace fast {
-class FastNode;
-enum class CompareOp;
+
+// Nested comprehensions the fast path handles.
+constexpr int kMaxDepth = 4;
+
+// Per-evaluation state of the typed fast path.
+struct Context {
+  // The schema's root variable: a message of the generated class of
+  // MessageSchema::root_type.
+  const google::protobuf::Message* root = nullptr;
+  // The schema's clock variable, as time since the Unix epoch.
+  FastTime now;
+  // The current element of each enclosing comprehension, by nesting depth.
+  const google::protobuf::Message* elems[kMaxDepth];  // written before read
+  int64_t iterations = 0;
+  int64_t max_iterations = 0;
+};
+
+// The comparison operators of the fast path.
+enum class CompareOp { kLt, kLe, kGt, kGe, kEq, kNe };
+
+// `x op y` for an operator chosen at run time. NaN compares false under every relation
+// and unequal, as CEL's built-ins do.
+template <typename T>
+bool CompareWith(CompareOp op, const T& x, const T& y) {
+  switch (op) {
+    case CompareOp::kLt:
+      return x < y;
+    case CompareOp::kLe:
+      return x <= y;
+    case CompareOp::kGt:
+      return x > y;
+    case CompareOp::kGe:
+      return x >= y;
+    case CompareOp::kEq:
+      return x == y;
+    case CompareOp::kNe:
+      return x != y;
+  }
+  return false;
+}
+
+// A node of the typed fast path.
+class FastNode {
+ public:
+  virtual ~FastNode() = default;
+  // Writes the value to *out and returns true, or returns false when undecided (the
+  // general evaluator then answers: an unknown, an error, or anything outside the subset).
+  virtual bool Eval(Context& c, FastScalar* out) const = 0;
+};
+
 }  // namespace fast
 
-// `opp.<field> <op> k` for a scalar or Timestamp field of dealcoach.v1.Opportunity, as one
+// `root.<field> <op> k` for a scalar or Timestamp field of the schema's root type, as one
 // fast-path node with the generated accessor inlined (no reader call). `k` holds the
-// constant as the field's FastScalar member would; a string constant is `text`.
+// constant as the field's FastScalar member would; a string constant is `text`. The node
+// reads Context::root.
 using FastRootCompareFactory = std::unique_ptr<const fast::FastNode> (*)(fast::CompareOp op,
                                                                          const FastScalar& k,
                                                                          std::string text);
-FastRootCompareFactory FindFastRootCompare(const google::protobuf::Descriptor* descriptor,
-                                           const google::protobuf::FieldDescriptor* field);
 
-// The Reflection of the generated class for `descriptor`, or null when the descriptor
-// does not come from the generated pool.
-const google::protobuf::Reflection* GeneratedReflection(
-    const google::protobuf::Descriptor* descriptor);
+// `root.<map>.<key>` (or has(...) when `test_only`) for a declared custom field of type
+// `want`, as one fast-path node reading Context::root. When not `test_only` the node
+// decides only when the value is recorded and holds `want` (an int read as a double
+// widens); otherwise it is undecided. has(...) decides always: true when the key is
+// present and its value set.
+using FastCustomFieldFactory = std::unique_ptr<const fast::FastNode> (*)(std::string key,
+                                                                         FieldType want,
+                                                                         bool test_only);
 
 }  // namespace dealcoach::expr
 

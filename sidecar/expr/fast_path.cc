@@ -1,7 +1,7 @@
-// The typed fast path (see fast_path.h): typed nodes over the generated dealcoach.v1
-// classes. Every node either produces a definite value or reports "undecided"; the
-// logic nodes and macros mirror CEL's absorption rules so that a definite answer is
-// always the one the general evaluator would give.
+// The typed fast path (see fast_path.h): typed nodes over a schema's generated classes,
+// read through the embedder's FastAccessors (schema.h). Every node either produces a definite value
+// or reports "undecided"; the logic nodes and macros mirror CEL's absorption rules so that a
+// definite answer is always the one the general evaluator would give.
 #include "sidecar/expr/fast_path.h"
 
 #include <string>
@@ -11,7 +11,6 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/match.h"
-#include "dealcoach/v1/opportunity.pb.h"
 #include "re2/re2.h"
 #include "sidecar/common/time_util.h"
 
@@ -19,7 +18,6 @@ namespace dealcoach::expr::fast {
 namespace {
 
 namespace pb = google::protobuf;
-namespace v1 = dealcoach::v1;
 using TK = Type::Kind;
 
 // The scalar kinds of the fast path. Timestamps are durations since the epoch.
@@ -71,17 +69,17 @@ FastTime Add(FastTime a, FastTime b) {
 using NodePtr = std::unique_ptr<const FastNode>;
 
 // ---------------------------------------------------------------------------
-// Reading the opportunity.
+// Reading the root message.
 
-// Where a message comes from: `opp` or a comprehension element, then singular
-// submessage fields (opp.account).
+// Where a message comes from: the root variable (`opp`) or a comprehension element, then
+// singular submessage fields (opp.account).
 struct MessagePath {
-  int depth = -1;  // -1: opp; otherwise the comprehension nesting depth
+  int depth = -1;  // -1: the root; otherwise the comprehension nesting depth
   std::vector<FastMessageReader> chain;
   const pb::Descriptor* descriptor = nullptr;
 
   const pb::Message* Resolve(const Context& c) const {
-    const pb::Message* m = depth < 0 ? c.opp : c.elems[depth];
+    const pb::Message* m = depth < 0 ? c.root : c.elems[depth];
     if (ABSL_PREDICT_TRUE(chain.empty())) return m;
     return WalkChain(m);
   }
@@ -166,52 +164,6 @@ class SizeNode final : public FastNode {
   MessagePath path_;
   FastSizeReader size_;
   bool nonempty_;
-};
-
-// opp.fields.<key> with its declared type, or has(opp.fields.<key>).
-class CustomFieldNode final : public FastNode {
- public:
-  CustomFieldNode(std::string key, SK want, bool test_only)
-      : key_(std::move(key)), want_(want), test_only_(test_only) {}
-  bool Eval(Context& c, FastScalar* out) const override {
-    const auto& fields = static_cast<const v1::Opportunity*>(c.opp)->fields();
-    auto it = fields.find(key_);
-    const v1::FieldValue* fv = it == fields.end() ? nullptr : &it->second;
-    if (test_only_) {
-      out->b = fv != nullptr && fv->kind_case() != v1::FieldValue::KIND_NOT_SET;
-      return true;
-    }
-    if (fv == nullptr) return false;  // not recorded: unknown
-    switch (fv->kind_case()) {
-      case v1::FieldValue::kBoolValue:
-        out->b = fv->bool_value();
-        return want_ == SK::kBool;
-      case v1::FieldValue::kIntValue:
-        if (want_ == SK::kDouble) {
-          out->d = static_cast<double>(fv->int_value());
-          return true;
-        }
-        out->i = fv->int_value();
-        return want_ == SK::kInt;
-      case v1::FieldValue::kDoubleValue:
-        out->d = fv->double_value();
-        return want_ == SK::kDouble;
-      case v1::FieldValue::kStringValue:
-        out->s = FastString::Of(fv->string_value());
-        return want_ == SK::kString;
-      case v1::FieldValue::kTimestampValue:
-        out->t =
-            FastTime::Normalized(fv->timestamp_value().seconds(), fv->timestamp_value().nanos());
-        return want_ == SK::kTime;
-      default:
-        return false;
-    }
-  }
-
- private:
-  std::string key_;
-  SK want_;
-  bool test_only_;
 };
 
 // ---------------------------------------------------------------------------
@@ -637,7 +589,9 @@ struct Planned {
 
 class Planner {
  public:
-  Planner(const EnvironmentData& env, const ConstantFolder& fold) : env_(env), fold_(fold) {}
+  // env.schema and its accessors are not null.
+  Planner(const EnvironmentData& env, const ConstantFolder& fold)
+      : env_(env), schema_(*env.schema), acc_(*env.schema->accessors), fold_(fold) {}
 
   bool uses_now() const { return uses_now_; }
 
@@ -653,7 +607,8 @@ class Planner {
     }
     switch (n->kind) {
       case Node::Kind::kIdent:
-        if (n->name == "now" && !Shadowed("now") && now_declared_ok() && kind == SK::kTime) {
+        if (!schema_.clock_variable.empty() && n->name == schema_.clock_variable &&
+            !Shadowed(n->name) && now_declared_ok() && kind == SK::kTime) {
           uses_now_ = true;
           return {std::make_unique<NowNode>(), kind};
         }
@@ -673,9 +628,39 @@ class Planner {
  private:
   bool now_declared_ok() const {
     for (const auto& v : env_.vars) {
-      if (v.name == "now") return v.type != nullptr && v.type->kind == TK::kTimestamp;
+      if (v.name == schema_.clock_variable) {
+        return v.type != nullptr && v.type->kind == TK::kTimestamp;
+      }
     }
     return false;
+  }
+
+  // The schema's readers (schema.h).
+  FastScalarReader FindFastScalar(const pb::Descriptor* d, const pb::FieldDescriptor* f) const {
+    return acc_.Scalar(d, f);
+  }
+  FastHasReader FindFastHas(const pb::Descriptor* d, const pb::FieldDescriptor* f) const {
+    return acc_.Has(d, f);
+  }
+  FastMessageReader FindFastMessage(const pb::Descriptor* d, const pb::FieldDescriptor* f) const {
+    return acc_.SubMessage(d, f);
+  }
+  FastSizeReader FindFastSize(const pb::Descriptor* d, const pb::FieldDescriptor* f) const {
+    return acc_.Size(d, f);
+  }
+  FastStringsReader FindFastStrings(const pb::Descriptor* d, const pb::FieldDescriptor* f) const {
+    return acc_.Strings(d, f);
+  }
+  FastElementReader FindFastElement(const pb::Descriptor* d, const pb::FieldDescriptor* f) const {
+    return acc_.Element(d, f);
+  }
+  FastFlagCounter FindFastFlagCounter(const pb::Descriptor* d, const pb::FieldDescriptor* range,
+                                      const pb::FieldDescriptor* flag) const {
+    return acc_.FlagCounter(d, range, flag);
+  }
+  FastRootCompareFactory FindFastRootCompare(const pb::Descriptor* d,
+                                             const pb::FieldDescriptor* f) const {
+    return acc_.RootCompare(d, f);
   }
 
   bool Shadowed(const std::string& name) const {
@@ -741,7 +726,9 @@ class Planner {
           return true;
         }
       }
-      if (n->name != "opp" || n->type->descriptor != v1::Opportunity::descriptor()) return false;
+      if (n->name != schema_.root_variable || n->type->descriptor != schema_.root_type) {
+        return false;
+      }
       path->depth = -1;
       path->descriptor = n->type->descriptor;
       return true;
@@ -757,26 +744,29 @@ class Planner {
     return true;
   }
 
-  // opp.fields.<key>: the operand is the `fields` map of the top-level opportunity.
+  // root.<map>.<key>: the operand is a custom-field map (map<string, dynamic value>) of
+  // the root variable itself.
   bool IsCustomField(const Node* n) const {
     if (n->kind != Node::Kind::kSelect) return false;
     const Node* map = n->args[0].get();
-    if (map->kind != Node::Kind::kSelect || map->test_only || map->name != "fields" ||
-        map->type == nullptr || map->type->kind != TK::kMap || !IsCustomFieldValue(map->type->b)) {
+    if (map->kind != Node::Kind::kSelect || map->test_only || map->type == nullptr ||
+        map->type->kind != TK::kMap || !IsCustomFieldValue(map->type->b)) {
       return false;
     }
     const Node* root = map->args[0].get();
-    return root->kind == Node::Kind::kIdent && root->name == "opp" && !Shadowed("opp") &&
-           root->type != nullptr && root->type->kind == TK::kMessage &&
-           root->type->descriptor == v1::Opportunity::descriptor();
+    return root->kind == Node::Kind::kIdent && root->name == schema_.root_variable &&
+           !Shadowed(root->name) && root->type != nullptr && root->type->kind == TK::kMessage &&
+           root->type->descriptor == schema_.root_type;
   }
 
   Planned PlanSelect(const Node* n, SK kind) {
     if (IsCustomField(n)) {
       SK want = SK::kNone;
-      for (const auto& [name, type] : env_.custom_fields) {
+      FieldType type = FieldType::kBool;
+      for (const auto& [name, declared] : env_.custom_fields) {
         if (name != n->name) continue;
-        switch (type) {
+        type = declared;
+        switch (declared) {
           case FieldType::kBool:
             want = SK::kBool;
             break;
@@ -795,7 +785,10 @@ class Planner {
         }
       }
       if (want == SK::kNone || (!n->test_only && want != kind)) return {};
-      return {std::make_unique<CustomFieldNode>(n->name, want, n->test_only), kind};
+      const pb::FieldDescriptor* map_field = schema_.root_type->FindFieldByName(n->args[0]->name);
+      FastCustomFieldFactory factory = acc_.CustomField(schema_.root_type, map_field);
+      if (factory == nullptr) return {};
+      return {factory(n->name, type, n->test_only), kind};
     }
     MessagePath path;
     if (!PlanMessage(n->args[0].get(), &path)) return {};
@@ -1199,6 +1192,8 @@ class Planner {
   }
 
   const EnvironmentData& env_;
+  const MessageSchema& schema_;
+  const FastAccessors& acc_;
   const ConstantFolder& fold_;
   std::vector<std::string> scopes_;  // comprehension variables, outermost first
   bool uses_now_ = false;
@@ -1209,14 +1204,15 @@ class Planner {
 std::unique_ptr<const FastProgram> PlanFast(const Node* root, const EnvironmentData& env,
                                             const ConstantFolder& fold) {
   if (root == nullptr || KindOf(root->type) != SK::kBool) return nullptr;
-  bool opp_ok = false;
+  if (env.schema == nullptr || env.schema->accessors == nullptr) return nullptr;
+  bool root_ok = false;
   for (const auto& v : env.vars) {
-    if (v.name == "opp") {
-      opp_ok = v.type != nullptr && v.type->kind == TK::kMessage &&
-               v.type->descriptor == v1::Opportunity::descriptor();
+    if (v.name == env.schema->root_variable) {
+      root_ok = v.type != nullptr && v.type->kind == TK::kMessage &&
+                v.type->descriptor == env.schema->root_type;
     }
   }
-  if (!opp_ok) return nullptr;
+  if (!root_ok) return nullptr;
   Planner planner(env, fold);
   Planned planned = planner.Plan(root);
   if (!planned || planned.kind != SK::kBool) return nullptr;

@@ -55,7 +55,7 @@ struct Type {
   bool is_numeric() const {
     return kind == Kind::kInt || kind == Kind::kUint || kind == Kind::kDouble;
   }
-  // CEL notation: "int", "list(string)", "map(string, dyn)", "dealcoach.v1.Contact".
+  // CEL notation: "int", "list(string)", "map(string, dyn)", "acme.Contact".
   std::string ToString() const;
 };
 

@@ -7,10 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "dealcoach/v1/opportunity.pb.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "sidecar/expr/schema_internal.h"
 
 namespace dealcoach::expr {
 
@@ -392,11 +392,8 @@ namespace {
 struct WellKnown {
   const pb::Descriptor* timestamp = pb::Timestamp::descriptor();
   const pb::Descriptor* duration = pb::Duration::descriptor();
-  const pb::Descriptor* field_value = dealcoach::v1::FieldValue::descriptor();
   const pb::Reflection* timestamp_reflection = pb::Timestamp::default_instance().GetReflection();
   const pb::Reflection* duration_reflection = pb::Duration::default_instance().GetReflection();
-  const pb::Reflection* field_value_reflection =
-      dealcoach::v1::FieldValue::default_instance().GetReflection();
   // Both accessors run a once-initialisation check on every call; cache them.
   const pb::DescriptorPool* generated_pool = pb::DescriptorPool::generated_pool();
   const pb::MessageFactory* generated_factory = pb::MessageFactory::generated_factory();
@@ -430,7 +427,8 @@ Value MessageToValueWith(const pb::Message* message, const pb::Descriptor* d,
     if (d == k.duration) return Value::Duration(dur);
     return Value::Timestamp(absl::UnixEpoch() + dur);
   }
-  if (d == k.field_value) {
+  // A schema's dynamic value type (a CRM custom field): the member that is set.
+  if (internal::IsDynamicValueType(d)) {
     const pb::FieldDescriptor* set = r->GetOneofFieldDescriptor(*message, d->oneof_decl(0));
     if (set == nullptr) return Value::Null();
     return FieldToValue(*message, r, set);

@@ -128,7 +128,7 @@ class Value {
   // kError: the message.
   const std::string& error_message() const;
 
-  // The CEL type name of the value ("int", "list", "dealcoach.v1.Contact", ...).
+  // The CEL type name of the value ("int", "list", "acme.Contact", ...).
   std::string TypeName() const;
 
   // CEL literal rendering: true, 3, 2.5, "text", timestamp("2026-01-01T00:00:00Z"),
@@ -176,7 +176,8 @@ Value RepeatedElementToValue(const google::protobuf::Message& message,
                              const google::protobuf::Reflection* element_reflection = nullptr,
                              const google::protobuf::Reflection* reflection = nullptr);
 // Converts a message to a Value: well-known Timestamp/Duration become scalars, a
-// dealcoach.v1.FieldValue becomes the value of its set member (null when none).
+// registered schema's dynamic value type (schema.h) becomes the value of its set member
+// (null when none).
 Value MessageToValue(const google::protobuf::Message* message);
 
 // CEL equality (heterogeneous numeric equality, NaN != NaN, deep list/map/message

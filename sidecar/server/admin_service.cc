@@ -3,14 +3,10 @@
 #include <memory>
 #include <string>
 
+#include "sidecar/common/time_util.h"
+
 namespace dealcoach::server {
 namespace {
-
-void ToTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t secs = absl::ToUnixSeconds(t);
-  ts->set_seconds(secs);
-  ts->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(secs))));
-}
 
 bool Known(absl::Time t) { return t != absl::InfinitePast() && t != absl::InfiniteFuture(); }
 
@@ -25,14 +21,14 @@ void FillStatus(const source::OpportunitySource* source, const runtime::Snapshot
     out->set_connector(st.connector_type);
     out->set_healthy(health.healthy);
     out->set_detail(health.detail);
-    if (Known(st.last_sync)) ToTimestamp(st.last_sync, out->mutable_last_sync_time());
+    if (Known(st.last_sync)) SetTimestamp(st.last_sync, out->mutable_last_sync_time());
     out->set_last_sync_count(st.last_sync_count);
     out->set_sync_passes(st.sync_passes);
     out->set_last_error(st.last_error);
-    if (Known(st.last_error_at)) ToTimestamp(st.last_error_at, out->mutable_last_error_time());
+    if (Known(st.last_error_at)) SetTimestamp(st.last_error_at, out->mutable_last_error_time());
     out->set_cached_count(st.cached);
     if (Known(st.last_reconcile)) {
-      ToTimestamp(st.last_reconcile, out->mutable_last_reconcile_time());
+      SetTimestamp(st.last_reconcile, out->mutable_last_reconcile_time());
     }
     out->set_last_reconcile_evicted(st.last_reconcile_evicted);
     out->set_reconcile_supported(st.reconcile_supported);
@@ -50,7 +46,7 @@ void FillStatus(const source::OpportunitySource* source, const runtime::Snapshot
       }
       p->set_last_reload_ok(e.last_reload_diagnostics.empty() && e.playbook != nullptr);
       if (Known(e.last_reload_attempt)) {
-        ToTimestamp(e.last_reload_attempt, p->mutable_last_reload_time());
+        SetTimestamp(e.last_reload_attempt, p->mutable_last_reload_time());
       }
       for (const v1::Diagnostic& d : e.last_reload_diagnostics) {
         *p->add_last_reload_diagnostics() = d;

@@ -30,7 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/bounded_file.h"
 #include "sidecar/engine/engine.h"
-#include "sidecar/expr/expr.h"
+#include "sidecar/oppschema/oppschema.h"
 #include "sidecar/playbook_tests/playbook_tests.h"
 #include "sidecar/server/config.h"
 #include "sidecar/server/embedded.h"
@@ -607,7 +607,7 @@ int RunExpr(const CliArgs& args) {
     if (!text.ok()) return Usage(kExprHelp, std::string(text.status().message()));
     vars = *text;
   }
-  absl::StatusOr<std::string> result = expr::EvaluateForCli(args.positional[0], vars);
+  absl::StatusOr<std::string> result = oppschema::EvaluateForCli(args.positional[0], vars);
   if (!result.ok()) {
     std::printf("error: %s\n", std::string(result.status().message()).c_str());
     return 1;

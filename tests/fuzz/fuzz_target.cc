@@ -3,13 +3,14 @@
 #include "absl/strings/str_cat.h"
 #include "dealcoach/v1/opportunity.pb.h"
 #include "sidecar/expr/expr.h"
+#include "sidecar/oppschema/oppschema.h"
 
 namespace dealcoach::expr::fuzz {
 
 namespace {
 
 struct Fixture {
-  Fixture() : env(Environment::ForOpportunity()) {
+  Fixture() : env(oppschema::OpportunityEnvironment()) {
     env.DeclareCustomField("decision_to_change", FieldType::kBool);
     env.DeclareCustomField("tier", FieldType::kString);
     env.DeclareDynVariable("x");

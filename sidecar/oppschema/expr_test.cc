@@ -15,6 +15,7 @@
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "sidecar/oppschema/oppschema.h"
 
 namespace dealcoach::expr {
 namespace {
@@ -35,7 +36,7 @@ void SetTs(google::protobuf::Timestamp* ts, absl::Time t) {
 
 class ExprTest : public ::testing::Test {
  protected:
-  ExprTest() : env_(Environment::ForOpportunity()) {
+  ExprTest() : env_(oppschema::OpportunityEnvironment()) {
     env_.DeclareCustomField("decision_to_change", FieldType::kBool);
     env_.DeclareCustomField("budget", FieldType::kDouble);
     opp_.set_id("006A");
@@ -312,7 +313,7 @@ TEST_F(ExprTest, ArithmeticErrors) {
 }
 
 TEST(ExprLimits, NodeAndDepthLimitsAreCompileIssues) {
-  Environment env = Environment::ForOpportunity();
+  Environment env = oppschema::OpportunityEnvironment();
   CompileOptions options;
   options.limits.max_nodes = 10;
   CompileResult r = Compile("1 + 1 + 1 + 1 + 1 + 1", env, options);
@@ -346,7 +347,7 @@ TEST(ExprLimits, NodeAndDepthLimitsAreCompileIssues) {
 }
 
 TEST(ExprLimits, IterationLimitIsARuntimeError) {
-  Environment env = Environment::ForOpportunity();
+  Environment env = oppschema::OpportunityEnvironment();
   CompileOptions options;
   options.limits.max_iterations = 5;
   CompileResult r = Compile("[1, 2, 3].map(x, [1, 2, 3].map(y, x * y))", env, options);
@@ -390,34 +391,34 @@ TEST_F(ExprTest, CustomFieldTypeMismatchIsAnError) {
 }
 
 TEST(ExprCli, EvaluatesWithVars) {
-  auto r = EvaluateForCli("opp.amount * 2.0", R"({"opp": {"amount": 21.5}})");
+  auto r = oppschema::EvaluateForCli("opp.amount * 2.0", R"({"opp": {"amount": 21.5}})");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, "43.0");
-  r = EvaluateForCli("x + 1", R"({"x": 41})");
+  r = oppschema::EvaluateForCli("x + 1", R"({"x": 41})");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, "42");
-  r = EvaluateForCli("now.getFullYear() == 2026 && tags.exists(t, t == 'vip')",
-                     R"({"now": "2026-05-01T00:00:00Z", "tags": ["new", "vip"]})");
+  r = oppschema::EvaluateForCli("now.getFullYear() == 2026 && tags.exists(t, t == 'vip')",
+                                R"({"now": "2026-05-01T00:00:00Z", "tags": ["new", "vip"]})");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, "true");
-  r = EvaluateForCli("opp.fields.tier == 'gold'",
-                     R"({"opp": {"fields": {"tier": {"stringValue": "gold"}}}})");
+  r = oppschema::EvaluateForCli("opp.fields.tier == 'gold'",
+                                R"({"opp": {"fields": {"tier": {"stringValue": "gold"}}}})");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, "true");
-  r = EvaluateForCli("opp.close_date", R"({"opp": {}})");
+  r = oppschema::EvaluateForCli("opp.close_date", R"({"opp": {}})");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, "unknown(opp.close_date)");
 }
 
 TEST(ExprCli, ErrorsNameLineAndColumn) {
-  auto r = EvaluateForCli("opp.amout > 1", R"({"opp": {}})");
+  auto r = oppschema::EvaluateForCli("opp.amout > 1", R"({"opp": {}})");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "1:5: undefined field 'amout' on dealcoach.v1.Opportunity; did you mean 'amount'?");
-  r = EvaluateForCli("1 / 0", "{}");
+  r = oppschema::EvaluateForCli("1 / 0", "{}");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "evaluation error: division by zero");
-  r = EvaluateForCli("1", "[1]");
+  r = oppschema::EvaluateForCli("1", "[1]");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "vars: expected a JSON object");
 }
@@ -445,7 +446,7 @@ int64_t RssKb() {
 // A string doubled in a comprehension would reach 2^40 bytes; the value budget stops it
 // with an Error value naming the limit, and the peak RSS moves by a few MiB at most.
 TEST(ExprLimits, StringGrowthIsBoundedByTheValueBudget) {
-  Environment env = Environment::ForOpportunity();
+  Environment env = oppschema::OpportunityEnvironment();
   {
     std::ofstream clear("/proc/self/clear_refs");  // reset VmHWM to the current RSS
     clear << "5";

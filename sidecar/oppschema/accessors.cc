@@ -1,6 +1,5 @@
-// Generated-accessor readers for the dealcoach.v1 schema (see fast_fields.h).
-#include "sidecar/expr/fast_fields.h"
-
+// Generated-accessor readers for the dealcoach.v1 opportunity schema: the
+// expr::FastAccessors of OpportunitySchema() (see oppschema.h and sidecar/expr/schema.h).
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -9,12 +8,33 @@
 #include "absl/time/time.h"
 #include "dealcoach/v1/opportunity.pb.h"
 #include "google/protobuf/timestamp.pb.h"
-#include "sidecar/expr/fast_path.h"
+#include "sidecar/common/time_util.h"
+#include "sidecar/expr/expr.h"
+#include "sidecar/expr/fast_fields.h"
+#include "sidecar/expr/schema.h"
+#include "sidecar/oppschema/oppschema.h"
 
-namespace dealcoach::expr {
+namespace dealcoach::oppschema {
 
 namespace pb = google::protobuf;
 namespace v1 = dealcoach::v1;
+namespace fast = expr::fast;
+using expr::FastCustomFieldFactory;
+using expr::FastCustomFieldLookup;
+using expr::FastElementReader;
+using expr::FastFieldReader;
+using expr::FastFlagCounter;
+using expr::FastHasReader;
+using expr::FastMessageReader;
+using expr::FastRootCompareFactory;
+using expr::FastScalar;
+using expr::FastScalarReader;
+using expr::FastSizeReader;
+using expr::FastString;
+using expr::FastStringsReader;
+using expr::FastTime;
+using expr::FieldType;
+using expr::Value;
 
 namespace {
 
@@ -23,10 +43,7 @@ Value Make(bool b) { return Value::Bool(b); }
 Value Make(double d) { return Value::Double(d); }
 Value Make(int64_t i) { return Value::Int(i); }
 Value Make(const std::string& s) { return Value::StringView(s); }
-Value Make(const pb::Timestamp& t) {
-  return Value::Timestamp(absl::UnixEpoch() +
-                          (absl::Seconds(t.seconds()) + absl::Nanoseconds(t.nanos())));
-}
+Value Make(const pb::Timestamp& t) { return Value::Timestamp(ToAbslTime(t)); }
 
 // Typed conversions for FastScalar, matching Make above.
 void Put(bool b, FastScalar* out) { out->b = b; }
@@ -136,7 +153,7 @@ class RootCompareNode final : public fast::FastNode {
     if (!text_.empty()) k_.s = FastString::Of(text_);
   }
   bool Eval(fast::Context& c, FastScalar* out) const override {
-    const M& m = static_cast<const M&>(*c.opp);
+    const M& m = static_cast<const M&>(*c.root);
     if constexpr (Has != nullptr) {
       if (!(m.*Has)()) return false;  // not recorded: unknown, the general path decides
     }
@@ -154,6 +171,64 @@ template <typename M, auto Has, auto Get>
 std::unique_ptr<const fast::FastNode> MakeRootCompare(fast::CompareOp op, const FastScalar& k,
                                                       std::string text) {
   return std::make_unique<RootCompareNode<M, Has, Get>>(op, k, std::move(text));
+}
+
+// opp.fields.<key> with its declared type, or has(opp.fields.<key>).
+class CustomFieldNode final : public fast::FastNode {
+ public:
+  CustomFieldNode(std::string key, FieldType want, bool test_only)
+      : key_(std::move(key)), want_(want), test_only_(test_only) {}
+  bool Eval(fast::Context& c, FastScalar* out) const override {
+    const auto& fields = static_cast<const v1::Opportunity*>(c.root)->fields();
+    auto it = fields.find(key_);
+    const v1::FieldValue* fv = it == fields.end() ? nullptr : &it->second;
+    if (test_only_) {
+      out->b = fv != nullptr && fv->kind_case() != v1::FieldValue::KIND_NOT_SET;
+      return true;
+    }
+    if (fv == nullptr) return false;  // not recorded: unknown
+    switch (fv->kind_case()) {
+      case v1::FieldValue::kBoolValue:
+        out->b = fv->bool_value();
+        return want_ == FieldType::kBool;
+      case v1::FieldValue::kIntValue:
+        if (want_ == FieldType::kDouble) {
+          out->d = static_cast<double>(fv->int_value());
+          return true;
+        }
+        out->i = fv->int_value();
+        return want_ == FieldType::kInt;
+      case v1::FieldValue::kDoubleValue:
+        out->d = fv->double_value();
+        return want_ == FieldType::kDouble;
+      case v1::FieldValue::kStringValue:
+        out->s = FastString::Of(fv->string_value());
+        return want_ == FieldType::kString;
+      case v1::FieldValue::kTimestampValue:
+        out->t =
+            FastTime::Normalized(fv->timestamp_value().seconds(), fv->timestamp_value().nanos());
+        return want_ == FieldType::kTimestamp;
+      default:
+        return false;
+    }
+  }
+
+ private:
+  std::string key_;
+  FieldType want_;
+  bool test_only_;
+};
+
+std::unique_ptr<const fast::FastNode> MakeCustomField(std::string key, FieldType want,
+                                                      bool test_only) {
+  return std::make_unique<CustomFieldNode>(std::move(key), want, test_only);
+}
+
+// The general evaluator's key lookup in opp.fields.
+const pb::Message* LookupCustomField(const pb::Message& m, const std::string& key) {
+  const auto& fields = static_cast<const v1::Opportunity&>(m).fields();
+  auto it = fields.find(key);
+  return it == fields.end() ? nullptr : &it->second;
 }
 
 struct ElementEntry {
@@ -278,10 +353,6 @@ std::vector<Entry> BuildTable() {
   };
 }
 
-}  // namespace
-
-namespace {
-
 const Entry* FindEntry(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
   static const std::vector<Entry>* table = new std::vector<Entry>(BuildTable());
   if (descriptor == nullptr || field == nullptr || field->containing_type() != descriptor) {
@@ -339,14 +410,6 @@ const RepeatedEntry* FindRepeated(const pb::Descriptor* descriptor,
   return nullptr;
 }
 
-}  // namespace
-
-FastTime FastTime::FromDuration(absl::Duration d) {
-  absl::Duration rem;
-  const int64_t sec = absl::IDivDuration(d, absl::Seconds(1), &rem);
-  return Normalized(sec, absl::ToInt64Nanoseconds(rem));
-}
-
 FastFieldReader FindFastField(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
   const Entry* e = FindEntry(descriptor, field);
   return e == nullptr ? nullptr : e->reader;
@@ -363,8 +426,6 @@ FastScalarReader FindFastScalar(const pb::Descriptor* descriptor,
   const Entry* e = FindEntry(descriptor, field);
   return e == nullptr ? nullptr : e->scalar;
 }
-
-namespace {
 
 // Singular submessage fields (not Timestamp): their presence and the message.
 struct SubMessageEntry {
@@ -389,8 +450,6 @@ const SubMessageEntry* FindSubMessage(const pb::Descriptor* descriptor,
   }
   return nullptr;
 }
-
-}  // namespace
 
 FastHasReader FindFastHas(const pb::Descriptor* descriptor, const pb::FieldDescriptor* field) {
   if (const SubMessageEntry* sub = FindSubMessage(descriptor, field)) return sub->has;
@@ -456,12 +515,60 @@ FastElementReader FindFastElement(const pb::Descriptor* descriptor,
   return nullptr;
 }
 
-const pb::Reflection* GeneratedReflection(const pb::Descriptor* descriptor) {
-  if (descriptor == nullptr || descriptor->file()->pool() != pb::DescriptorPool::generated_pool()) {
-    return nullptr;
+// The table above, as the schema's accessors.
+class OpportunityAccessors final : public expr::FastAccessors {
+ public:
+  FastFieldReader Field(const pb::Descriptor* d, const pb::FieldDescriptor* f) const override {
+    return FindFastField(d, f);
   }
-  const pb::Message* prototype = pb::MessageFactory::generated_factory()->GetPrototype(descriptor);
-  return prototype == nullptr ? nullptr : prototype->GetReflection();
+  FastElementReader Element(const pb::Descriptor* d, const pb::FieldDescriptor* f) const override {
+    return FindFastElement(d, f);
+  }
+  FastScalarReader Scalar(const pb::Descriptor* d, const pb::FieldDescriptor* f) const override {
+    return FindFastScalar(d, f);
+  }
+  FastHasReader Has(const pb::Descriptor* d, const pb::FieldDescriptor* f) const override {
+    return FindFastHas(d, f);
+  }
+  FastMessageReader SubMessage(const pb::Descriptor* d,
+                               const pb::FieldDescriptor* f) const override {
+    return FindFastMessage(d, f);
+  }
+  FastSizeReader Size(const pb::Descriptor* d, const pb::FieldDescriptor* f) const override {
+    return FindFastSize(d, f);
+  }
+  FastStringsReader Strings(const pb::Descriptor* d, const pb::FieldDescriptor* f) const override {
+    return FindFastStrings(d, f);
+  }
+  FastFlagCounter FlagCounter(const pb::Descriptor* d, const pb::FieldDescriptor* range,
+                              const pb::FieldDescriptor* flag) const override {
+    return FindFastFlagCounter(d, range, flag);
+  }
+  FastRootCompareFactory RootCompare(const pb::Descriptor* d,
+                                     const pb::FieldDescriptor* f) const override {
+    return FindFastRootCompare(d, f);
+  }
+  FastCustomFieldLookup CustomFieldLookup(const pb::Descriptor* d,
+                                          const pb::FieldDescriptor* map_field) const override {
+    return IsFieldsMap(d, map_field) ? &LookupCustomField : nullptr;
+  }
+  FastCustomFieldFactory CustomField(const pb::Descriptor* d,
+                                     const pb::FieldDescriptor* map_field) const override {
+    return IsFieldsMap(d, map_field) ? &MakeCustomField : nullptr;
+  }
+
+ private:
+  static bool IsFieldsMap(const pb::Descriptor* d, const pb::FieldDescriptor* f) {
+    return d == v1::Opportunity::descriptor() && f != nullptr && f->containing_type() == d &&
+           f->number() == v1::Opportunity::kFieldsFieldNumber;
+  }
+};
+
+}  // namespace
+
+const expr::FastAccessors& OpportunityAccessors() {
+  static const expr::FastAccessors* accessors = new class OpportunityAccessors();
+  return *accessors;
 }
 
-}  // namespace dealcoach::expr
+}  // namespace dealcoach::oppschema

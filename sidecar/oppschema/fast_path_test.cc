@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "sidecar/common/time_util.h"
 #include "sidecar/expr/expr.h"
+#include "sidecar/oppschema/oppschema.h"
 
 namespace dealcoach::expr {
 namespace {
@@ -24,7 +25,7 @@ const absl::Time kNow = absl::FromUnixSeconds(1795000000);  // 2026-11-18
 void SetTs(google::protobuf::Timestamp* ts, absl::Time t) { SetTimestamp(t, ts); }
 
 Environment Env() {
-  Environment env = Environment::ForOpportunity();
+  Environment env = oppschema::OpportunityEnvironment();
   env.DeclareCustomField("decision_to_change", FieldType::kBool);
   env.DeclareCustomField("budget", FieldType::kDouble);
   env.DeclareCustomField("seats", FieldType::kInt);
