@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -46,21 +48,25 @@ Reduced Reduce(const engine::CompiledPlaybook* playbook, const v1::Opportunity& 
   return r;
 }
 
-// Sorted copy of `ids`.
-std::vector<std::string> Sorted(const google::protobuf::RepeatedPtrField<std::string>& ids) {
-  std::vector<std::string> out(ids.begin(), ids.end());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// a \ b and b \ a, of sorted lists.
-void SetDiff(const std::vector<std::string>& before, const std::vector<std::string>& after,
+// a \ b and b \ a of two id lists (few entries: sorted views, no string copies). Equal
+// lists in the same order, the common case, cost one pass.
+void SetDiff(const google::protobuf::RepeatedPtrField<std::string>& before,
+             const google::protobuf::RepeatedPtrField<std::string>& after,
              google::protobuf::RepeatedPtrField<std::string>* added,
              google::protobuf::RepeatedPtrField<std::string>* removed) {
-  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
-                      google::protobuf::RepeatedFieldBackInserter(added));
-  std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
-                      google::protobuf::RepeatedFieldBackInserter(removed));
+  if (before.size() == after.size() && std::equal(before.begin(), before.end(), after.begin())) {
+    return;
+  }
+  absl::InlinedVector<absl::string_view, 16> b(before.begin(), before.end());
+  absl::InlinedVector<absl::string_view, 16> a(after.begin(), after.end());
+  std::sort(b.begin(), b.end());
+  std::sort(a.begin(), a.end());
+  std::vector<absl::string_view> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  for (absl::string_view id : out) added->Add(std::string(id));
+  out.clear();
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(out));
+  for (absl::string_view id : out) removed->Add(std::string(id));
 }
 
 // Compares one deal's two results; true when anything changed.
@@ -110,9 +116,9 @@ bool Compare(const Reduced& before, const Reduced& after, const PlanInput& in,
         break;
     }
   }
-  SetDiff(Sorted(b.fired_behaviors()), Sorted(a.fired_behaviors()),
-          change->mutable_behaviors_added(), change->mutable_behaviors_removed());
-  SetDiff(Sorted(b.fired_risks()), Sorted(a.fired_risks()), change->mutable_risks_added(),
+  SetDiff(b.fired_behaviors(), a.fired_behaviors(), change->mutable_behaviors_added(),
+          change->mutable_behaviors_removed());
+  SetDiff(b.fired_risks(), a.fired_risks(), change->mutable_risks_added(),
           change->mutable_risks_removed());
   v1::PlanStageAheadChange ahead = v1::PLAN_STAGE_AHEAD_CHANGE_NONE;
   if (after.stage_ahead && !before.stage_ahead) ahead = v1::PLAN_STAGE_AHEAD_CHANGE_RAISED;
@@ -294,6 +300,7 @@ void ComputePlan(const PlanInput& in, v1::PlanPlaybookChangeResponse* out) {
     if (rep.name.empty()) rep.name = opp->owner().name();
     Count(change, differs, &rep.totals);
     Count(change, differs, &teams[opp->owner().team()].totals);
+    // (Count on an unchanged deal only bumps `deals`.)
     if (!differs) continue;
     change.set_opportunity_id(id);
     change.set_opportunity_name(opp->name());
