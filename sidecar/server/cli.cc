@@ -56,6 +56,12 @@ commands:
   demo    start a sidecar on the samples and ask it for guidance over gRPC
   store   operate the durable store       dealcoach store migrate|status|vacuum
 
+the admin's lifecycle, on a running sidecar (docs/admin.md):
+  plan DRAFT.yaml   what a draft would change on the live pipeline (saved as a plan)
+  publish --plan ID publish exactly what was planned
+  revisions | diff FROM [TO] | rollback REV | audit | decisions --deal ID
+  backtest [PLAYBOOK.yaml]   do the gates predict wins? (closed deals; --opportunities F)
+
 Run 'dealcoach <command> --help' for a command's options.
 )";
 
@@ -832,6 +838,12 @@ int RunCli(int argc, char** argv) {
   for (const Command& c : kCommands) {
     if (command != c.name) continue;
     absl::StatusOr<CliArgs> args = ParseCliArgs(rest, c.flags, c.accept_value_flag);
+    if (!args.ok()) return Usage(c.help, std::string(args.status().message()));
+    return c.run(*args);
+  }
+  for (const AdminCommand& c : AdminCommands()) {
+    if (command != c.name) continue;
+    absl::StatusOr<CliArgs> args = ParseCliArgs(rest, c.flags);
     if (!args.ok()) return Usage(c.help, std::string(args.status().message()));
     return c.run(*args);
   }

@@ -59,6 +59,16 @@ int RunDemo(const CliArgs& args);
 int RunStore(const CliArgs& args);  // store_cli.cc
 const char* StoreHelp();
 
+// The admin's lifecycle commands (admin_cli.cc): plan, publish, revisions, diff,
+// rollback, audit, decisions. They call a running sidecar over gRPC.
+struct AdminCommand {
+  const char* name;
+  int (*run)(const CliArgs&);
+  const char* help;
+  std::vector<FlagSpec> flags;
+};
+const std::vector<AdminCommand>& AdminCommands();
+
 }  // namespace dealcoach::server
 
 #endif  // DEALCOACH_SIDECAR_SERVER_CLI_H_

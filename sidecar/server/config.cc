@@ -233,6 +233,8 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"max_behaviors", "3", "behaviors returned when a request sends max_behaviors = 0"},
       {"playbooks.files", "(none)", "playbook files (comma-separated in flags/env)"},
       {"playbooks.default", "(first file)", "default playbook name"},
+      {"playbooks.plan_max_age", "15m",
+       "PublishPlaybook refuses a plan whose pipeline snapshot is older (docs/admin.md)"},
       {"reload.poll_interval", "1s", "how often playbook files are checked for changes"},
       {"shutdown_grace", "5s", "time in-flight calls get on SIGINT/SIGTERM"},
       {"source.sync_interval", "30s", "time between incremental CRM sync passes"},
@@ -352,7 +354,8 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                    "playbooks", "reload", "shutdown_grace", "source", "connector", "store",
                    "admin_http", "tls", "insecure", "http"},
                   origins));
-    DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
+    DC_RETURN_IF_ERROR(
+        CheckKeys(root["playbooks"], "playbooks", {"files", "default", "plan_max_age"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["admin_http"], "admin_http", {"listen"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["tls"], "tls",
@@ -428,6 +431,8 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
       }
       DC_RETURN_IF_ERROR(
           ReadString(playbooks["default"], "playbooks.default", origins, &c.default_playbook));
+      DC_RETURN_IF_ERROR(ReadDuration(playbooks["plan_max_age"], "playbooks.plan_max_age", origins,
+                                      &c.plan_max_age));
     }
     if (c.playbook_files.empty()) {
       return origins.Error("playbooks.files", playbooks ? playbooks["files"] : YAML::Node(),

@@ -53,6 +53,9 @@ struct SidecarConfig {
   std::vector<std::string> playbook_files;
   // Default playbook name; "" = the first file's playbook.
   std::string default_playbook;
+  // PublishPlaybook refuses a plan whose pipeline snapshot is older (docs/admin.md).
+  // Default: 15 min.
+  absl::Duration plan_max_age = absl::Minutes(15);
   // How often playbook files are checked for changes. Default: 1 s.
   absl::Duration reload_poll_interval = absl::Seconds(1);
   // How long in-flight calls get to finish on SIGINT/SIGTERM. Default: 5 s.

@@ -16,6 +16,7 @@
 #include "sidecar/common/time_util.h"
 #include "sidecar/engine/engine.h"
 #include "sidecar/playbook_tests/playbook_tests.h"
+#include "sidecar/runtime/log.h"
 #include "sidecar/server/request_limits.h"
 #include "sidecar/server/status.h"
 
@@ -388,27 +389,118 @@ grpc::Status CoachingServiceImpl::GetReviewChecklist(grpc::ServerContext* contex
   return ToGrpcStatus(status);
 }
 
+// Registers method `index` (the rpc's position in the .proto) with ParsingHandler.
+template <typename Mark, typename Service, typename Request, typename Response>
+void MarkParsed(const Mark& mark, int index, Service* service,
+                grpc::Status (Service::*method)(grpc::ServerContext*, const Request*, Response*)) {
+  mark(index, ParsingHandler<Request, Response>(
+                  [service, method](grpc::ServerContext* c, const Request* q, Response* r) {
+                    return (service->*method)(c, q, r);
+                  }));
+}
+
 PlaybookServiceImpl::PlaybookServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {
-  MarkMethodStreamed(
-      0, ParsingHandler<v1::ValidatePlaybookRequest, v1::ValidatePlaybookResponse>(
-             [this](grpc::ServerContext* c, const v1::ValidatePlaybookRequest* q,
-                    v1::ValidatePlaybookResponse* r) { return ValidatePlaybook(c, q, r); }));
-  MarkMethodStreamed(
-      1, ParsingHandler<v1::GetActivePlaybookRequest, v1::GetActivePlaybookResponse>(
-             [this](grpc::ServerContext* c, const v1::GetActivePlaybookRequest* q,
-                    v1::GetActivePlaybookResponse* r) { return GetActivePlaybook(c, q, r); }));
+  admin::AdminOptions options;
+  options.store = deps_.store;
+  options.tenant = deps_.tenant;
+  options.source = deps_.source;
+  options.playbooks = deps_.playbooks;
+  options.plan_max_age = deps_.plan_max_age;
+  options.now = deps_.now;
+  admin_ = std::make_unique<admin::PlaybookAdmin>(std::move(options));
+  // Indices follow the rpc order in playbook_service.proto.
+  using S = PlaybookServiceImpl;
+  auto mark = [this](int index, grpc::internal::MethodHandler* handler) {
+    MarkMethodStreamed(index, handler);
+  };
+  MarkParsed(mark, 0, this, &S::ValidatePlaybook);
+  MarkParsed(mark, 1, this, &S::GetActivePlaybook);
+  MarkParsed(mark, 2, this, &S::PlanPlaybookChange);
+  MarkParsed(mark, 3, this, &S::PublishPlaybook);
+  MarkParsed(mark, 4, this, &S::ListPlaybookRevisions);
+  MarkParsed(mark, 5, this, &S::GetPlaybookRevision);
+  MarkParsed(mark, 6, this, &S::RollbackPlaybook);
+  MarkParsed(mark, 7, this, &S::ListAuditEvents);
+  MarkParsed(mark, 8, this, &S::ListDecisions);
+  MarkParsed(mark, 9, this, &S::BacktestPlaybook);
 }
 
 grpc::Status PlaybookServiceImpl::ValidatePlaybook(grpc::ServerContext* context,
                                                    const v1::ValidatePlaybookRequest* request,
                                                    v1::ValidatePlaybookResponse* response) {
-  return ToGrpcStatus(DoValidatePlaybook(*request, response));
+  absl::Status status = DoValidatePlaybook(*request, response);
+  if (status.ok()) {
+    absl::Status audited = admin_->AuditValidate(request->author(), *response);
+    if (!audited.ok())
+      runtime::LogWarning("audit of ValidatePlaybook failed: ", audited.ToString());
+  }
+  return ToGrpcStatus(status);
 }
 
 grpc::Status PlaybookServiceImpl::GetActivePlaybook(grpc::ServerContext* context,
                                                     const v1::GetActivePlaybookRequest* request,
                                                     v1::GetActivePlaybookResponse* response) {
   return ToGrpcStatus(DoGetActivePlaybook(deps_, *request, response));
+}
+
+namespace {
+
+// One admin call: the lifecycle method's answer, or its status.
+template <typename Response>
+grpc::Status Answer(absl::StatusOr<Response> result, Response* response) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status PlaybookServiceImpl::PlanPlaybookChange(grpc::ServerContext* context,
+                                                     const v1::PlanPlaybookChangeRequest* request,
+                                                     v1::PlanPlaybookChangeResponse* response) {
+  return Answer(admin_->Plan(*request), response);
+}
+
+grpc::Status PlaybookServiceImpl::PublishPlaybook(grpc::ServerContext* context,
+                                                  const v1::PublishPlaybookRequest* request,
+                                                  v1::PublishPlaybookResponse* response) {
+  return Answer(admin_->Publish(*request), response);
+}
+
+grpc::Status PlaybookServiceImpl::ListPlaybookRevisions(
+    grpc::ServerContext* context, const v1::ListPlaybookRevisionsRequest* request,
+    v1::ListPlaybookRevisionsResponse* response) {
+  return Answer(admin_->ListRevisions(*request), response);
+}
+
+grpc::Status PlaybookServiceImpl::GetPlaybookRevision(grpc::ServerContext* context,
+                                                      const v1::GetPlaybookRevisionRequest* request,
+                                                      v1::GetPlaybookRevisionResponse* response) {
+  return Answer(admin_->GetRevision(*request), response);
+}
+
+grpc::Status PlaybookServiceImpl::RollbackPlaybook(grpc::ServerContext* context,
+                                                   const v1::RollbackPlaybookRequest* request,
+                                                   v1::RollbackPlaybookResponse* response) {
+  return Answer(admin_->Rollback(*request), response);
+}
+
+grpc::Status PlaybookServiceImpl::ListAuditEvents(grpc::ServerContext* context,
+                                                  const v1::ListAuditEventsRequest* request,
+                                                  v1::ListAuditEventsResponse* response) {
+  return Answer(admin_->ListAudit(*request), response);
+}
+
+grpc::Status PlaybookServiceImpl::ListDecisions(grpc::ServerContext* context,
+                                                const v1::ListDecisionsRequest* request,
+                                                v1::ListDecisionsResponse* response) {
+  return Answer(admin_->ListDecisions(*request), response);
+}
+
+grpc::Status PlaybookServiceImpl::BacktestPlaybook(grpc::ServerContext* context,
+                                                   const v1::BacktestPlaybookRequest* request,
+                                                   v1::BacktestPlaybookResponse* response) {
+  return Answer(admin_->Backtest(*request), response);
 }
 
 }  // namespace dealcoach::server

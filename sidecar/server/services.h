@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
+#include "sidecar/admin/lifecycle.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/decision_logger.h"
@@ -46,6 +47,8 @@ struct ServiceDeps {
   store::DecisionLogger* decision_log = nullptr;
   // The tenant of every store call (one per sidecar until caller identities exist).
   std::string tenant = "default";
+  // PublishPlaybook refuses a plan whose pipeline snapshot is older (docs/admin.md).
+  absl::Duration plan_max_age = absl::Minutes(15);
 };
 
 // Deepest message nesting a request may have (protobuf's default is 100).
@@ -79,9 +82,34 @@ class PlaybookServiceImpl final : public v1::PlaybookService::Service {
   grpc::Status GetActivePlaybook(grpc::ServerContext* context,
                                  const v1::GetActivePlaybookRequest* request,
                                  v1::GetActivePlaybookResponse* response) override;
+  // The admin's lifecycle (sidecar/admin/lifecycle.h does the work).
+  grpc::Status PlanPlaybookChange(grpc::ServerContext* context,
+                                  const v1::PlanPlaybookChangeRequest* request,
+                                  v1::PlanPlaybookChangeResponse* response) override;
+  grpc::Status PublishPlaybook(grpc::ServerContext* context,
+                               const v1::PublishPlaybookRequest* request,
+                               v1::PublishPlaybookResponse* response) override;
+  grpc::Status ListPlaybookRevisions(grpc::ServerContext* context,
+                                     const v1::ListPlaybookRevisionsRequest* request,
+                                     v1::ListPlaybookRevisionsResponse* response) override;
+  grpc::Status GetPlaybookRevision(grpc::ServerContext* context,
+                                   const v1::GetPlaybookRevisionRequest* request,
+                                   v1::GetPlaybookRevisionResponse* response) override;
+  grpc::Status RollbackPlaybook(grpc::ServerContext* context,
+                                const v1::RollbackPlaybookRequest* request,
+                                v1::RollbackPlaybookResponse* response) override;
+  grpc::Status ListAuditEvents(grpc::ServerContext* context,
+                               const v1::ListAuditEventsRequest* request,
+                               v1::ListAuditEventsResponse* response) override;
+  grpc::Status ListDecisions(grpc::ServerContext* context, const v1::ListDecisionsRequest* request,
+                             v1::ListDecisionsResponse* response) override;
+  grpc::Status BacktestPlaybook(grpc::ServerContext* context,
+                                const v1::BacktestPlaybookRequest* request,
+                                v1::BacktestPlaybookResponse* response) override;
 
  private:
   ServiceDeps deps_;
+  std::unique_ptr<admin::PlaybookAdmin> admin_;
 };
 
 }  // namespace dealcoach::server

@@ -234,6 +234,19 @@ class Core {
     return cache_.size();
   }
 
+  CacheSnapshot SnapshotCache() const {
+    CacheSnapshot out;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      out.taken_at = Now();
+      out.deals.reserve(cache_.size());
+      for (const auto& [id, entry] : cache_) out.deals.emplace_back(id, entry.bytes);
+    }
+    std::sort(out.deals.begin(), out.deals.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return out;
+  }
+
   SourceStatus Status() const {
     SourceStatus st;
     st.connector_type = type_;
@@ -574,6 +587,7 @@ class OpportunitySourceImpl : public OpportunitySource {
   absl::Status ReconcileOnce() override { return core_->ReconcileOnce(); }
   absl::StatusOr<Lookup> Get(absl::string_view id) override { return core_->Get(id); }
   size_t size() const override { return core_->size(); }
+  CacheSnapshot SnapshotCache() const override { return core_->SnapshotCache(); }
   ConnectorHealth Health() const override { return core_->Health(); }
   SourceStatus Status() const override { return core_->Status(); }
   absl::string_view connector_type() const override { return core_->connector_type(); }

@@ -37,6 +37,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -87,6 +89,14 @@ struct SourceOptions {
 struct Lookup {
   std::shared_ptr<const v1::Opportunity> opportunity;
   v1::DataFreshness freshness;
+};
+
+// A pinned copy of the cache: every cached opportunity as its serialized (normalised)
+// bytes, in id order, copied under one read lock at `taken_at` (the admin's plan
+// evaluates two playbook revisions over exactly the same deals).
+struct CacheSnapshot {
+  absl::Time taken_at;
+  std::vector<std::pair<std::string, std::string>> deals;  // (id, bytes)
 };
 
 // What the source reports about itself (AdminService.GetStatus, logs).
@@ -144,6 +154,9 @@ class OpportunitySource {
 
   // Number of cached opportunities.
   virtual size_t size() const = 0;
+  // Every cached opportunity, copied at one instant (see CacheSnapshot). Costs one copy
+  // of the cache's bytes; lookups and syncs wait only for the copy.
+  virtual CacheSnapshot SnapshotCache() const = 0;
   // Connector health plus the last sync outcome.
   virtual connectors::ConnectorHealth Health() const = 0;
   // Everything above in one consistent read.

@@ -159,6 +159,16 @@ constexpr RawMethod kMethods[] = {
     {"/dealcoach.v1.CoachingService/GetReviewChecklist", "dealcoach.v1.GetReviewChecklistRequest"},
     {"/dealcoach.v1.PlaybookService/ValidatePlaybook", "dealcoach.v1.ValidatePlaybookRequest"},
     {"/dealcoach.v1.PlaybookService/GetActivePlaybook", "dealcoach.v1.GetActivePlaybookRequest"},
+    {"/dealcoach.v1.PlaybookService/PlanPlaybookChange", "dealcoach.v1.PlanPlaybookChangeRequest"},
+    {"/dealcoach.v1.PlaybookService/PublishPlaybook", "dealcoach.v1.PublishPlaybookRequest"},
+    {"/dealcoach.v1.PlaybookService/ListPlaybookRevisions",
+     "dealcoach.v1.ListPlaybookRevisionsRequest"},
+    {"/dealcoach.v1.PlaybookService/GetPlaybookRevision",
+     "dealcoach.v1.GetPlaybookRevisionRequest"},
+    {"/dealcoach.v1.PlaybookService/RollbackPlaybook", "dealcoach.v1.RollbackPlaybookRequest"},
+    {"/dealcoach.v1.PlaybookService/ListAuditEvents", "dealcoach.v1.ListAuditEventsRequest"},
+    {"/dealcoach.v1.PlaybookService/ListDecisions", "dealcoach.v1.ListDecisionsRequest"},
+    {"/dealcoach.v1.PlaybookService/BacktestPlaybook", "dealcoach.v1.BacktestPlaybookRequest"},
 };
 
 TEST_F(RequestHardeningTest, GarbageBytesAreInvalidArgumentOnEveryMethod) {

@@ -1,0 +1,168 @@
+// plan_bench: the cost of PlanPlaybookChange's evaluation (admin::ComputePlan: parse each
+// cached deal once, evaluate the published revision and the draft, compact and compare)
+// against one evaluation pass of the published revision over the same deals (parse,
+// evaluate, compact: what a pipeline snapshot costs), on N generated deals held as the
+// cache holds them (serialized bytes). Single-threaded, both.
+//
+//   BM_EvaluationPass/<N>   one pass of the published revision
+//   BM_Plan/<N>             the plan of a draft that tightens the awareness gate
+//
+// After the runs it prints "plan / evaluation pass = R.RRx" for each N. Run:
+//   build/bench/admin/plan_bench --benchmark_min_time=1x
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_replace.h"
+#include "bench/common/opportunity_generator.h"
+#include "google/protobuf/arena.h"
+#include "sidecar/admin/plan.h"
+#include "sidecar/engine/engine.h"
+#include "sidecar/pipeline/compact.h"
+
+namespace dealcoach::bench {
+namespace {
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Fixture {
+  std::string published_yaml;
+  std::string draft_yaml;
+  engine::LoadResult published;
+  engine::LoadResult draft;
+  admin::PlaybookOutline published_outline;
+  admin::PlaybookOutline draft_outline;
+};
+
+const Fixture& Playbooks() {
+  static const Fixture* f = [] {
+    auto* f = new Fixture;
+    f->published_yaml = Read(DEALCOACH_SOURCE_DIR "/config/playbooks/customer-journey.yaml");
+    f->draft_yaml = absl::StrReplaceAll(
+        f->published_yaml,
+        {{"        when: opp.contacts.filter(c, has(c.confirmed_pain) && c.confirmed_pain).size() "
+          ">= 2\n        hint: Confirm",
+          "        when: opp.contacts.filter(c, has(c.confirmed_pain) && c.confirmed_pain).size() "
+          ">= 3\n        hint: Confirm"}});
+    f->published = engine::LoadPlaybook(f->published_yaml, "published.yaml");
+    f->draft = engine::LoadPlaybook(f->draft_yaml, "draft.yaml");
+    f->published_outline = *admin::OutlineOf(f->published_yaml);
+    f->draft_outline = *admin::OutlineOf(f->draft_yaml);
+    return f;
+  }();
+  return *f;
+}
+
+const std::vector<std::pair<std::string, std::string>>& Deals(int64_t n) {
+  static auto* cache = new std::map<int64_t, std::vector<std::pair<std::string, std::string>>>;
+  auto it = cache->find(n);
+  if (it != cache->end()) return it->second;
+  OpportunityGenerator gen(13);
+  std::vector<std::pair<std::string, std::string>> deals;
+  deals.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    v1::Opportunity o = gen.Make(i);
+    engine::NormalizeOpportunity(&o);
+    deals.emplace_back(o.id(), o.SerializeAsString());
+  }
+  return (*cache)[n] = std::move(deals);
+}
+
+void BM_EvaluationPass(benchmark::State& state) {
+  const Fixture& f = Playbooks();
+  const auto& deals = Deals(state.range(0));
+  engine::EvaluateOptions options;
+  options.max_behaviors = pipeline::kAllBehaviors;
+  int64_t phases = 0;
+  for (auto _ : state) {
+    google::protobuf::Arena arena;
+    int in_batch = 0;
+    for (const auto& [id, bytes] : deals) {
+      if (++in_batch == 64) {
+        arena.Reset();
+        in_batch = 0;
+      }
+      auto* opp = google::protobuf::Arena::Create<v1::Opportunity>(&arena);
+      opp->ParseFromString(bytes);
+      auto* g = google::protobuf::Arena::Create<v1::DealGuidance>(&arena);
+      f.published.playbook->EvaluateInto(*opp, BenchNow(), options, g);
+      store::CompactResult r = pipeline::CompactResultOf(*opp, *g);
+      phases += r.evidence_phase().size();
+    }
+  }
+  benchmark::DoNotOptimize(phases);
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+void BM_Plan(benchmark::State& state) {
+  const Fixture& f = Playbooks();
+  const auto& deals = Deals(state.range(0));
+  int64_t changed = 0;
+  for (auto _ : state) {
+    admin::PlanInput in;
+    in.published = f.published.playbook.get();
+    in.published_outline = &f.published_outline;
+    in.draft = f.draft.playbook.get();
+    in.draft_outline = &f.draft_outline;
+    in.deals = deals;
+    in.now = BenchNow();
+    v1::PlanPlaybookChangeResponse plan;
+    admin::ComputePlan(in, &plan);
+    changed += plan.totals().deals_changed();
+  }
+  benchmark::DoNotOptimize(changed);
+  state.counters["deals_changed"] =
+      benchmark::Counter(static_cast<double>(changed) / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+
+BENCHMARK(BM_EvaluationPass)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Plan)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// Console output plus the plan / pass ratio per deal count.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      if (r.run_type != Run::RT_Iteration) continue;
+      times_[r.benchmark_name()] = r.GetAdjustedRealTime();
+    }
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    for (const char* n : {"10000", "100000"}) {
+      auto pass = times_.find(std::string("BM_EvaluationPass/") + n);
+      auto plan = times_.find(std::string("BM_Plan/") + n);
+      if (pass == times_.end() || plan == times_.end() || pass->second <= 0) continue;
+      std::printf("%s deals: plan / evaluation pass = %.2fx (%.0f ms / %.0f ms)\n", n,
+                  plan->second / pass->second, plan->second, pass->second);
+    }
+  }
+
+ private:
+  std::map<std::string, double> times_;
+};
+
+}  // namespace
+}  // namespace dealcoach::bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  dealcoach::bench::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
