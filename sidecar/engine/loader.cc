@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -28,7 +29,7 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"apiVersion", "kind",       "metadata", "fields",
                                            "roles",      "content",    "phases",   "behaviors",
-                                           "risks",      "checklists", "tests"};
+                                           "risks",      "checklists", "tests",    "indicators"};
 const std::vector<std::string> kMetadataKeys = {"name", "version", "owner", "description"};
 const std::vector<std::string> kFieldKeys = {"type", "description"};
 const std::vector<std::string> kRoleKeys = {"id", "name", "description"};
@@ -43,6 +44,8 @@ const std::vector<std::string> kGlobalBehaviorKeys = {"id",       "prompt", "why
                                                       "priority", "role",   "content", "phases"};
 const std::vector<std::string> kRiskKeys = {"id", "text", "when", "severity"};
 const std::vector<std::string> kChecklistItemKeys = {"id", "text", "when", "question"};
+const std::vector<std::string> kIndicatorKeys = {"id",   "name",   "description",
+                                                 "when", "phases", "target"};
 // Criteria and behaviors of a phase both become "<phase>/<id>" rule ids.
 constexpr char kSharedIds[] = "; exit-gate criteria and behaviors of a phase share one id space";
 const std::vector<std::string> kSeverities = {"low", "medium", "high"};
@@ -129,7 +132,10 @@ class Loader {
     pb_->ref_.set_revision(Hex64(Fnv1a64(source_.text())));
     result.ref = pb_->ref_;
     result.diagnostics = diag_.Sorted();
-    if (!diag_.has_errors()) result.playbook = std::move(pb_);
+    if (!diag_.has_errors()) {
+      BuildOutline(pb_.get());
+      result.playbook = std::move(pb_);
+    }
     return result;
   }
 
@@ -160,6 +166,7 @@ class Loader {
     LoadGlobalBehaviors(root["behaviors"]);
     LoadRisks(root["risks"]);
     LoadChecklists(root["checklists"]);
+    LoadIndicators(root["indicators"]);
     YAML::Node tests = root["tests"];
     if (tests.IsDefined() && !tests.IsNull()) ExpectSequence(tests, "tests", &diag_);
   }
@@ -553,6 +560,52 @@ class Loader {
         list.items.push_back(std::move(rule));
       }
       pb_->checklists_.push_back(std::move(list));
+    }
+  }
+
+  void LoadIndicators(const YAML::Node& indicators) {
+    if (!indicators.IsDefined() || indicators.IsNull()) return;
+    if (!ExpectSequence(indicators, "indicators", &diag_)) return;
+    absl::flat_hash_map<std::string, int> ids;
+    int k = 0;
+    for (const YAML::Node& n : indicators) {
+      ++k;
+      const std::string what0 = absl::StrCat("indicator #", k);
+      if (!ExpectMap(n, what0, &diag_)) continue;
+      CheckKeys(n, what0, kIndicatorKeys, {"id", "name", "when"}, &diag_);
+      IndicatorRule rule;
+      rule.short_id = GetString(n, "id", what0, &diag_).value_or("");
+      if (!CheckRuleId(rule.short_id, n, "indicator", &ids)) continue;
+      const std::string full = absl::StrCat("indicator/", rule.short_id);
+      const std::string what = absl::StrCat("indicator '", full, "'");
+      rule.name = GetString(n, "name", what, &diag_).value_or("");
+      rule.description = GetString(n, "description", what, &diag_).value_or("");
+      YAML::Node phases = n["phases"];
+      for (const std::string& ph : GetStringList(n, "phases", what, &diag_)) {
+        const int index = pb_->PhaseIndex(ph);
+        if (index < 0) {
+          diag_.Error(phases.Mark(),
+                      absl::StrCat(what, ": unknown phase '", ph, "'", DidYouMean(ph, phase_ids_)));
+          continue;
+        }
+        rule.phases.push_back(index);
+      }
+      YAML::Node target = n["target"];
+      if (target.IsDefined() && !target.IsNull()) {
+        double value = -1;
+        bool parsed = target.IsScalar() && absl::SimpleAtod(target.Scalar(), &value);
+        if (!parsed || value < 0 || value > 1) {
+          diag_.Error(target.Mark(),
+                      absl::StrCat(what, ": target must be a share between 0 and 1 (0.6 for 60%)",
+                                   target.IsScalar() ? absl::StrCat(", got '", target.Scalar(), "'")
+                                                     : std::string()));
+        } else {
+          rule.target = value;
+        }
+      }
+      SetRef(&rule, full);
+      CompileWhen(n, what, /*required=*/true, &rule);
+      pb_->indicators_.push_back(std::move(rule));
     }
   }
 

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "sidecar/engine/engine.h"
+#include "sidecar/engine/outline.h"
 #include "sidecar/expr/expr.h"
 
 namespace dealcoach::engine::internal {
@@ -51,6 +52,16 @@ struct BehaviorRule : Rule {
 struct RiskRule : Rule {
   std::string text;
   v1::RiskSeverity severity = v1::RISK_SEVERITY_MEDIUM;
+};
+
+// A leading indicator the manager tracks (the playbook's `indicators:` section): a
+// condition over the deal, optionally restricted to phases (by evidence phase), with a
+// target share of the deals it applies to.
+struct IndicatorRule : Rule {
+  std::string name;
+  std::string description;
+  std::vector<int> phases;  // empty = every phase
+  double target = 0;        // 0 = no target
 };
 
 struct ChecklistItemRule : Rule {
@@ -141,6 +152,7 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
   std::vector<BehaviorRule> global_behaviors_;
   std::vector<RiskRule> risks_;
   std::vector<Checklist> checklists_;
+  std::vector<IndicatorRule> indicators_;
   std::vector<FactProgram> facts_;
   // Distinct `when:` programs (deduplicated by source text); Rule::when_id indexes it.
   std::vector<std::unique_ptr<const expr::Program>> conditions_;
@@ -148,7 +160,12 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
   absl::flat_hash_map<std::string, int> stage_to_phase_;
   // Declared custom fields and their types (for test-file shorthand).
   std::vector<std::pair<std::string, expr::FieldType>> fields_;
+  // What the manager's tools read (outline.h); BuildOutline fills it once loaded.
+  PlaybookOutline outline_;
 };
+
+// Fills playbook->outline_ from the compiled rules.
+void BuildOutline(CompiledPlaybookImpl* playbook);
 
 // A fact rendered for one evaluation: the path stays with its FactProgram.
 struct RenderedFact {

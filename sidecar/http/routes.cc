@@ -7,6 +7,27 @@
 #include "sidecar/http/http_gateway.h"
 
 namespace dealcoach::http {
+namespace {
+
+// A server-streaming RPC has no unary transcoding: the route answers UNIMPLEMENTED
+// (HTTP 501) naming the gRPC method, so it is documented and tested like every other.
+template <typename Req>
+RpcBinding StreamingOnly(const char* method) {
+  RpcBinding b;
+  b.new_request = [] { return std::make_unique<Req>(); };
+  b.call = [method](const std::shared_ptr<grpc::ChannelInterface>&, grpc::ClientContext*,
+                    const google::protobuf::Message&,
+                    std::unique_ptr<google::protobuf::Message>* response) {
+    *response = std::make_unique<Req>();
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        std::string(method) +
+                            " is server-streaming and is not transcoded to HTTP; call it over "
+                            "gRPC, or POST /v1/pipeline:review for the aggregated review");
+  };
+  return b;
+}
+
+}  // namespace
 
 const std::vector<Route>& ApiRoutes() {
   using v1::AdminService;
@@ -31,6 +52,34 @@ const std::vector<Route>& ApiRoutes() {
       {Verb::kPost, "/v1/checklist", BodyMapping::kWhole,
        Bind(&CoachingService::Stub::GetReviewChecklist),
        "dealcoach.v1.CoachingService.GetReviewChecklist", true, kVolatileChecklist},
+      {Verb::kPost,
+       "/v1/pipeline:evaluate",
+       BodyMapping::kWhole,
+       StreamingOnly<v1::EvaluatePipelineRequest>("dealcoach.v1.CoachingService.EvaluatePipeline"),
+       "dealcoach.v1.CoachingService.EvaluatePipeline",
+       false,
+       {}},
+      {Verb::kPost,
+       "/v1/pipeline:review",
+       BodyMapping::kWhole,
+       Bind(&CoachingService::Stub::GetPipelineReview),
+       "dealcoach.v1.CoachingService.GetPipelineReview",
+       false,
+       {}},
+      {Verb::kGet,
+       "/v1/reps/{rep_id}/agenda",
+       BodyMapping::kNone,
+       Bind(&CoachingService::Stub::GetCoachingAgenda),
+       "dealcoach.v1.CoachingService.GetCoachingAgenda",
+       false,
+       {}},
+      {Verb::kPost,
+       "/v1/snapshots",
+       BodyMapping::kWhole,
+       Bind(&CoachingService::Stub::TakeSnapshot),
+       "dealcoach.v1.CoachingService.TakeSnapshot",
+       false,
+       {}},
       // PlaybookService
       {Verb::kPost,
        "/v1/playbooks:validate",

@@ -35,6 +35,7 @@
 #include "sidecar/server/config.h"
 #include "sidecar/server/embedded.h"
 #include "sidecar/server/render.h"
+#include "sidecar/server/render_pipeline.h"
 #include "sidecar/server/sidecar.h"
 
 extern char** environ;
@@ -55,6 +56,8 @@ commands:
   expr    evaluate one expression         dealcoach expr 'EXPRESSION' [--vars F.json]
   demo    start a sidecar on the samples and ask it for guidance over gRPC
   store   operate the durable store       dealcoach store migrate|status|vacuum
+  review  the manager's pipeline review   dealcoach review --manager ID [--demo]
+  agenda  the 1:1 coaching agenda         dealcoach agenda --rep ID [--demo]
 
 the admin's lifecycle, on a running sidecar (docs/admin.md):
   plan DRAFT.yaml   what a draft would change on the live pipeline (saved as a plan)
@@ -133,8 +136,9 @@ constexpr char kDemoHelp[] =
 Starts the sidecar in-process on a free loopback port with the embedded default
 configuration (file connector over the sample opportunities, customer-journey
 playbook), then acts as a gRPC client: checks health, prints guidance for a few sample
-deals and a manager's review checklist, prints one line about the store its answers
-were logged to (the embedded SQLite default, in the demo's temporary directory), and
+deals, a manager's review checklist and a rep's 1:1 coaching agenda (compared with
+the sample history a week earlier), prints one line about the store its answers were
+logged to (the embedded SQLite default, in the demo's temporary directory), and
 shuts the sidecar down.
 )";
 
@@ -145,6 +149,9 @@ shuts the sidecar down.
 constexpr absl::string_view kDemoDeals[] = {"006000000000006AAA", "006000000000052AAA",
                                             "006000000000020AAA", "006000000000037AAA",
                                             "006000000000053AAA"};
+
+// The sample rep whose 1:1 agenda ends the demo (Jonas Weber, Enterprise East).
+constexpr char kDemoRep[] = "005000000000012AAA";
 
 // Files named on the command line: bounded (regular files, 4 MiB).
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -657,6 +664,31 @@ void PrintDemoStoreLine(const std::shared_ptr<grpc::Channel>& channel, int64_t a
   }
 }
 
+// The demo's last page: a frontline manager's 1:1 agenda for one sample rep, compared
+// with the shipped history (a week earlier) after snapshotting it.
+bool PrintDemoAgenda(const std::shared_ptr<grpc::Channel>& channel, const std::string& dir,
+                     const RenderOptions& render) {
+  std::printf("\nManager's view — GetCoachingAgenda(%s), the 1:1 agenda:\n\n", kDemoRep);
+  if (absl::Status s = SeedSampleHistory(channel, dir); !s.ok()) {
+    std::printf("cannot snapshot the sample history: %s\n", std::string(s.message()).c_str());
+  }
+  auto coaching = v1::CoachingService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::GetCoachingAgendaRequest req;
+  req.set_rep_id(kDemoRep);
+  v1::GetCoachingAgendaResponse resp;
+  grpc::Status s = coaching->GetCoachingAgenda(&ctx, req, &resp);
+  if (!s.ok()) {
+    std::printf("error %d: %s\n", s.error_code(), s.error_message().c_str());
+    return false;
+  }
+  std::fputs(RenderCoachingAgenda(resp, render).c_str(), stdout);
+  std::printf("\n  (the whole team: dealcoach review --manager %s --demo)\n",
+              resp.rep().manager_id().c_str());
+  return true;
+}
+
 int RunDemo(const CliArgs& args) {
   if (args.Has("help")) {
     std::fputs(kDemoHelp, stdout);
@@ -779,6 +811,8 @@ int RunDemo(const CliArgs& args) {
     }
   }
 
+  if (!PrintDemoAgenda(channel, *dir, render)) ++failures;
+
   PrintDemoStoreLine(channel, static_cast<int64_t>(std::size(kDemoDeals)) + 1 - failures);
 
   (*sidecar)->Shutdown(absl::Seconds(2));
@@ -829,6 +863,35 @@ int RunCli(int argc, char** argv) {
         {"no_color", F::kBool}}},
       {"expr", RunExpr, kExprHelp, {{"vars", F::kValue}}},
       {"demo", RunDemo, kDemoHelp, {{"no_color", F::kBool}, {"log_level", F::kValue}}},
+      {"review",
+       RunReview,
+       ReviewHelp(),
+       {{"manager", F::kValue},
+        {"team", F::kValue},
+        {"rep", F::kValue},
+        {"all", F::kBool},
+        {"address", F::kValue},
+        {"demo", F::kBool},
+        {"filter", F::kValue},
+        {"since", F::kValue},
+        {"compare_to", F::kValue},
+        {"as_of", F::kValue},
+        {"playbook", F::kValue},
+        {"max_deals", F::kValue},
+        {"json", F::kBool},
+        {"no_color", F::kBool}}},
+      {"agenda",
+       RunAgenda,
+       AgendaHelp(),
+       {{"rep", F::kValue},
+        {"address", F::kValue},
+        {"demo", F::kBool},
+        {"since", F::kValue},
+        {"compare_to", F::kValue},
+        {"as_of", F::kValue},
+        {"playbook", F::kValue},
+        {"json", F::kBool},
+        {"no_color", F::kBool}}},
       {"store",
        RunStore,
        StoreHelp(),

@@ -6,7 +6,10 @@
 #ifndef DEALCOACH_SIDECAR_SERVER_CLI_H_
 #define DEALCOACH_SIDECAR_SERVER_CLI_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +61,14 @@ int RunExpr(const CliArgs& args);
 int RunDemo(const CliArgs& args);
 int RunStore(const CliArgs& args);  // store_cli.cc
 const char* StoreHelp();
+int RunReview(const CliArgs& args);  // cli_pipeline.cc
+int RunAgenda(const CliArgs& args);
+const char* ReviewHelp();
+const char* AgendaHelp();
+// Snapshots the shipped sample history (config/samples/history) through TakeSnapshot,
+// rebased like the samples, so the review and the agenda have something to compare with.
+absl::Status SeedSampleHistory(const std::shared_ptr<grpc::Channel>& channel,
+                               const std::string& config_dir);
 
 // The admin's lifecycle commands (admin_cli.cc): plan, publish, revisions, diff,
 // rollback, audit, decisions. They call a running sidecar over gRPC.

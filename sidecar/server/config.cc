@@ -237,6 +237,8 @@ const std::vector<SettingInfo>& KnownSettings() {
        "PublishPlaybook refuses a plan whose pipeline snapshot is older (docs/admin.md)"},
       {"reload.poll_interval", "1s", "how often playbook files are checked for changes"},
       {"shutdown_grace", "5s", "time in-flight calls get on SIGINT/SIGTERM"},
+      {"pipeline.snapshot_interval", "0s",
+       "take a pipeline snapshot into the store this often (0 = off; docs/manager.md)"},
       {"source.sync_interval", "30s", "time between incremental CRM sync passes"},
       {"source.stale_after", "5m", "data older than this is flagged stale"},
       {"source.refresh_after", "60s", "cached entries older than this refresh in background"},
@@ -352,8 +354,9 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
         CheckKeys(root, "",
                   {"listen", "log_level", "log_format", "max_message_bytes", "max_behaviors",
                    "playbooks", "reload", "shutdown_grace", "source", "connector", "store",
-                   "admin_http", "tls", "insecure", "http"},
+                   "admin_http", "tls", "insecure", "http", "pipeline"},
                   origins));
+    DC_RETURN_IF_ERROR(CheckKeys(root["pipeline"], "pipeline", {"snapshot_interval"}, origins));
     DC_RETURN_IF_ERROR(
         CheckKeys(root["playbooks"], "playbooks", {"files", "default", "plan_max_age"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
@@ -448,6 +451,15 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
     }
     DC_RETURN_IF_ERROR(
         ReadDuration(root["shutdown_grace"], "shutdown_grace", origins, &c.shutdown_grace));
+    if (root["pipeline"]) {
+      DC_RETURN_IF_ERROR(ReadDuration(root["pipeline"]["snapshot_interval"],
+                                      "pipeline.snapshot_interval", origins, &c.snapshot_interval));
+      if (c.snapshot_interval < absl::ZeroDuration() ||
+          (c.snapshot_interval > absl::ZeroDuration() && c.snapshot_interval < absl::Minutes(1))) {
+        return origins.Error("pipeline.snapshot_interval", root["pipeline"]["snapshot_interval"],
+                             "must be 0 (off) or at least 1m");
+      }
+    }
     YAML::Node src = root["source"];
     if (src) {
       DC_RETURN_IF_ERROR(ReadDuration(src["sync_interval"], "source.sync_interval", origins,

@@ -60,6 +60,9 @@ struct SidecarConfig {
   absl::Duration reload_poll_interval = absl::Seconds(1);
   // How long in-flight calls get to finish on SIGINT/SIGTERM. Default: 5 s.
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // `pipeline.snapshot_interval`: take a pipeline snapshot into the store this often
+  // (docs/manager.md); zero = off. Default: off.
+  absl::Duration snapshot_interval = absl::ZeroDuration();
   // Opportunity source options (sync_interval, stale_after, refresh_after,
   // fetch_timeout, background_sync, reconcile_interval, sync_timeout; stop_timeout is
   // shutdown_grace).

@@ -338,6 +338,20 @@ void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
 
 }  // namespace
 
+absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> ResolveRequestPlaybook(
+    const ServiceDeps& deps, absl::string_view name) {
+  return ResolvePlaybook(deps, name);
+}
+
+absl::StatusOr<absl::Time> ResolveRequestNow(const ServiceDeps& deps, bool has_as_of,
+                                             const google::protobuf::Timestamp& as_of) {
+  return ResolveNow(deps, has_as_of, as_of);
+}
+
+absl::Status CheckCallAlive(grpc::ServerContext* context, absl::string_view stage) {
+  return CheckCall(context, stage);
+}
+
 // Method indices are the rpc order in the .proto files (the generated
 // WithStreamedUnaryMethod_* classes use the same numbers); the integration test
 // request_hardening_test calls every method over the wire with valid and invalid bytes.
@@ -350,6 +364,18 @@ CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(dep
       1, ParsingHandler<v1::GetReviewChecklistRequest, v1::GetReviewChecklistResponse>(
              [this](grpc::ServerContext* c, const v1::GetReviewChecklistRequest* q,
                     v1::GetReviewChecklistResponse* r) { return GetReviewChecklist(c, q, r); }));
+  // 2: EvaluatePipeline, server streaming (the generated handler).
+  MarkMethodStreamed(
+      3, ParsingHandler<v1::GetPipelineReviewRequest, v1::GetPipelineReviewResponse>(
+             [this](grpc::ServerContext* c, const v1::GetPipelineReviewRequest* q,
+                    v1::GetPipelineReviewResponse* r) { return GetPipelineReview(c, q, r); }));
+  MarkMethodStreamed(
+      4, ParsingHandler<v1::GetCoachingAgendaRequest, v1::GetCoachingAgendaResponse>(
+             [this](grpc::ServerContext* c, const v1::GetCoachingAgendaRequest* q,
+                    v1::GetCoachingAgendaResponse* r) { return GetCoachingAgenda(c, q, r); }));
+  MarkMethodStreamed(5, ParsingHandler<v1::TakeSnapshotRequest, v1::TakeSnapshotResponse>(
+                            [this](grpc::ServerContext* c, const v1::TakeSnapshotRequest* q,
+                                   v1::TakeSnapshotResponse* r) { return TakeSnapshot(c, q, r); }));
 }
 
 grpc::Status CoachingServiceImpl::GetDealGuidance(grpc::ServerContext* context,

@@ -23,6 +23,7 @@
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
 #include "sidecar/admin/lifecycle.h"
+#include "sidecar/engine/engine.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/decision_logger.h"
@@ -67,10 +68,41 @@ class CoachingServiceImpl final : public v1::CoachingService::Service {
   grpc::Status GetReviewChecklist(grpc::ServerContext* context,
                                   const v1::GetReviewChecklistRequest* request,
                                   v1::GetReviewChecklistResponse* response) override;
+  // The manager's coaching loop (pipeline_handlers.cc, docs/manager.md).
+  grpc::Status EvaluatePipeline(grpc::ServerContext* context,
+                                const v1::EvaluatePipelineRequest* request,
+                                grpc::ServerWriter<v1::EvaluatePipelineResponse>* writer) override;
+  grpc::Status GetPipelineReview(grpc::ServerContext* context,
+                                 const v1::GetPipelineReviewRequest* request,
+                                 v1::GetPipelineReviewResponse* response) override;
+  grpc::Status GetCoachingAgenda(grpc::ServerContext* context,
+                                 const v1::GetCoachingAgendaRequest* request,
+                                 v1::GetCoachingAgendaResponse* response) override;
+  grpc::Status TakeSnapshot(grpc::ServerContext* context, const v1::TakeSnapshotRequest* request,
+                            v1::TakeSnapshotResponse* response) override;
 
  private:
   ServiceDeps deps_;
 };
+
+// Shared by the handlers in services.cc and pipeline_handlers.cc.
+// The playbook a request names ("" = default), or the error that says why not.
+absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> ResolveRequestPlaybook(
+    const ServiceDeps& deps, absl::string_view name);
+// The request's `as_of`, or the server clock.
+absl::StatusOr<absl::Time> ResolveRequestNow(const ServiceDeps& deps, bool has_as_of,
+                                             const google::protobuf::Timestamp& as_of);
+// Cancelled / DeadlineExceeded when the caller gave up, naming `stage`.
+absl::Status CheckCallAlive(grpc::ServerContext* context, absl::string_view stage);
+
+// Evaluates the pipeline (every cached deal, or `inline_opportunities` when not empty)
+// against `playbook` at `now` and writes it to the store as snapshot `snapshot_id`
+// ("" = `now` in RFC 3339); prunes by the store's retention. For TakeSnapshot and the
+// snapshot schedule. FailedPrecondition without a store or a source.
+absl::StatusOr<v1::TakeSnapshotResponse> WritePipelineSnapshot(
+    const ServiceDeps& deps, const engine::CompiledPlaybook& playbook, absl::Time now,
+    std::string snapshot_id,
+    const google::protobuf::RepeatedPtrField<v1::Opportunity>& inline_opportunities);
 
 class PlaybookServiceImpl final : public v1::PlaybookService::Service {
  public:

@@ -104,6 +104,24 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   s->admin_service_ = std::make_unique<AdminServiceImpl>(s->source_.get(), &s->holder_);
   s->admin_service_->SetStore(config.store.enabled, s->store_.get(), s->decision_log_.get(),
                               s->store_status_, config.store.options);
+  if (config.snapshot_interval > absl::ZeroDuration() && deps.store != nullptr) {
+    // Scheduled pipeline snapshots (docs/manager.md), against the default playbook.
+    s->snapshots_ = std::make_unique<pipeline::SnapshotScheduler>(
+        config.snapshot_interval,
+        [deps]() -> absl::Status {
+          absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> playbook =
+              ResolveRequestPlaybook(deps, "");
+          if (!playbook.ok()) return playbook.status();
+          return WritePipelineSnapshot(deps, **playbook, absl::Now(), "", {}).status();
+        },
+        [](bool warning, const std::string& line) {
+          if (warning) {
+            runtime::LogWarning(line);
+          } else {
+            runtime::LogInfo(line);
+          }
+        });
+  }
 
   s->metrics_ = std::make_unique<metrics::ServerMetrics>();
   s->RegisterMetricSamplers();
@@ -273,6 +291,7 @@ void Sidecar::Shutdown(absl::Duration grace) {
   }
   runtime::LogInfo("shutting down (grace ", absl::FormatDuration(grace), ")");
   const absl::Time deadline = absl::Now() + grace;
+  if (snapshots_ != nullptr) snapshots_->Stop();
   if (reloader_ != nullptr) reloader_->Stop();
   if (admin_http_ != nullptr) admin_http_->Stop();
   if (http_ != nullptr) http_->Shutdown();  // before gRPC: its requests are gRPC calls

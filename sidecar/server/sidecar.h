@@ -29,6 +29,7 @@
 #include "sidecar/http/http_gateway.h"
 #include "sidecar/metrics/admin_http.h"
 #include "sidecar/metrics/metrics.h"
+#include "sidecar/pipeline/snapshot_scheduler.h"
 #include "sidecar/runtime/reloader.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/server/admin_service.h"
@@ -106,6 +107,9 @@ class Sidecar {
   // Declared after server_: it calls the services through server_'s in-process channel,
   // so it is stopped first (Shutdown) and destroyed first.
   std::unique_ptr<http::HttpGateway> http_;
+  // Scheduled pipeline snapshots (pipeline.snapshot_interval); null when off. Destroyed
+  // first: it calls the store and the source.
+  std::unique_ptr<pipeline::SnapshotScheduler> snapshots_;
 };
 
 // Health service names.

@@ -54,6 +54,35 @@ class Core {
     if (options_.log) options_.log(warning, line);
   }
 
+  absl::Status ForEach(const std::function<absl::Status(const v1::Opportunity&)>& fn) const {
+    std::vector<std::string> ids;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      ids.reserve(cache_.size());
+      for (const auto& [id, entry] : cache_) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    std::vector<std::string> batch;
+    batch.reserve(kSyncBatch);
+    v1::Opportunity opp;
+    for (size_t start = 0; start < ids.size(); start += kSyncBatch) {
+      const size_t end = std::min(ids.size(), start + kSyncBatch);
+      batch.clear();
+      {
+        absl::ReaderMutexLock lock(&mu_);
+        for (size_t i = start; i < end; ++i) {
+          auto it = cache_.find(ids[i]);
+          batch.push_back(it == cache_.end() ? std::string() : it->second.bytes);
+        }
+      }
+      for (const std::string& bytes : batch) {
+        if (bytes.empty() || !opp.ParseFromString(bytes)) continue;  // evicted meanwhile
+        if (absl::Status s = fn(opp); !s.ok()) return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status SyncOnce() {
     absl::MutexLock sync_lock(&sync_mu_);  // one pass at a time
     absl::Time since;
@@ -585,6 +614,9 @@ class OpportunitySourceImpl : public OpportunitySource {
 
   absl::Status SyncOnce() override { return core_->SyncOnce(); }
   absl::Status ReconcileOnce() override { return core_->ReconcileOnce(); }
+  absl::Status ForEach(const std::function<absl::Status(const v1::Opportunity&)>& fn) override {
+    return core_->ForEach(fn);
+  }
   absl::StatusOr<Lookup> Get(absl::string_view id) override { return core_->Get(id); }
   size_t size() const override { return core_->size(); }
   CacheSnapshot SnapshotCache() const override { return core_->SnapshotCache(); }

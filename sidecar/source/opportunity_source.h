@@ -148,6 +148,16 @@ class OpportunitySource {
     return Get(id);
   }
 
+  // Calls `fn` for every cached opportunity, in id order (byte order), one at a time: the
+  // ids are copied once, then the bytes of 256 deals at a time under the shared lock,
+  // each parsed outside it into one reused message. So a scan holds the ids, one batch
+  // of bytes and one parsed deal (never the pipeline twice), and blocks a sync only for
+  // the copy of one batch. A deal stored during the scan is seen in its old or its new
+  // version; one evicted before its batch is skipped. Returns the first error of `fn`,
+  // which stops the scan. Never calls the connector.
+  virtual absl::Status ForEach(
+      const std::function<absl::Status(const v1::Opportunity& opportunity)>& fn) = 0;
+
   // Runs one reconcile pass on the calling thread: lists the CRM's ids and evicts the
   // cached deals it did not return. Unimplemented when the connector cannot list.
   virtual absl::Status ReconcileOnce() = 0;

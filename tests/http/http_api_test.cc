@@ -376,6 +376,45 @@ TEST_F(HttpApiTest, PlaybookRoutes) {
 
 // Every RPC of the public services has a route, so an RPC added without one fails
 // here (add one line to sidecar/http/routes.cc).
+// The manager's routes: the agenda and the review over HTTP, and the streaming RPC's
+// route, which answers 501 naming the gRPC method (the gateway transcodes unary calls).
+TEST_F(HttpApiTest, ManagerRoutes) {
+  auto agenda = http_->Get(absl::StrCat("/v1/reps/005000000000012AAA/agenda?asOf=", kAsOf));
+  ASSERT_TRUE(agenda);
+  ASSERT_EQ(agenda->status, 200) << agenda->body;
+  auto a = Parse<v1::GetCoachingAgendaResponse>(agenda->body);
+  EXPECT_EQ(a.rep().name(), "Jonas Weber");
+  EXPECT_FALSE(a.focus().rule_id().empty());
+  EXPECT_FALSE(a.comparison().available());  // store: none
+
+  auto review = http_->Post("/v1/pipeline:review",
+                            absl::StrCat(R"({"scope": {"managerId": "005000000000001AAA"},)",
+                                         R"( "asOf": ")", kAsOf, R"(", "maxDeals": 3})"),
+                            "application/json");
+  ASSERT_TRUE(review);
+  ASSERT_EQ(review->status, 200) << review->body;
+  auto r = Parse<v1::GetPipelineReviewResponse>(review->body);
+  EXPECT_EQ(r.deals_size(), 3);
+  EXPECT_EQ(r.reps_size(), 2);
+
+  auto bad =
+      http_->Post("/v1/pipeline:review", R"({"scope": {"all": true}, "filter": "opp.amout > 1"})",
+                  "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(Json(bad)["message"].get<std::string>().find("filter:1:"), std::string::npos)
+      << bad->body;
+
+  auto stream =
+      http_->Post("/v1/pipeline:evaluate", R"({"scope": {"all": true}})", "application/json");
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->status, 501) << stream->body;
+  EXPECT_NE(Json(stream)["message"].get<std::string>().find(
+                "dealcoach.v1.CoachingService.EvaluatePipeline is server-streaming"),
+            std::string::npos)
+      << stream->body;
+}
+
 TEST(HttpRoutes, EveryRpcHasARoute) {
   std::set<std::string> routed;
   for (const http::Route& r : http::ApiRoutes()) routed.insert(r.method);
