@@ -96,6 +96,15 @@ EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity
     : facts_(&playbook.facts_, &activation_), slot_(playbook.conditions_.size(), -1) {
   activation_.SetMessage("opp", &opportunity);
   activation_.SetTimestamp("now", now);
+  // What the source does not record reads as unknown, also under has().
+  if (opportunity.not_recorded_size() > 0) {
+    std::vector<std::string> unknown;
+    unknown.reserve(static_cast<size_t>(opportunity.not_recorded_size()));
+    for (const std::string& path : opportunity.not_recorded()) {
+      unknown.push_back(NotRecordedAttribute(path));
+    }
+    activation_.SetUnknownAttributes(std::move(unknown));
+  }
 }
 
 const Outcome& EvalState::Evaluate(const Rule& rule) {

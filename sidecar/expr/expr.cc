@@ -101,6 +101,11 @@ struct Activation::Impl {
   const pb::Message* fast_opp = nullptr;
   bool has_now = false;
   FastTime now;
+  // SetUnknownAttributes; sorted.
+  std::vector<std::string> unknown_paths;
+  bool IsUnknownPath(const std::string& path) const {
+    return std::binary_search(unknown_paths.begin(), unknown_paths.end(), path);
+  }
   const Value* Find(absl::string_view name) const {
     for (const auto& [n, v] : vars) {
       if (n == name) return &v;
@@ -138,6 +143,11 @@ void Activation::SetTimestamp(absl::string_view name, absl::Time time) {
 }
 void Activation::SetValue(absl::string_view name, Value value) {
   impl_->Set(name, std::move(value));
+}
+void Activation::SetUnknownAttributes(std::vector<std::string> paths) {
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  impl_->unknown_paths = std::move(paths);
 }
 
 // ---------------------------------------------------------------------------
@@ -267,6 +277,10 @@ class SelectStep final : public Step {
 
   Value Eval(Frame& f) const override {
     Value v = operand_->Eval(f);
+    if (f.act != nullptr && !f.act->unknown_paths.empty() && !path_.empty() &&
+        (v.kind() == K::kMessage || v.kind() == K::kMap) && f.act->IsUnknownPath(path_)) {
+      return Value::Unknown({path_});
+    }
     switch (v.kind()) {
       case K::kMessage:
         if (fast_ != nullptr && v.message_reflection() == fast_reflection_) {
@@ -942,6 +956,7 @@ class Planner {
     const Node* operand = n->args[0].get();
     bool from_var = false;
     std::string path = PathOf(n, &from_var);
+    if (!path.empty()) selected_paths_.insert(path);
     // opp.fields.<name>: a declared custom field.
     if (operand->kind == Node::Kind::kSelect && !operand->test_only && operand->type &&
         operand->type->kind == TK::kMap && IsCustomFieldValue(operand->type->b)) {
@@ -1116,12 +1131,19 @@ class Planner {
   std::vector<Scope> scopes_;
   int max_slots_ = 0;
   std::set<const Node*> folded_;
+  std::set<std::string> selected_paths_;
+
+ public:
+  std::vector<std::string> selected_paths() const {
+    return {selected_paths_.begin(), selected_paths_.end()};
+  }
 };
 
 class ProgramImpl final : public Program {
  public:
   ProgramImpl(StepPtr root, std::unique_ptr<const fast::FastProgram> fast, int num_slots,
-              Limits limits, TypePtr type, std::vector<std::string> attributes, std::string source)
+              Limits limits, TypePtr type, std::vector<std::string> attributes,
+              std::vector<std::string> selected_paths, std::string source)
       : root_(std::move(root)),
         fast_(std::move(fast)),
         fast_root_(fast_ == nullptr ? nullptr : fast_->root.get()),
@@ -1130,6 +1152,7 @@ class ProgramImpl final : public Program {
         limits_(limits),
         type_(std::move(type)),
         attributes_(std::move(attributes)),
+        selected_paths_(std::move(selected_paths)),
         source_(std::move(source)) {}
 
   Value Evaluate(const Activation& activation) const override {
@@ -1153,6 +1176,13 @@ class ProgramImpl final : public Program {
     if (fast_root_ == nullptr) return false;
     const Activation::Impl& act = activation.impl();
     if (act.fast_opp == nullptr || (fast_uses_now_ && !act.has_now)) return false;
+    // The fast path reads fields as they are; a path the source does not record is the
+    // general evaluator's (it yields unknown).
+    if (!act.unknown_paths.empty()) {
+      for (const std::string& p : selected_paths_) {
+        if (act.IsUnknownPath(p)) return false;
+      }
+    }
     fast::Context c;
     c.opp = act.fast_opp;
     c.now = act.now;
@@ -1167,6 +1197,7 @@ class ProgramImpl final : public Program {
   bool returns_bool() const override { return type_->kind == TK::kBool; }
   std::string result_type() const override { return type_->ToString(); }
   const std::vector<std::string>& attributes() const override { return attributes_; }
+  const std::vector<std::string>& selected_paths() const override { return selected_paths_; }
   const std::string& source() const override { return source_; }
 
  private:
@@ -1178,6 +1209,7 @@ class ProgramImpl final : public Program {
   Limits limits_;
   TypePtr type_;
   std::vector<std::string> attributes_;
+  std::vector<std::string> selected_paths_;
   std::string source_;
 };
 
@@ -1245,9 +1277,9 @@ CompileResult Compile(absl::string_view source, const Environment& env,
     };
     fast = fast::PlanFast(ast.get(), env.impl(), fold);
   }
-  result.program = std::make_unique<ProgramImpl>(std::move(root), std::move(fast),
-                                                 planner.num_slots(), options.limits, ast->type,
-                                                 std::move(attributes), std::string(source));
+  result.program = std::make_unique<ProgramImpl>(
+      std::move(root), std::move(fast), planner.num_slots(), options.limits, ast->type,
+      std::move(attributes), planner.selected_paths(), std::string(source));
   return finish();
 }
 
