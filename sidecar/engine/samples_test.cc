@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/engine.h"
+#include "sidecar/engine/playbook_internal.h"
 
 namespace dealcoach::engine {
 namespace {
@@ -323,6 +324,15 @@ TEST(PlaybookNotRecorded, UnknownCloseDateHistoryIsNotZeroPushes) {
     EXPECT_EQ(item.status(), v1::CRITERION_STATUS_UNKNOWN);
   }
   EXPECT_TRUE(seen);
+}
+
+TEST(FactRendering, AmountsReadAsAmounts) {
+  internal::FactProgram fact;
+  fact.path = "opp.amount";
+  EXPECT_EQ(internal::RenderFactValue(fact, expr::Value::Double(308000)).value, "308,000");
+  EXPECT_EQ(internal::RenderFactValue(fact, expr::Value::Double(1234.5)).value, "1,234.50");
+  EXPECT_EQ(internal::RenderFactValue(fact, expr::Value::Double(-950)).value, "-950");
+  EXPECT_EQ(internal::RenderFactValue(fact, expr::Value::Int(1200000)).value, "1,200,000");
 }
 
 }  // namespace
