@@ -112,11 +112,24 @@ struct FieldRule {
   std::optional<json> constant;
   std::optional<json> dflt;
   std::map<std::string, std::string> values;
+  // `values` keyed by lower-case source value: CRM picklists differ in case between orgs.
+  std::map<std::string, std::string> values_lower;
 };
+
+namespace {
+// The mapped value for `raw` (exact match first, then case-insensitive), or null.
+const std::string* LookupValue(const FieldRule& rule, const std::string& raw) {
+  auto it = rule.values.find(raw);
+  if (it != rule.values.end()) return &it->second;
+  auto lower = rule.values_lower.find(absl::AsciiStrToLower(raw));
+  return lower == rule.values_lower.end() ? nullptr : &lower->second;
+}
+}  // namespace
 
 struct ListRule {
   const FieldDescriptor* target = nullptr;  // repeated message field of Opportunity
-  std::string source;
+  std::string source;                       // "." = the record itself, one row
+  std::string when;                         // row kept only when this path is truthy
   std::string merge_by;
   std::vector<FieldRule> fields;
 };
@@ -194,6 +207,7 @@ absl::StatusOr<FieldRule> ParseRule(const Descriptor* message, absl::string_view
         for (const auto& e : v) {
           if (!e.second.IsScalar()) return Err(e.second, file, "value map entries are scalars");
           rule.values[e.first.Scalar()] = e.second.Scalar();
+          rule.values_lower.emplace(absl::AsciiStrToLower(e.first.Scalar()), e.second.Scalar());
         }
       } else if (k == "default") {
         if (!v.IsScalar()) return Err(v, file, "`default` must be a scalar");
@@ -245,6 +259,9 @@ absl::StatusOr<ListRule> ParseList(const FieldDescriptor* target, const YAML::No
     if (k == "source") {
       if (!v.IsScalar()) return Err(v, file, "`source` must be a dotted path");
       list.source = v.Scalar();
+    } else if (k == "when") {
+      if (!v.IsScalar()) return Err(v, file, "`when` must be a dotted path");
+      list.when = v.Scalar();
     } else if (k == "merge_by") {
       if (!v.IsScalar()) return Err(v, file, "`merge_by` must be a field name");
       list.merge_by = v.Scalar();
@@ -430,8 +447,8 @@ void AddRepeatedString(Message* msg, const FieldDescriptor* f, const std::string
 }
 
 std::string MapValue(const FieldRule& rule, const std::string& raw) {
-  auto it = rule.values.find(raw);
-  return it == rule.values.end() ? raw : it->second;
+  const std::string* mapped = LookupValue(rule, raw);
+  return mapped == nullptr ? raw : *mapped;
 }
 
 void ApplyRule(const FieldRule& rule, const json& record, Message* root, MappingIssues* issues) {
@@ -481,9 +498,8 @@ void ApplyRule(const FieldRule& rule, const json& record, Message* root, Mapping
   }
 
   if (!rule.values.empty() && !found->is_object() && !found->is_array()) {
-    auto it = rule.values.find(JsonText(*found));
-    if (it != rule.values.end()) {
-      holder = json(it->second);
+    if (const std::string* mapped = LookupValue(rule, JsonText(*found))) {
+      holder = json(*mapped);
       found = &holder;
     }
   }
@@ -566,9 +582,30 @@ void DedupRepeatedStrings(Message* msg) {
   }
 }
 
+// A `when` value that says "yes": present, not null, not false, not 0, not "".
+bool Truthy(const json* v) {
+  if (v == nullptr || v->is_null()) return false;
+  if (v->is_boolean()) return v->get<bool>();
+  if (v->is_number()) return v->get<double>() != 0;
+  if (v->is_string()) {
+    const std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(v->get<std::string>()));
+    return !s.empty() && s != "false" && s != "no" && s != "0";
+  }
+  return true;
+}
+
 void ApplyList(const ListRule& list, const json& record, v1::Opportunity* opp,
                MappingIssues* issues) {
-  const json* rows = FindPath(record, list.source);
+  // "." makes one row of the record itself: opportunity-level checkboxes and dates
+  // (Mutual_Action_Plan__c) become artifacts.
+  json self;
+  const json* rows = nullptr;
+  if (list.source == ".") {
+    self = json::array({record});
+    rows = &self;
+  } else {
+    rows = FindPath(record, list.source);
+  }
   if (rows == nullptr || rows->is_null()) return;
   if (!rows->is_array()) {
     if (issues != nullptr) {
@@ -581,6 +618,7 @@ void ApplyList(const ListRule& list, const json& record, v1::Opportunity* opp,
   const FieldDescriptor* key =
       list.merge_by.empty() ? nullptr : list.target->message_type()->FindFieldByName(list.merge_by);
   for (const json& row : *rows) {
+    if (!list.when.empty() && !Truthy(FindPath(row, list.when))) continue;
     std::unique_ptr<Message> element(google::protobuf::MessageFactory::generated_factory()
                                          ->GetPrototype(list.target->message_type())
                                          ->New());
@@ -668,6 +706,16 @@ std::vector<std::string> OpportunityMapping::ScalarSources() const {
   for (const auto& [target, rule] : rep_->scalars) {
     if (!rule.source.empty() && !rule.constant.has_value()) out.push_back(rule.source);
   }
+  // Lists made from the record itself read top-level fields.
+  for (const auto& [name, lists] : rep_->lists) {
+    for (const ListRule& list : lists) {
+      if (list.source != ".") continue;
+      if (!list.when.empty()) out.push_back(list.when);
+      for (const FieldRule& rule : list.fields) {
+        if (!rule.source.empty() && !rule.constant.has_value()) out.push_back(rule.source);
+      }
+    }
+  }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -677,12 +725,14 @@ std::vector<OpportunityMapping::ListSource> OpportunityMapping::ListSources() co
   std::vector<ListSource> out;
   for (const auto& [name, lists] : rep_->lists) {
     for (const ListRule& list : lists) {
+      if (list.source == ".") continue;  // in ScalarSources()
       ListSource ls;
       ls.target = name;
       ls.source = list.source;
       for (const FieldRule& rule : list.fields) {
         if (!rule.source.empty() && !rule.constant.has_value()) ls.fields.push_back(rule.source);
       }
+      if (!list.when.empty()) ls.fields.push_back(list.when);
       std::sort(ls.fields.begin(), ls.fields.end());
       ls.fields.erase(std::unique(ls.fields.begin(), ls.fields.end()), ls.fields.end());
       out.push_back(std::move(ls));

@@ -31,6 +31,10 @@
 //     - {source: Events.records, fields: {id: Id, at: ActivityDateTime, type: {value: meeting}}}
 //   stage_history: {source: OpportunityHistories.records,
 //                   fields: {stage: StageName, entered_at: CreatedDate}}
+//   artifacts:                        # source "." = the record itself, as one row;
+//     - source: .                     # `when` keeps a row only when that path is
+//       when: Mutual_Action_Plan__c   # truthy (not null/false/0/"")
+//       fields: {kind: {value: mutual_action_plan}, customer_validated: {value: true}}
 //
 // Rule keys: `source` (dotted JSON path; array elements by index "a.0.b"), `type`
 // (string | int | double | bool | timestamp; inferred from the target field when

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "google/protobuf/util/time_util.h"
 
 namespace dealcoach::connectors {
@@ -272,6 +274,46 @@ TEST(FindPathTest, ObjectsArraysAndMissing) {
   EXPECT_EQ(FindPath(j, "a.x"), nullptr);
   ASSERT_NE(FindPath(j, "n"), nullptr);
   EXPECT_TRUE(FindPath(j, "n")->is_null());
+}
+
+TEST(MappingTest, RecordLevelListsAndCaseInsensitiveValues) {
+  auto m = OpportunityMapping::Parse(R"(
+artifacts:
+  - source: .
+    when: Mutual_Action_Plan__c
+    fields: {kind: {value: mutual_action_plan}, customer_validated: Mutual_Action_Plan__c}
+  - source: .
+    when: Business_Case__c
+    fields: {kind: {value: business_case}, url: Business_Case__c}
+contacts:
+  source: Roles
+  fields:
+    id: Id
+    roles: {source: Role, values: {"Economic Buyer": economic_buyer}}
+)",
+                                     "m.yaml");
+  ASSERT_TRUE(m.ok()) << m.status();
+  // Record-level lists read top-level fields: adapters put them in the SELECT list.
+  const std::vector<std::string> scalars = m->ScalarSources();
+  EXPECT_NE(std::find(scalars.begin(), scalars.end(), "Mutual_Action_Plan__c"), scalars.end());
+  EXPECT_NE(std::find(scalars.begin(), scalars.end(), "Business_Case__c"), scalars.end());
+  for (const auto& list : m->ListSources()) EXPECT_NE(list.source, ".");
+
+  v1::Opportunity opp;
+  m->Apply(json::parse(R"({"Mutual_Action_Plan__c": true, "Business_Case__c": "",
+                          "Roles": [{"Id": "c1", "Role": "ECONOMIC BUYER"},
+                                    {"Id": "c2", "Role": "Chief Sponsor"}]})"),
+           &opp, nullptr);
+  ASSERT_EQ(opp.artifacts_size(), 1);  // an empty business case URL is no artifact
+  EXPECT_EQ(opp.artifacts(0).kind(), "mutual_action_plan");
+  EXPECT_TRUE(opp.artifacts(0).customer_validated());
+  ASSERT_EQ(opp.contacts_size(), 2);
+  EXPECT_EQ(opp.contacts(0).roles(0), "economic_buyer");  // case-insensitive
+  EXPECT_EQ(opp.contacts(1).roles(0), "Chief Sponsor");   // unmapped: kept as is
+
+  v1::Opportunity none;
+  m->Apply(json::parse(R"({"Mutual_Action_Plan__c": false})"), &none, nullptr);
+  EXPECT_EQ(none.artifacts_size(), 0);
 }
 
 }  // namespace

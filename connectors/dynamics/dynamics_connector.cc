@@ -29,25 +29,15 @@ constexpr char kAnnotation[] = "@OData.Community.Display.V1.FormattedValue";
 // Ids per related-record query: keeps the $filter (and URL) short.
 constexpr size_t kIdsPerQuery = 25;
 
-// Top-level attributes the opportunity/fields sections of a mapping read, for $select.
-void CollectAttributes(const YAML::Node& node, const std::set<std::string>& expanded,
-                       std::set<std::string>* out) {
-  if (node.IsMap()) {
-    for (const auto& kv : node) {
-      const std::string key = kv.first.Scalar();
-      if (key == "values" || key == "default" || key == "value" || key == "type") continue;
-      CollectAttributes(kv.second, expanded, out);
-    }
-    return;
-  }
-  if (!node.IsScalar()) return;
-  std::vector<std::string> parts = absl::StrSplit(node.Scalar(), '.');
-  if (parts.empty() || parts[0].empty()) return;
-  if (parts[0] == "formatted" && parts.size() == 2) {
-    out->insert(parts[1]);
-  } else if (parts[0] != "dealcoach" && parts[0] != "formatted" && !expanded.count(parts[0])) {
-    out->insert(parts[0]);
-  }
+// The top-level attribute a mapping source path reads, for $select ("" for none):
+// "formatted.x" reads x, "parentaccountid.name" reads nothing (expanded), "dealcoach.*"
+// is built by the connector.
+std::string TopLevelAttribute(const std::string& source, const std::set<std::string>& expanded) {
+  std::vector<std::string> parts = absl::StrSplit(source, '.');
+  if (parts.empty() || parts[0].empty()) return "";
+  if (parts[0] == "formatted") return parts.size() == 2 ? parts[1] : "";
+  if (parts[0] == "dealcoach" || expanded.count(parts[0])) return "";
+  return parts[0];
 }
 
 std::string ODataTime(absl::Time t) {
@@ -140,7 +130,7 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
   DC_RETURN_IF_ERROR(r.CheckHttpConnectorKeys(
       {"org_url", "authority", "tenant_id", "client_id", "client_secret", "client_secret_env",
        "client_secret_file", "scope", "api_version", "page_size", "expand", "contacts",
-       "activities", "sync_timeout", "mapping"}));
+       "activities", "activity_parties", "sync_timeout", "mapping"}));
   DynamicsOptions o;
   DC_ASSIGN_OR_RETURN(o.org_url, r.String("org_url"));
   while (absl::EndsWith(o.org_url, "/")) o.org_url.pop_back();
@@ -159,6 +149,7 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
   DC_ASSIGN_OR_RETURN(o.expand, r.String("expand", o.expand));
   DC_ASSIGN_OR_RETURN(o.contacts, r.Bool("contacts", true));
   DC_ASSIGN_OR_RETURN(o.activities, r.Bool("activities", true));
+  DC_ASSIGN_OR_RETURN(o.activity_parties, r.Bool("activity_parties", true));
   DC_ASSIGN_OR_RETURN(o.sync_timeout, r.Duration("sync_timeout", o.sync_timeout));
   DC_ASSIGN_OR_RETURN(o.http, ParseHttpClientOptions(r));
   DC_ASSIGN_OR_RETURN(o.resilience, ParseResilience(r));
@@ -187,17 +178,9 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
     }
   }
   std::set<std::string> attributes = {"opportunityid", "modifiedon"};
-  YAML::Node base;
-  try {
-    base = YAML::Load(std::string(DefaultMappingYaml()));
-  } catch (const YAML::Exception& e) {
-    return absl::InternalError(absl::StrCat(default_file, ": ", e.what()));
-  }
-  for (const YAML::Node& root : {base, overrides}) {
-    if (!root.IsDefined() || !root.IsMap()) continue;
-    for (const char* section : {"opportunity", "fields"}) {
-      if (root[section]) CollectAttributes(root[section], expanded, &attributes);
-    }
+  for (const std::string& source : mapping.ScalarSources()) {
+    std::string attribute = TopLevelAttribute(source, expanded);
+    if (!attribute.empty()) attributes.insert(std::move(attribute));
   }
   DC_ASSIGN_OR_RETURN(std::unique_ptr<HttpClient> client, HttpClient::Create(o.http));
   return std::unique_ptr<DynamicsConnector>(new DynamicsConnector(
@@ -314,15 +297,13 @@ absl::Status DynamicsConnector::Enrich(std::vector<json>* opportunities, absl::T
     if (options_.contacts) {
       DC_ASSIGN_OR_RETURN(
           std::vector<json> rows,
-          GetAll(
-              absl::StrCat(ApiRoot(), "/connections?$select=",
-                           UrlEncode("_record1id_value,_record2id_value,_record2roleid_value,"
-                                     "record2objecttypecode"),
-                           "&$expand=", UrlEncode("record2id_contact($select=fullname,jobtitle)"),
-                           "&$filter=",
-                           UrlEncode(absl::StrCat(IdFilter("_record1id_value", chunk),
-                                                  " and record2objecttypecode eq 2"))),
-              deadline));
+          GetAll(absl::StrCat(ApiRoot(), "/connections?$select=",
+                              UrlEncode("_record1id_value,_record2id_value,_record2roleid_value,"
+                                        "record2objecttypecode"),
+                              "&$expand=", UrlEncode(ContactExpand()), "&$filter=",
+                              UrlEncode(absl::StrCat(IdFilter("_record1id_value", chunk),
+                                                     " and record2objecttypecode eq 2"))),
+                 deadline));
       for (json& row : rows) {
         const std::string opp = row.value("_record1id_value", "");
         contacts[opp].push_back(std::move(row));
@@ -338,8 +319,36 @@ absl::Status DynamicsConnector::Enrich(std::vector<json>* opportunities, absl::T
                               "&$filter=", UrlEncode(IdFilter("_regardingobjectid_value", chunk)),
                               "&$orderby=", UrlEncode("createdon asc")),
                  deadline));
+      // Who took part: activity parties (recipients and attendees) per activity.
+      std::vector<std::string> activity_ids;
+      for (const json& row : rows) activity_ids.push_back(row.value("activityid", ""));
+      std::map<std::string, json> parties;
+      for (size_t a = 0; options_.activity_parties && a < activity_ids.size(); a += kIdsPerQuery) {
+        const std::vector<std::string> part(
+            activity_ids.begin() + a,
+            activity_ids.begin() + std::min(activity_ids.size(), a + kIdsPerQuery));
+        DC_ASSIGN_OR_RETURN(
+            std::vector<json> party_rows,
+            GetAll(absl::StrCat(ApiRoot(), "/activityparties?$select=",
+                                UrlEncode("_activityid_value,_partyid_value,participationtypemask"),
+                                "&$filter=", UrlEncode(IdFilter("_activityid_value", part))),
+                   deadline));
+        for (const json& p : party_rows) {
+          // 1 sender, 2 to, 3 cc, 5 required and 6 optional attendee; not 7 organizer,
+          // 8 regarding, 9 owner.
+          const int mask = p.value("participationtypemask", 0);
+          if (mask != 2 && mask != 3 && mask != 5 && mask != 6) continue;
+          const std::string party = p.value("_partyid_value", "");
+          if (party.empty()) continue;
+          json& list = parties[p.value("_activityid_value", "")];
+          if (!list.is_array()) list = json::array();
+          list.push_back(party);
+        }
+      }
       for (json& row : rows) {
         const std::string opp = row.value("_regardingobjectid_value", "");
+        auto p = parties.find(row.value("activityid", ""));
+        row["party_ids"] = p == parties.end() ? json::array() : p->second;
         activities[opp].push_back(std::move(row));
       }
     }
@@ -371,10 +380,36 @@ absl::Status DynamicsConnector::Enrich(std::vector<json>* opportunities, absl::T
   return absl::OkStatus();
 }
 
+// The contact columns the mapping reads through the connection's record2id_contact
+// (custom columns such as a confirmed-pain checkbox included).
+std::string DynamicsConnector::ContactExpand() const {
+  std::set<std::string> columns = {"fullname", "jobtitle"};
+  for (const OpportunityMapping::ListSource& list : mapping_.ListSources()) {
+    if (list.target != "contacts") continue;
+    for (const std::string& field : list.fields) {
+      absl::string_view f = field;
+      if (absl::ConsumePrefix(&f, "record2id_contact.") && !f.empty() &&
+          f.find('.') == absl::string_view::npos) {
+        columns.emplace(f);
+      }
+    }
+  }
+  return absl::StrCat("record2id_contact($select=", absl::StrJoin(columns, ","), ")");
+}
+
 v1::Opportunity DynamicsConnector::Map(const json& record) const {
   v1::Opportunity opp;
   mapping_.Apply(record, &opp, /*issues=*/nullptr);
   if (opp.source_system().empty()) opp.set_source_system(kCrm);
+  // Dataverse keeps no stage or close-date history on the opportunity (only the audit
+  // log, where enabled): unless the mapping names a source, both are unknown, not empty.
+  for (const char* list : {"stage_history", "close_date_history"}) {
+    const auto lists = mapping_.ListSources();
+    if (std::none_of(lists.begin(), lists.end(),
+                     [&](const OpportunityMapping::ListSource& l) { return l.target == list; })) {
+      opp.add_not_recorded(list);
+    }
+  }
   return opp;
 }
 
@@ -391,6 +426,18 @@ absl::StatusOr<v1::Opportunity> DynamicsConnector::FetchOpportunity(absl::string
   std::vector<json> page = {std::move(entity)};
   DC_RETURN_IF_ERROR(Enrich(&page, deadline));
   return Map(page.front());
+}
+
+absl::StatusOr<std::vector<std::string>> DynamicsConnector::ListIds(absl::Time deadline) {
+  DC_ASSIGN_OR_RETURN(
+      std::vector<json> rows,
+      GetAll(absl::StrCat(ApiRoot(), "/opportunities?$select=opportunityid"), deadline));
+  std::vector<std::string> ids;
+  for (const json& row : rows) {
+    std::string id = row.value("opportunityid", "");
+    if (!id.empty()) ids.push_back(std::move(id));
+  }
+  return ids;
 }
 
 absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(

@@ -68,6 +68,9 @@ struct DynamicsOptions {
   // Read stakeholders (connections to contacts) and activities. Default: true.
   bool contacts = true;
   bool activities = true;
+  // Read activity parties (who took part in each activity; contacts' last_met_at is
+  // derived from them). Default: true.
+  bool activity_parties = true;
   // Upper bound for one whole sync pass. Default: 10 min.
   absl::Duration sync_timeout = absl::Minutes(10);
   HttpClientOptions http;
@@ -86,6 +89,9 @@ class DynamicsConnector : public Connector {
                                                    absl::Time deadline) override;
   absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
+  // Every deal id (the list endpoint / entity set, ids only, paged), so the cache can
+  // evict deals deleted in the CRM.
+  absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) override;
   ConnectorHealth Health() const override;
 
  private:
@@ -106,6 +112,7 @@ class DynamicsConnector : public Connector {
   const DynamicsOptions options_;
   const OpportunityMapping mapping_;
   const std::string select_;
+  std::string ContactExpand() const;
   std::unique_ptr<HttpClient> client_;
   std::unique_ptr<ResilientHttp> http_;
   absl::Mutex token_mu_;

@@ -121,6 +121,14 @@ TEST_F(DynamicsConnectorTest, FetchMapsEveryFieldWithStakeholdersAndActivities) 
   EXPECT_EQ(Ts(o.activities(2).at()), "2026-04-20T14:00:00Z");
   EXPECT_EQ(o.activities(2).outcome(), "Scheduled");
   EXPECT_EQ(o.stage_history_size(), 0);
+  // Attendees from the activity parties (to-recipient, required and optional attendee).
+  EXPECT_EQ(o.activities(0).participant_ids_size(), 0);
+  ASSERT_EQ(o.activities(1).participant_ids_size(), 1);
+  EXPECT_EQ(o.activities(1).participant_ids(0), o.contacts(0).id());
+  ASSERT_EQ(o.activities(2).participant_ids_size(), 2);
+  // No history outside the audit log: unknown, not "no pushes".
+  EXPECT_EQ(std::vector<std::string>(o.not_recorded().begin(), o.not_recorded().end()),
+            (std::vector<std::string>{"stage_history", "close_date_history"}));
 
   // The token request and the OData headers.
   EXPECT_EQ(fake_.token_requests(), 1);
@@ -129,7 +137,7 @@ TEST_F(DynamicsConnectorTest, FetchMapsEveryFieldWithStakeholdersAndActivities) 
   EXPECT_EQ(form["client_id"], FakeDynamics::kClientId);
   EXPECT_EQ(form["scope"], absl::StrCat(fake_.base_url(), "/.default"));
   std::vector<testing::RecordedRequest> requests = fake_.server().requests();
-  ASSERT_EQ(requests.size(), 4u);
+  ASSERT_EQ(requests.size(), 5u);  // + activityparties
   EXPECT_EQ(requests[0].path, FakeDynamics::TokenPath());
   EXPECT_EQ(requests[1].path, OppPath(1));
   EXPECT_EQ(requests[1].Header("OData-Version"), "4.0");
@@ -144,6 +152,7 @@ TEST_F(DynamicsConnectorTest, FetchMapsEveryFieldWithStakeholdersAndActivities) 
             absl::StrCat("(_record1id_value eq ", FakeDynamics::OpportunityId(1),
                          ") and record2objecttypecode eq 2"));
   EXPECT_EQ(requests[3].path, "/api/data/v9.2/activitypointers");
+  EXPECT_EQ(requests[4].path, "/api/data/v9.2/activityparties");
 }
 
 TEST_F(DynamicsConnectorTest, UnknownIdIsNotFound) {

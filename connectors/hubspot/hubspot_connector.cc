@@ -53,7 +53,7 @@ std::map<std::string, std::set<std::string>> PropertiesFromMapping(const YAML::N
   std::map<std::string, std::set<std::string>> out;
   for (const YAML::Node& root : {base, overrides}) {
     if (!root.IsDefined() || !root.IsMap()) continue;
-    for (const char* section : {"opportunity", "fields"}) {
+    for (const char* section : {"opportunity", "fields", "artifacts", "competitors"}) {
       if (root[section]) CollectProperties(root[section], &out["deals"]);
     }
     if (root["contacts"]) CollectProperties(root["contacts"], &out["contacts"]);
@@ -280,9 +280,11 @@ absl::StatusOr<std::map<std::string, json>> HubSpotConnector::BatchRead(
 
 absl::StatusOr<std::map<std::string, std::vector<std::pair<std::string, json>>>>
 HubSpotConnector::BatchAssociations(const std::string& to_type,
-                                    const std::vector<std::string>& deal_ids, absl::Time deadline) {
+                                    const std::vector<std::string>& deal_ids, absl::Time deadline,
+                                    const std::string& from_type) {
   std::map<std::string, std::vector<std::pair<std::string, json>>> out;
-  const std::string path = absl::StrCat("/crm/v4/associations/deals/", to_type, "/batch/read");
+  const std::string path =
+      absl::StrCat("/crm/v4/associations/", from_type, "/", to_type, "/batch/read");
   for (size_t start = 0; start < deal_ids.size(); start += kBatchLimit) {
     json inputs = json::array();
     for (size_t i = start; i < std::min(deal_ids.size(), start + kBatchLimit); ++i) {
@@ -325,8 +327,8 @@ absl::Status HubSpotConnector::Enrich(std::vector<json>* deals, bool need_histor
   if (options_.stage_history && need_history) {
     json inputs = json::array();
     for (const std::string& id : ids) inputs.push_back({{"id", id}});
-    const json body = {{"properties", json::array({"dealstage"})},
-                       {"propertiesWithHistory", json::array({"dealstage"})},
+    const json body = {{"properties", json::array({"dealstage", "closedate"})},
+                       {"propertiesWithHistory", json::array({"dealstage", "closedate"})},
                        {"inputs", inputs}};
     DC_ASSIGN_OR_RETURN(json page,
                         Call("POST", absl::StrCat(kDeals, "/batch/read"), &body, deadline));
@@ -364,18 +366,35 @@ absl::Status HubSpotConnector::Enrich(std::vector<json>* deals, bool need_histor
         wanted.insert(link.first);
       }
     }
+    const std::vector<std::string> wanted_ids(wanted.begin(), wanted.end());
     DC_ASSIGN_OR_RETURN(engagements[type],
-                        BatchRead(type, std::vector<std::string>(wanted.begin(), wanted.end()),
-                                  PropertiesFor(type), deadline));
+                        BatchRead(type, wanted_ids, PropertiesFor(type), deadline));
+    // Who took part: meeting and call → contact associations (a contact's last_met_at
+    // is derived from them at normalisation).
+    if ((type == "meetings" || type == "calls") && !wanted_ids.empty()) {
+      DC_ASSIGN_OR_RETURN(auto attendees,
+                          BatchAssociations("contacts", wanted_ids, deadline, type));
+      for (auto& [eid, record] : engagements[type]) {
+        json contact_ids = json::array();
+        for (const auto& link : attendees[eid]) contact_ids.push_back(link.first);
+        record["contact_ids"] = std::move(contact_ids);
+      }
+    }
   }
 
   for (json& d : *deals) {
     const std::string id = JsonId(d.value("id", json()));
     json extra = json::object();
-    // HubSpot lists property history newest first; the opportunity wants oldest first.
-    if (d.contains("propertiesWithHistory") && d["propertiesWithHistory"].contains("dealstage")) {
+    // HubSpot lists property history newest first; the opportunity wants oldest first
+    // (normalisation collapses repeated stages and derives stage_entered_at).
+    for (const auto& [property, key] :
+         {std::pair<const char*, const char*>{"dealstage", "stage_history"},
+          {"closedate", "close_date_history"}}) {
+      if (!d.contains("propertiesWithHistory") || !d["propertiesWithHistory"].contains(property)) {
+        continue;
+      }
       std::vector<std::pair<absl::Time, json>> entries;
-      for (const json& e : d["propertiesWithHistory"]["dealstage"]) {
+      for (const json& e : d["propertiesWithHistory"][property]) {
         absl::StatusOr<absl::Time> at = ParseCrmTime(e.value("timestamp", ""));
         if (at.ok()) entries.emplace_back(*at, e);
       }
@@ -383,8 +402,7 @@ absl::Status HubSpotConnector::Enrich(std::vector<json>* deals, bool need_histor
                        [](const auto& a, const auto& b) { return a.first < b.first; });
       json history = json::array();
       for (auto& e : entries) history.push_back(std::move(e.second));
-      if (!history.empty()) extra["stage_entered_at"] = history.back()["timestamp"];
-      extra["stage_history"] = std::move(history);
+      extra[key] = std::move(history);
     }
     d["dealcoach"] = std::move(extra);
 
@@ -428,6 +446,11 @@ v1::Opportunity HubSpotConnector::Map(const json& record) const {
   v1::Opportunity opp;
   mapping_.Apply(record, &opp, /*issues=*/nullptr);
   if (opp.source_system().empty()) opp.set_source_system(kCrm);
+  if (!options_.stage_history) {
+    // Not asked for: pushes and stage dates are unknown, not "none".
+    opp.add_not_recorded("close_date_history");
+    opp.add_not_recorded("stage_history");
+  }
   return opp;
 }
 
@@ -437,11 +460,34 @@ absl::StatusOr<v1::Opportunity> HubSpotConnector::FetchOpportunity(absl::string_
       absl::StrCat(kDeals, "/", UrlEncode(id),
                    "?properties=", UrlEncode(absl::StrJoin(properties_.at("deals"), ",")),
                    "&associations=contacts");
-  if (options_.stage_history) absl::StrAppend(&path, "&propertiesWithHistory=dealstage");
+  if (options_.stage_history) absl::StrAppend(&path, "&propertiesWithHistory=dealstage,closedate");
   DC_ASSIGN_OR_RETURN(json deal, Call("GET", path, nullptr, deadline));
   std::vector<json> deals = {std::move(deal)};
   DC_RETURN_IF_ERROR(Enrich(&deals, /*need_history=*/false, deadline));
   return Map(deals.front());
+}
+
+absl::StatusOr<std::vector<std::string>> HubSpotConnector::ListIds(absl::Time deadline) {
+  std::vector<std::string> ids;
+  std::string after;
+  do {
+    std::string path =
+        absl::StrCat(kDeals, "?limit=", options_.page_size, "&properties=hs_object_id");
+    if (!after.empty()) absl::StrAppend(&path, "&after=", UrlEncode(after));
+    DC_ASSIGN_OR_RETURN(json page, Call("GET", path, nullptr, deadline));
+    if (!page.contains("results") || !page["results"].is_array()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kCrm, ": GET ", kDeals, ": response has no `results` array"));
+    }
+    for (const json& d : page["results"]) {
+      std::string id = JsonId(d.value("id", json()));
+      if (!id.empty()) ids.push_back(std::move(id));
+    }
+    after = page.contains("paging") && page["paging"].contains("next")
+                ? JsonId(page["paging"]["next"].value("after", json()))
+                : "";
+  } while (!after.empty());
+  return ids;
 }
 
 absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(

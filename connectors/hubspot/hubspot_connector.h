@@ -80,6 +80,9 @@ class HubSpotConnector : public Connector {
                                                    absl::Time deadline) override;
   absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
+  // Every deal id (the list endpoint / entity set, ids only, paged), so the cache can
+  // evict deals deleted in the CRM.
+  absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) override;
   ConnectorHealth Health() const override;
 
  private:
@@ -96,10 +99,11 @@ class HubSpotConnector : public Connector {
   absl::StatusOr<std::map<std::string, nlohmann::json>> BatchRead(
       const std::string& type, const std::vector<std::string>& ids,
       const std::vector<std::string>& properties, absl::Time deadline);
-  // Deal id → [(to id, labels)] for associations deals → `to_type`.
+  // From id → [(to id, labels)] for associations `from_type` → `to_type` (deals →
+  // contacts for buying roles, meetings → contacts for attendees).
   absl::StatusOr<std::map<std::string, std::vector<std::pair<std::string, nlohmann::json>>>>
   BatchAssociations(const std::string& to_type, const std::vector<std::string>& deal_ids,
-                    absl::Time deadline);
+                    absl::Time deadline, const std::string& from_type = "deals");
   v1::Opportunity Map(const nlohmann::json& record) const;
   std::string CurrentToken() const;
   // The properties to request for an object type (empty when the mapping reads none).

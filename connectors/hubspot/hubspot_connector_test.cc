@@ -71,7 +71,8 @@ TEST_F(HubSpotConnectorTest, FetchMapsEveryFieldWithContactsActivitiesAndStageHi
   EXPECT_EQ(o.id(), "9001");
   EXPECT_EQ(o.name(), "Acme - deal 9001");
   EXPECT_EQ(o.stage(), "contractsent");
-  EXPECT_EQ(Ts(o.stage_entered_at()), "2026-04-10T09:00:00Z");
+  // Derived at normalisation from the collapsed history, not taken from the newest row.
+  EXPECT_FALSE(o.has_stage_entered_at());
   ASSERT_TRUE(o.has_amount());
   EXPECT_DOUBLE_EQ(o.amount(), 125000.5);
   EXPECT_EQ(o.currency_code(), "EUR");
@@ -109,11 +110,17 @@ TEST_F(HubSpotConnectorTest, FetchMapsEveryFieldWithContactsActivitiesAndStageHi
   EXPECT_EQ(Ts(o.activities(0).at()), "2026-04-20T14:00:00Z");
   EXPECT_EQ(o.activities(0).subject(), "Business case review");
   EXPECT_EQ(o.activities(0).outcome(), "COMPLETED");
+  // Attendees from the meeting → contact associations.
+  ASSERT_EQ(o.activities(0).participant_ids_size(), 2);
+  EXPECT_EQ(o.activities(0).participant_ids(0), "900101");
+  EXPECT_EQ(o.activities(0).participant_ids(1), "900102");
   EXPECT_EQ(o.activities(1).id(), "900112");
   EXPECT_EQ(o.activities(1).type(), "call");
   EXPECT_EQ(Ts(o.activities(1).at()), "2026-04-01T15:00:00Z");
   EXPECT_EQ(o.activities(1).subject(), "Discovery call");
   EXPECT_EQ(o.activities(1).outcome(), "COMPLETED");
+  ASSERT_EQ(o.activities(1).participant_ids_size(), 1);
+  EXPECT_EQ(o.activities(1).participant_ids(0), "900101");
   EXPECT_EQ(o.activities(2).id(), "900113");
   EXPECT_EQ(o.activities(2).type(), "email");
   EXPECT_EQ(o.activities(2).subject(), "Proposal v2");
@@ -126,21 +133,29 @@ TEST_F(HubSpotConnectorTest, FetchMapsEveryFieldWithContactsActivitiesAndStageHi
   EXPECT_EQ(o.stage_history(1).stage(), "qualifiedtobuy");
   EXPECT_EQ(Ts(o.stage_history(1).entered_at()), "2026-03-01T10:00:00.250Z");
   EXPECT_EQ(o.stage_history(2).stage(), "contractsent");
+  // closedate history (propertiesWithHistory=closedate), oldest first, as snapshots.
+  ASSERT_EQ(o.close_date_history_size(), 2);
+  EXPECT_EQ(Ts(o.close_date_history(0).to_date()), "2026-10-31T00:00:00Z");
+  EXPECT_EQ(Ts(o.close_date_history(1).to_date()), "2026-11-20T00:00:00Z");
+  EXPECT_EQ(Ts(o.close_date_history(1).changed_at()), "2026-04-10T09:00:00Z");
 
   // The wire calls: the deal GET, then contacts + three engagement types (association
   // read and batch read each).
   auto requests = fake_.server().requests();
-  ASSERT_EQ(requests.size(), 9u);
+  // Plus the attendees of meetings and calls.
+  ASSERT_EQ(requests.size(), 11u);
   EXPECT_EQ(requests[0].method, "GET");
   EXPECT_EQ(requests[0].path, "/crm/v3/objects/deals/9001");
   EXPECT_EQ(requests[0].Header("Authorization"), absl::StrCat("Bearer ", FakeHubSpot::kToken));
-  EXPECT_EQ(requests[0].Param("propertiesWithHistory"), "dealstage");
+  EXPECT_EQ(requests[0].Param("propertiesWithHistory"), "dealstage,closedate");
   EXPECT_EQ(requests[0].Param("associations"), "contacts");
   EXPECT_TRUE(absl::StrContains(requests[0].Param("properties"), "dealname"));
   EXPECT_TRUE(absl::StrContains(requests[0].Param("properties"), "decision_to_change"));
   EXPECT_EQ(fake_.server().Count("POST", "/crm/v4/associations/deals/contacts/batch/read"), 1);
   EXPECT_EQ(fake_.server().Count("POST", "/crm/v3/objects/contacts/batch/read"), 1);
   EXPECT_EQ(fake_.server().Count("POST", "/crm/v3/objects/meetings/batch/read"), 1);
+  EXPECT_EQ(fake_.server().Count("POST", "/crm/v4/associations/meetings/contacts/batch/read"), 1);
+  EXPECT_EQ(fake_.server().Count("POST", "/crm/v4/associations/calls/contacts/batch/read"), 1);
   const json contacts_body = json::parse(requests[2].body, nullptr, /*allow_exceptions=*/false);
   ASSERT_EQ(requests[2].path, "/crm/v3/objects/contacts/batch/read");
   EXPECT_EQ(contacts_body["inputs"], json::parse(R"([{"id":"900101"},{"id":"900102"}])"));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -103,8 +104,28 @@ std::string Relationship(absl::string_view source) {
   return std::string(source.substr(0, source.find('.')));
 }
 
-std::string BuildSelect(const OpportunityMapping& mapping, const std::string& modstamp) {
-  std::vector<std::string> fields = mapping.ScalarSources();
+// "Entity.Column" (case-insensitive) names `item` of the main SELECT list (`in_subquery`
+// false) or of a relationship subquery. The error names the entity, not the
+// relationship, so a dotted or subquery item matches any entity but Opportunity.
+bool IsDropped(const std::vector<std::string>& dropped, const std::string& item, bool in_subquery) {
+  for (const std::string& d : dropped) {
+    const size_t dot = d.find('.');
+    const std::string entity = d.substr(0, dot), column = d.substr(dot + 1);
+    const size_t last = item.rfind('.');
+    const std::string tail = last == std::string::npos ? item : item.substr(last + 1);
+    if (!absl::EqualsIgnoreCase(tail, column)) continue;
+    const bool direct = !in_subquery && last == std::string::npos;
+    if (direct == absl::EqualsIgnoreCase(entity, "Opportunity")) return true;
+  }
+  return false;
+}
+
+std::string BuildSelect(const OpportunityMapping& mapping, const std::string& modstamp,
+                        const std::vector<std::string>& dropped) {
+  std::vector<std::string> fields;
+  for (std::string& f : mapping.ScalarSources()) {
+    if (!IsDropped(dropped, f, false)) fields.push_back(std::move(f));
+  }
   if (std::find(fields.begin(), fields.end(), "Id") == fields.end()) fields.push_back("Id");
   if (std::find(fields.begin(), fields.end(), modstamp) == fields.end()) {
     fields.push_back(modstamp);
@@ -114,7 +135,9 @@ std::string BuildSelect(const OpportunityMapping& mapping, const std::string& mo
   std::map<std::string, std::vector<std::string>> subqueries;
   for (const auto& list : mapping.ListSources()) {
     std::vector<std::string>& f = subqueries[Relationship(list.source)];
-    f.insert(f.end(), list.fields.begin(), list.fields.end());
+    for (const std::string& field : list.fields) {
+      if (!IsDropped(dropped, field, true)) f.push_back(field);
+    }
   }
   for (auto& [rel, f] : subqueries) {
     std::sort(f.begin(), f.end());
@@ -164,7 +187,57 @@ SalesforceConnector::SalesforceConnector(SalesforceOptions options,
   if (options_.clock == nullptr) options_.clock = Clock::Real();
   http_ = std::make_unique<ResilientHttp>(std::string(kCrm), client_.get(), options_.resilience,
                                           options_.clock);
-  select_ = BuildSelect(options_.mapping, options_.modstamp_field);
+  absl::MutexLock lock(&select_mu_);
+  select_ = BuildSelect(options_.mapping, options_.modstamp_field, {});
+}
+
+std::string SalesforceConnector::select_clause() const {
+  absl::MutexLock lock(&select_mu_);
+  return select_;
+}
+
+std::vector<std::string> SalesforceConnector::dropped_columns() const {
+  absl::MutexLock lock(&select_mu_);
+  return dropped_;
+}
+
+absl::Status SalesforceConnector::QueryWithSelect(
+    const std::function<std::string(const std::string& select)>& make_soql, absl::Time deadline,
+    const std::function<absl::Status(const json&)>& on_record) {
+  for (int attempt = 0;; ++attempt) {
+    const std::string select = select_clause();
+    bool delivered = false;
+    absl::Status s = Query(make_soql(select), deadline, [&](const json& record) {
+      delivered = true;
+      return on_record(record);
+    });
+    if (s.ok() || delivered || attempt >= 50 || s.code() != absl::StatusCode::kFailedPrecondition ||
+        !absl::StrContains(s.message(), "INVALID_FIELD")) {
+      return s;
+    }
+    // "No such column 'Foo__c' on entity 'Opportunity'."
+    const absl::string_view m = s.message();
+    const size_t c = m.find("No such column '");
+    const size_t e = m.find("' on entity '");
+    if (c == absl::string_view::npos || e == absl::string_view::npos || e < c) return s;
+    const std::string column(m.substr(c + 16, e - c - 16));
+    const size_t e_end = m.find('\'', e + 13);
+    if (e_end == absl::string_view::npos) return s;
+    const std::string dropped = absl::StrCat(m.substr(e + 13, e_end - e - 13), ".", column);
+    {
+      absl::MutexLock lock(&select_mu_);
+      if (select_ != select) continue;  // another thread dropped one meanwhile
+      std::vector<std::string> next = dropped_;
+      next.push_back(dropped);
+      std::string rebuilt = BuildSelect(options_.mapping, options_.modstamp_field, next);
+      if (rebuilt == select_) return s;  // not a column of ours: a real error
+      dropped_ = std::move(next);
+      select_ = std::move(rebuilt);
+    }
+    std::cerr << "salesforce: warning: this org has no " << dropped
+              << " (INVALID_FIELD); dropped it from the query, its canonical field stays "
+                 "unset (\"not recorded\")\n";
+  }
 }
 
 absl::StatusOr<std::unique_ptr<SalesforceConnector>> SalesforceConnector::Create(
@@ -316,10 +389,13 @@ absl::StatusOr<v1::Opportunity> SalesforceConnector::FetchOpportunity(absl::stri
     return absl::InvalidArgumentError(
         absl::StrCat("salesforce: \"", id, "\" is not a Salesforce id (15 or 18 letters/digits)"));
   }
-  std::string soql = absl::StrCat(select_, " WHERE Id = '", id, "'");
-  if (!options_.where.empty()) absl::StrAppend(&soql, " AND (", options_.where, ")");
+  auto make_soql = [&](const std::string& select) {
+    std::string soql = absl::StrCat(select, " WHERE Id = '", id, "'");
+    if (!options_.where.empty()) absl::StrAppend(&soql, " AND (", options_.where, ")");
+    return soql;
+  };
   std::optional<v1::Opportunity> found;
-  DC_RETURN_IF_ERROR(Query(soql, deadline, [&](const json& record) {
+  DC_RETURN_IF_ERROR(QueryWithSelect(make_soql, deadline, [&](const json& record) {
     found = MapRecord(record);
     return absl::OkStatus();
   }));
@@ -332,21 +408,31 @@ absl::StatusOr<v1::Opportunity> SalesforceConnector::FetchOpportunity(absl::stri
 
 absl::StatusOr<SyncResult> SalesforceConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
-  std::string soql = select_;
+  absl::Time lower = since;
+  {
+    absl::MutexLock lock(&resume_mu_);
+    if (resume_.has_value() && resume_->since <= since && resume_->mark > since) {
+      lower = resume_->mark;
+    }
+  }
   std::vector<std::string> where;
-  if (since != absl::InfinitePast()) {
-    where.push_back(absl::StrCat(options_.modstamp_field, " >= ", SoqlDateTime(since)));
+  if (lower != absl::InfinitePast()) {
+    where.push_back(absl::StrCat(options_.modstamp_field, " >= ", SoqlDateTime(lower)));
   }
   if (!options_.where.empty()) where.push_back(absl::StrCat("(", options_.where, ")"));
-  if (!where.empty()) absl::StrAppend(&soql, " WHERE ", absl::StrJoin(where, " AND "));
-  absl::StrAppend(&soql, " ORDER BY ", options_.modstamp_field, " ASC");
+  auto make_soql = [&](const std::string& select) {
+    std::string soql = select;
+    if (!where.empty()) absl::StrAppend(&soql, " WHERE ", absl::StrJoin(where, " AND "));
+    absl::StrAppend(&soql, " ORDER BY ", options_.modstamp_field, " ASC");
+    return soql;
+  };
 
   SyncResult result;
-  result.high_water_mark = since;
+  result.high_water_mark = lower;
   // Every sync has a deadline: a stalled pass fails and the next one resumes from the
   // high-water mark instead of hanging the sync thread.
   const absl::Time deadline = absl::Now() + kSyncDeadline;
-  DC_RETURN_IF_ERROR(Query(soql, deadline, [&](const json& record) {
+  absl::Status s = QueryWithSelect(make_soql, deadline, [&](const json& record) {
     if (const json* stamp = FindPath(record, options_.modstamp_field);
         stamp != nullptr && stamp->is_string()) {
       absl::StatusOr<absl::Time> t = ParseCrmTime(stamp->get<std::string>());
@@ -355,7 +441,18 @@ absl::StatusOr<SyncResult> SalesforceConnector::SyncChangedSince(
     DC_RETURN_IF_ERROR(sink(MapRecord(record)));
     ++result.count;
     return absl::OkStatus();
-  }));
+  });
+  absl::MutexLock lock(&resume_mu_);
+  if (!s.ok()) {
+    if (result.count > 0 && result.high_water_mark > since) {
+      resume_ = Resume{since, result.high_water_mark};
+      return absl::Status(s.code(), absl::StrCat(s.message(), " (after ", result.count,
+                                                 " records; the next pass resumes at ",
+                                                 SoqlDateTime(result.high_water_mark), ")"));
+    }
+    return s;
+  }
+  resume_.reset();
   return result;
 }
 
@@ -374,6 +471,10 @@ absl::StatusOr<std::vector<std::string>> SalesforceConnector::ListIds(absl::Time
 
 ConnectorHealth SalesforceConnector::Health() const {
   ConnectorHealth health = http_->Health();
+  if (const std::vector<std::string> dropped = dropped_columns(); !dropped.empty()) {
+    absl::StrAppend(&health.detail, " (columns this org lacks, left out of the query: ",
+                    absl::StrJoin(dropped, ", "), ")");
+  }
   const int64_t issues = mapping_issues_.load();
   if (issues > 0) {
     absl::MutexLock lock(&issue_mu_);

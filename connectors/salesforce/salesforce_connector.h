@@ -73,15 +73,22 @@ class SalesforceConnector : public Connector {
   absl::string_view type() const override { return "salesforce"; }
   absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id,
                                                    absl::Time deadline) override;
+  // Records come ordered by the modstamp field; a pass that fails after delivering some
+  // (a throttled org, a 5xx burst) remembers the last delivered modstamp, and the next
+  // pass from the same (or an earlier) `since` resumes there (records at exactly that
+  // modstamp are delivered again), so progress is never lost.
   absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
   // SELECT Id FROM Opportunity with the configured `where`, paged like a sync.
   absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) override;
   ConnectorHealth Health() const override;
 
-  // The SOQL SELECT ... FROM Opportunity built from the mapping (no WHERE), for tests
-  // and docs.
-  const std::string& select_clause() const { return select_; }
+  // The SOQL SELECT ... FROM Opportunity built from the mapping (no WHERE), minus the
+  // columns this org turned out not to have, for tests and docs.
+  std::string select_clause() const;
+  // Columns dropped from the SELECT because the org lacks them ("Opportunity.Foo__c",
+  // "OpportunityContactRole.Confirmed_Pain__c"), in the order they were found.
+  std::vector<std::string> dropped_columns() const;
   // Total record-level mapping problems seen (fields left unset).
   int64_t mapping_issue_count() const { return mapping_issues_.load(); }
 
@@ -102,13 +109,31 @@ class SalesforceConnector : public Connector {
   // Runs a query and feeds every record (all pages) to `on_record`.
   absl::Status Query(const std::string& soql, absl::Time deadline,
                      const std::function<absl::Status(const nlohmann::json&)>& on_record);
+  // Query(make_soql(current SELECT)); when the org lacks a mapped column (400
+  // INVALID_FIELD "No such column 'X' on entity 'E'" naming a column of the SELECT, as
+  // when a profile hides a standard field or a single-currency org has no
+  // CurrencyIsoCode), drops it with a warning on stderr and in Health(), and retries.
+  absl::Status QueryWithSelect(
+      const std::function<std::string(const std::string& select)>& make_soql, absl::Time deadline,
+      const std::function<absl::Status(const nlohmann::json&)>& on_record);
   v1::Opportunity MapRecord(const nlohmann::json& record);
   std::string QueryPath(absl::string_view soql) const;
 
   SalesforceOptions options_;
   std::unique_ptr<HttpClient> client_;
   std::unique_ptr<ResilientHttp> http_;
-  std::string select_;
+  mutable absl::Mutex select_mu_;
+  std::string select_ ABSL_GUARDED_BY(select_mu_);
+  std::vector<std::string> dropped_ ABSL_GUARDED_BY(select_mu_);
+  // A pass that failed after delivering records (REQUEST_LIMIT_EXCEEDED on page 7 of
+  // 10): records come ordered by the modstamp, so the next pass from the same `since`
+  // resumes at the last delivered modstamp instead of page 1.
+  struct Resume {
+    absl::Time since;
+    absl::Time mark;
+  };
+  absl::Mutex resume_mu_;
+  std::optional<Resume> resume_ ABSL_GUARDED_BY(resume_mu_);
   mutable absl::Mutex token_mu_;
   std::optional<Token> token_ ABSL_GUARDED_BY(token_mu_);
   std::atomic<int64_t> mapping_issues_{0};

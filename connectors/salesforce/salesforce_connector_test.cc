@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -113,6 +114,11 @@ TEST_F(SalesforceTest, FetchMapsEveryField) {
   EXPECT_EQ(TimeUtil::ToString(opp->stage_history(0).entered_at()), "2026-09-01T10:00:00Z");
   EXPECT_EQ(opp->stage_history(1).stage(), "Negotiation/Review");
   EXPECT_EQ(TimeUtil::ToString(opp->stage_entered_at()), "2026-11-01T09:00:00Z");
+  // OpportunityHistory's CloseDate column, one snapshot per row (normalisation turns
+  // them into the one push, 2026-11-30 → 2026-12-15).
+  ASSERT_EQ(opp->close_date_history_size(), 3);
+  EXPECT_EQ(TimeUtil::ToString(opp->close_date_history(2).to_date()), "2026-12-15T00:00:00Z");
+  EXPECT_FALSE(opp->close_date_history(2).has_from_date());
   EXPECT_EQ(sfc->mapping_issue_count(), 0);
 
   // The wire: one token request with client credentials, then a bearer-authenticated query.
@@ -125,7 +131,8 @@ TEST_F(SalesforceTest, FetchMapsEveryField) {
   EXPECT_TRUE(absl::StrContains(soql,
                                 "(SELECT Contact.Name, Contact.Title, ContactId, IsPrimary, "
                                 "Role FROM OpportunityContactRoles)"));
-  EXPECT_TRUE(absl::StrContains(soql, "(SELECT CreatedDate, StageName FROM OpportunityHistories)"));
+  EXPECT_TRUE(absl::StrContains(
+      soql, "(SELECT CloseDate, CreatedDate, StageName FROM OpportunityHistories)"));
   EXPECT_TRUE(absl::EndsWith(soql, " FROM Opportunity WHERE Id = '" + id + "'")) << soql;
   const auto requests = sf_.server().requests();
   EXPECT_EQ(requests.back().Header("Authorization"), "Bearer 00Dfake!token-1");
@@ -350,6 +357,80 @@ TEST_F(SalesforceTest, InvalidFieldIsSchemaDrift) {
   auto r = sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(r.status().message(), "INVALID_FIELD: No such column"));
+}
+
+TEST_F(SalesforceTest, ColumnsTheOrgLacksAreDroppedAndTheSyncCompletes) {
+  // A multi-currency field in a single-currency org, a custom field on a child object
+  // the org never created.
+  SalesforceOptions o = Options();
+  ASSERT_TRUE(o.mapping
+                  .Merge(YAML::Load("opportunity: {currency_code: CurrencyIsoCode}\n"
+                                    "fields: {decision_to_change: {source: Decision_To_Change__c, "
+                                    "type: bool}}\n"),
+                         "org.yaml")
+                  .ok());
+  sf_.SetMissingColumns({"Opportunity.CurrencyIsoCode", "Opportunity.Decision_To_Change__c"});
+  auto sfc = Connect(std::move(o));
+  ASSERT_NE(sfc, nullptr);
+  EXPECT_TRUE(absl::StrContains(sfc->select_clause(), "CurrencyIsoCode"));
+  std::vector<v1::Opportunity> got;
+  auto r = sfc->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity opp) {
+    got.push_back(std::move(opp));
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].name(), "Deal 1");  // the rest of the record still maps
+  EXPECT_EQ(sfc->dropped_columns(),
+            (std::vector<std::string>{"Opportunity.CurrencyIsoCode",
+                                      "Opportunity.Decision_To_Change__c"}));
+  EXPECT_FALSE(absl::StrContains(sfc->select_clause(), "CurrencyIsoCode"));
+  EXPECT_FALSE(absl::StrContains(sfc->select_clause(), "Decision_To_Change__c"));
+  EXPECT_TRUE(absl::StrContains(sfc->Health().detail, "Opportunity.CurrencyIsoCode"));
+  // Found once: the next call sends the reduced query straight away.
+  const int before = QueryRequests();
+  ASSERT_TRUE(
+      sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5)).ok());
+  EXPECT_EQ(QueryRequests(), before + 1);
+}
+
+TEST_F(SalesforceTest, ThrottledSyncResumesFromWhereItStopped) {
+  // 1000 deals, 5 pages of 200; the org's API quota runs out after 3 requests per pass.
+  const absl::Time base = absl::FromUnixSeconds(1795000000);
+  for (int i = 1; i <= 1000; ++i) {
+    sf_.Upsert(FakeSalesforce::MakeOpportunity(
+        i, absl::FormatTime("%Y-%m-%dT%H:%M:%S.000+0000", base + absl::Seconds(i),
+                            absl::UTCTimeZone())));
+  }
+  SalesforceOptions o = Options();
+  o.page_size = 200;
+  auto sfc = Connect(std::move(o));
+  std::set<std::string> seen;
+  int delivered = 0;
+  auto sink = [&](v1::Opportunity opp) {
+    seen.insert(opp.id());
+    ++delivered;
+    return absl::OkStatus();
+  };
+  sf_.SetRemainingApiRequests(3);
+  absl::StatusOr<SyncResult> first = sfc->SyncChangedSince(absl::InfinitePast(), sink);
+  ASSERT_EQ(first.status().code(), absl::StatusCode::kResourceExhausted) << first.status();
+  EXPECT_TRUE(absl::StrContains(first.status().message(), "after 600 records")) << first.status();
+  EXPECT_EQ(seen.size(), 600u);
+  // The quota comes back; the same `since` resumes at the 600th deal's modstamp, so
+  // three requests finish the remaining pages instead of restarting at page 1.
+  sf_.SetRemainingApiRequests(3);
+  absl::StatusOr<SyncResult> second = sfc->SyncChangedSince(absl::InfinitePast(), sink);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_EQ(delivered, 1001);  // the deal at the resume mark, twice
+  EXPECT_TRUE(absl::StrContains(sf_.queries().back(), "WHERE SystemModstamp >= "));
+  EXPECT_EQ(absl::ToUnixSeconds(second->high_water_mark), 1795000000 + 1000);
+  // Done: a later pass from the same `since` starts from the beginning again.
+  sf_.SetRemainingApiRequests(-1);
+  absl::StatusOr<SyncResult> third = sfc->SyncChangedSince(absl::InfinitePast(), sink);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->count, 1000);
 }
 
 std::string WriteRsaKey(EVP_PKEY** key_out) {

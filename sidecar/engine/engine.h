@@ -61,9 +61,30 @@ LoadResult LoadPlaybook(absl::string_view yaml_text, absl::string_view file_name
 LoadResult LoadPlaybookFile(const std::string& path, const LoadOptions& options = {});
 
 // Fills derived fields once at ingestion (connectors, push-mode requests), so that
-// evaluation stays a pure read: last_meeting_at / last_activity_at from `activities`
-// when unset; `source_system` when empty. Idempotent.
+// evaluation stays a pure read. Only activities that took place by `now` count (a
+// meeting booked for next week is not a meeting held):
+//   - last_meeting_at / last_activity_at from `activities` when unset;
+//   - each contact's last_met_at: the latest meeting or call it took part in
+//     (`participant_ids`), or the value sent when later;
+//   - stage_history sorted, consecutive duplicates collapsed (the first entry of a run
+//     is when the stage was entered), stage_entered_at from its last entry when unset;
+//   - close_date_history rows sent as snapshots (`to_date` and `changed_at` only, e.g.
+//     Salesforce OpportunityHistory) turned into changes: `from_date` is the previous
+//     row's date, rows that did not change the date are dropped;
+//   - `not_recorded` (sorted, unique) gains "list.field" for every presence-tracked
+//     field of a non-empty list that no element carries ("contacts.confirmed_pain");
+//     contacts' last_met_at counts as recorded when any activity names participants;
+//   - `source_system` "inline" when empty.
+// Idempotent for a fixed `now`.
+void NormalizeOpportunityAsOf(v1::Opportunity* opportunity, absl::Time now);
+// NormalizeOpportunityAsOf with the wall clock (ingestion time).
 void NormalizeOpportunity(v1::Opportunity* opportunity);
+
+// The field path `not_recorded` names ("contacts.confirmed_pain") as an expression
+// attribute path ("opp.contacts[].confirmed_pain"), and back to the words an admin
+// reads ("contacts' confirmed pain").
+std::string NotRecordedAttribute(absl::string_view field_path);
+std::string DescribeMissingAttribute(absl::string_view attribute);
 
 // "file:line:col: error: message" followed by the source line and a caret.
 std::string FormatDiagnostic(const v1::Diagnostic& diagnostic);

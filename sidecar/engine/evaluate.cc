@@ -3,10 +3,12 @@
 // that are returned.
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "sidecar/common/time_util.h"
@@ -23,6 +25,26 @@ google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTimestamp(t); 
 
 std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
+}
+
+// 308000 → "308,000"; 1234.5 → "1,234.50": amounts as a rep reads them, not "3.08e+05".
+std::string GroupThousands(std::string digits) {
+  std::string out;
+  const size_t start = !digits.empty() && digits[0] == '-' ? 1 : 0;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > start && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string RenderNumber(double v) {
+  if (!std::isfinite(v) || std::fabs(v) >= 1e15) return absl::StrCat(v);
+  const double whole = std::trunc(v);
+  if (whole == v) return GroupThousands(absl::StrCat(static_cast<int64_t>(whole)));
+  std::string s = absl::StrFormat("%.2f", v);
+  const size_t dot = s.find('.');
+  return absl::StrCat(GroupThousands(s.substr(0, dot)), s.substr(dot));
 }
 
 std::string RenderDuration(absl::Duration d) {
@@ -66,6 +88,12 @@ RenderedFact RenderFactValue(const FactProgram& fact, const expr::Value& value) 
     case expr::ValueKind::kMessage:
       out.value = "recorded";
       break;
+    case expr::ValueKind::kDouble:
+      out.value = RenderNumber(value.double_value());
+      break;
+    case expr::ValueKind::kInt:
+      out.value = GroupThousands(absl::StrCat(value.int_value()));
+      break;
     default:
       out.value = value.DebugString();
   }
@@ -96,6 +124,15 @@ EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity
     : facts_(&playbook.facts_, &activation_), slot_(playbook.conditions_.size(), -1) {
   activation_.SetMessage("opp", &opportunity);
   activation_.SetTimestamp("now", now);
+  // What the source does not record reads as unknown, also under has().
+  if (opportunity.not_recorded_size() > 0) {
+    std::vector<std::string> unknown;
+    unknown.reserve(static_cast<size_t>(opportunity.not_recorded_size()));
+    for (const std::string& path : opportunity.not_recorded()) {
+      unknown.push_back(NotRecordedAttribute(path));
+    }
+    activation_.SetUnknownAttributes(std::move(unknown));
+  }
 }
 
 const Outcome& EvalState::Evaluate(const Rule& rule) {

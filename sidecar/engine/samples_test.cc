@@ -1,5 +1,6 @@
 // Every sample opportunity evaluated against the shipped customer-journey playbook: the
 // samples cover every phase, and several carry the stage-ahead-of-evidence warning.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/json_util.h"
@@ -16,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/engine.h"
+#include "sidecar/engine/playbook_internal.h"
 
 namespace dealcoach::engine {
 namespace {
@@ -41,7 +44,7 @@ std::vector<v1::Opportunity> LoadSamples() {
     v1::Opportunity opp;
     auto status = google::protobuf::util::JsonStringToMessage(e.dump(), &opp);
     EXPECT_TRUE(status.ok()) << status.ToString() << " in " << e.value("id", "?");
-    NormalizeOpportunity(&opp);
+    NormalizeOpportunityAsOf(&opp, Now());
     out.push_back(std::move(opp));
   }
   return out;
@@ -105,7 +108,7 @@ TEST_F(SamplesTest, SingleDealFilesParseAndMatchTheSamples) {
     auto status = google::protobuf::util::JsonStringToMessage(
         ReadSource(std::string("config/samples/deals/") + name + ".json"), &opp);
     ASSERT_TRUE(status.ok()) << name << ": " << status.ToString();
-    NormalizeOpportunity(&opp);
+    NormalizeOpportunityAsOf(&opp, Now());
     bool found = false;
     for (const auto& s : samples_) {
       found |= google::protobuf::util::MessageDifferencer::Equals(s, opp);
@@ -191,6 +194,145 @@ TEST_F(SamplesTest, ReviewEqualsSeparateCalls) {
   absl::Status status = playbook_->EvaluateReviewInto(samples_[0], Now(), {}, unknown, &g, one);
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_NE(status.message().find("no-such-list"), absl::string_view::npos) << status;
+}
+
+// A deal as a CRM without a confirmed-pain field sends it: contacts, roles, a meeting
+// each contact attended, and no contact carrying confirmed_pain.
+v1::Opportunity HubSpotLikeDeal(const std::string& stage, bool won) {
+  v1::Opportunity opp;
+  opp.set_id("hs-1");
+  opp.set_stage(stage);
+  opp.set_is_closed(won);
+  opp.set_is_won(won);
+  for (const char* id : {"c1", "c2"}) {
+    v1::Contact* c = opp.add_contacts();
+    c->set_id(id);
+    c->set_name(id);
+    c->add_roles(std::string(id) == "c1" ? "economic_buyer" : "champion");
+  }
+  v1::Activity* a = opp.add_activities();
+  a->set_id("m1");
+  a->set_type("meeting");
+  a->mutable_at()->set_seconds(absl::ToUnixSeconds(Now() - absl::Hours(48)));
+  a->add_participant_ids("c1");
+  a->add_participant_ids("c2");
+  // Booked for next week: not a meeting held.
+  v1::Activity* future = opp.add_activities();
+  future->set_id("m2");
+  future->set_type("meeting");
+  future->mutable_at()->set_seconds(absl::ToUnixSeconds(Now() + absl::Hours(24 * 7)));
+  future->add_participant_ids("c1");
+  NormalizeOpportunityAsOf(&opp, Now());
+  return opp;
+}
+
+const v1::CriterionResult* FindCriterion(const v1::DealGuidance& g, const std::string& id) {
+  for (const auto& gate : g.gates()) {
+    for (const auto& c : gate.criteria()) {
+      if (absl::EndsWith(c.rule().id(), "/" + id)) return &c;
+    }
+  }
+  return nullptr;
+}
+
+EvaluateOptions AllBehaviors() {
+  EvaluateOptions o;
+  o.max_behaviors = 100;
+  return o;
+}
+
+bool HasBehavior(const v1::DealGuidance& g, const std::string& id) {
+  for (const auto& b : g.next_best_behaviors()) {
+    if (absl::EndsWith(b.rule().id(), "/" + id)) return true;
+  }
+  return false;
+}
+
+TEST(PlaybookNotRecorded, NormalizationSummarizesPresenceAndDerivesMeetings) {
+  v1::Opportunity opp = HubSpotLikeDeal("Qualification", false);
+  EXPECT_NE(
+      std::find(opp.not_recorded().begin(), opp.not_recorded().end(), "contacts.confirmed_pain"),
+      opp.not_recorded().end());
+  // Attendance is recorded, so last_met_at is derived, not "not recorded".
+  EXPECT_EQ(std::find(opp.not_recorded().begin(), opp.not_recorded().end(), "contacts.last_met_at"),
+            opp.not_recorded().end());
+  // Only the past meeting counts, for the contacts and for the deal.
+  const int64_t past = absl::ToUnixSeconds(Now() - absl::Hours(48));
+  EXPECT_EQ(opp.contacts(0).last_met_at().seconds(), past);
+  EXPECT_EQ(opp.contacts(1).last_met_at().seconds(), past);
+  EXPECT_EQ(opp.last_meeting_at().seconds(), past);
+  v1::Opportunity again = opp;
+  NormalizeOpportunityAsOf(&again, Now());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(opp, again));
+  EXPECT_EQ(NotRecordedAttribute("contacts.confirmed_pain"), "opp.contacts[].confirmed_pain");
+  EXPECT_EQ(NotRecordedAttribute("close_date_history"), "opp.close_date_history");
+  EXPECT_EQ(DescribeMissingAttribute("opp.contacts[].confirmed_pain"), "contacts' confirmed pain");
+}
+
+TEST(PlaybookNotRecorded, ShippedPlaybooksSayNotRecordedInsteadOfUnmet) {
+  for (const char* name : {"customer-journey", "meddicc"}) {
+    LoadResult r =
+        LoadPlaybookFile(std::string(DEALCOACH_SOURCE_DIR) + "/config/playbooks/" + name + ".yaml");
+    ASSERT_TRUE(r.ok()) << name;
+    for (bool won : {false, true}) {
+      v1::Opportunity opp = HubSpotLikeDeal(won ? "Closed Won" : "Qualification", won);
+      v1::DealGuidance g = r.playbook->Evaluate(opp, Now(), AllBehaviors());
+      EXPECT_FALSE(HasBehavior(g, "multi-thread")) << name << " won=" << won;
+      if (std::string(name) != "customer-journey") continue;
+      const v1::CriterionResult* pain = FindCriterion(g, "community-pain");
+      ASSERT_NE(pain, nullptr);
+      EXPECT_EQ(pain->status(), v1::CRITERION_STATUS_UNKNOWN);
+      ASSERT_EQ(pain->missing_fields_size(), 1);
+      EXPECT_EQ(pain->missing_fields(0), "opp.contacts[].confirmed_pain");
+      EXPECT_FALSE(HasBehavior(g, "multi-thread"));
+      // The economic buyer attended the past meeting: met.
+      const v1::CriterionResult* eb = FindCriterion(g, "economic-buyer-met");
+      if (eb != nullptr) {
+        EXPECT_EQ(eb->status(), v1::CRITERION_STATUS_MET);
+      }
+    }
+  }
+  // Recorded for one contact (false for the other): the guarded count decides, unmet.
+  v1::Opportunity opp = HubSpotLikeDeal("Qualification", false);
+  opp.mutable_contacts(0)->set_confirmed_pain(true);
+  opp.clear_not_recorded();
+  NormalizeOpportunityAsOf(&opp, Now());
+  LoadResult r = LoadPlaybookFile(std::string(DEALCOACH_SOURCE_DIR) +
+                                  "/config/playbooks/customer-journey.yaml");
+  ASSERT_TRUE(r.ok());
+  v1::DealGuidance g = r.playbook->Evaluate(opp, Now(), AllBehaviors());
+  const v1::CriterionResult* pain = FindCriterion(g, "community-pain");
+  ASSERT_NE(pain, nullptr);
+  EXPECT_EQ(pain->status(), v1::CRITERION_STATUS_UNMET);
+  EXPECT_TRUE(HasBehavior(g, "multi-thread"));
+}
+
+TEST(PlaybookNotRecorded, UnknownCloseDateHistoryIsNotZeroPushes) {
+  LoadResult r = LoadPlaybookFile(std::string(DEALCOACH_SOURCE_DIR) +
+                                  "/config/playbooks/customer-journey.yaml");
+  ASSERT_TRUE(r.ok());
+  v1::Opportunity opp = HubSpotLikeDeal("Qualification", false);
+  opp.add_not_recorded("close_date_history");
+  NormalizeOpportunityAsOf(&opp, Now());
+  absl::StatusOr<v1::ReviewChecklist> list =
+      r.playbook->EvaluateChecklist(opp, Now(), "opportunity_review");
+  ASSERT_TRUE(list.ok());
+  bool seen = false;
+  for (const auto& item : list->items()) {
+    if (!absl::EndsWith(item.rule().id(), "/close-date-credible")) continue;
+    seen = true;
+    EXPECT_EQ(item.status(), v1::CRITERION_STATUS_UNKNOWN);
+  }
+  EXPECT_TRUE(seen);
+}
+
+TEST(FactRendering, AmountsReadAsAmounts) {
+  internal::FactProgram fact;
+  fact.path = "opp.amount";
+  EXPECT_EQ(internal::RenderFactValue(fact, expr::Value::Double(308000)).value, "308,000");
+  EXPECT_EQ(internal::RenderFactValue(fact, expr::Value::Double(1234.5)).value, "1,234.50");
+  EXPECT_EQ(internal::RenderFactValue(fact, expr::Value::Double(-950)).value, "-950");
+  EXPECT_EQ(internal::RenderFactValue(fact, expr::Value::Int(1200000)).value, "1,200,000");
 }
 
 }  // namespace

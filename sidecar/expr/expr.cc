@@ -106,6 +106,11 @@ struct Activation::Impl {
   const pb::Message* fast_root = nullptr;
   bool has_now = false;
   FastTime now;
+  // SetUnknownAttributes; sorted.
+  std::vector<std::string> unknown_paths;
+  bool IsUnknownPath(const std::string& path) const {
+    return std::binary_search(unknown_paths.begin(), unknown_paths.end(), path);
+  }
   const Value* Find(absl::string_view name) const {
     for (const auto& [n, v] : vars) {
       if (n == name) return &v;
@@ -151,6 +156,11 @@ void Activation::SetTimestamp(absl::string_view name, absl::Time time) {
 }
 void Activation::SetValue(absl::string_view name, Value value) {
   impl_->Set(name, std::move(value));
+}
+void Activation::SetUnknownAttributes(std::vector<std::string> paths) {
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  impl_->unknown_paths = std::move(paths);
 }
 
 // ---------------------------------------------------------------------------
@@ -281,6 +291,10 @@ class SelectStep final : public Step {
 
   Value Eval(Frame& f) const override {
     Value v = operand_->Eval(f);
+    if (f.act != nullptr && !f.act->unknown_paths.empty() && !path_.empty() &&
+        (v.kind() == K::kMessage || v.kind() == K::kMap) && f.act->IsUnknownPath(path_)) {
+      return Value::Unknown({path_});
+    }
     switch (v.kind()) {
       case K::kMessage:
         if (fast_ != nullptr && v.message_reflection() == fast_reflection_) {
@@ -958,6 +972,7 @@ class Planner {
     const Node* operand = n->args[0].get();
     bool from_var = false;
     std::string path = PathOf(n, &from_var);
+    if (!path.empty()) selected_paths_.insert(path);
     // opp.fields.<name>: a declared custom field.
     if (operand->kind == Node::Kind::kSelect && !operand->test_only && operand->type &&
         operand->type->kind == TK::kMap && IsCustomFieldValue(operand->type->b)) {
@@ -1146,13 +1161,20 @@ class Planner {
   std::vector<Scope> scopes_;
   int max_slots_ = 0;
   std::set<const Node*> folded_;
+  std::set<std::string> selected_paths_;
+
+ public:
+  std::vector<std::string> selected_paths() const {
+    return {selected_paths_.begin(), selected_paths_.end()};
+  }
 };
 
 class ProgramImpl final : public Program {
  public:
   ProgramImpl(StepPtr root, std::unique_ptr<const fast::FastProgram> fast,
               const MessageSchema* schema, int num_slots, Limits limits, TypePtr type,
-              std::vector<std::string> attributes, std::string source)
+              std::vector<std::string> attributes, std::vector<std::string> selected_paths,
+              std::string source)
       : root_(std::move(root)),
         fast_(std::move(fast)),
         fast_root_(fast_ == nullptr ? nullptr : fast_->root.get()),
@@ -1162,6 +1184,7 @@ class ProgramImpl final : public Program {
         limits_(limits),
         type_(std::move(type)),
         attributes_(std::move(attributes)),
+        selected_paths_(std::move(selected_paths)),
         source_(std::move(source)) {}
 
   Value Evaluate(const Activation& activation) const override {
@@ -1187,6 +1210,13 @@ class ProgramImpl final : public Program {
     // its schema's root": without a fast program fast_schema_ is a sentinel that no
     // activation holds.
     if (act.fast_schema != fast_schema_ || (fast_uses_now_ && !act.has_now)) return false;
+    // The fast path reads fields as they are; a path the source does not record is the
+    // general evaluator's (it yields unknown).
+    if (!act.unknown_paths.empty()) {
+      for (const std::string& p : selected_paths_) {
+        if (act.IsUnknownPath(p)) return false;
+      }
+    }
     fast::Context c;
     c.root = act.fast_root;
     c.now = act.now;
@@ -1201,6 +1231,7 @@ class ProgramImpl final : public Program {
   bool returns_bool() const override { return type_->kind == TK::kBool; }
   std::string result_type() const override { return type_->ToString(); }
   const std::vector<std::string>& attributes() const override { return attributes_; }
+  const std::vector<std::string>& selected_paths() const override { return selected_paths_; }
   const std::string& source() const override { return source_; }
 
  private:
@@ -1219,6 +1250,7 @@ class ProgramImpl final : public Program {
   Limits limits_;
   TypePtr type_;
   std::vector<std::string> attributes_;
+  std::vector<std::string> selected_paths_;
   std::string source_;
 };
 
@@ -1288,7 +1320,7 @@ CompileResult Compile(absl::string_view source, const Environment& env,
   }
   result.program = std::make_unique<ProgramImpl>(
       std::move(root), std::move(fast), env.impl().schema, planner.num_slots(), options.limits,
-      ast->type, std::move(attributes), std::string(source));
+      ast->type, std::move(attributes), planner.selected_paths(), std::string(source));
   return finish();
 }
 

@@ -142,6 +142,10 @@ class Program {
   // e.g. {"opp.contacts", "opp.fields.decision_to_change", "now"}. Paths stop at
   // comprehension boundaries (`opp.contacts`, not `c.confirmed_pain`).
   virtual const std::vector<std::string>& attributes() const = 0;
+  // EXTENSION: every field path the expression selects or tests with has(), including
+  // those inside comprehensions, spelt with `[]` for "some element"
+  // ("opp.contacts[].confirmed_pain"); sorted, without duplicates.
+  virtual const std::vector<std::string>& selected_paths() const = 0;
   // The source text.
   virtual const std::string& source() const = 0;
 };
@@ -170,6 +174,13 @@ class Activation {
   void SetMessage(absl::string_view name, const google::protobuf::Message* message);
   void SetTimestamp(absl::string_view name, absl::Time time);
   void SetValue(absl::string_view name, Value value);
+  // EXTENSION (cel-cpp's unknown attribute patterns): attribute paths, spelt as
+  // Condition::missing spells them ("opp.contacts[].confirmed_pain",
+  // "opp.close_date_history"), that the data source does not record at all. Selecting
+  // one evaluates to unknown(path), also under has(), so a condition that depends on it
+  // is unknown ("not recorded in the CRM") instead of false; `&&`/`||` and the macros
+  // absorb it as they absorb any unknown. Replaces the previous set.
+  void SetUnknownAttributes(std::vector<std::string> paths);
 
   struct Impl;
   const Impl& impl() const { return *impl_; }

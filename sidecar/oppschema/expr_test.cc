@@ -195,6 +195,46 @@ TEST_F(ExprTest, AttributesStopAtComprehensions) {
   EXPECT_THAT(r.program->attributes(), ElementsAre("opp.contacts", "now", "opp.close_date"));
 }
 
+TEST_F(ExprTest, UnknownAttributesAreUnknownAlsoUnderHas) {
+  const std::string gate =
+      "opp.contacts.filter(c, has(c.confirmed_pain) && c.confirmed_pain).size() >= 2";
+  for (bool fast : {true, false}) {
+    CompileOptions options;
+    options.fast_path = fast;
+    CompileResult r = Compile(gate, env_, options);
+    ASSERT_TRUE(r.ok());
+    EXPECT_THAT(r.program->selected_paths(),
+                ElementsAre("opp.contacts", "opp.contacts[].confirmed_pain"));
+    // Recorded: one contact confirmed, so the guarded count is 1.
+    EXPECT_EQ(EvaluateCondition(*r.program, act_).truth, Truth::kFalse);
+    Activation act;
+    act.SetMessage("opp", &opp_);
+    act.SetUnknownAttributes({"opp.contacts[].confirmed_pain"});
+    Condition c = EvaluateCondition(*r.program, act);
+    EXPECT_EQ(c.truth, Truth::kUnknown) << "fast=" << fast;
+    EXPECT_THAT(c.missing, ElementsAre("opp.contacts[].confirmed_pain"));
+    // Absorbed like any unknown when the other side decides.
+    CompileResult r2 = Compile(absl::StrCat("opp.contacts.size() > 5 && ", gate), env_, options);
+    ASSERT_TRUE(r2.ok());
+    EXPECT_EQ(EvaluateCondition(*r2.program, act).truth, Truth::kFalse);
+    // Other paths are unaffected.
+    CompileResult r3 =
+        Compile("opp.contacts.exists(c, \"economic_buyer\" in c.roles)", env_, options);
+    ASSERT_TRUE(r3.ok());
+    EXPECT_EQ(EvaluateCondition(*r3.program, act).truth, Truth::kTrue);
+  }
+  // A whole list the source cannot tell about.
+  Activation act;
+  act.SetMessage("opp", &opp_);
+  act.SetUnknownAttributes({"opp.close_date_history"});
+  CompileResult r =
+      Compile("opp.close_date_history.filter(h, h.to_date > h.from_date).size() >= 2", env_);
+  ASSERT_TRUE(r.ok());
+  Condition c = EvaluateCondition(*r.program, act);
+  EXPECT_EQ(c.truth, Truth::kUnknown);
+  EXPECT_THAT(c.missing, ElementsAre("opp.close_date_history"));
+}
+
 TEST_F(ExprTest, CheckerDiagnostics) {
   Issue i = OnlyIssue("opp.amout > 5");
   EXPECT_EQ(i.message,

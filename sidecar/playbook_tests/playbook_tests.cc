@@ -29,7 +29,7 @@ namespace dealcoach::playbook_tests {
 namespace {
 
 using engine::EvaluateOptions;
-using engine::NormalizeOpportunity;
+using engine::NormalizeOpportunityAsOf;
 using engine::internal::CheckKeys;
 using engine::internal::CompiledPlaybookImpl;
 using engine::internal::Diagnostics;
@@ -130,7 +130,7 @@ class FileRunner {
       failures.push_back(absl::StrCat(d.file(), ":", d.line(), ":", d.column(), ": ", d.message()));
     }
     if (failures.empty() && have_opp && now.has_value() && expect.IsMap()) {
-      NormalizeOpportunity(&opp);
+      NormalizeOpportunityAsOf(&opp, *now);
       Check(opp, *now, expect, fail);
     }
     result.set_passed(failures.empty());

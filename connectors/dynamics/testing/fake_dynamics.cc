@@ -104,6 +104,25 @@ FakeDynamics::FakeDynamics() {
     }
     return Related(r, "_regardingobjectid_value", rows, "activitypointers");
   });
+  server_.Route("GET", absl::StrCat(kApi, "/activityparties"), [this](const Req& r) {
+    std::vector<json> rows;
+    {
+      absl::MutexLock lock(&mu_);
+      rows = parties_;
+    }
+    return Related(r, "_activityid_value", rows, "activityparties");
+  });
+}
+
+void FakeDynamics::AddActivityParty(const std::string& activity_id, const std::string& party_id,
+                                    int participation_type) {
+  absl::MutexLock lock(&mu_);
+  parties_.push_back({{"activitypartyid", absl::StrFormat("ac7a9a27-0000-ef11-a72f-%012d",
+                                                          static_cast<int>(parties_.size()))},
+                      {"_activityid_value", activity_id},
+                      {"_partyid_value", party_id},
+                      {"_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname", "contact"},
+                      {"participationtypemask", participation_type}});
 }
 
 absl::Status FakeDynamics::Start() { return server_.Start(); }
@@ -200,6 +219,12 @@ json FakeDynamics::AddSample(int index, const std::string& modifiedon) {
   AddActivity(activity(2, "appointment", "Solution workshop", nullptr, "2026-04-20T14:00:00Z", 3,
                        "Scheduled"));
   AddActivity(activity(3, "task", "Send mutual action plan", nullptr, nullptr, 0, "Open"));
+  const auto activity_id = [&](int n) {
+    return absl::StrFormat("acacacac-%04d-ef11-a72f-00000000000%d", index, n);
+  };
+  AddActivityParty(activity_id(1), c1, 2);
+  AddActivityParty(activity_id(2), c1, 5);
+  AddActivityParty(activity_id(2), c2, 6);
   return opp;
 }
 
@@ -299,9 +324,10 @@ FakeDynamics::Resp FakeDynamics::Collection(const Req& r, const std::vector<json
   if (std::regex_search(skiptoken, m, std::regex(R"rx(offset="(\d+)")rx"))) {
     offset = std::stoul(m[1].str());
   }
-  const std::string key = entity_set == "opportunities" ? "opportunityid"
-                          : entity_set == "connections" ? "connectionid"
-                                                        : "activityid";
+  const std::string key = entity_set == "opportunities"     ? "opportunityid"
+                          : entity_set == "connections"     ? "connectionid"
+                          : entity_set == "activityparties" ? "activitypartyid"
+                                                            : "activityid";
   json value = json::array();
   for (size_t i = offset; i < rows.size() && i < offset + page_size; ++i) {
     value.push_back(Shape(rows[i], key, r.Param("$select"), r.Param("$expand"), annotations));

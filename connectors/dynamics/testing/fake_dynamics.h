@@ -51,6 +51,12 @@ class FakeDynamics {
   void UpsertOpportunity(nlohmann::json entity);
   void AddConnection(nlohmann::json connection);
   void AddActivity(nlohmann::json activity);
+  // An activityparty row: `party_id` (a contact) took part in `activity_id` as
+  // `participation_type` (participationtypemask: 5 required attendee, 6 optional
+  // attendee, 2 to-recipient, 1 sender, 7 organizer, ...). GET /activityparties
+  // filtered on _activityid_value.
+  void AddActivityParty(const std::string& activity_id, const std::string& party_id,
+                        int participation_type);
   // A realistic opportunity (GUID from `index`) with two contact connections (roles),
   // a phone call, an appointment and a task.
   nlohmann::json AddSample(int index, const std::string& modifiedon);
@@ -81,6 +87,7 @@ class FakeDynamics {
   std::map<std::string, nlohmann::json> opportunities_ ABSL_GUARDED_BY(mu_);
   std::vector<nlohmann::json> connections_ ABSL_GUARDED_BY(mu_);
   std::vector<nlohmann::json> activities_ ABSL_GUARDED_BY(mu_);
+  std::vector<nlohmann::json> parties_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> tokens_ ABSL_GUARDED_BY(mu_);
   int token_counter_ ABSL_GUARDED_BY(mu_) = 0;
   int token_lifetime_ ABSL_GUARDED_BY(mu_) = 3599;

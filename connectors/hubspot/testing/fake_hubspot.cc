@@ -61,6 +61,10 @@ FakeHubSpot::FakeHubSpot() {
                   [this, t](const Req& r) { return BatchReadObjects(t, r); });
     server_.Route("POST", absl::StrCat("/crm/v4/associations/deals/", t, "/batch/read"),
                   [this, t](const Req& r) { return BatchAssociations(t, r); });
+    if (t != "contacts") {
+      server_.Route("POST", absl::StrCat("/crm/v4/associations/", t, "/contacts/batch/read"),
+                    [this, t](const Req& r) { return EngagementContacts(t, r); });
+    }
   }
 }
 
@@ -106,6 +110,8 @@ FakeHubSpot::Deal FakeHubSpot::AddSampleDeal(const std::string& id, const std::s
   const std::string m = absl::StrCat(id, "11"), c = absl::StrCat(id, "12"),
                     e = absl::StrCat(id, "13");
   d.engagements = {{"meetings", {m}}, {"calls", {c}}, {"emails", {e}}};
+  d.close_date_history = {{"2026-10-31T00:00:00Z", "2026-02-01T10:00:00Z"},
+                          {"2026-11-20T00:00:00Z", "2026-04-10T09:00:00Z"}};
   UpsertObject("contacts", c1,
                {{"firstname", "Erin"},
                 {"lastname", "Econ"},
@@ -128,6 +134,9 @@ FakeHubSpot::Deal FakeHubSpot::AddSampleDeal(const std::string& id, const std::s
                {{"hs_timestamp", "2026-04-21T08:30:00Z"},
                 {"hs_email_subject", "Proposal v2"},
                 {"hs_email_status", "SENT"}});
+  // Who took part (meeting → contact and call → contact associations).
+  SetEngagementContacts("meetings", m, {c1, c2});
+  SetEngagementContacts("calls", c, {c1});
   UpsertDeal(d);
   return d;
 }
@@ -188,8 +197,56 @@ std::optional<FakeHubSpot::Resp> FakeHubSpot::Admit(const Req& r) {
   return std::nullopt;
 }
 
+void FakeHubSpot::SetEngagementContacts(const std::string& type, const std::string& id,
+                                        std::vector<std::string> contact_ids) {
+  absl::MutexLock lock(&mu_);
+  engagement_contacts_[type][id] = std::move(contact_ids);
+}
+
+FakeHubSpot::Resp FakeHubSpot::EngagementContacts(const std::string& type, const Req& r) {
+  if (auto denied = Admit(r)) return *denied;
+  const json body = ParseBody(r);
+  if (body.is_discarded()) return Error(400, "VALIDATION_ERROR", "Invalid JSON input");
+  absl::MutexLock lock(&mu_);
+  json results = json::array();
+  json errors = json::array();
+  for (const std::string& id : InputIds(body)) {
+    json to = json::array();
+    auto t = engagement_contacts_.find(type);
+    if (t != engagement_contacts_.end()) {
+      auto e = t->second.find(id);
+      if (e != t->second.end()) {
+        for (const std::string& c : e->second) {
+          int64_t numeric = 0;
+          json to_id = absl::SimpleAtoi(c, &numeric) ? json(numeric) : json(c);
+          to.push_back(
+              {{"toObjectId", to_id},
+               {"associationTypes",
+                {{{"category", "HUBSPOT_DEFINED"}, {"typeId", 200}, {"label", nullptr}}}}});
+        }
+      }
+    }
+    if (to.empty()) {
+      errors.push_back(
+          {{"status", "error"},
+           {"category", "OBJECT_NOT_FOUND"},
+           {"subCategory", "crm.associations.NO_ASSOCIATIONS_FOUND"},
+           {"message", absl::StrCat("No contacts are associated with ", type, " ", id, ".")},
+           {"context", {{"fromObjectId", {id}}}}});
+      continue;
+    }
+    results.push_back({{"from", {{"id", id}}}, {"to", to}});
+  }
+  json out = {{"status", "COMPLETE"}, {"results", results}};
+  if (!errors.empty()) {
+    out["errors"] = errors;
+    out["numErrors"] = errors.size();
+  }
+  return Respond(errors.empty() ? 200 : 207, out);
+}
+
 json FakeHubSpot::DealJson(const Deal& deal, const std::vector<std::string>& properties,
-                           bool with_history) const {
+                           const std::vector<std::string>& with_history) const {
   json props = json::object();
   for (const std::string& p : properties) {
     auto it = deal.properties.find(p);
@@ -204,8 +261,16 @@ json FakeHubSpot::DealJson(const Deal& deal, const std::vector<std::string>& pro
               {"createdAt", props["createdate"]},
               {"updatedAt", props["hs_lastmodifieddate"]},
               {"archived", false}};
-  if (with_history) {
-    std::vector<StageEntry> history = deal.stage_history;
+  json all_history = json::object();
+  for (const std::string& property : with_history) {
+    std::vector<StageEntry> history;
+    if (property == "dealstage") {
+      history = deal.stage_history;
+    } else if (property == "closedate") {
+      history = deal.close_date_history;
+    } else {
+      continue;
+    }
     std::sort(history.begin(), history.end(), [](const StageEntry& a, const StageEntry& b) {
       return EpochMs(a.timestamp) > EpochMs(b.timestamp);  // Newest first, as HubSpot.
     });
@@ -217,8 +282,9 @@ json FakeHubSpot::DealJson(const Deal& deal, const std::vector<std::string>& pro
                          {"sourceId", "userId:12345"},
                          {"updatedByUserId", 12345}});
     }
-    out["propertiesWithHistory"] = {{"dealstage", entries}};
+    all_history[property] = std::move(entries);
   }
+  if (!with_history.empty()) out["propertiesWithHistory"] = std::move(all_history);
   return out;
 }
 
@@ -237,7 +303,7 @@ FakeHubSpot::Resp FakeHubSpot::ListDeals(const Req& r) {
   for (const auto& [id, deal] : deals_) {
     if (index++ < after) continue;
     if (static_cast<int>(results.size()) == limit) break;
-    results.push_back(DealJson(deal, properties, false));
+    results.push_back(DealJson(deal, properties, {}));
   }
   json body = {{"results", results}};
   if (after + limit < static_cast<int>(deals_.size())) {
@@ -266,8 +332,9 @@ FakeHubSpot::Resp FakeHubSpot::GetDeal(const Req& r) {
                  {"category", "OBJECT_NOT_FOUND"}};
     return Respond(404, body);
   }
-  json out = DealJson(it->second, properties,
-                      r.Param("propertiesWithHistory").find("dealstage") != std::string::npos);
+  const std::vector<std::string> history =
+      absl::StrSplit(r.Param("propertiesWithHistory"), ',', absl::SkipEmpty());
+  json out = DealJson(it->second, properties, history);
   json assoc = json::object();
   for (const std::string& type : associations) {
     json results = json::array();
@@ -333,7 +400,7 @@ FakeHubSpot::Resp FakeHubSpot::SearchDeals(const Req& r) {
   });
   json results = json::array();
   for (int i = after; i < static_cast<int>(matches.size()) && i < after + limit; ++i) {
-    results.push_back(DealJson(*matches[i], properties, false));
+    results.push_back(DealJson(*matches[i], properties, {}));
   }
   json out = {{"total", matches.size()}, {"results", results}};
   if (after + limit < static_cast<int>(matches.size())) {
@@ -349,12 +416,11 @@ FakeHubSpot::Resp FakeHubSpot::BatchReadDeals(const Req& r) {
   if (body.is_discarded()) return Error(400, "VALIDATION_ERROR", "Invalid JSON input");
   const std::vector<std::string> properties = StringList(body, "properties");
   const std::vector<std::string> history = StringList(body, "propertiesWithHistory");
-  const bool with_history = std::find(history.begin(), history.end(), "dealstage") != history.end();
   absl::MutexLock lock(&mu_);
   json results = json::array();
   for (const std::string& id : InputIds(body)) {
     auto it = deals_.find(id);
-    if (it != deals_.end()) results.push_back(DealJson(it->second, properties, with_history));
+    if (it != deals_.end()) results.push_back(DealJson(it->second, properties, history));
   }
   return Respond(200, {{"status", "COMPLETE"},
                        {"results", results},

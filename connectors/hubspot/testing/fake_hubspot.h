@@ -52,6 +52,8 @@ class FakeHubSpot {
     nlohmann::json properties = nlohmann::json::object();
     // dealstage history, any order (the fake returns it newest first, like HubSpot).
     std::vector<StageEntry> stage_history;
+    // closedate history (propertiesWithHistory=closedate), same shape.
+    std::vector<StageEntry> close_date_history;
     std::vector<Association> contacts;
     // "meetings" / "calls" / "emails" → engagement ids.
     std::map<std::string, std::vector<std::string>> engagements;
@@ -68,6 +70,10 @@ class FakeHubSpot {
   void UpsertDeal(Deal deal);
   // Adds or replaces an object of type "contacts", "meetings", "calls" or "emails".
   void UpsertObject(const std::string& type, const std::string& id, nlohmann::json properties);
+  // Associates an engagement ("meetings" / "calls" / "emails") with the contacts that
+  // took part (POST /crm/v4/associations/{type}/contacts/batch/read).
+  void SetEngagementContacts(const std::string& type, const std::string& id,
+                             std::vector<std::string> contact_ids);
 
   // A realistic deal `id` modified at `modified` (RFC 3339): two labelled contacts, one
   // meeting, one call, one email, three stage changes, custom property
@@ -90,19 +96,25 @@ class FakeHubSpot {
   std::optional<Resp> Admit(const Req& r);
   Resp Respond(int status, const nlohmann::json& body) const;
   Resp Error(int status, const std::string& category, const std::string& message) const;
+  // `history`: the propertiesWithHistory asked for (dealstage, closedate).
   nlohmann::json DealJson(const Deal& deal, const std::vector<std::string>& properties,
-                          bool with_history) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+                          const std::vector<std::string>& history) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Resp ListDeals(const Req& r);
   Resp GetDeal(const Req& r);
   Resp SearchDeals(const Req& r);
   Resp BatchReadDeals(const Req& r);
   Resp BatchReadObjects(const std::string& type, const Req& r);
   Resp BatchAssociations(const std::string& to_type, const Req& r);
+  Resp EngagementContacts(const std::string& type, const Req& r);
 
   testing::HttpTestServer server_;
   mutable absl::Mutex mu_;
   std::map<std::string, Deal> deals_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::map<std::string, nlohmann::json>> objects_ ABSL_GUARDED_BY(mu_);
+  // type → engagement id → contact ids.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> engagement_contacts_
+      ABSL_GUARDED_BY(mu_);
   std::string token_ ABSL_GUARDED_BY(mu_) = kToken;
   bool expired_ ABSL_GUARDED_BY(mu_) = false;
   int search_cap_ ABSL_GUARDED_BY(mu_) = 10000;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -118,12 +119,15 @@ json FakeSalesforce::MakeOpportunity(int i, const std::string& modstamp) {
       {"OpportunityHistories",
        {{"totalSize", 3},
         {"done", true},
-        {"records",
-         json::array(
-             {{{"StageName", "Prospecting"}, {"CreatedDate", "2026-09-01T10:00:00.000+0000"}},
-              {{"StageName", "Prospecting"}, {"CreatedDate", "2026-09-15T10:00:00.000+0000"}},
-              {{"StageName", "Negotiation/Review"},
-               {"CreatedDate", "2026-11-01T09:00:00.000+0000"}}})}}},
+        {"records", json::array({{{"StageName", "Prospecting"},
+                                  {"CloseDate", "2026-11-30"},
+                                  {"CreatedDate", "2026-09-01T10:00:00.000+0000"}},
+                                 {{"StageName", "Prospecting"},
+                                  {"CloseDate", "2026-11-30"},
+                                  {"CreatedDate", "2026-09-15T10:00:00.000+0000"}},
+                                 {{"StageName", "Negotiation/Review"},
+                                  {"CloseDate", "2026-12-15"},
+                                  {"CreatedDate", "2026-11-01T09:00:00.000+0000"}}})}}},
   };
 }
 
@@ -142,6 +146,11 @@ void FakeSalesforce::Delete(const std::string& id) {
 void FakeSalesforce::ExpireTokens() {
   absl::MutexLock lock(&mu_);
   valid_tokens_.clear();
+}
+
+void FakeSalesforce::SetMissingColumns(std::vector<std::string> columns) {
+  absl::MutexLock lock(&mu_);
+  missing_columns_ = std::move(columns);
 }
 
 void FakeSalesforce::SetRemainingApiRequests(int n) {
@@ -262,6 +271,31 @@ ScriptedResponse FakeSalesforce::Query(const RecordedRequest& r) {
   }
   if (!absl::StartsWith(soql, "SELECT ") || !absl::StrContains(soql, " FROM Opportunity")) {
     return SfJson(400, Error("MALFORMED_QUERY", "unexpected token").dump());
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& missing : missing_columns_) {
+      const size_t dot = missing.find('.');
+      const std::string column = missing.substr(dot + 1);
+      // As a whole SELECT item: ", Column," / " Column " / ".Column".
+      for (size_t p = soql.find(column); p != std::string::npos; p = soql.find(column, p + 1)) {
+        const char before = p == 0 ? ' ' : soql[p - 1];
+        const char after = p + column.size() < soql.size() ? soql[p + column.size()] : ' ';
+        const auto boundary = [](char ch) { return !absl::ascii_isalnum(ch) && ch != '_'; };
+        if (boundary(before) && boundary(after)) {
+          queries_.push_back(soql);
+          return SfJson(
+              400, Error("INVALID_FIELD",
+                         absl::StrCat("\n", soql.substr(0, 60),
+                                      "\n^\nERROR at Row:1:Column:", p + 1, "\nNo such column '",
+                                      column, "' on entity '", missing.substr(0, dot),
+                                      "'. If you are attempting to use a custom field, "
+                                      "be sure to append the '__c' after the custom "
+                                      "field name."))
+                       .dump());
+        }
+      }
+    }
   }
   std::optional<std::string> only_id;
   if (size_t p = soql.find("WHERE Id = '"); p != std::string::npos) {

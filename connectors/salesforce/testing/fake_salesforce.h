@@ -47,6 +47,9 @@ class FakeSalesforce {
 
   // Makes every issued token invalid: the next API call gets 401 INVALID_SESSION_ID.
   void ExpireTokens();
+  // Columns this org lacks, as "Entity.Column" ("OpportunityContactRole.Confirmed_Pain__c"):
+  // a query naming one gets 400 INVALID_FIELD "No such column 'Column' on entity 'Entity'".
+  void SetMissingColumns(std::vector<std::string> columns);
   // After `n` more API (non-token) requests, answer 403 REQUEST_LIMIT_EXCEEDED.
   void SetRemainingApiRequests(int n);
 
@@ -77,6 +80,7 @@ class FakeSalesforce {
   int token_counter_ ABSL_GUARDED_BY(mu_) = 0;
   int token_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int remaining_api_ ABSL_GUARDED_BY(mu_) = -1;
+  std::vector<std::string> missing_columns_ ABSL_GUARDED_BY(mu_);
   int api_used_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> last_token_form_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> queries_ ABSL_GUARDED_BY(mu_);
