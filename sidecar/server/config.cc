@@ -350,7 +350,7 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
         CheckKeys(root, "",
                   {"listen", "log_level", "log_format", "max_message_bytes", "max_behaviors",
                    "playbooks", "reload", "shutdown_grace", "source", "connector", "store",
-                   "admin_http", "tls", "insecure", "http"},
+                   "admin_http", "tls", "insecure", "http", "auth"},
                   origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["playbooks"], "playbooks", {"files", "default"}, origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["reload"], "reload", {"poll_interval"}, origins));
@@ -475,6 +475,13 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                                                      store_config.status().message()));
     }
     c.store = *std::move(store_config);
+    absl::StatusOr<auth::AuthConfig> auth_config = auth::ParseAuthConfig(root["auth"], base_dir);
+    if (!auth_config.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file_name.empty() ? "config" : file_name, ": ",
+                                                     auth_config.status().message()));
+    }
+    c.auth = *std::move(auth_config);
+    c.auth_configured = root["auth"] && !root["auth"].IsNull();
     c.connector = root["connector"];
     if (!c.connector) {
       return origins.Error("connector", YAML::Node(),

@@ -22,6 +22,8 @@
 #include "absl/time/time.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
+#include "google/protobuf/descriptor.h"
+#include "sidecar/auth/authorizer.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/decision_logger.h"
@@ -44,9 +46,25 @@ struct ServiceDeps {
   store::Store* store = nullptr;
   // The asynchronous decision log over `store`; null when there is no store.
   store::DecisionLogger* decision_log = nullptr;
-  // The tenant of every store call (one per sidecar until caller identities exist).
+  // The tenant of every store call (one per sidecar: auth.tenant).
   std::string tenant = "default";
+  // Authentication and authorization of every call (authorizer.h); null = none (unit
+  // tests, and tools that embed the services).
+  const auth::Authorizer* authorizer = nullptr;
 };
+
+// "/dealcoach.v1.CoachingService/GetDealGuidance": the RPC whose request message is
+// `request` (every RPC has its own request type, as buf lint requires).
+[[nodiscard]] std::string FullMethodOf(const google::protobuf::Descriptor* request);
+
+// Authenticates the call (bearer token, client certificate, x-dealcoach-tenant) and
+// authorizes `full_method`; Unauthenticated / PermissionDenied say why. A denial is
+// written to `decisions` (when set) with the rule id "authz.denied". With no authorizer,
+// every call is an anonymous admin.
+[[nodiscard]] absl::StatusOr<auth::Identity> AuthorizeCall(
+    const auth::Authorizer* authorizer, const grpc::ServerContext& context,
+    absl::string_view full_method, store::DecisionLogger* decisions = nullptr,
+    absl::string_view tenant = "default");
 
 // Deepest message nesting a request may have (protobuf's default is 100).
 inline constexpr int kMaxRequestNesting = 64;
