@@ -4,6 +4,8 @@
 #include <string>
 
 #include "sidecar/common/time_util.h"
+#include "sidecar/server/services.h"
+#include "sidecar/server/status.h"
 
 namespace dealcoach::server {
 namespace {
@@ -59,9 +61,13 @@ void FillStatus(const source::OpportunitySource* source, const runtime::Snapshot
   }
 }
 
-grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* /*context*/,
+grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* context,
                                          const v1::GetStatusRequest* /*request*/,
                                          v1::GetStatusResponse* response) {
+  static const std::string method = FullMethodOf(v1::GetStatusRequest::descriptor());
+  absl::StatusOr<auth::Identity> caller =
+      AuthorizeCall(authorizer_, *context, method, denials_, tenant_);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   FillStatus(source_, playbooks_, response);
   FillStoreStatus(store_enabled_, store_, decisions_, store_open_error_, store_options_,
                   response->mutable_store());

@@ -9,6 +9,7 @@
 #define DEALCOACH_SIDECAR_SERVER_ADMIN_SERVICE_H_
 
 #include "dealcoach/v1/admin_service.grpc.pb.h"
+#include "sidecar/auth/authorizer.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/decision_logger.h"
@@ -37,6 +38,14 @@ class AdminServiceImpl final : public v1::AdminService::Service {
     store_options_ = options;
   }
 
+  // Who may call (null: anyone); denials are logged to `denials` under `tenant`.
+  void SetAuthorizer(const auth::Authorizer* authorizer, store::DecisionLogger* denials,
+                     std::string tenant) {
+    authorizer_ = authorizer;
+    denials_ = denials;
+    tenant_ = std::move(tenant);
+  }
+
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::GetStatusResponse* response) override;
 
@@ -48,6 +57,9 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   const store::DecisionLogger* decisions_ = nullptr;
   absl::Status store_open_error_;
   store::StoreOptions store_options_;
+  const auth::Authorizer* authorizer_ = nullptr;
+  store::DecisionLogger* denials_ = nullptr;
+  std::string tenant_ = "default";
 };
 
 // Fills `out` from the store (null: it failed to open with `open_error`).

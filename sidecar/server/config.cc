@@ -354,7 +354,8 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
         CheckKeys(root, "",
                   {"listen", "log_level", "log_format", "max_message_bytes", "max_behaviors",
                    "playbooks", "reload", "shutdown_grace", "source", "connector", "store",
-                   "admin_http", "tls", "insecure", "http", "pipeline"},
+                   "admin_http", "tls", "insecure", "http", "pipeline",
+                   "auth"},
                   origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["pipeline"], "pipeline", {"snapshot_interval"}, origins));
     DC_RETURN_IF_ERROR(
@@ -492,6 +493,13 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
                                                      store_config.status().message()));
     }
     c.store = *std::move(store_config);
+    absl::StatusOr<auth::AuthConfig> auth_config = auth::ParseAuthConfig(root["auth"], base_dir);
+    if (!auth_config.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file_name.empty() ? "config" : file_name, ": ",
+                                                     auth_config.status().message()));
+    }
+    c.auth = *std::move(auth_config);
+    c.auth_configured = root["auth"] && !root["auth"].IsNull();
     c.connector = root["connector"];
     if (!c.connector) {
       return origins.Error("connector", YAML::Node(),

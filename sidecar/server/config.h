@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "sidecar/auth/authorizer.h"
 #include "sidecar/http/http_gateway.h"
 #include "sidecar/runtime/log.h"
 #include "sidecar/server/tls.h"
@@ -76,6 +77,10 @@ struct SidecarConfig {
   // The `http:` section (docs/http-api.md): the HTTP/JSON listener and the panel.
   // Off unless http.listen is set.
   http::HttpOptions http;
+  // The `auth:` section (authorizer.h): caller identity, roles and this sidecar's tenant.
+  // Absent: no authentication (every caller is an anonymous admin; loopback only).
+  auth::AuthConfig auth;
+  bool auth_configured = false;
   // Where the file came from ("" when there was no file) and its directory.
   std::string config_file;
   std::string base_dir;

@@ -399,6 +399,11 @@ absl::StatusOr<v1::TakeSnapshotResponse> WritePipelineSnapshot(
 grpc::Status CoachingServiceImpl::EvaluatePipeline(
     grpc::ServerContext* context, const v1::EvaluatePipelineRequest* request,
     grpc::ServerWriter<v1::EvaluatePipelineResponse>* writer) {
+  static const std::string method = FullMethodOf(v1::EvaluatePipelineRequest::descriptor());
+  absl::StatusOr<auth::Identity> caller =
+      AuthorizeCall(deps_.authorizer, *context, method, deps_.decision_log, deps_.tenant);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  auth::ScopedIdentity scope(deps_.authorizer != nullptr ? &*caller : nullptr);
   return ToGrpcStatus(DoEvaluatePipeline(deps_, context, *request, writer));
 }
 

@@ -3,6 +3,7 @@
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include <optional>
 #include <random>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "sidecar/common/status_macros.h"
@@ -120,6 +122,12 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
       }
       t.opportunity = std::move(lookup->opportunity);
       t.freshness = std::move(lookup->freshness);
+      // A rep reads only the deals they own (checked before any evaluation, so a denied
+      // caller learns nothing of the deal beyond that it is not theirs).
+      if (const auth::Identity* caller = auth::CurrentIdentity();
+          caller != nullptr && deps.authorizer != nullptr) {
+        DC_RETURN_IF_ERROR(deps.authorizer->AuthorizeDeal(*caller, t.opportunity->owner().id()));
+      }
       return t;
     }
     case Request::TARGET_NOT_SET:
@@ -233,6 +241,14 @@ absl::Status DoGetActivePlaybook(const ServiceDeps& deps,
   return absl::OkStatus();
 }
 
+std::optional<std::string> MetadataValue(const grpc::ServerContext& context,
+                                         absl::string_view key) {
+  const auto& md = context.client_metadata();
+  auto it = md.find(grpc::string_ref(key.data(), key.size()));
+  if (it == md.end()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
 // Parses request bytes ourselves: gRPC's generated sync handlers answer undecodable
 // bytes with INTERNAL and no message, which blames the server. Here they are
 // INVALID_ARGUMENT naming the message type and the size. The size is already bounded by
@@ -259,12 +275,22 @@ absl::StatusOr<Request> ParseRequest(grpc::ByteBuffer* bytes) {
 // one, but the request is parsed by ParseRequest. Registered through
 // grpc::Service::MarkMethodStreamed (a "streamed unary" method is one read, one write,
 // identical on the wire to a unary call).
+//
+// Every call is authenticated and authorized here, before its bytes are parsed: the
+// method's name comes from the request type (each RPC has its own request message).
 template <typename Request, typename Response>
 grpc::internal::MethodHandler* ParsingHandler(
+    const ServiceDeps& deps,
     std::function<grpc::Status(grpc::ServerContext*, const Request*, Response*)> method) {
   using Streamer = grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>;
+  static const std::string full_method = FullMethodOf(Request::descriptor());
   return new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-      [method = std::move(method)](grpc::ServerContext* context, Streamer* stream) {
+      [method = std::move(method), authorizer = deps.authorizer, decisions = deps.decision_log,
+       tenant = deps.tenant](grpc::ServerContext* context, Streamer* stream) {
+        absl::StatusOr<auth::Identity> caller =
+            AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
+        if (!caller.ok()) return ToGrpcStatus(caller.status());
+        auth::ScopedIdentity scope(authorizer != nullptr ? &*caller : nullptr);
         grpc::ByteBuffer in;
         if (!stream->Read(&in)) {
           return grpc::Status(
@@ -318,7 +344,9 @@ void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
                  absl::Time start) {
   store::Decision d;
   d.tenant = deps.tenant;
-
+  if (const auth::Identity* caller = auth::CurrentIdentity(); caller != nullptr) {
+    d.caller = absl::StrCat(caller->via, ":", caller->subject);
+  }
   d.deal_id = deal_id;
   d.playbook = ref.name();
   std::shared_ptr<const runtime::Snapshot> snapshot = deps.playbooks->Get();
@@ -352,29 +380,85 @@ absl::Status CheckCallAlive(grpc::ServerContext* context, absl::string_view stag
   return CheckCall(context, stage);
 }
 
+std::string FullMethodOf(const google::protobuf::Descriptor* request) {
+  const google::protobuf::DescriptorPool* pool = google::protobuf::DescriptorPool::generated_pool();
+  for (const char* service : {"dealcoach.v1.CoachingService", "dealcoach.v1.PlaybookService",
+                              "dealcoach.v1.AdminService"}) {
+    const google::protobuf::ServiceDescriptor* s = pool->FindServiceByName(service);
+    if (s == nullptr) continue;
+    for (int i = 0; i < s->method_count(); ++i) {
+      if (s->method(i)->input_type() == request) {
+        return absl::StrCat("/", s->full_name(), "/", s->method(i)->name());
+      }
+    }
+  }
+  return absl::StrCat("/", request->full_name());
+}
+
+absl::StatusOr<auth::Identity> AuthorizeCall(const auth::Authorizer* authorizer,
+                                             const grpc::ServerContext& context,
+                                             absl::string_view full_method,
+                                             store::DecisionLogger* decisions,
+                                             absl::string_view tenant) {
+  if (authorizer == nullptr) {
+    auth::Identity anonymous;
+    anonymous.subject = "anonymous";
+    anonymous.role = auth::Role::kAdmin;
+    anonymous.via = "anonymous";
+    return anonymous;
+  }
+  auth::CallCredentials credentials;
+  credentials.authorization = MetadataValue(context, "authorization");
+  credentials.tenant_header = MetadataValue(context, "x-dealcoach-tenant");
+  if (std::shared_ptr<const grpc::AuthContext> peer = context.auth_context();
+      peer != nullptr && peer->IsPeerAuthenticated()) {
+    for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
+      for (const grpc::string_ref& v : peer->FindPropertyValues(property)) {
+        credentials.peer_subjects.emplace_back(v.data(), v.size());
+      }
+    }
+  }
+  absl::StatusOr<auth::Identity> identity = authorizer->Authenticate(credentials);
+  absl::Status status =
+      identity.ok() ? authorizer->Authorize(*identity, full_method) : identity.status();
+  if (status.ok()) return identity;
+  if (decisions != nullptr) {
+    store::Decision d;
+    d.tenant = std::string(tenant);
+    d.at = absl::Now();
+    d.decision_id = NewDecisionId(d.at);
+    d.caller =
+        identity.ok() ? absl::StrCat(identity->via, ":", identity->subject) : "unauthenticated";
+    d.fired_rule_ids = {"authz.denied", std::string(full_method)};
+    decisions->Log(std::move(d));
+  }
+  return status;
+}
+
 // Method indices are the rpc order in the .proto files (the generated
 // WithStreamedUnaryMethod_* classes use the same numbers); the integration test
 // request_hardening_test calls every method over the wire with valid and invalid bytes.
 CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {
   MarkMethodStreamed(
       0, ParsingHandler<v1::GetDealGuidanceRequest, v1::GetDealGuidanceResponse>(
-             [this](grpc::ServerContext* c, const v1::GetDealGuidanceRequest* q,
-                    v1::GetDealGuidanceResponse* r) { return GetDealGuidance(c, q, r); }));
+             deps_, [this](grpc::ServerContext* c, const v1::GetDealGuidanceRequest* q,
+                           v1::GetDealGuidanceResponse* r) { return GetDealGuidance(c, q, r); }));
   MarkMethodStreamed(
       1, ParsingHandler<v1::GetReviewChecklistRequest, v1::GetReviewChecklistResponse>(
+             deps_,
              [this](grpc::ServerContext* c, const v1::GetReviewChecklistRequest* q,
                     v1::GetReviewChecklistResponse* r) { return GetReviewChecklist(c, q, r); }));
   // 2: EvaluatePipeline, server streaming (the generated handler).
   MarkMethodStreamed(
       3, ParsingHandler<v1::GetPipelineReviewRequest, v1::GetPipelineReviewResponse>(
-             [this](grpc::ServerContext* c, const v1::GetPipelineReviewRequest* q,
+             deps_, [this](grpc::ServerContext* c, const v1::GetPipelineReviewRequest* q,
                     v1::GetPipelineReviewResponse* r) { return GetPipelineReview(c, q, r); }));
   MarkMethodStreamed(
       4, ParsingHandler<v1::GetCoachingAgendaRequest, v1::GetCoachingAgendaResponse>(
-             [this](grpc::ServerContext* c, const v1::GetCoachingAgendaRequest* q,
+             deps_, [this](grpc::ServerContext* c, const v1::GetCoachingAgendaRequest* q,
                     v1::GetCoachingAgendaResponse* r) { return GetCoachingAgenda(c, q, r); }));
   MarkMethodStreamed(5, ParsingHandler<v1::TakeSnapshotRequest, v1::TakeSnapshotResponse>(
-                            [this](grpc::ServerContext* c, const v1::TakeSnapshotRequest* q,
+                            deps_, [this](grpc::ServerContext* c, const v1::TakeSnapshotRequest* q,
                                    v1::TakeSnapshotResponse* r) { return TakeSnapshot(c, q, r); }));
 }
 
@@ -417,10 +501,10 @@ grpc::Status CoachingServiceImpl::GetReviewChecklist(grpc::ServerContext* contex
 
 // Registers method `index` (the rpc's position in the .proto) with ParsingHandler.
 template <typename Mark, typename Service, typename Request, typename Response>
-void MarkParsed(const Mark& mark, int index, Service* service,
+void MarkParsed(const Mark& mark, const ServiceDeps& deps, int index, Service* service,
                 grpc::Status (Service::*method)(grpc::ServerContext*, const Request*, Response*)) {
   mark(index, ParsingHandler<Request, Response>(
-                  [service, method](grpc::ServerContext* c, const Request* q, Response* r) {
+                  deps, [service, method](grpc::ServerContext* c, const Request* q, Response* r) {
                     return (service->*method)(c, q, r);
                   }));
 }
@@ -439,16 +523,16 @@ PlaybookServiceImpl::PlaybookServiceImpl(ServiceDeps deps) : deps_(std::move(dep
   auto mark = [this](int index, grpc::internal::MethodHandler* handler) {
     MarkMethodStreamed(index, handler);
   };
-  MarkParsed(mark, 0, this, &S::ValidatePlaybook);
-  MarkParsed(mark, 1, this, &S::GetActivePlaybook);
-  MarkParsed(mark, 2, this, &S::PlanPlaybookChange);
-  MarkParsed(mark, 3, this, &S::PublishPlaybook);
-  MarkParsed(mark, 4, this, &S::ListPlaybookRevisions);
-  MarkParsed(mark, 5, this, &S::GetPlaybookRevision);
-  MarkParsed(mark, 6, this, &S::RollbackPlaybook);
-  MarkParsed(mark, 7, this, &S::ListAuditEvents);
-  MarkParsed(mark, 8, this, &S::ListDecisions);
-  MarkParsed(mark, 9, this, &S::BacktestPlaybook);
+  MarkParsed(mark, deps_, 0, this, &S::ValidatePlaybook);
+  MarkParsed(mark, deps_, 1, this, &S::GetActivePlaybook);
+  MarkParsed(mark, deps_, 2, this, &S::PlanPlaybookChange);
+  MarkParsed(mark, deps_, 3, this, &S::PublishPlaybook);
+  MarkParsed(mark, deps_, 4, this, &S::ListPlaybookRevisions);
+  MarkParsed(mark, deps_, 5, this, &S::GetPlaybookRevision);
+  MarkParsed(mark, deps_, 6, this, &S::RollbackPlaybook);
+  MarkParsed(mark, deps_, 7, this, &S::ListAuditEvents);
+  MarkParsed(mark, deps_, 8, this, &S::ListDecisions);
+  MarkParsed(mark, deps_, 9, this, &S::BacktestPlaybook);
 }
 
 grpc::Status PlaybookServiceImpl::ValidatePlaybook(grpc::ServerContext* context,

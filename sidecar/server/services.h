@@ -24,6 +24,8 @@
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
 #include "sidecar/admin/lifecycle.h"
 #include "sidecar/engine/engine.h"
+#include "google/protobuf/descriptor.h"
+#include "sidecar/auth/authorizer.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/decision_logger.h"
@@ -46,11 +48,27 @@ struct ServiceDeps {
   store::Store* store = nullptr;
   // The asynchronous decision log over `store`; null when there is no store.
   store::DecisionLogger* decision_log = nullptr;
-  // The tenant of every store call (one per sidecar until caller identities exist).
+  // The tenant of every store call (one per sidecar: auth.tenant).
   std::string tenant = "default";
   // PublishPlaybook refuses a plan whose pipeline snapshot is older (docs/admin.md).
   absl::Duration plan_max_age = absl::Minutes(15);
+  // Authentication and authorization of every call (authorizer.h); null = none (unit
+  // tests, and tools that embed the services).
+  const auth::Authorizer* authorizer = nullptr;
 };
+
+// "/dealcoach.v1.CoachingService/GetDealGuidance": the RPC whose request message is
+// `request` (every RPC has its own request type, as buf lint requires).
+[[nodiscard]] std::string FullMethodOf(const google::protobuf::Descriptor* request);
+
+// Authenticates the call (bearer token, client certificate, x-dealcoach-tenant) and
+// authorizes `full_method`; Unauthenticated / PermissionDenied say why. A denial is
+// written to `decisions` (when set) with the rule id "authz.denied". With no authorizer,
+// every call is an anonymous admin.
+[[nodiscard]] absl::StatusOr<auth::Identity> AuthorizeCall(
+    const auth::Authorizer* authorizer, const grpc::ServerContext& context,
+    absl::string_view full_method, store::DecisionLogger* decisions = nullptr,
+    absl::string_view tenant = "default");
 
 // Deepest message nesting a request may have (protobuf's default is 100).
 inline constexpr int kMaxRequestNesting = 64;

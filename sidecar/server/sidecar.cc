@@ -18,7 +18,6 @@ namespace {
 
 // Both are process-wide switches in gRPC; flip them once.
 // One tenant per sidecar until caller identities exist.
-constexpr char kStoreTenant[] = "default";
 
 void InitGrpcOnce() {
   static const bool done = [] {
@@ -77,7 +76,7 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   reload.default_name = config.default_playbook;
   reload.poll_interval = config.reload_poll_interval;
   reload.store = s->store_.get();
-  reload.tenant = kStoreTenant;
+  reload.tenant = config.auth.tenant;
   reload.base_dir = config.base_dir;
   Sidecar* self = s.get();
   reload.on_publish = [self](const runtime::Snapshot& snapshot) { self->UpdateHealth(snapshot); };
@@ -94,7 +93,17 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   ServiceDeps deps;
   deps.store = s->store_.get();
   deps.decision_log = s->decision_log_.get();
-  deps.tenant = kStoreTenant;
+  deps.tenant = config.auth.tenant;
+  if (config.auth_configured) {
+    absl::StatusOr<std::unique_ptr<auth::Authorizer>> authorizer =
+        auth::Authorizer::Create(config.auth);
+    if (!authorizer.ok()) return authorizer.status();
+    s->authorizer_ = *std::move(authorizer);
+    deps.authorizer = s->authorizer_.get();
+    runtime::LogInfo("auth: mode ", config.auth.required ? "required" : "optional", ", tenant ",
+                     config.auth.tenant, config.auth.jwt.has_value() ? ", bearer JWT" : "",
+                     config.auth.mtls_identities.empty() ? "" : ", mTLS identities");
+  }
   deps.playbooks = &s->holder_;
   deps.source = s->source_.get();
   deps.default_max_behaviors = config.max_behaviors;
@@ -122,6 +131,7 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
           }
         });
   }
+  s->admin_service_->SetAuthorizer(s->authorizer_.get(), s->decision_log_.get(), deps.tenant);
 
   s->metrics_ = std::make_unique<metrics::ServerMetrics>();
   s->RegisterMetricSamplers();

@@ -91,6 +91,7 @@ class Sidecar {
   absl::Status store_status_;
   std::unique_ptr<store::DecisionLogger> decision_log_;
   // Declared before the server: the interceptors refer to it until the server is gone.
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::unique_ptr<metrics::ServerMetrics> metrics_;
   std::unique_ptr<metrics::AdminHttpServer> admin_http_;
   std::unique_ptr<runtime::PlaybookReloader> reloader_;

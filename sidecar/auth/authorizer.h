@@ -1,0 +1,152 @@
+// Authorizer: who is calling (authentication), and may they call this method
+// (authorization). One instance per sidecar, built from the `auth:` section:
+//
+//   auth:
+//     mode: required            # off (default: every caller is an anonymous admin, as on
+//                               # a loopback-only sidecar) | required
+//     tenant: acme              # this sidecar's tenant (default "default")
+//     jwt:                      # bearer tokens (Authorization: Bearer ...), e.g. a
+//       jwks_file: jwks.json    # Salesforce Named Credential's per-user JWT
+//       issuers: [https://login.example.com]
+//       audiences: [dealcoach]
+//       max_clock_skew: 60s
+//       role_claim: roles       # claim naming the caller's roles (list or comma-joined)
+//       tenant_claim: tenant    # claim naming the caller's tenant
+//       owner_claim: sub        # claim holding the CRM user id a rep owns deals as
+//     mtls:                     # client certificates (needs tls.client_ca_file)
+//       identities:
+//         - subject: crm-backend    # the certificate's CN or a SAN
+//           role: service
+//           tenant: acme
+//     roles:                    # claim value -> role; rep/manager/admin/service map to
+//       "Sales Rep": rep        # themselves without an entry
+//
+// Roles, from least to most: rep (guidance and checklists for the deals they own),
+// manager (any deal of the tenant, the pipeline review and agendas), service (a trusted
+// backend, e.g. the CRM's server calling for its users: everything a manager may, and it
+// may name the tenant in the x-dealcoach-tenant header), admin (everything, including
+// playbook writes and status). Every RPC has an entry in the policy table (PolicyFor);
+// a method without one is denied, so a new RPC cannot ship open by accident.
+//
+// Errors reveal nothing about other tenants: a caller of another tenant gets the same
+// PERMISSION_DENIED text whatever exists there.
+//
+// Thread safety: Authenticate and Authorize are safe from any thread.
+#ifndef DEALCOACH_SIDECAR_AUTH_AUTHORIZER_H_
+#define DEALCOACH_SIDECAR_AUTH_AUTHORIZER_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "sidecar/auth/jwt_verifier.h"
+#include "yaml-cpp/yaml.h"
+
+namespace dealcoach::auth {
+
+enum class Role { kNone = 0, kRep = 1, kManager = 2, kService = 3, kAdmin = 4 };
+
+[[nodiscard]] absl::string_view RoleName(Role role);
+[[nodiscard]] std::optional<Role> ParseRole(absl::string_view name);
+
+struct Identity {
+  std::string subject;  // JWT sub, certificate subject, or "anonymous"
+  Role role = Role::kNone;
+  std::string tenant;
+  // The CRM user id whose deals a rep may see ("" = not restricted: not a rep, or no
+  // owner claim configured).
+  std::string owner_id;
+  std::string via;  // "jwt", "mtls", "anonymous"
+};
+
+struct MtlsIdentity {
+  std::string subject;
+  Role role = Role::kNone;
+  std::string tenant;
+};
+
+struct AuthConfig {
+  bool required = false;
+  std::string tenant = "default";
+  std::optional<JwtVerifierOptions> jwt;
+  std::string role_claim = "roles";
+  std::string tenant_claim = "tenant";
+  std::string owner_claim = "sub";
+  std::vector<MtlsIdentity> mtls_identities;
+  std::map<std::string, Role> role_map;
+};
+
+// Parses the `auth:` section (absent: mode off). Relative jwks_file paths resolve against
+// base_dir. InvalidArgument with "line N: auth.KEY: ..." for a bad value.
+[[nodiscard]] absl::StatusOr<AuthConfig> ParseAuthConfig(const YAML::Node& section,
+                                                         const std::string& base_dir);
+
+// What a call presents, taken from the transport (grpc_identity.h does it for gRPC).
+struct CallCredentials {
+  // The Authorization header's value ("Bearer ..."), if any.
+  std::optional<std::string> authorization;
+  // The verified client certificate's CN and SANs (empty without mTLS).
+  std::vector<std::string> peer_subjects;
+  // x-dealcoach-tenant, honoured only for the service and admin roles.
+  std::optional<std::string> tenant_header;
+};
+
+// The minimum role of a method ("dealcoach.v1.CoachingService/GetDealGuidance"), or
+// nullopt when the method has no policy entry (then it is denied).
+[[nodiscard]] std::optional<Role> PolicyFor(absl::string_view full_method);
+// Every method in the policy table, for the test that checks it covers every RPC.
+[[nodiscard]] std::vector<std::string> PolicyMethods();
+
+class Authorizer {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Authorizer>> Create(AuthConfig config);
+
+  // Unauthenticated with the reason when credentials are required and missing or bad.
+  // With mode off and no credentials: an anonymous admin of the sidecar's tenant.
+  [[nodiscard]] absl::StatusOr<Identity> Authenticate(const CallCredentials& credentials) const;
+
+  // PermissionDenied when `identity` may not call `full_method` in this sidecar's tenant.
+  [[nodiscard]] absl::Status Authorize(const Identity& identity,
+                                       absl::string_view full_method) const;
+
+  // PermissionDenied unless `identity` may see a deal owned by `owner_id` (reps see only
+  // their own deals when an owner claim is configured).
+  [[nodiscard]] absl::Status AuthorizeDeal(const Identity& identity,
+                                           absl::string_view owner_id) const;
+
+  const AuthConfig& config() const { return config_; }
+  int64_t signature_checks() const;
+
+ private:
+  Authorizer(AuthConfig config, std::unique_ptr<JwtVerifier> jwt)
+      : config_(std::move(config)), jwt_(std::move(jwt)) {}
+  Role MapRoles(absl::string_view claim) const;
+
+  AuthConfig config_;
+  std::unique_ptr<JwtVerifier> jwt_;
+};
+
+// The identity of the call running on this thread (set by the service layer for the
+// duration of a handler, so handlers deeper down can apply per-deal rules without every
+// signature carrying it); null outside a call or when auth is not configured.
+const Identity* CurrentIdentity();
+
+class ScopedIdentity {
+ public:
+  explicit ScopedIdentity(const Identity* identity);
+  ~ScopedIdentity();
+  ScopedIdentity(const ScopedIdentity&) = delete;
+  ScopedIdentity& operator=(const ScopedIdentity&) = delete;
+
+ private:
+  const Identity* previous_;
+};
+
+}  // namespace dealcoach::auth
+
+#endif  // DEALCOACH_SIDECAR_AUTH_AUTHORIZER_H_

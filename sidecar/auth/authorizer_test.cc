@@ -1,0 +1,199 @@
+#include "sidecar/auth/authorizer.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sidecar/auth/jwt_test_util.h"
+
+namespace dealcoach::auth {
+namespace {
+
+using test_keys::Json;
+using ::testing::HasSubstr;
+
+constexpr char kMethodGuidance[] = "/dealcoach.v1.CoachingService/GetDealGuidance";
+constexpr char kMethodPublish[] = "/dealcoach.v1.PlaybookService/PublishPlaybook";
+
+absl::StatusOr<AuthConfig> Parse(const std::string& yaml) {
+  return ParseAuthConfig(YAML::Load(yaml), "/etc/dealcoach");
+}
+
+TEST(AuthConfigTest, AbsentIsOffWithTheDefaultTenant) {
+  absl::StatusOr<AuthConfig> c = ParseAuthConfig(YAML::Node(), "");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->required);
+  EXPECT_EQ(c->tenant, "default");
+}
+
+TEST(AuthConfigTest, ParsesEverySetting) {
+  absl::StatusOr<AuthConfig> c = Parse(R"(
+mode: required
+tenant: acme
+jwt:
+  jwks_file: keys/jwks.json
+  issuers: [https://login.example.com]
+  audiences: dealcoach
+  max_clock_skew: 30s
+  owner_claim: crm_user_id
+mtls:
+  identities:
+    - {subject: crm-backend, role: service}
+roles: {"Sales Rep": rep}
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->required);
+  EXPECT_EQ(c->tenant, "acme");
+  ASSERT_TRUE(c->jwt.has_value());
+  EXPECT_EQ(c->jwt->jwks_file, "/etc/dealcoach/keys/jwks.json");
+  EXPECT_EQ(c->jwt->audiences, std::vector<std::string>{"dealcoach"});
+  EXPECT_EQ(c->jwt->max_clock_skew, absl::Seconds(30));
+  EXPECT_EQ(c->owner_claim, "crm_user_id");
+  ASSERT_EQ(c->mtls_identities.size(), 1u);
+  EXPECT_EQ(c->mtls_identities[0].role, Role::kService);
+  EXPECT_EQ(c->mtls_identities[0].tenant, "acme");  // the sidecar's, by default
+  EXPECT_EQ(c->role_map.at("Sales Rep"), Role::kRep);
+}
+
+TEST(AuthConfigTest, ErrorsNameTheKeyAndLine) {
+  struct Case {
+    const char* yaml;
+    const char* message;
+  } cases[] = {
+      {"mode: sometimes", "auth.mode: must be off or required"},
+      {"mode: required", "needs a way to authenticate"},
+      {"colour: blue", "auth.colour: unknown setting"},
+      {"roles: {x: emperor}", "'emperor' is not a role"},
+      {"jwt: {issuers: [a], audiences: [b]}", "auth.jwt.jwks_file: is required"},
+      {"jwt: {jwks_file: j, audiences: [b]}", "auth.jwt.issuers"},
+      {"tenant: acme\n\njwt: {jwks_file: j, issuers: [a], audiences: [b], max_clock_skew: 2h}",
+       "line 3: auth.jwt.max_clock_skew"},
+      {"mtls: {identities: [{subject: x}]}", "auth.mtls.identities[].role: is required"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<AuthConfig> parsed = Parse(c.yaml);
+    ASSERT_FALSE(parsed.ok()) << c.yaml;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(parsed.status().message(), HasSubstr(c.message)) << c.yaml;
+  }
+}
+
+class AuthorizerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    key_ = test_keys::MakeEc("ec-1");
+    char dir[] = "/tmp/dealcoach_authz_XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    std::ofstream(dir_ + "/jwks.json") << Json{{"keys", {key_->jwk}}}.dump();
+  }
+  void TearDown() override {
+    std::remove((dir_ + "/jwks.json").c_str());
+    rmdir(dir_.c_str());
+  }
+  std::unique_ptr<Authorizer> Make(bool required) {
+    AuthConfig c;
+    c.required = required;
+    c.tenant = "acme";
+    JwtVerifierOptions o;
+    o.jwks_file = dir_ + "/jwks.json";
+    o.issuers = {"iss"};
+    o.audiences = {"aud"};
+    c.jwt = o;
+    c.role_map["Sales Manager"] = Role::kManager;
+    c.mtls_identities.push_back({"crm-backend", Role::kService, "acme"});
+    absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Create(c);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? *std::move(a) : nullptr;
+  }
+  std::string Bearer(const Json& roles, const std::string& tenant = "acme") {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return "Bearer " + test_keys::Sign(*key_, {{"iss", "iss"},
+                                               {"aud", "aud"},
+                                               {"sub", "005A"},
+                                               {"exp", now + 60},
+                                               {"roles", roles},
+                                               {"tenant", tenant}});
+  }
+  std::unique_ptr<test_keys::TestKey> key_;
+  std::string dir_;
+};
+
+TEST_F(AuthorizerTest, RolesFromClaimsTakeTheHighestMappedRole) {
+  auto a = Make(true);
+  CallCredentials creds;
+  creds.authorization = Bearer({"rep", "Sales Manager", "unknown"});
+  absl::StatusOr<Identity> id = a->Authenticate(creds);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->role, Role::kManager);
+  EXPECT_EQ(id->tenant, "acme");
+  EXPECT_EQ(id->owner_id, "");  // not a rep: not restricted to own deals
+  EXPECT_TRUE(a->Authorize(*id, kMethodGuidance).ok());
+  EXPECT_EQ(a->Authorize(*id, kMethodPublish).code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(AuthorizerTest, RepsSeeOnlyTheirOwnDeals) {
+  auto a = Make(true);
+  CallCredentials creds;
+  creds.authorization = Bearer({"rep"});
+  absl::StatusOr<Identity> id = a->Authenticate(creds);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->owner_id, "005A");
+  EXPECT_TRUE(a->AuthorizeDeal(*id, "005A").ok());
+  EXPECT_EQ(a->AuthorizeDeal(*id, "005B").code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(AuthorizerTest, MtlsSubjectsMapToConfiguredIdentities) {
+  auto a = Make(true);
+  CallCredentials creds;
+  creds.peer_subjects = {"other.example.com", "crm-backend"};
+  absl::StatusOr<Identity> id = a->Authenticate(creds);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->via, "mtls");
+  EXPECT_EQ(id->role, Role::kService);
+  creds.peer_subjects = {"stranger"};
+  EXPECT_EQ(a->Authenticate(creds).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(AuthorizerTest, OptionalModeLetsAnonymousCallersInButStillChecksTokens) {
+  auto a = Make(false);
+  absl::StatusOr<Identity> anonymous = a->Authenticate({});
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_EQ(anonymous->role, Role::kAdmin);
+  CallCredentials bad;
+  bad.authorization = "Bearer x.y.z";
+  EXPECT_EQ(a->Authenticate(bad).status().code(), absl::StatusCode::kUnauthenticated);
+  bad.authorization = "Basic dXNlcjpwYXNz";
+  EXPECT_THAT(a->Authenticate(bad).status().message(), HasSubstr("Bearer"));
+}
+
+TEST_F(AuthorizerTest, UnknownMethodsAreDenied) {
+  auto a = Make(false);
+  absl::StatusOr<Identity> admin = a->Authenticate({});
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ(a->Authorize(*admin, "/dealcoach.v1.CoachingService/DropAllTables").code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(AuthorizerTest, OtherTenantsGetTheSameDenialWhateverTheMethod) {
+  auto a = Make(true);
+  CallCredentials creds;
+  creds.authorization = Bearer({"admin"}, "globex");
+  absl::StatusOr<Identity> id = a->Authenticate(creds);
+  ASSERT_TRUE(id.ok()) << id.status();
+  absl::Status guidance = a->Authorize(*id, kMethodGuidance);
+  EXPECT_EQ(guidance.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(guidance.message(), ::testing::Not(HasSubstr("acme")));
+  // The tenant header: a rep may not use it; a service may.
+  creds.authorization = Bearer({"rep"});
+  creds.tenant_header = "globex";
+  EXPECT_EQ(a->Authenticate(creds).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace dealcoach::auth
