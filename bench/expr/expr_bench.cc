@@ -1,6 +1,7 @@
 // Benchmarks for the expression language. For every typical playbook condition:
 //   BM_Compile/<name>  parse + type-check + plan
 //   BM_Eval/<name>     Program::Evaluate on a prepared Activation
+//   BM_EvalGeneral/<name>  the same without the typed fast path (the general evaluator)
 //   BM_Lambda/<name>   a hand-written C++ lambda doing the same work on the same proto
 // The Eval/Lambda ratio is the interpreter's overhead (goal: within 3x).
 //
@@ -122,6 +123,31 @@ void BM_Eval(benchmark::State& state, const Case* c) {
   state.counters["fast_path"] = HasFastPath(*r.program) ? 1 : 0;
 }
 
+// The general evaluator alone (CompileOptions::fast_path = false): what a condition
+// costs when the fast path is undecided (an unknown field) or does not apply.
+void BM_EvalGeneral(benchmark::State& state, const Case* c) {
+  Environment env = Env();
+  CompileOptions options;
+  options.fast_path = false;
+  CompileResult r = Compile(c->source, env, options);
+  if (!r.ok()) {
+    state.SkipWithError(r.issues[0].message.c_str());
+    return;
+  }
+  Activation act;
+  act.SetMessage("opp", &Opp());
+  act.SetTimestamp("now", kNow);
+  Value v = r.program->Evaluate(act);
+  if (v.kind() != ValueKind::kBool || v.bool_value() != c->baseline(Opp(), kNow)) {
+    state.SkipWithError(("result differs from the baseline: " + v.DebugString()).c_str());
+    return;
+  }
+  for (auto _ : state) {
+    Value out = r.program->Evaluate(act);
+    benchmark::DoNotOptimize(out);
+  }
+}
+
 void BM_Lambda(benchmark::State& state, const Case* c) {
   const Opportunity& opp = Opp();
   for (auto _ : state) {
@@ -134,6 +160,8 @@ int RegisterAll() {
   for (const Case& c : Cases()) {
     benchmark::RegisterBenchmark((std::string("BM_Compile/") + c.name).c_str(), BM_Compile, &c);
     benchmark::RegisterBenchmark((std::string("BM_Eval/") + c.name).c_str(), BM_Eval, &c);
+    benchmark::RegisterBenchmark((std::string("BM_EvalGeneral/") + c.name).c_str(), BM_EvalGeneral,
+                                 &c);
     benchmark::RegisterBenchmark((std::string("BM_Lambda/") + c.name).c_str(), BM_Lambda, &c);
   }
   return 0;
