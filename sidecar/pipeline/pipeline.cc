@@ -283,14 +283,30 @@ std::vector<v1::DealChange> DiffDeal(const engine::PlaybookOutline& outline,
                             outline.phases[was].name(), " -> ", outline.phases[is].name()),
                before->evidence_phase(), after.evidence_phase()));
   }
+  // Gate status per phase from one scan of each result's criteria.
+  absl::flat_hash_map<std::string, int> total, met_before, met_after;
+  for (const engine::OutlineRule& rule : outline.rules) {
+    if (rule.kind == engine::OutlineRule::Kind::kCriterion) ++total[rule.phase_id];
+  }
+  auto count = [](const store::CompactResult& r, absl::flat_hash_map<std::string, int>* met) {
+    for (const store::CriterionOutcome& c : r.criteria()) {
+      if (c.state() != store::CRITERION_STATE_MET) continue;
+      const size_t slash = c.id().find('/');
+      if (slash != std::string::npos) ++(*met)[c.id().substr(0, slash)];
+    }
+  };
+  count(*before, &met_before);
+  count(after, &met_after);
   for (const v1::PhaseRef& phase : outline.phases) {
-    const bool met_before = GateMet(outline, *before, phase.id());
-    const bool met_now = GateMet(outline, after, phase.id());
-    if (met_before == met_now) continue;
+    auto t = total.find(phase.id());
+    if (t == total.end() || t->second == 0) continue;
+    const bool was_met = met_before[phase.id()] == t->second;
+    const bool met_now = met_after[phase.id()] == t->second;
+    if (was_met == met_now) continue;
     v1::DealChange c =
         Change(met_now ? v1::CHANGE_KIND_GATE_NEWLY_MET : v1::CHANGE_KIND_GATE_NEWLY_OPEN,
                absl::StrCat(phase.name(), " gate ", met_now ? "newly met" : "open again"),
-               met_before ? "met" : "open", met_now ? "met" : "open");
+               was_met ? "met" : "open", met_now ? "met" : "open");
     c.set_phase_id(phase.id());
     out.push_back(std::move(c));
   }
@@ -521,10 +537,25 @@ v1::GetPipelineReviewResponse ReviewBuilder::Finish(int max_deals, const std::st
     }
   }
   std::sort(reps.begin(), reps.end());
-  for (const auto& [name, id] : reps) {
-    *out.add_reps() = RollupFor(id, name, [&id = id](const v1::Owner& o) { return o.id() == id; });
+  // One pass groups the rows and the compared results by rep (not one scan per rep).
+  absl::flat_hash_map<std::string, std::vector<int>> rows_by_rep;
+  absl::flat_hash_map<std::string, std::vector<const store::CompactResult*>> previous_by_rep;
+  std::vector<int> all_rows;
+  std::vector<const store::CompactResult*> all_previous;
+  for (size_t i = 0; i < deals_.size(); ++i) {
+    if (deals_[i].is_closed()) continue;
+    rows_by_rep[deals_[i].owner().id()].push_back(static_cast<int>(i));
+    all_rows.push_back(static_cast<int>(i));
   }
-  *out.mutable_team() = RollupFor(scope_label, scope_label, [](const v1::Owner&) { return true; });
+  for (const auto& [deal_id, p] : previous_) {
+    if (p.closed()) continue;
+    previous_by_rep[p.owner()].push_back(&p);
+    all_previous.push_back(&p);
+  }
+  for (const auto& [name, id] : reps) {
+    *out.add_reps() = RollupOf(id, name, rows_by_rep[id], previous_by_rep[id]);
+  }
+  *out.mutable_team() = RollupOf(scope_label, scope_label, all_rows, all_previous);
   for (const v1::NotEvaluated& n : not_evaluated_) *out.add_not_evaluated() = n;
   return out;
 }

@@ -87,7 +87,8 @@ bool Color(const CliArgs& args) {
   return isatty(STDOUT_FILENO) != 0;
 }
 
-absl::Status SetTime(const CliArgs& args, const char* flag, google::protobuf::Timestamp* out) {
+template <typename Request>
+absl::Status SetTime(const CliArgs& args, const char* flag, Request* req) {
   if (!args.Has(flag)) return absl::OkStatus();
   absl::Time t;
   std::string err;
@@ -95,7 +96,8 @@ absl::Status SetTime(const CliArgs& args, const char* flag, google::protobuf::Ti
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, ": not an RFC 3339 time like 2026-11-20T12:00:00Z: ", err));
   }
-  *out = ToProtoTimestamp(t);
+  *(std::string(flag) == "since" ? req->mutable_since() : req->mutable_as_of()) =
+      ToProtoTimestamp(t);
   return absl::OkStatus();
 }
 
@@ -196,9 +198,7 @@ int RunReview(const CliArgs& args) {
   req.set_compare_to(args.Get("compare_to"));
   req.set_playbook(args.Get("playbook"));
   for (const char* flag : {"since", "as_of"}) {
-    if (absl::Status s = SetTime(
-            args, flag, std::string(flag) == "since" ? req.mutable_since() : req.mutable_as_of());
-        !s.ok()) {
+    if (absl::Status s = SetTime(args, flag, &req); !s.ok()) {
       std::fprintf(stderr, "dealcoach: %s\n", std::string(s.message()).c_str());
       return 2;
     }
@@ -244,9 +244,7 @@ int RunAgenda(const CliArgs& args) {
   req.set_compare_to(args.Get("compare_to"));
   req.set_playbook(args.Get("playbook"));
   for (const char* flag : {"since", "as_of"}) {
-    if (absl::Status s = SetTime(
-            args, flag, std::string(flag) == "since" ? req.mutable_since() : req.mutable_as_of());
-        !s.ok()) {
+    if (absl::Status s = SetTime(args, flag, &req); !s.ok()) {
       std::fprintf(stderr, "dealcoach: %s\n", std::string(s.message()).c_str());
       return 2;
     }
