@@ -11,6 +11,10 @@
 #                               full run, then regenerates the table in
 #                               docs/performance.md from the result
 #
+# DEALCOACH_BENCH_PIN=SERVER_CPUS:LOADGEN_CPUS (e.g. 1:0) pins the gRPC part with
+# taskset: the servers to the first CPU list, the load generator to the second. Off by
+# default (docs/performance.md, "gRPC tail latency", says what it did to the ratios).
+#
 # Every ratio is computed against a baseline measured in the same run. All network
 # traffic stays on 127.0.0.1; the server this script starts is stopped on exit.
 set -euo pipefail
@@ -44,10 +48,12 @@ log() { printf 'bench: [%3ss] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
 
 if [ "$smoke" = 1 ]; then
   min_time=0.01; bulk_count=1000; bulk_repeats=1; peer_opps=200; peer_seconds=0.3
-  load_seconds=1; load_warmup=0.3; load_rounds=1; out=$build/bench-smoke.json
+  load_seconds=1; load_warmup=0.3; load_rounds=1; closed_rounds=1
+  out=$build/bench-smoke.json
 else
   min_time=0.3; bulk_count=100000; bulk_repeats=3; peer_opps=2000; peer_seconds=4
-  load_seconds=4; load_warmup=1; load_rounds=3; out=$root/bench/results/latest.json
+  load_seconds=4; load_warmup=1; load_rounds=5; closed_rounds=3
+  out=$root/bench/results/latest.json
 fi
 
 # --- build -------------------------------------------------------------------------
@@ -80,7 +86,10 @@ fi
 have_peers=0
 if command -v node >/dev/null 2>&1; then
   if [ ! -d "$root/bench/peers/node_modules/json-rules-engine" ] ||
-     [ ! -d "$root/bench/peers/node_modules/@gorules/zen-engine" ]; then
+     [ ! -d "$root/bench/peers/node_modules/@gorules/zen-engine" ] ||
+     [ ! -d "$root/bench/peers/node_modules/@marcbachmann/cel-js" ] ||
+     [ ! -d "$root/bench/peers/node_modules/@bufbuild/cel" ] ||
+     [ ! -d "$root/bench/peers/node_modules/yaml" ]; then
     log "installing bench/peers (npm install)"
     # `install --no-save`, not `npm ci`: zen-engine's optional per-platform packages are
     # not all on the registry at the pinned version, which `npm ci` refuses.
@@ -111,16 +120,32 @@ if [ "$have_peers" = 1 ]; then
   node "$root/bench/peers/run.js" --opportunities "$work/opps.json" --fired "$work/fired.json" \
     --seconds "$peer_seconds" --out "$work/peers.json"
 fi
+# The second shipped playbook: its own CEL conditions in the CEL peers (rules.js has no
+# hand translation of it for json-rules-engine and ZEN).
+meddicc=$root/config/playbooks/meddicc.yaml
+"$build/bench/engine/fired_rules" --opportunities "$work/opps.json" --playbook "$meddicc" \
+  --bench-seconds "$peer_seconds" >"$work/fired-meddicc.json"
+if [ "$have_peers" = 1 ]; then
+  node "$root/bench/peers/run.js" --opportunities "$work/opps.json" \
+    --fired "$work/fired-meddicc.json" --playbook "$meddicc" --peers cel-js,bufbuild-cel \
+    --seconds "$peer_seconds" --out "$work/peers-meddicc.json"
+fi
 
 # --- 4. gRPC load against a real server ----------------------------------------------
 loadgen=$build/bench/loadgen/loadgen
 if [ "$have_server" = 1 ]; then
+  pin_server=(); pin_loadgen=()
+  if [ -n "${DEALCOACH_BENCH_PIN:-}" ]; then
+    pin_server=(taskset -c "${DEALCOACH_BENCH_PIN%%:*}")
+    pin_loadgen=(taskset -c "${DEALCOACH_BENCH_PIN##*:}")
+    log "pinning: servers to CPUs ${DEALCOACH_BENCH_PIN%%:*}, loadgen to ${DEALCOACH_BENCH_PIN##*:}"
+  fi
   port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
   log "starting dealcoach serve on 127.0.0.1:$port"
   # The shipped config with its default store (SQLite, here in the work dir): every
   # GetDealGuidance answer is written to the decision log.
-  "$server_bin" serve --config "$root/config/sidecar.yaml" --listen "127.0.0.1:$port" \
-    --store.data_dir "$work/store" >"$work/server.log" 2>&1 &
+  "${pin_server[@]}" "$server_bin" serve --config "$root/config/sidecar.yaml" \
+    --listen "127.0.0.1:$port" --store.data_dir "$work/store" >"$work/server.log" 2>&1 &
   server_pid=$!
   if ! "$loadgen" --target "127.0.0.1:$port" --wait-serving 30; then
     tail -20 "$work/server.log" >&2; exit 1
@@ -128,8 +153,8 @@ if [ "$have_server" = 1 ]; then
   # The same config with the store (and so the decision log) off, for the on/off pair.
   nolog_port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
   log "starting dealcoach serve --store.backend none on 127.0.0.1:$nolog_port"
-  "$server_bin" serve --config "$root/config/sidecar.yaml" --listen "127.0.0.1:$nolog_port" \
-    --store.backend none >"$work/server-nolog.log" 2>&1 &
+  "${pin_server[@]}" "$server_bin" serve --config "$root/config/sidecar.yaml" \
+    --listen "127.0.0.1:$nolog_port" --store.backend none >"$work/server-nolog.log" 2>&1 &
   nolog_pid=$!
   if ! "$loadgen" --target "127.0.0.1:$nolog_port" --wait-serving 30; then
     tail -20 "$work/server-nolog.log" >&2; exit 1
@@ -140,20 +165,32 @@ if [ "$have_server" = 1 ]; then
   run_load() {  # name, then loadgen arguments
     local name=$1; shift
     log "loadgen $name"
-    "$loadgen" "${common[@]}" --label "$name" --out "$work/load-$name.json" "$@" ||
+    "${pin_loadgen[@]}" "$loadgen" "${common[@]}" --label "$name" --out "$work/load-$name.json" "$@" ||
       log "loadgen $name reported errors (see result)"
   }
   field() { node -e "console.log(require('$1')$2)"; }
-  # Saturation: closed loop, enough outstanding calls to keep both cores busy.
-  run_load closed-health --rpc health --mode closed --concurrency 32
-  run_load closed-push --rpc guidance_push --mode closed --concurrency 32
-  run_load closed-id --rpc guidance_id --mode closed --concurrency 32 --ids-json "$samples"
+  # Saturation: closed loop, enough outstanding calls to keep both cores busy; the three
+  # alternate for $closed_rounds rounds and the report takes each one's median.
+  for round in $(seq 1 "$closed_rounds"); do
+    sfx=$([ "$round" = 1 ] && echo "" || echo "~$round")
+    run_load "closed-health$sfx" --rpc health --mode closed --concurrency 32
+    run_load "closed-push$sfx" --rpc guidance_push --mode closed --concurrency 32
+    run_load "closed-id$sfx" --rpc guidance_id --mode closed --concurrency 32 --ids-json "$samples"
+  done
   # Fixed offered rate at 50% of GetDealGuidance's saturation, same rate for Health/Check.
-  push_rate=$(field "$work/load-closed-push.json" ".throughput_rps * 0.5")
-  id_rate=$(field "$work/load-closed-id.json" ".throughput_rps * 0.5")
-  # Each pair alternates for $load_rounds rounds and the report compares median p99s:
-  # one window hit by a transient stall (another process, the sidecar's own 30 s sync)
-  # then moves neither side's figure. Round 1 keeps the historical file names.
+  median_rps() {  # the median closed-loop throughput of one RPC's rounds
+    node -e "const fs=require('fs');const v=fs.readdirSync('$work')
+      .filter((f)=>f==='load-$1.json'||f.startsWith('load-$1~'))
+      .map((f)=>JSON.parse(fs.readFileSync('$work/'+f,'utf8')).throughput_rps).sort((a,b)=>a-b);
+      console.log(v[Math.floor(v.length/2)])"
+  }
+  push_rate=$(node -e "console.log($(median_rps closed-push) * 0.5)")
+  id_rate=$(node -e "console.log($(median_rps closed-id) * 0.5)")
+  # Each pair alternates for $load_rounds rounds; the report divides each round's p99 by
+  # the adjacent Health round's and takes the median of those ratios, with their spread
+  # and a distribution-free confidence interval (bench/peers/report.js ratioStats): one
+  # window hit by a transient stall (another process, the sidecar's own 30 s sync) then
+  # moves one ratio of five, not the figure. Round 1 keeps the historical file names.
   for round in $(seq 1 "$load_rounds"); do
     sfx=$([ "$round" = 1 ] && echo "" || echo "~$round")
     run_load "rate-push$sfx" --rpc guidance_push --mode rate --rate "$push_rate" --concurrency 256

@@ -67,6 +67,39 @@ function engineFigures(gb) {
   return { ns, errors };
 }
 
+// The spread of n per-round ratios and a distribution-free confidence interval for their
+// median: with the ratios sorted, [x_(j), x_(n+1-j)] covers the true median with
+// probability 1 - 2 P(Bin(n, 1/2) < j) (order statistics; no assumption on the
+// distribution of a round's ratio). j is the largest with confidence >= 90% (n = 5:
+// min..max, 93.75%).
+function ratioStats(ratios) {
+  const v = [...ratios].sort((a, b) => a - b);
+  const n = v.length;
+  if (!n) return { rounds: 0, ratios: [], median: null };
+  const mid = Math.floor(n / 2);
+  const median = n % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  const binomCdfBelow = (j) => {  // P(Bin(n, 1/2) < j)
+    let c = 0;
+    let term = 1;  // C(n, 0)
+    for (let k = 0; k < j; k++) {
+      c += term;
+      term = (term * (n - k)) / (k + 1);
+    }
+    return c / 2 ** n;
+  };
+  let ci = null;
+  for (let j = Math.floor(n / 2); j >= 1; j--) {
+    const conf = 1 - 2 * binomCdfBelow(j);
+    if (conf >= 0.9) {
+      ci = { low: v[j - 1], high: v[n - j], confidence: conf };
+      break;
+    }
+  }
+  const mean = v.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  return { rounds: n, ratios, median, min: v[0], max: v[n - 1], mean, sd, median_ci: ci };
+}
+
 // Slope between consecutive points, and the growth exponent between the two largest
 // sizes, k = log(t2/t1) / log(n2/n1): 1 is linear, below 1 better (a fixed cost still
 // dominates), 2 quadratic. "Linear or better" when k <= 1.1 (noise allowance).
@@ -91,6 +124,38 @@ function slopes(points) {
   };
 }
 
+// dealcoach (fired_rules --bench-seconds) against the node peers on the same file. Per
+// deal: every condition of the playbook for one opportunity (dealcoach builds the full
+// answer, guidance plus every checklist); per condition: that divided by the number of
+// conditions in the playbook.
+function peerFigures(fired, peers) {
+  if (!fired || !fired.timing) return null;
+  const dc = fired.timing.evaluate_with_checklists.ns_per_opportunity;
+  const conditions = peers?.playbook_rules ?? null;
+  const r = {
+    playbook: fired.playbook,
+    opportunities: Object.keys(fired.fired).length,
+    conditions,
+    dealcoach_ns_per_opportunity: dc,
+    dealcoach_ns_per_condition: conditions ? dc / conditions : null,
+    dealcoach_evaluate_only_ns_per_opportunity: fired.timing.evaluate.ns_per_opportunity,
+    // Separate heap-allocated Evaluate / EvaluateChecklist calls.
+    dealcoach_separate_heap_ns_per_opportunity:
+      fired.timing.evaluate_with_checklists_heap?.ns_per_opportunity ?? null,
+    peers: peers ? peers.peers : null,
+    ratios: {},
+  };
+  for (const [name, p] of Object.entries(peers?.peers || {})) {
+    const heap = r.dealcoach_separate_heap_ns_per_opportunity;
+    r.ratios[name] = {
+      vs_eval_only: p.ns_per_opportunity / dc,
+      vs_eval_with_prep: p.ns_per_opportunity_with_prep / dc,
+      separate_heap_calls_vs_eval_only: heap ? p.ns_per_opportunity / heap : null,
+    };
+  }
+  return r;
+}
+
 function build(work, mode) {
   const result = { mode, machine: machine(), engine: {}, bulk: null, peers: null, load: null, goals: [] };
   const { ns, errors } = engineFigures(readJson(path.join(work, 'engine.json')));
@@ -109,31 +174,11 @@ function build(work, mode) {
   const bulk = readJson(path.join(work, 'bulk.json'));
   if (bulk) result.bulk = bulk;
 
-  const fired = readJson(path.join(work, 'fired.json'));
-  const peers = readJson(path.join(work, 'peers.json'));
-  if (fired && fired.timing) {
-    const dc = fired.timing.evaluate_with_checklists.ns_per_opportunity;
-    result.peers = {
-      opportunities: Object.keys(fired.fired).length,
-      dealcoach_ns_per_opportunity: dc,
-      dealcoach_evaluate_only_ns_per_opportunity: fired.timing.evaluate.ns_per_opportunity,
-      // Separate heap-allocated Evaluate / EvaluateChecklist calls, the gRPC handlers' way.
-      dealcoach_separate_heap_ns_per_opportunity:
-        fired.timing.evaluate_with_checklists_heap?.ns_per_opportunity ?? null,
-      peers: peers ? peers.peers : null,
-      ratios: {},
-    };
-    if (peers) {
-      for (const [name, p] of Object.entries(peers.peers)) {
-        const heap = result.peers.dealcoach_separate_heap_ns_per_opportunity;
-        result.peers.ratios[name] = {
-          vs_eval_only: p.ns_per_opportunity / dc,
-          vs_eval_with_prep: p.ns_per_opportunity_with_prep / dc,
-          separate_heap_calls_vs_eval_only: heap ? p.ns_per_opportunity / heap : null,
-        };
-      }
-    }
-  }
+  result.peers = peerFigures(readJson(path.join(work, 'fired.json')),
+    readJson(path.join(work, 'peers.json')));
+  // The CEL peers on the second shipped playbook (rules.js translates only the first).
+  result.peers_meddicc = peerFigures(readJson(path.join(work, 'fired-meddicc.json')),
+    readJson(path.join(work, 'peers-meddicc.json')));
 
   const load = {};
   for (const f of fs.existsSync(work) ? fs.readdirSync(work) : []) {
@@ -156,16 +201,52 @@ function build(work, mode) {
       .filter((name) => name === k || name.startsWith(`${k}~`))
       .sort()
       .map((name) => load[name]?.latency_us?.p99);
+    const median = (xs) => {
+      const v = xs.filter((x) => typeof x === 'number').sort((x, y) => x - y);
+      if (!v.length) return null;
+      const mid = Math.floor(v.length / 2);
+      return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+    };
+    const rps = (k) => median(Object.keys(load)
+      .filter((name) => name === k || name.startsWith(`${k}~`))
+      .map((name) => load[name]?.throughput_rps));
+    // Paired per-round p99 ratios: round k of GetDealGuidance against round k of Health
+    // (adjacent windows, so a slow drift of the machine moves both).
+    const paired = (a, b) => {
+      const ra = p99s(a);
+      const rb = p99s(b);
+      const ratios = [];
+      for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+        if (typeof ra[i] === 'number' && typeof rb[i] === 'number' && rb[i] > 0) ratios.push(ra[i] / rb[i]);
+      }
+      return ratioStats(ratios);
+    };
+    const sat = {
+      health: rps('closed-health'),
+      guidance_push: rps('closed-push'),
+      guidance_id: rps('closed-id'),
+    };
     result.load = {
       runs: load,
-      saturation_rps: {
-        health: load['closed-health']?.throughput_rps ?? null,
-        guidance_push: load['closed-push']?.throughput_rps ?? null,
-        guidance_id: load['closed-id']?.throughput_rps ?? null,
+      saturation_rps: sat,
+      saturation_rounds_rps: Object.fromEntries(['closed-health', 'closed-push', 'closed-id'].map((k) => [k,
+        Object.keys(load).filter((n) => n === k || n.startsWith(`${k}~`)).sort().map((n) => load[n]?.throughput_rps)])),
+      saturation_ratio_push_vs_health: sat.health && sat.guidance_push ? sat.guidance_push / sat.health : null,
+      saturation_ratio_id_vs_health: sat.health && sat.guidance_id ? sat.guidance_id / sat.health : null,
+      // Headline p99 ratios: the median of the paired per-round ratios (see ratioStats).
+      p99_ratio_push_vs_health: paired('rate-push', 'rate-health-at-push').median,
+      p99_ratio_id_vs_health: paired('rate-id', 'rate-health-at-id').median,
+      p99_ratio_stats: {
+        push_vs_health: paired('rate-push', 'rate-health-at-push'),
+        id_vs_health: paired('rate-id', 'rate-health-at-id'),
+        decision_log_on_vs_off: paired('rate-push', 'rate-push-nolog'),
       },
-      p99_ratio_push_vs_health: p99('rate-push') && p99('rate-health-at-push') ? p99('rate-push') / p99('rate-health-at-push') : null,
-      p99_ratio_id_vs_health: p99('rate-id') && p99('rate-health-at-id') ? p99('rate-id') / p99('rate-health-at-id') : null,
-      p99_ratio_decision_log_on_vs_off: p99('rate-push') && p99('rate-push-nolog') ? p99('rate-push') / p99('rate-push-nolog') : null,
+      // The earlier method, kept for comparison: median p99 of each side, then the ratio.
+      p99_ratio_of_medians: {
+        push_vs_health: p99('rate-push') && p99('rate-health-at-push') ? p99('rate-push') / p99('rate-health-at-push') : null,
+        id_vs_health: p99('rate-id') && p99('rate-health-at-id') ? p99('rate-id') / p99('rate-health-at-id') : null,
+      },
+      p99_ratio_decision_log_on_vs_off: paired('rate-push', 'rate-push-nolog').median,
       p99_rounds_us: Object.fromEntries(['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog'].map((k) => [k, p99s(k)])),
     };
   }
@@ -176,17 +257,28 @@ function build(work, mode) {
     result.goals.push({ name, value, goal: `${op} ${target}${unit || ''}`, met });
   };
   const ratio = (n) => result.peers?.ratios?.[n]?.vs_eval_only ?? null;
-  goal('engine vs json-rules-engine (x faster, single thread)', ratio('json-rules-engine'), '>=', 20, 'x');
-  goal('engine vs zen-engine (x faster, single thread)', ratio('zen-engine'), '>=', 5, 'x');
-  goal('GetDealGuidance push p99 / Health p99 at 50% saturation', result.load?.p99_ratio_push_vs_health ?? null, '<=', 1.5, 'x');
-  goal('GetDealGuidance id p99 / Health p99 at 50% saturation', result.load?.p99_ratio_id_vs_health ?? null, '<=', 1.5, 'x');
+  // Issue 16: one deal, full answer (guidance + every checklist) against each peer.
+  goal('engine vs json-rules-engine (x faster, single thread)', ratio('json-rules-engine'), '>=', 50, 'x');
+  goal('engine vs zen-engine (x faster, single thread)', ratio('zen-engine'), '>=', 50, 'x');
+  goal('engine vs cel-js, conditions only (x faster, single thread)', ratio('cel-js'), '>=', 20, 'x');
+  goal('engine vs bufbuild-cel, conditions only (x faster, single thread)', ratio('bufbuild-cel'), '>=', 20, 'x');
+  for (const name of ['cel-js', 'bufbuild-cel']) {
+    const v = result.peers_meddicc?.ratios?.[name]?.vs_eval_only ?? null;
+    if (v !== null) goal(`engine vs ${name} on meddicc, conditions only (x faster)`, v, '>=', 20, 'x');
+  }
+  goal('GetDealGuidance push saturation / Health saturation', result.load?.saturation_ratio_push_vs_health ?? null, '>=', 0.7, 'x');
+  goal('GetDealGuidance id saturation / Health saturation', result.load?.saturation_ratio_id_vs_health ?? null, '>=', 0.7, 'x');
+  goal('GetDealGuidance push p99 / Health p99 at 50% saturation (median of paired rounds)', result.load?.p99_ratio_push_vs_health ?? null, '<=', 1.2, 'x');
+  goal('GetDealGuidance id p99 / Health p99 at 50% saturation (median of paired rounds)', result.load?.p99_ratio_id_vs_health ?? null, '<=', 1.2, 'x');
   goal('GetDealGuidance push p99, decision log on / off at 50% saturation', result.load?.p99_ratio_decision_log_on_vs_off ?? null, '<=', 1.1, 'x');
   goal(`bulk ${result.bulk?.threads ?? '?'}-thread vs 1-thread speedup`, result.bulk?.speedup ?? null, '>=', 1.8, 'x');
   goal('cache overhead per opportunity beyond its data (bytes)', result.bulk?.cache_overhead_per_opportunity_bytes ?? null, '<', 1024, ' B');
   goal('evaluation cost linear-or-better in rule count', result.engine.rules ? (result.engine.rules.linear_or_better ? 1 : 0) : null, '>=', 1);
   goal('evaluation cost linear-or-better in contacts', result.engine.contacts ? (result.engine.contacts.linear_or_better ? 1 : 0) : null, '>=', 1);
-  for (const [name, p] of Object.entries(result.peers?.peers || {})) {
-    goal(`${name} rule sets equal dealcoach's (mismatches in ${p.equivalence.sample})`, p.equivalence.mismatches, '<=', 0);
+  for (const [label, set] of [['', result.peers], [' (meddicc)', result.peers_meddicc]]) {
+    for (const [name, p] of Object.entries(set?.peers || {})) {
+      goal(`${name} rule sets equal dealcoach's${label} (mismatches in ${p.equivalence.sample})`, p.equivalence.mismatches, '<=', 0);
+    }
   }
   return result;
 }
@@ -211,21 +303,28 @@ function table(r) {
   sl('rule-count slope', r.engine.rules, 'rule');
   sl('contacts slope', r.engine.contacts, 'contact');
   sl('activities slope', r.engine.activities, 'activity');
-  if (r.peers) {
-    row('dealcoach, same data as peers (guidance + checklists, one review call, arena)', `${us(r.peers.dealcoach_ns_per_opportunity)} µs`, `${r.peers.opportunities} opportunities`);
-    if (r.peers.dealcoach_separate_heap_ns_per_opportunity) {
-      row('dealcoach, same work as separate heap-allocated calls', `${us(r.peers.dealcoach_separate_heap_ns_per_opportunity)} µs`, 'how the gRPC handlers build answers today');
+  const peerRows = (P, label) => {
+    if (!P) return;
+    const per = (ns, n) => (n ? `, ${fmt(ns / n, 0)} ns per condition` : '');
+    row(`dealcoach${label}, same data as peers (guidance + checklists, one review call, arena)`,
+      `${us(P.dealcoach_ns_per_opportunity)} µs per deal${per(P.dealcoach_ns_per_opportunity, P.conditions)}`,
+      `${P.opportunities} opportunities${P.conditions ? `; ${P.conditions} conditions in the playbook` : ''}`);
+    if (P.dealcoach_separate_heap_ns_per_opportunity) {
+      row(`dealcoach${label}, same work as separate heap-allocated calls`, `${us(P.dealcoach_separate_heap_ns_per_opportunity)} µs`, 'Evaluate + each EvaluateChecklist');
     }
-    for (const [name, p] of Object.entries(r.peers.peers || {})) {
-      const q = r.peers.ratios[name];
+    for (const [name, p] of Object.entries(P.peers || {})) {
+      const q = P.ratios[name];
       const heap = q.separate_heap_calls_vs_eval_only ? `; ${fmt(q.separate_heap_calls_vs_eval_only)}x with separate heap calls` : '';
-      row(`${name} ${p.version}`, `${us(p.ns_per_opportunity)} µs (${us(p.ns_per_opportunity_with_prep)} with prep)`,
+      row(`${name} ${p.version}${label}`, `${us(p.ns_per_opportunity)} µs per deal${per(p.ns_per_opportunity, p.conditions)} (${us(p.ns_per_opportunity_with_prep)} µs with prep)`,
         `dealcoach ${fmt(q.vs_eval_only)}x faster (${fmt(q.vs_eval_with_prep)}x incl. prep${heap}); ${p.equivalence.mismatches}/${p.equivalence.sample} mismatches`);
     }
-  }
+  };
+  peerRows(r.peers, '');
+  peerRows(r.peers_meddicc, ' (meddicc)');
   if (r.load) {
     const s = r.load.saturation_rps;
-    row('saturation, closed loop (32 outstanding)', `health ${fmt(s.health, 0)} rps, push ${fmt(s.guidance_push, 0)} rps, id ${fmt(s.guidance_id, 0)} rps`);
+    row('saturation, closed loop (32 outstanding)', `health ${fmt(s.health, 0)} rps, push ${fmt(s.guidance_push, 0)} rps, id ${fmt(s.guidance_id, 0)} rps`,
+      r.load.saturation_ratio_push_vs_health != null ? `push ${fmt(r.load.saturation_ratio_push_vs_health, 2)}x, id ${fmt(r.load.saturation_ratio_id_vs_health, 2)}x Health (goal ≥ 0.7x); median of ${(r.load.saturation_rounds_rps?.['closed-health'] || []).length} alternating rounds` : '');
     for (const k of ['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog']) {
       const l = r.load.runs[k];
       if (!l) continue;
@@ -235,14 +334,17 @@ function table(r) {
     }
     const rounds = r.load.p99_rounds_us || {};
     const list = (k) => (rounds[k] || []).map((x) => fmt(x, 0)).join(', ');
+    const st = r.load.p99_ratio_stats || {};
+    const spread = (x) => (x && x.rounds ? `per round ${x.ratios.map((v) => fmt(v, 2)).join(', ')}; min ${fmt(x.min, 2)}, max ${fmt(x.max, 2)}` +
+      (x.median_ci ? `; ${fmt(100 * x.median_ci.confidence, 1)}% CI of the median ${fmt(x.median_ci.low, 2)}–${fmt(x.median_ci.high, 2)}` : '') : '');
     if ((rounds['rate-id'] || []).length > 1) {
-      row('p99 per alternating round, push vs health', `${list('rate-push')} µs vs ${list('rate-health-at-push')} µs`, 'median of each compared');
-      row('p99 per alternating round, id vs health', `${list('rate-id')} µs vs ${list('rate-health-at-id')} µs`, 'median of each compared');
+      row('p99 per alternating round, push vs health', `${list('rate-push')} µs vs ${list('rate-health-at-push')} µs`, 'paired by round');
+      row('p99 per alternating round, id vs health', `${list('rate-id')} µs vs ${list('rate-health-at-id')} µs`, 'paired by round');
     }
-    row('p99 ratio GetDealGuidance push / Health', `${fmt(r.load.p99_ratio_push_vs_health, 2)}x`, 'goal ≤ 1.5x');
-    row('p99 ratio GetDealGuidance id / Health', `${fmt(r.load.p99_ratio_id_vs_health, 2)}x`, 'goal ≤ 1.5x');
+    row('p99 ratio GetDealGuidance push / Health', `${fmt(r.load.p99_ratio_push_vs_health, 2)}x`, `goal ≤ 1.2x; median of paired rounds; ${spread(st.push_vs_health)}`);
+    row('p99 ratio GetDealGuidance id / Health', `${fmt(r.load.p99_ratio_id_vs_health, 2)}x`, `goal ≤ 1.2x; median of paired rounds; ${spread(st.id_vs_health)}`);
     if (r.load.p99_ratio_decision_log_on_vs_off != null) {
-      row('p99 ratio GetDealGuidance push, decision log on / off', `${fmt(r.load.p99_ratio_decision_log_on_vs_off, 2)}x`, 'goal ≤ 1.1x');
+      row('p99 ratio GetDealGuidance push, decision log on / off', `${fmt(r.load.p99_ratio_decision_log_on_vs_off, 2)}x`, `goal ≤ 1.1x; ${spread(st.decision_log_on_vs_off)}`);
     }
   }
   if (r.bulk) {

@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Side-by-side peers: the customer-journey playbook's conditions (rules.js) evaluated by
-// json-rules-engine and by GoRules ZEN on the opportunities gen_opportunities dumped, so
-// dealcoach and the peers see identical data.
+// Side-by-side peers on the opportunities gen_opportunities dumped, so dealcoach and the
+// peers see identical data: the customer-journey playbook's conditions translated by hand
+// (rules.js) for json-rules-engine and GoRules ZEN, and the playbook's own CEL conditions,
+// read from its YAML (cel.js), for the CEL evaluators @marcbachmann/cel-js and
+// @bufbuild/cel.
 //
 //   node run.js --opportunities opps.json [--fired fired.json] [--seconds S]
 //               [--warmup N] [--sample N] [--out result.json]
-// (--warmup N: how many opportunities the time-based warm-up cycles over)
+//               [--playbook FILE] [--peers name,name,...]
+// (--warmup N: how many opportunities the time-based warm-up cycles over; --playbook:
+// the playbook the CEL peers read, default customer-journey; --peers: run only these,
+// e.g. `cel-js,bufbuild-cel` for another playbook, which rules.js does not translate)
 //
 // Timing is single-threaded and sequential (one evaluation awaited before the next),
 // after a warm-up, repeated over the data set until --seconds have passed. Each peer is
@@ -23,7 +28,9 @@ const fs = require('fs');
 const os = require('os');
 const { Engine } = require('json-rules-engine');
 const { ZenEngine } = require('@gorules/zen-engine');
+const path = require('path');
 const rules = require('./rules');
+const cel = require('./cel');
 
 function parseArgs(argv) {
   const o = { seconds: 3, warmup: 500, sample: 500 };
@@ -33,6 +40,7 @@ function parseArgs(argv) {
     if (v === undefined) throw new Error(`missing value for ${argv[i]}`);
     o[k] = ['seconds', 'warmup', 'sample'].includes(k) ? Number(v) : v;
   }
+  o.playbook = o.playbook || path.join(__dirname, '../../config/playbooks/customer-journey.yaml');
   if (!o.opportunities) throw new Error('usage: run.js --opportunities FILE [--fired FILE] ...');
   return o;
 }
@@ -63,8 +71,11 @@ function zenDecision() {
   return zen.createDecision(graph);
 }
 
-const peers = {
+const handPeers = {
   'json-rules-engine': {
+    version: require('json-rules-engine/package.json').version,
+    rules: rules.RULES.length,
+    select: rules.selectFired,
     make: jreEngine,
     input: (opp, now) => rules.prepareJre(opp, now),
     async evaluate(engine, facts) {
@@ -73,6 +84,9 @@ const peers = {
     },
   },
   'zen-engine': {
+    version: require('@gorules/zen-engine/package.json').version,
+    rules: rules.RULES.length,
+    select: rules.selectFired,
     make: zenDecision,
     input: (opp, now) => rules.prepareZen(opp, now),
     async evaluate(decision, input) {
@@ -84,18 +98,22 @@ const peers = {
   },
 };
 
-async function timeLoop(seconds, n, body) {
+// Bounded by time and by count (100 passes over the data at most). A synchronous peer
+// is called without `await` (an await costs a microtask turn the peer does not need).
+async function timeLoop(seconds, n, body, sync) {
   const deadline = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
   let count = 0;
+  let sink = 0;
   const start = process.hrtime.bigint();
-  // Bounded by time and by count (100 passes over the data at most).
   for (let pass = 0; pass < 100 && process.hrtime.bigint() < deadline; pass++) {
     for (let i = 0; i < n; i++) {
-      await body(i);
+      const r = sync ? body(i) : await body(i);
+      sink += r.size;
       count++;
     }
   }
   const ns = Number(process.hrtime.bigint() - start);
+  if (sink < 0) throw new Error('impossible');
   return { count, ns_per_op: ns / count };
 }
 
@@ -105,14 +123,26 @@ async function main() {
   const now = Date.parse(doc.now);
   const opps = doc.opportunities;
   const expected = o.fired ? JSON.parse(fs.readFileSync(o.fired, 'utf8')).fired : null;
+  const playbook = cel.loadPlaybookRules(o.playbook);
+  const celPeers = await cel.celPeers(playbook);
+  for (const p of Object.values(celPeers)) {
+    p.rules = playbook.rules.length;
+    p.select = (raw, opp) => cel.selectFired(playbook, raw, opp);
+  }
+  const all = { ...handPeers, ...celPeers };
+  const wanted = o.peers ? o.peers.split(',') : Object.keys(all);
+  for (const w of wanted) if (!all[w]) throw new Error(`unknown peer '${w}'`);
   const out = {
     node: process.version,
     opportunities: opps.length,
     rules: rules.RULES.length,
+    playbook: playbook.name,
+    playbook_rules: playbook.rules.length,
     seconds_per_measurement: o.seconds,
     peers: {},
   };
-  for (const [name, peer] of Object.entries(peers)) {
+  for (const name of wanted) {
+    const peer = all[name];
     const engine = peer.make();
     const prepStart = process.hrtime.bigint();
     const inputs = opps.map((opp) => peer.input(opp, now));
@@ -125,7 +155,7 @@ async function main() {
     if (expected) {
       for (let i = 0; i < sample; i++) {
         const raw = await peer.evaluate(engine, inputs[i]);
-        const got = rules.selectFired(raw, opps[i]);
+        const got = peer.select(raw, opps[i]);
         const want = new Set(expected[opps[i].id] || []);
         const missing = [...want].filter((x) => !got.has(x));
         const extra = [...got].filter((x) => !want.has(x));
@@ -138,20 +168,26 @@ async function main() {
     // Warm-up (time-based: the JIT needs more than a few hundred calls), then the
     // timings; evaluation alone is measured before and after the run with preparation
     // and the better of the two is kept (favourable to the peer).
+    const sync = peer.sync === true;
     const warm = await timeLoop(o.seconds / 2, Math.min(o.warmup, opps.length),
-      (i) => peer.evaluate(engine, inputs[i]));
-    const first = await timeLoop(o.seconds, opps.length, (i) => peer.evaluate(engine, inputs[i]));
+      (i) => peer.evaluate(engine, inputs[i]), sync);
+    const first = await timeLoop(o.seconds, opps.length, (i) => peer.evaluate(engine, inputs[i]),
+      sync);
     const withPrep = await timeLoop(o.seconds, opps.length, (i) =>
-      peer.evaluate(engine, peer.input(opps[i], now)));
-    const second = await timeLoop(o.seconds, opps.length, (i) => peer.evaluate(engine, inputs[i]));
+      peer.evaluate(engine, peer.input(opps[i], now)), sync);
+    const second = await timeLoop(o.seconds, opps.length, (i) => peer.evaluate(engine, inputs[i]),
+      sync);
     // On a noisy machine even preparation + evaluation can come out faster than one of
     // the evaluation-only passes; it is an upper bound on evaluation alone, so the
     // favourable figure is the best of all three.
     const evalOnly = [first, second, withPrep].reduce((a, b) => (b.ns_per_op < a.ns_per_op ? b : a));
     void warm;
     out.peers[name] = {
-      version: require(`${name === 'zen-engine' ? '@gorules/zen-engine' : name}/package.json`).version,
+      version: peer.version,
+      // Conditions evaluated per opportunity (every one, no gate short-cut).
+      conditions: peer.rules,
       ns_per_opportunity: evalOnly.ns_per_op,
+      ns_per_condition: evalOnly.ns_per_op / peer.rules,
       ns_per_opportunity_with_prep: withPrep.ns_per_op,
       prep_ns_per_opportunity: prepNs,
       evaluations: evalOnly.count,

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "sidecar/common/time_util.h"
+#include "sidecar/oppschema/oppschema.h"
 #include "sidecar/pipeline/compact.h"
 
 namespace dealcoach::pipeline {
@@ -111,7 +112,7 @@ bool InScope(const v1::PipelineScope& scope, const store::CompactResult& result)
 absl::StatusOr<std::unique_ptr<const expr::Program>> CompileFilter(
     absl::string_view source, const engine::CompiledPlaybook& playbook) {
   if (source.empty()) return std::unique_ptr<const expr::Program>();
-  expr::Environment env = expr::Environment::ForOpportunity();
+  expr::Environment env = oppschema::OpportunityEnvironment();
   for (const auto& [name, type] : engine::OutlineOf(playbook).fields) {
     env.DeclareCustomField(name, type);
   }
