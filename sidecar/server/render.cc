@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "sidecar/common/time_util.h"
+#include "sidecar/engine/engine.h"
 
 namespace dealcoach::server {
 namespace {
@@ -154,7 +155,10 @@ std::string FactsLine(const std::vector<std::string>& missing) {
 void AppendCriterion(const v1::CriterionResult& c, int width, const Style& st, std::string* out) {
   absl::StrAppend(out, Wrap(c.text(), width, absl::StrCat("    ", Mark(c.status(), st), " "), 6));
   if (c.status() == v1::CRITERION_STATUS_UNKNOWN && c.missing_fields_size() > 0) {
-    std::vector<std::string> missing(c.missing_fields().begin(), c.missing_fields().end());
+    std::vector<std::string> missing;
+    for (const std::string& m : c.missing_fields()) {
+      missing.push_back(engine::DescribeMissingAttribute(m));
+    }
     absl::StrAppend(out, st.Dim(Wrap(FactsLine(missing), width, "      ", 6)));
   } else if (!c.error().empty()) {
     absl::StrAppend(out, st.Dim(Wrap(absl::StrCat("error: ", c.error()), width, "      ", 6)));

@@ -94,7 +94,7 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
     case Request::kOpportunity: {
       DC_RETURN_IF_ERROR(ValidateInlineOpportunity(request.opportunity(), "opportunity"));
       auto opp = std::make_shared<v1::Opportunity>(request.opportunity());
-      engine::NormalizeOpportunity(opp.get());
+      engine::NormalizeOpportunityAsOf(opp.get(), now);
       t.opportunity = std::move(opp);
       t.freshness.set_source("inline");
       *t.freshness.mutable_fetched_at() = ToProto(now);
