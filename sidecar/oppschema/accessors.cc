@@ -380,6 +380,7 @@ std::vector<RepeatedEntry> BuildRepeatedTable() {
   using CSizeFn = int (C::*)() const;
   using TSizeFn = int (T::*)() const;
   using Strings = const pb::RepeatedPtrField<std::string>& (C::*)() const;
+  using OStrings = const pb::RepeatedPtrField<std::string>& (O::*)() const;
   using TStrings = const pb::RepeatedPtrField<std::string>& (T::*)() const;
   const pb::Descriptor* o = O::descriptor();
   return {
@@ -390,6 +391,8 @@ std::vector<RepeatedEntry> BuildRepeatedTable() {
       {o, O::kActivitiesFieldNumber, &SizeOf<O, SizeFn{&O::activities_size}>, nullptr},
       {o, O::kArtifactsFieldNumber, &SizeOf<O, SizeFn{&O::artifacts_size}>, nullptr},
       {o, O::kCompetitorsFieldNumber, &SizeOf<O, SizeFn{&O::competitors_size}>, nullptr},
+      {o, O::kNotRecordedFieldNumber, &SizeOf<O, SizeFn{&O::not_recorded_size}>,
+       &StringsOf<O, OStrings{&O::not_recorded}>},
       {C::descriptor(), C::kRolesFieldNumber, &SizeOf<C, CSizeFn{&C::roles_size}>,
        &StringsOf<C, Strings{&C::roles}>},
       {T::descriptor(), T::kParticipantIdsFieldNumber,

@@ -450,16 +450,19 @@ CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(dep
                     v1::GetReviewChecklistResponse* r) { return GetReviewChecklist(c, q, r); }));
   // 2: EvaluatePipeline, server streaming (the generated handler).
   MarkMethodStreamed(
-      3, ParsingHandler<v1::GetPipelineReviewRequest, v1::GetPipelineReviewResponse>(
-             deps_, [this](grpc::ServerContext* c, const v1::GetPipelineReviewRequest* q,
-                    v1::GetPipelineReviewResponse* r) { return GetPipelineReview(c, q, r); }));
+      3,
+      ParsingHandler<v1::GetPipelineReviewRequest, v1::GetPipelineReviewResponse>(
+          deps_, [this](grpc::ServerContext* c, const v1::GetPipelineReviewRequest* q,
+                        v1::GetPipelineReviewResponse* r) { return GetPipelineReview(c, q, r); }));
   MarkMethodStreamed(
-      4, ParsingHandler<v1::GetCoachingAgendaRequest, v1::GetCoachingAgendaResponse>(
-             deps_, [this](grpc::ServerContext* c, const v1::GetCoachingAgendaRequest* q,
-                    v1::GetCoachingAgendaResponse* r) { return GetCoachingAgenda(c, q, r); }));
-  MarkMethodStreamed(5, ParsingHandler<v1::TakeSnapshotRequest, v1::TakeSnapshotResponse>(
-                            deps_, [this](grpc::ServerContext* c, const v1::TakeSnapshotRequest* q,
-                                   v1::TakeSnapshotResponse* r) { return TakeSnapshot(c, q, r); }));
+      4,
+      ParsingHandler<v1::GetCoachingAgendaRequest, v1::GetCoachingAgendaResponse>(
+          deps_, [this](grpc::ServerContext* c, const v1::GetCoachingAgendaRequest* q,
+                        v1::GetCoachingAgendaResponse* r) { return GetCoachingAgenda(c, q, r); }));
+  MarkMethodStreamed(
+      5, ParsingHandler<v1::TakeSnapshotRequest, v1::TakeSnapshotResponse>(
+             deps_, [this](grpc::ServerContext* c, const v1::TakeSnapshotRequest* q,
+                           v1::TakeSnapshotResponse* r) { return TakeSnapshot(c, q, r); }));
 }
 
 grpc::Status CoachingServiceImpl::GetDealGuidance(grpc::ServerContext* context,
