@@ -148,14 +148,6 @@ int Call(const std::string& command, v1::PlaybookService::Stub* stub, Method met
               transport ? 2 : 1);
 }
 
-void PrintJson(const google::protobuf::Message& m) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, options);
-  std::fputs(json.c_str(), stdout);
-}
-
 std::string When(const google::protobuf::Timestamp& ts) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", ToAbslTime(ts), absl::UTCTimeZone());
 }

@@ -223,6 +223,14 @@ void PrintDiagnostics(const std::vector<v1::Diagnostic>& diagnostics, FILE* out)
 
 }  // namespace
 
+void PrintJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions json;
+  json.add_whitespace = true;
+  std::string text;
+  (void)google::protobuf::util::MessageToJsonString(m, &text, json);
+  std::printf("%s\n", text.c_str());
+}
+
 bool CliArgs::Has(const std::string& key) const {
   for (const auto& kv : flags) {
     if (kv.first == key) return true;
@@ -585,12 +593,7 @@ int RunEval(const CliArgs& args) {
   RenderOptions render;
   render.color = UseColor(args);
   if (args.Has("json")) {
-    google::protobuf::util::JsonPrintOptions json;
-    json.add_whitespace = true;
-    json.preserve_proto_field_names = false;
-    std::string text;
-    (void)google::protobuf::util::MessageToJsonString(guidance, &text, json);
-    std::printf("%s\n", text.c_str());
+    PrintJson(guidance);
   } else {
     std::fputs(RenderGuidance(guidance, &opp, render).c_str(), stdout);
   }

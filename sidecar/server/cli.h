@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
 
 namespace dealcoach::server {
 
@@ -57,6 +58,9 @@ int RunServe(const CliArgs& args);
 int RunLint(const CliArgs& args);
 int RunTest(const CliArgs& args);
 int RunEval(const CliArgs& args);
+// Prints `m` as indented proto3 JSON and a newline (every command's --json).
+void PrintJson(const google::protobuf::Message& m);
+
 int RunExpr(const CliArgs& args);
 int RunDemo(const CliArgs& args);
 int RunStore(const CliArgs& args);  // store_cli.cc

@@ -14,7 +14,6 @@
 #include "absl/time/clock.h"
 #include "connectors/file/file_connector.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "sidecar/common/time_util.h"
 #include "sidecar/engine/bounded_file.h"
 #include "sidecar/server/cli.h"
@@ -133,14 +132,6 @@ absl::Status ConnectTarget(const CliArgs& args, Target* t) {
   t->sidecar = *std::move(sidecar);
   t->channel = grpc::CreateChannel(t->sidecar->address(), grpc::InsecureChannelCredentials());
   return SeedSampleHistory(t->channel, t->dir);
-}
-
-void PrintJson(const google::protobuf::Message& m) {
-  google::protobuf::util::JsonPrintOptions json;
-  json.add_whitespace = true;
-  std::string text;
-  (void)google::protobuf::util::MessageToJsonString(m, &text, json);
-  std::printf("%s\n", text.c_str());
 }
 
 }  // namespace
