@@ -15,7 +15,7 @@ packages=(
   libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev clang-format
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev lld
   tzdata openssl
   libssl-dev
   libgoogle-perftools-dev
