@@ -258,6 +258,7 @@ TEST_F(SalesforceTest, ServerErrorBurstOpensCircuitBreaker) {
   o.resilience.retry.max_attempts = 3;
   o.resilience.circuit_breaker.failure_threshold = 3;
   o.resilience.circuit_breaker.cool_down = absl::Minutes(5);
+  o.resilience.circuit_breaker.first_cool_down = absl::Minutes(5);
   auto sfc = Connect(std::move(o));
   const std::string id = FakeSalesforce::OpportunityId(1);
   ASSERT_TRUE(sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5)).ok());
