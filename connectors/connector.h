@@ -38,6 +38,13 @@ struct ConnectorHealth {
   // Human-readable detail: "ok", "circuit open after 5 failures: 503 ...".
   std::string detail;
   absl::Time last_success = absl::InfinitePast();
+  // The circuit breaker in front of the CRM: "closed", "open" or "half-open"; "" for
+  // connectors without one (file, postgres).
+  std::string breaker;
+  // While the breaker is open: when it lets the next trial call through (the CRM's
+  // Retry-After, or the cool-down). InfinitePast otherwise. The cache's sync loop waits
+  // for it before retrying a failed pass.
+  absl::Time retry_at = absl::InfinitePast();
 };
 
 class Connector {

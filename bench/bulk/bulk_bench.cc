@@ -95,7 +95,13 @@ class GeneratedConnector : public connectors::Connector {
     r.high_water_mark = absl::Now();
     return r;
   }
-  connectors::ConnectorHealth Health() const override { return {true, "ok", absl::Now()}; }
+  connectors::ConnectorHealth Health() const override {
+    connectors::ConnectorHealth h;
+    h.healthy = true;
+    h.detail = "ok";
+    h.last_success = absl::Now();
+    return h;
+  }
 
  private:
   int64_t count_;

@@ -187,12 +187,14 @@ absl::StatusOr<ResilienceOptions> ParseResilience(const ConfigReader& reader,
   DC_ASSIGN_OR_RETURN(YAML::Node breaker, reader.Map("circuit_breaker"));
   {
     ConfigReader r(breaker, ctx);
-    DC_RETURN_IF_ERROR(r.CheckKeys({"failure_threshold", "cool_down"}));
+    DC_RETURN_IF_ERROR(r.CheckKeys({"failure_threshold", "first_cool_down", "cool_down"}));
     DC_ASSIGN_OR_RETURN(int64_t threshold,
                         r.Int("failure_threshold", out.circuit_breaker.failure_threshold));
     out.circuit_breaker.failure_threshold = static_cast<int>(threshold);
     DC_ASSIGN_OR_RETURN(out.circuit_breaker.cool_down,
                         r.Duration("cool_down", out.circuit_breaker.cool_down));
+    DC_ASSIGN_OR_RETURN(out.circuit_breaker.first_cool_down,
+                        r.Duration("first_cool_down", out.circuit_breaker.first_cool_down));
   }
   return out;
 }

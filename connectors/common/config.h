@@ -16,7 +16,7 @@
 //   retry:           {max_attempts: 4, initial_backoff: 200ms, max_backoff: 10s,
 //                     max_retry_after: 60s}
 //   rate_limit:      {requests_per_second: 10, burst: 20}
-//   circuit_breaker: {failure_threshold: 5, cool_down: 30s}
+//   circuit_breaker: {failure_threshold: 5, first_cool_down: 1s, cool_down: 30s}
 //   tls_verify: true
 //   ca_file: /etc/ssl/certs/ca-certificates.crt
 //   max_response_bytes: 16777216   (largest CRM response body accepted)

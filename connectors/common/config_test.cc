@@ -31,7 +31,7 @@ TEST(ConfigReaderTest, ResilienceSection) {
   YAML::Node n = YAML::Load(R"(
 retry: {max_attempts: 6, initial_backoff: 100ms, max_retry_after: 2m}
 rate_limit: {requests_per_second: 2.5, burst: 5}
-circuit_breaker: {failure_threshold: 3, cool_down: 10s}
+circuit_breaker: {failure_threshold: 3, first_cool_down: 500ms, cool_down: 10s}
 timeouts: {connect: 2s, request: 15s}
 tls_verify: false
 )");
@@ -43,6 +43,8 @@ tls_verify: false
   EXPECT_EQ(o->retry.max_retry_after, absl::Minutes(2));
   EXPECT_DOUBLE_EQ(o->rate_limit.requests_per_second, 2.5);
   EXPECT_EQ(o->circuit_breaker.failure_threshold, 3);
+  EXPECT_EQ(o->circuit_breaker.first_cool_down, absl::Milliseconds(500));
+  EXPECT_EQ(o->circuit_breaker.cool_down, absl::Seconds(10));
   EXPECT_EQ(o->request_timeout, absl::Seconds(15));
   absl::StatusOr<HttpClientOptions> h = ParseHttpClientOptions(r);
   ASSERT_TRUE(h.ok());

@@ -172,10 +172,23 @@ CircuitBreaker::CircuitBreaker(const CircuitBreakerOptions& options, Clock* cloc
     : options_(options), clock_(clock) {}
 
 void CircuitBreaker::MaybeHalfOpen() {
-  if (state_ == State::kOpen && clock_->Now() - opened_at_ >= options_.cool_down) {
-    state_ = State::kHalfOpen;
+  if (state_ == State::kOpen && clock_->Now() >= open_until_) {
+    // A hold the CRM asked for (Retry-After) with too few failures to open the breaker
+    // ends closed: the CRM is up, it only asked for quiet.
+    state_ = held_ ? State::kClosed : State::kHalfOpen;
+    held_ = false;
     trial_in_flight_ = false;
   }
+}
+
+std::string CircuitBreaker::OpenMessage() const {
+  const absl::Duration left = std::max(absl::ZeroDuration(), open_until_ - clock_->Now());
+  if (held_) {
+    return absl::StrCat("holding off for ", absl::FormatDuration(left),
+                        " as the CRM asked (Retry-After): ", last_error_);
+  }
+  return absl::StrCat("circuit open after ", consecutive_failures_, " failures: ", last_error_,
+                      "; next trial in ", absl::FormatDuration(left));
 }
 
 absl::Status CircuitBreaker::Allow() {
@@ -190,18 +203,22 @@ absl::Status CircuitBreaker::Allow() {
         trial_in_flight_ = true;
         return absl::OkStatus();
       }
-      break;
+      return absl::UnavailableError(
+          absl::StrCat("circuit half-open after ", consecutive_failures_,
+                       " failures (a trial call is in flight): ", last_error_));
     case State::kOpen:
       break;
   }
-  return absl::UnavailableError(
-      absl::StrCat("circuit open after ", consecutive_failures_, " failures: ", last_error_));
+  return absl::UnavailableError(OpenMessage());
 }
 
 void CircuitBreaker::RecordSuccess() {
   absl::MutexLock lock(&mu_);
   state_ = State::kClosed;
   consecutive_failures_ = 0;
+  current_cool_down_ = absl::ZeroDuration();
+  open_until_ = absl::InfinitePast();
+  held_ = false;
   trial_in_flight_ = false;
 }
 
@@ -212,9 +229,30 @@ void CircuitBreaker::RecordFailure(const absl::Status& error) {
   trial_in_flight_ = false;
   if (options_.failure_threshold <= 0) return;
   if (state_ == State::kHalfOpen || consecutive_failures_ >= options_.failure_threshold) {
+    // The first opening waits first_cool_down; every failed trial doubles the wait.
+    const absl::Duration first =
+        std::min(std::max(options_.first_cool_down, absl::ZeroDuration()), options_.cool_down);
+    current_cool_down_ = current_cool_down_ <= absl::ZeroDuration()
+                             ? first
+                             : std::min(current_cool_down_ * 2, options_.cool_down);
     state_ = State::kOpen;
-    opened_at_ = clock_->Now();
+    held_ = false;
+    open_until_ = std::max(open_until_, clock_->Now() + current_cool_down_);
   }
+}
+
+void CircuitBreaker::HoldUntil(absl::Time until, const absl::Status& error) {
+  if (options_.failure_threshold <= 0) return;
+  absl::MutexLock lock(&mu_);
+  last_error_ = std::string(error.message());
+  MaybeHalfOpen();
+  if (state_ == State::kOpen && open_until_ >= until) return;
+  // Opened by failures (or half-open after them): stays a failure opening, so the
+  // hold's end lets one trial through; otherwise the hold ends closed.
+  held_ = state_ == State::kClosed || (state_ == State::kOpen && held_);
+  state_ = State::kOpen;
+  open_until_ = until;
+  trial_in_flight_ = false;
 }
 
 CircuitBreaker::State CircuitBreaker::state() {
@@ -223,10 +261,14 @@ CircuitBreaker::State CircuitBreaker::state() {
   return state_;
 }
 
-std::string CircuitBreaker::Describe() {
+absl::Time CircuitBreaker::RetryAt() {
   absl::MutexLock lock(&mu_);
   MaybeHalfOpen();
-  switch (state_) {
+  return state_ == State::kOpen ? open_until_ : absl::InfinitePast();
+}
+
+absl::string_view CircuitBreaker::StateName(State state) {
+  switch (state) {
     case State::kClosed:
       return "closed";
     case State::kHalfOpen:
@@ -234,7 +276,17 @@ std::string CircuitBreaker::Describe() {
     case State::kOpen:
       break;
   }
-  return absl::StrCat("open (", consecutive_failures_, " failures; last: ", last_error_, ")");
+  return "open";
+}
+
+std::string CircuitBreaker::Describe() {
+  absl::MutexLock lock(&mu_);
+  MaybeHalfOpen();
+  if (state_ != State::kOpen) return std::string(StateName(state_));
+  if (held_) return absl::StrCat("open (", OpenMessage(), ")");
+  return absl::StrCat(
+      "open (", consecutive_failures_, " failures; last: ", last_error_, "; next trial in ",
+      absl::FormatDuration(std::max(absl::ZeroDuration(), open_until_ - clock_->Now())), ")");
 }
 
 ResilientHttp::ResilientHttp(std::string crm, HttpClient* client, const ResilienceOptions& options,
@@ -315,6 +367,12 @@ absl::StatusOr<HttpResponse> ResilientHttp::Execute(HttpRequest request,
       }
       std::string header = response->Header("retry-after");
       if (!header.empty()) retry_after = ParseRetryAfter(header, clock_->Now());
+      // Honour the CRM's request for quiet on every caller, not just this one: the
+      // breaker refuses calls until then (Dataverse lengthens Retry-After for each
+      // request sent during it), and the sync loop waits for RetryAt().
+      if (retry_after.has_value() && *retry_after > absl::ZeroDuration()) {
+        breaker_.HoldUntil(clock_->Now() + *retry_after, last);
+      }
     }
     if (attempt == max_attempts) break;
 
@@ -349,11 +407,14 @@ absl::StatusOr<HttpResponse> ResilientHttp::Execute(HttpRequest request,
 ConnectorHealth ResilientHttp::Health() {
   ConnectorHealth health;
   const CircuitBreaker::State state = breaker_.state();
+  health.breaker = std::string(CircuitBreaker::StateName(state));
+  health.retry_at = breaker_.RetryAt();
+  const std::string described = breaker_.Describe();
   absl::MutexLock lock(&mu_);
   health.last_success = last_success_;
   if (state == CircuitBreaker::State::kOpen) {
     health.healthy = false;
-    health.detail = absl::StrCat("circuit ", breaker_.Describe());
+    health.detail = absl::StrCat("circuit ", described);
   } else if (!last_error_.empty()) {
     health.healthy = false;
     health.detail = last_error_;

@@ -71,7 +71,10 @@ struct CircuitBreakerOptions {
   // Consecutive failed attempts (transport failures and 5xx) that open the breaker;
   // <= 0 disables it. Default: 5.
   int failure_threshold = 5;
-  // Time the breaker stays open before letting one trial request through. Default: 30 s.
+  // Time the breaker first stays open before letting one trial request through; each
+  // failed trial doubles it, up to `cool_down`; a success resets it. Default: 1 s.
+  absl::Duration first_cool_down = absl::Seconds(1);
+  // The longest the breaker stays open between trials. Default: 30 s.
   absl::Duration cool_down = absl::Seconds(30);
 };
 
@@ -127,31 +130,46 @@ class RateLimiter {
   absl::Time last_refill_ ABSL_GUARDED_BY(mu_);
 };
 
-// Closed → (failure_threshold consecutive failures) → open → (cool_down) → half-open:
-// one trial request; success closes, failure re-opens.
+// Closed → (failure_threshold consecutive failures) → open → (first_cool_down) →
+// half-open: one trial request; success closes, failure re-opens for twice as long (up
+// to cool_down). A CRM that asks to be left alone (Retry-After) holds the breaker open
+// until then (HoldUntil), whatever the failure count, so no caller adds to the throttle.
 class CircuitBreaker {
  public:
   enum class State { kClosed, kOpen, kHalfOpen };
 
   CircuitBreaker(const CircuitBreakerOptions& options, Clock* clock);
-  // OK to send, or Unavailable "circuit open after N failures: <last error>" while open.
-  // In half-open state only one caller at a time gets OK.
+  // OK to send, or Unavailable "circuit open after N failures: <last error>; next trial
+  // in 2s" while open. In half-open state only one caller at a time gets OK.
   [[nodiscard]] absl::Status Allow();
   void RecordSuccess();
   // `error` is remembered (its message) for Allow()'s refusal and for health.
   void RecordFailure(const absl::Status& error);
+  // The CRM asked for no requests before `until` (Retry-After): open until then (or
+  // longer, if already open longer), then half-open. No-op when the breaker is disabled.
+  void HoldUntil(absl::Time until, const absl::Status& error);
   State state();
-  // "closed", "open (5 failures; last: ...)", "half-open".
+  // When the next trial may go out while open; InfinitePast when closed or half-open.
+  absl::Time RetryAt();
+  // "closed", "half-open", "open (circuit open after 5 failures: ...; next trial in
+  // 2s)" or "open (holding off for 30s as the CRM asked (Retry-After): ...)".
   std::string Describe();
+  // "closed", "open" or "half-open".
+  static absl::string_view StateName(State state);
 
  private:
   void MaybeHalfOpen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string OpenMessage() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   const CircuitBreakerOptions options_;
   Clock* const clock_;
   absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kClosed;
   int consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time opened_at_ ABSL_GUARDED_BY(mu_);
+  // Open until this time; the next failed trial waits twice `current_cool_down_`.
+  absl::Time open_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Duration current_cool_down_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  // Open only because the CRM asked for quiet (HoldUntil), not by failures.
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
   bool trial_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   std::string last_error_ ABSL_GUARDED_BY(mu_);
 };
@@ -186,7 +204,8 @@ class ResilientHttp {
                                                      const ErrorClassifier& classify = nullptr,
                                                      ExecuteStats* stats = nullptr);
 
-  // Healthy unless the breaker is open or the last call failed; detail says why.
+  // Healthy unless the breaker is open or the last call failed; detail says why;
+  // `breaker` and `retry_at` are the breaker's state and next trial.
   ConnectorHealth Health();
   CircuitBreaker& breaker() { return breaker_; }
   const std::string& crm() const { return crm_; }

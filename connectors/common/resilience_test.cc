@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <vector>
 
 #include "connectors/testing/http_test_server.h"
 
@@ -86,27 +87,85 @@ TEST(RateLimiterTest, BurstThenSteadyRate) {
   EXPECT_EQ(clock.slept(), absl::Milliseconds(100));
 }
 
+CircuitBreakerOptions Breaker(int threshold, absl::Duration first, absl::Duration longest) {
+  CircuitBreakerOptions o;
+  o.failure_threshold = threshold;
+  o.first_cool_down = first;
+  o.cool_down = longest;
+  return o;
+}
+
 TEST(CircuitBreakerTest, OpensHalfOpensAndCloses) {
   FakeClock clock;
-  CircuitBreaker breaker({/*failure_threshold=*/2, /*cool_down=*/absl::Seconds(30)}, &clock);
+  CircuitBreaker breaker(Breaker(2, absl::Seconds(1), absl::Seconds(30)), &clock);
   EXPECT_TRUE(breaker.Allow().ok());
   breaker.RecordFailure(absl::UnavailableError("503 one"));
   EXPECT_EQ(breaker.state(), CircuitBreaker::State::kClosed);
   breaker.RecordFailure(absl::UnavailableError("503 two"));
   EXPECT_EQ(breaker.state(), CircuitBreaker::State::kOpen);
+  EXPECT_EQ(breaker.RetryAt(), clock.Now() + absl::Seconds(1));
   absl::Status refused = breaker.Allow();
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(refused.message(), "circuit open after 2 failures: 503 two");
-  clock.Advance(absl::Seconds(30));
+  EXPECT_EQ(refused.message(), "circuit open after 2 failures: 503 two; next trial in 1s");
+  clock.Advance(absl::Seconds(1));
   EXPECT_EQ(breaker.state(), CircuitBreaker::State::kHalfOpen);
+  EXPECT_EQ(breaker.RetryAt(), absl::InfinitePast());
   EXPECT_TRUE(breaker.Allow().ok());
   EXPECT_FALSE(breaker.Allow().ok());  // one trial at a time
   breaker.RecordFailure(absl::UnavailableError("503 three"));
   EXPECT_EQ(breaker.state(), CircuitBreaker::State::kOpen);
-  clock.Advance(absl::Seconds(31));
+  clock.Advance(absl::Seconds(2));
   EXPECT_TRUE(breaker.Allow().ok());
   breaker.RecordSuccess();
   EXPECT_EQ(breaker.state(), CircuitBreaker::State::kClosed);
+  EXPECT_EQ(breaker.Describe(), "closed");
+}
+
+// A burst at start-up is probed again within seconds: the first opening waits
+// first_cool_down, each failed trial doubles it up to cool_down, a success resets it.
+TEST(CircuitBreakerTest, CoolDownDoublesPerFailedTrialUpToTheCapAndResets) {
+  FakeClock clock;
+  CircuitBreaker breaker(Breaker(1, absl::Seconds(1), absl::Seconds(5)), &clock);
+  std::vector<absl::Duration> waits;
+  for (int trial = 0; trial < 5; ++trial) {
+    ASSERT_TRUE(breaker.Allow().ok()) << trial;
+    breaker.RecordFailure(absl::UnavailableError("503"));
+    waits.push_back(breaker.RetryAt() - clock.Now());
+    EXPECT_FALSE(breaker.Allow().ok());
+    clock.Advance(waits.back());
+  }
+  EXPECT_EQ(waits,
+            (std::vector<absl::Duration>{absl::Seconds(1), absl::Seconds(2), absl::Seconds(4),
+                                         absl::Seconds(5), absl::Seconds(5)}));
+  ASSERT_TRUE(breaker.Allow().ok());
+  breaker.RecordSuccess();
+  breaker.RecordFailure(absl::UnavailableError("503 again"));
+  EXPECT_EQ(breaker.RetryAt() - clock.Now(), absl::Seconds(1));
+}
+
+// Retry-After holds every caller off until then; a hold without enough failures to open
+// the breaker ends closed (the CRM is up), one on top of failures ends half-open.
+TEST(CircuitBreakerTest, HoldUntilRefusesEveryCallerUntilTheCrmsTime) {
+  FakeClock clock;
+  CircuitBreaker breaker(Breaker(3, absl::Seconds(1), absl::Seconds(30)), &clock);
+  breaker.HoldUntil(clock.Now() + absl::Seconds(120), absl::ResourceExhaustedError("429 slow"));
+  EXPECT_EQ(breaker.state(), CircuitBreaker::State::kOpen);
+  EXPECT_EQ(breaker.RetryAt(), clock.Now() + absl::Seconds(120));
+  absl::Status refused = breaker.Allow();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(refused.message(), "holding off for 2m as the CRM asked (Retry-After): 429 slow");
+  // A shorter hold does not shorten a longer one.
+  breaker.HoldUntil(clock.Now() + absl::Seconds(5), absl::ResourceExhaustedError("429"));
+  EXPECT_EQ(breaker.RetryAt(), clock.Now() + absl::Seconds(120));
+  clock.Advance(absl::Seconds(120));
+  EXPECT_EQ(breaker.state(), CircuitBreaker::State::kClosed);
+  EXPECT_TRUE(breaker.Allow().ok());
+  EXPECT_TRUE(breaker.Allow().ok());
+
+  for (int i = 0; i < 3; ++i) breaker.RecordFailure(absl::UnavailableError("503"));
+  breaker.HoldUntil(clock.Now() + absl::Seconds(10), absl::UnavailableError("503 wait"));
+  clock.Advance(absl::Seconds(10));
+  EXPECT_EQ(breaker.state(), CircuitBreaker::State::kHalfOpen);
 }
 
 class ResilientHttpTest : public ::testing::Test {
@@ -145,6 +204,30 @@ TEST_F(ResilientHttpTest, RetriesHonouringRetryAfter) {
   EXPECT_GE(stats.slept, absl::Seconds(7));
   EXPECT_LE(stats.slept, absl::Seconds(7) + absl::Milliseconds(400));
   EXPECT_TRUE(http.Health().healthy);
+}
+
+TEST_F(ResilientHttpTest, RetryAfterBeyondTheLimitHoldsOffEveryCaller) {
+  server_.Route("GET", "/x", [](const auto&) { return ScriptedResponse::Json(200, "ok"); });
+  ScriptedResponse throttled = ScriptedResponse::Json(429, R"({"message":"slow down"})");
+  throttled.headers.push_back({"Retry-After", "300"});
+  server_.Enqueue("GET", "/x", throttled);
+  ResilientHttp http("testcrm", client_.get(), ResilienceOptions(), &clock_);
+  absl::StatusOr<HttpResponse> r = http.Execute(Get("/x"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  // Other callers are refused without touching the CRM until the time it named.
+  absl::StatusOr<HttpResponse> other = http.Execute(Get("/x"));
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("holding off for 5m as the CRM asked"),
+            absl::string_view::npos)
+      << other.status();
+  EXPECT_EQ(server_.Count("GET", "/x"), 1);
+  ConnectorHealth h = http.Health();
+  EXPECT_EQ(h.breaker, "open");
+  EXPECT_EQ(h.retry_at, clock_.Now() + absl::Seconds(300));
+  clock_.Advance(absl::Seconds(300));
+  EXPECT_TRUE(http.Execute(Get("/x")).ok());
+  EXPECT_EQ(http.Health().breaker, "closed");
 }
 
 TEST_F(ResilientHttpTest, GivesUpAfterMaxAttemptsWithoutLeakingSecrets) {
@@ -194,11 +277,12 @@ TEST_F(ResilientHttpTest, ServerErrorBurstOpensBreaker) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(r.status().message(),
             "testcrm: GET /x: circuit open after 4 failures: testcrm: GET /x: 502 Bad Gateway: "
-            "bad gw");
+            "bad gw; next trial in 1s");
   EXPECT_EQ(server_.Count("GET", "/x"), 4);  // refused without calling the CRM
   ConnectorHealth h = http.Health();
   EXPECT_FALSE(h.healthy);
   EXPECT_EQ(h.detail.rfind("circuit open (4 failures", 0), 0u) << h.detail;
+  EXPECT_EQ(h.breaker, "open");
 }
 
 TEST_F(ResilientHttpTest, ClientErrorsAreNotRetried) {

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -143,6 +144,12 @@ std::string BuildSelect(const OpportunityMapping& mapping, const std::string& mo
     std::sort(f.begin(), f.end());
     f.erase(std::unique(f.begin(), f.end()), f.end());
     if (f.empty()) f.push_back("Id");
+    // A meeting's attendees beyond its WhoId: EventRelation rows (RelationId = contact,
+    // lead or user), nested under Events (REST API v58.0+ allows five levels of
+    // parent-to-child subqueries). MapRecord folds them into WhoId.
+    if (rel == "Events" && !IsDropped(dropped, "RelationId", true)) {
+      f.push_back("(SELECT RelationId FROM EventRelations)");
+    }
     fields.push_back(absl::StrCat("(SELECT ", absl::StrJoin(f, ", "), " FROM ", rel, ")"));
   }
   return absl::StrCat("SELECT ", absl::StrJoin(fields, ", "), " FROM Opportunity");
@@ -370,10 +377,40 @@ absl::Status SalesforceConnector::Query(const std::string& soql, absl::Time dead
   }
 }
 
+// Folds each Event's EventRelations (attendees other than the WhoId) into its WhoId as
+// "003A;003B" (the mapping splits ';' into participant_ids). Only contact (003) and
+// lead (00Q) ids: users (005) are our side, and the WhatId relation is the deal itself.
+// Returns null when no Event has relations (the record maps as it is).
+namespace {
+std::unique_ptr<json> WithEventAttendees(const json& record) {
+  const json* events = FindPath(record, "Events.records");
+  if (events == nullptr || !events->is_array()) return nullptr;
+  bool any = false;
+  for (const json& e : *events) any = any || FindPath(e, "EventRelations.records") != nullptr;
+  if (!any) return nullptr;
+  auto out = std::make_unique<json>(record);
+  for (json& e : (*out)["Events"]["records"]) {
+    const json* rel = FindPath(e, "EventRelations.records");
+    if (rel == nullptr || !rel->is_array()) continue;
+    std::vector<std::string> ids;
+    const std::string who = StringField(e, "WhoId");
+    if (!who.empty()) ids.push_back(who);
+    for (const json& r : *rel) {
+      const std::string id = StringField(r, "RelationId");
+      if (!(absl::StartsWith(id, "003") || absl::StartsWith(id, "00Q"))) continue;
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
+    if (!ids.empty()) e["WhoId"] = absl::StrJoin(ids, ";");
+  }
+  return out;
+}
+}  // namespace
+
 v1::Opportunity SalesforceConnector::MapRecord(const json& record) {
   v1::Opportunity opp;
   MappingIssues issues;
-  options_.mapping.Apply(record, &opp, &issues);
+  const std::unique_ptr<json> folded = WithEventAttendees(record);
+  options_.mapping.Apply(folded != nullptr ? *folded : record, &opp, &issues);
   TidyHistory(&opp);
   if (issues.count > 0) {
     mapping_issues_ += issues.count;

@@ -139,6 +139,46 @@ TEST_F(SalesforceTest, FetchMapsEveryField) {
   EXPECT_EQ(requests.back().Header("Sforce-Query-Options"), "batchSize=2000");
 }
 
+// Attendees beyond WhoId come from EventRelation, nested under Events (REST v58.0+):
+// contacts and leads count, users (our side) do not, and duplicates of WhoId collapse.
+TEST_F(SalesforceTest, MeetingAttendeesComeFromEventRelationsBeyondWhoId) {
+  nlohmann::json record = FakeSalesforce::MakeOpportunity(7, "2026-11-18T10:00:00.000+0000");
+  record["Events"]["records"][0]["EventRelations"] = {
+      {"totalSize", 4},
+      {"done", true},
+      {"records", nlohmann::json::array({{{"RelationId", "003000000000002AAA"}},
+                                         {{"RelationId", "003000000000009AAA"}},
+                                         {{"RelationId", "00Q000000000004AAA"}},
+                                         {{"RelationId", "005000000000001AAA"}}})}};
+  sf_.Upsert(record);
+  auto sfc = Connect(Options());
+  auto opp =
+      sfc->FetchOpportunity(FakeSalesforce::OpportunityId(7), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(opp.ok()) << opp.status();
+  const v1::Activity* meeting = nullptr;
+  for (const v1::Activity& a : opp->activities()) {
+    if (a.id() == "00U000000000001AAA") meeting = &a;
+  }
+  ASSERT_NE(meeting, nullptr);
+  EXPECT_EQ(
+      std::vector<std::string>(meeting->participant_ids().begin(),
+                               meeting->participant_ids().end()),
+      (std::vector<std::string>{"003000000000002AAA", "003000000000009AAA", "00Q000000000004AAA"}));
+  EXPECT_TRUE(absl::StrContains(sf_.queries().back(),
+                                "(SELECT ActivityDateTime, Id, Subject, WhoId, (SELECT RelationId "
+                                "FROM EventRelations) FROM Events)"))
+      << sf_.queries().back();
+  // An Event without relations keeps its WhoId alone.
+  auto plain =
+      sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(plain.ok());
+  for (const v1::Activity& a : plain->activities()) {
+    if (a.id() == "00U000000000001AAA") {
+      EXPECT_EQ(a.participant_ids_size(), 1);
+    }
+  }
+}
+
 TEST_F(SalesforceTest, NotFoundAndInvalidId) {
   auto sfc = Connect(Options());
   auto missing = sfc->FetchOpportunity("006000000009999AAA", absl::Now() + absl::Seconds(5));
@@ -258,6 +298,7 @@ TEST_F(SalesforceTest, ServerErrorBurstOpensCircuitBreaker) {
   o.resilience.retry.max_attempts = 3;
   o.resilience.circuit_breaker.failure_threshold = 3;
   o.resilience.circuit_breaker.cool_down = absl::Minutes(5);
+  o.resilience.circuit_breaker.first_cool_down = absl::Minutes(5);
   auto sfc = Connect(std::move(o));
   const std::string id = FakeSalesforce::OpportunityId(1);
   ASSERT_TRUE(sfc->FetchOpportunity(id, absl::Now() + absl::Seconds(5)).ok());

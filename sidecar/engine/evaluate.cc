@@ -124,6 +124,11 @@ EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity
     : facts_(&playbook.facts_, &activation_), slot_(playbook.conditions_.size(), -1) {
   activation_.SetMessage("opp", &opportunity);
   activation_.SetTimestamp("now", now);
+  // The claimed phase (crm_stages), for CRM-neutral rules: `phase in ["decision"]`.
+  const int claimed = opportunity.has_stage() ? playbook.PhaseForStage(opportunity.stage()) : -1;
+  activation_.SetValue("phase", claimed >= 0
+                                    ? expr::Value::StringView(playbook.phases_[claimed].ref.id())
+                                    : expr::Value::StringView(""));
   // What the source does not record reads as unknown, also under has().
   if (opportunity.not_recorded_size() > 0) {
     std::vector<std::string> unknown;

@@ -159,6 +159,11 @@ class Loader {
     LoadMetadata(root["metadata"]);
     LoadFields(root["fields"]);
     env_ = oppschema::OpportunityEnvironment();
+    // `phase`: the id of the phase the deal's CRM stage claims (via crm_stages), "" when
+    // the stage maps to none, so rules say "in the decision phase" on every CRM.
+    if (absl::Status declared = env_.DeclareVariable("phase", "string"); !declared.ok()) {
+      diag_.Error(root.Mark(), std::string(declared.message()));
+    }
     for (const auto& [name, type] : pb_->fields_) env_.DeclareCustomField(name, type);
     LoadRoles(root["roles"]);
     LoadContent(root["content"]);

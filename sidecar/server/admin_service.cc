@@ -34,6 +34,7 @@ void FillStatus(const source::OpportunitySource* source, const runtime::Snapshot
     }
     out->set_last_reconcile_evicted(st.last_reconcile_evicted);
     out->set_reconcile_supported(st.reconcile_supported);
+    out->set_circuit_breaker(health.breaker);
   }
   if (playbooks != nullptr) {
     std::shared_ptr<const runtime::Snapshot> snapshot = playbooks->Get();

@@ -145,6 +145,10 @@ std::string Footer(const v1::PlaybookRef& playbook, const v1::DataFreshness& f, 
     absl::StrAppend(
         &out, st.Yellow(Wrap(absl::StrCat("⚠ stale data: ", f.stale_reason()), width, "", 2)));
   }
+  if (f.partial()) {
+    absl::StrAppend(
+        &out, st.Yellow(Wrap(absl::StrCat("⚠ partial data: ", f.partial_reason()), width, "", 2)));
+  }
   return out;
 }
 

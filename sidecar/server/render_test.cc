@@ -86,6 +86,18 @@ TEST(RenderTest, ContentLinkIsShownOnceAcrossBehaviors) {
   EXPECT_TRUE(absl::StrContains(card, "https://enablement.example.com/coi")) << card;
 }
 
+TEST(RenderTest, PartialDataIsSaidInTheFooterOnlyWhenPartial) {
+  v1::DealGuidance g = Sample();
+  EXPECT_FALSE(absl::StrContains(RenderGuidance(g, nullptr), "partial data"));
+  g.mutable_freshness()->set_partial(true);
+  g.mutable_freshness()->set_partial_reason(
+      "the last salesforce sync (started 2026-12-02T19:05:02Z) stopped after 600 deals: 403 "
+      "REQUEST_LIMIT_EXCEEDED; changes to this deal since 2026-12-02T19:00:00Z may be missing");
+  std::string card = RenderGuidance(g, nullptr);
+  EXPECT_TRUE(absl::StrContains(card, "⚠ partial data: the last salesforce sync")) << card;
+  EXPECT_TRUE(absl::StrContains(card, "may be missing")) << card;
+}
+
 TEST(RenderTest, ColorOnlyWhenAsked) {
   RenderOptions o;
   o.color = true;

@@ -239,6 +239,20 @@ void Sidecar::RegisterMetricSamplers() {
         return std::vector<GaugeSample>{
             {{{"connector", st.connector_type}}, st.connector.healthy ? 1.0 : 0.0}};
       });
+  metrics_->AddGaugeSampler(
+      "dealcoach_connector_circuit_breaker",
+      "1 for the circuit breaker's current state (labels: connector, state: closed, open, "
+      "half-open); nothing for connectors without one",
+      [src] {
+        const source::SourceStatus st = src->Status();
+        std::vector<GaugeSample> out;
+        if (st.connector.breaker.empty()) return out;
+        for (const char* state : {"closed", "open", "half-open"}) {
+          out.push_back({{{"connector", st.connector_type}, {"state", state}},
+                         st.connector.breaker == state ? 1.0 : 0.0});
+        }
+        return out;
+      });
   const runtime::SnapshotHolder* holder = &holder_;
   metrics_->AddGaugeSampler(
       "dealcoach_playbook_serving",

@@ -36,6 +36,11 @@ std::shared_ptr<const v1::Opportunity> ParseOnArena(const std::string& bytes) {
   return std::shared_ptr<const v1::Opportunity>(std::move(arena), opp);
 }
 
+// "2026-12-02T19:05:02Z".
+std::string FormatUtc(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
 // Sync deliveries are applied in batches so request threads wait on the write lock
 // rarely and briefly.
 constexpr size_t kSyncBatch = 256;
@@ -104,6 +109,7 @@ class Core {
     // Every pass has a deadline and stops early on shutdown; the sink is the one place
     // every connector calls back into between records.
     const absl::Time deadline = absl::Now() + options_.sync_timeout;
+    int64_t delivered = 0;
     absl::StatusOr<connectors::SyncResult> result =
         connector_->SyncChangedSince(since, [&](v1::Opportunity opp) {
           if (stopping_.load(std::memory_order_relaxed)) {
@@ -116,6 +122,7 @@ class Core {
           }
           if (opp.id().empty()) return absl::OkStatus();  // unusable; skip
           std::string bytes = Ingest(&opp);
+          ++delivered;
           batch.emplace_back(opp.id(), std::move(bytes));
           if (batch.size() >= kSyncBatch) flush();
           return absl::OkStatus();
@@ -127,6 +134,12 @@ class Core {
       last_error_ = std::string(result.status().message());
       last_error_at_ = Now();
       last_sync_error_ = last_error_;
+      if (result.status().code() != absl::StatusCode::kCancelled) {
+        // Deals not re-read since this pass started may lack changes it would have
+        // brought: their answers say so (freshness.partial).
+        failed_pass_started_ = started;
+        failed_pass_delivered_ = delivered;
+      }
       Log(true, absl::StrCat(
                     "source: sync pass failed after ", absl::FormatDuration(Now() - started), ": ",
                     result.status().ToString(), "; ", cache_.size(), " cached deals keep serving"));
@@ -137,6 +150,7 @@ class Core {
     last_sync_ok_ = started;
     last_sync_count_ = result->count;
     last_sync_error_.clear();
+    failed_pass_started_ = absl::InfinitePast();
     last_error_.clear();
     Log(false, absl::StrCat("source: sync pass ok: ", result->count, " changed in ",
                             absl::FormatDuration(Now() - started), "; ", cache_.size(), " cached"));
@@ -197,7 +211,7 @@ class Core {
         out.opportunity = parsed_.Find(id, version);
         if (out.opportunity == nullptr) bytes = it->second.bytes;
         fetched_at = std::max(it->second.fetched_at, last_sync_ok_);
-        FillFreshness(fetched_at, now, &out.freshness);
+        FillFreshness(fetched_at, it->second.fetched_at, now, &out.freshness);
       }
     }
     if (hit && out.opportunity == nullptr) {
@@ -245,7 +259,8 @@ class Core {
         if (cached != nullptr) {
           parsed_.Insert(id, it->second.version, cached);
           out.opportunity = std::move(cached);
-          FillFreshness(std::max(it->second.fetched_at, last_sync_ok_), Now(), &out.freshness);
+          FillFreshness(std::max(it->second.fetched_at, last_sync_ok_), it->second.fetched_at,
+                        Now(), &out.freshness);
           return out;
         }
       }
@@ -253,7 +268,7 @@ class Core {
       const uint64_t stored = Store(std::string(id), std::move(fetched_bytes), at);
       parsed_.Insert(id, stored, opp);
       out.opportunity = opp;
-      FillFreshness(at, at, &out.freshness);
+      FillFreshness(at, at, at, &out.freshness);
     }
     return out;
   }
@@ -449,8 +464,22 @@ class Core {
     return e.version;
   }
 
-  void FillFreshness(absl::Time fetched_at, absl::Time now, v1::DataFreshness* f) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+  // `fetched_at`: when the CRM last confirmed the deal (its own fetch or a later good
+  // sync); `entry_fetched_at`: when this deal's bytes were last read from the CRM.
+  void FillFreshness(absl::Time fetched_at, absl::Time entry_fetched_at, absl::Time now,
+                     v1::DataFreshness* f) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    if (failed_pass_started_ != absl::InfinitePast() && entry_fetched_at < failed_pass_started_) {
+      f->set_partial(true);
+      f->set_partial_reason(
+          absl::StrCat("the last ", type_, " sync (started ", FormatUtc(failed_pass_started_),
+                       ") stopped after ", failed_pass_delivered_,
+                       failed_pass_delivered_ == 1 ? " deal" : " deals", ": ", last_sync_error_,
+                       "; changes to this deal since ",
+                       last_sync_ok_ == absl::InfinitePast()
+                           ? absl::StrCat("it was read (", FormatUtc(entry_fetched_at), ")")
+                           : FormatUtc(std::max(last_sync_ok_, entry_fetched_at)),
+                       " may be missing"));
+    }
     f->set_source(type_);
     SetTimestamp(fetched_at, f->mutable_fetched_at());
     const absl::Duration age = std::max(absl::ZeroDuration(), now - fetched_at);
@@ -516,10 +545,42 @@ class Core {
     }
   }
 
+  // How long the sync loop waits after a pass: sync_interval after a good one. After a
+  // failed one, while the connector's circuit breaker is open, exactly until it lets the
+  // next call through (its cool-down, or the CRM's Retry-After): the breaker already
+  // backs off, so the loop probes as soon as it may. Otherwise (no breaker, or a failure
+  // that does not open it, such as an exhausted API quota) retry_after_failure, doubling
+  // per consecutive failure up to sync_interval.
+  absl::Duration NextSyncWait(const absl::Status& synced, absl::Duration* failure_wait) const {
+    if (synced.ok() || synced.code() == absl::StatusCode::kCancelled) {
+      *failure_wait = absl::ZeroDuration();
+      return options_.sync_interval;
+    }
+    const ConnectorHealth health = connector_->Health();
+    const absl::Duration until_trial = health.retry_at - absl::Now();
+    absl::Duration wait;
+    std::string why;
+    if (health.retry_at != absl::InfinitePast() && until_trial > absl::ZeroDuration()) {
+      wait = until_trial + absl::Milliseconds(5);  // land just after the breaker opens up
+      why = absl::StrCat(" (", health.detail, ")");
+    } else {
+      const absl::Duration first = std::min(options_.retry_after_failure, options_.sync_interval);
+      *failure_wait = *failure_wait <= absl::ZeroDuration()
+                          ? first
+                          : std::min(*failure_wait * 2, options_.sync_interval);
+      wait = *failure_wait;
+    }
+    Log(false, absl::StrCat("source: next sync attempt in ", absl::FormatDuration(wait), why));
+    return wait;
+  }
+
   void SyncLoopImpl() {
     absl::Time last_reconcile = absl::InfinitePast();
+    absl::Duration failure_wait = absl::ZeroDuration();
     for (;;) {
-      SyncOnce().IgnoreError();  // recorded in last_sync_error_, shown by Health()
+      // The outcome is recorded in last_sync_error_ (Health) and decides the next wait.
+      const absl::Status synced = SyncOnce();
+      const absl::Duration wait = NextSyncWait(synced, &failure_wait);
       if (options_.reconcile_interval > absl::ZeroDuration() &&
           absl::Now() - last_reconcile >= options_.reconcile_interval &&
           !stopping_.load(std::memory_order_relaxed)) {
@@ -532,7 +593,7 @@ class Core {
         }
       }
       absl::MutexLock lock(&work_mu_);
-      if (work_mu_.AwaitWithTimeout(absl::Condition(&stop_sync_), options_.sync_interval)) {
+      if (work_mu_.AwaitWithTimeout(absl::Condition(&stop_sync_), wait)) {
         return;
       }
     }
@@ -556,6 +617,10 @@ class Core {
   // good sync.
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   absl::Time last_error_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Start of the latest sync pass when it failed (InfinitePast after a good one), and
+  // the deals it delivered before failing: what makes answers partial.
+  absl::Time failed_pass_started_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t failed_pass_delivered_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_reconcile_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t last_reconcile_evicted_ ABSL_GUARDED_BY(mu_) = 0;
   bool reconcile_supported_ ABSL_GUARDED_BY(mu_) = true;

@@ -13,6 +13,11 @@
 // of the same deals without parsing; each entry carries the version of the bytes it was
 // parsed from, so an update is never answered from an older parse.
 //
+// Partial answers: when the latest sync pass failed part-way (throttled, a 5xx burst, a
+// malformed page), every cached deal not re-read since that pass started is answered
+// with freshness.partial and a reason naming the failure and since when changes may be
+// missing, until a pass succeeds or the deal is fetched again.
+//
 // Freshness is measured against the wall clock (SourceOptions::clock), never against a
 // request's `as_of`: a past as_of must not hide staleness, a future one must not make
 // every lookup refetch.
@@ -62,6 +67,11 @@ struct SourceOptions {
   // Time between reconcile passes (list the CRM's ids, evict the rest); 0 disables.
   // Default: 5 min.
   absl::Duration reconcile_interval = absl::Minutes(5);
+  // Wait before retrying after a failed sync pass; it doubles per consecutive failure up
+  // to sync_interval, and the loop never retries before the connector's circuit breaker
+  // lets a call through (ConnectorHealth::retry_at: cool-down or the CRM's
+  // Retry-After). Default: 1 s.
+  absl::Duration retry_after_failure = absl::Seconds(1);
   // Deadline for one sync pass (the sink refuses records after it) and for ListIds.
   // Default: 10 min.
   absl::Duration sync_timeout = absl::Minutes(10);

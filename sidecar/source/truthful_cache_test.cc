@@ -149,7 +149,13 @@ class RacingConnector : public connectors::Connector {
     if (absl::Status s = sink(fresh); !s.ok()) return s;
     return connectors::SyncResult{1, absl::Now()};
   }
-  connectors::ConnectorHealth Health() const override { return {true, "ok", absl::Now()}; }
+  connectors::ConnectorHealth Health() const override {
+    connectors::ConnectorHealth h;
+    h.healthy = true;
+    h.detail = "ok";
+    h.last_success = absl::Now();
+    return h;
+  }
 
   absl::Notification fetch_started;
   absl::Notification release_fetch;
@@ -190,7 +196,13 @@ class StuckConnector : public connectors::Connector {
     release_->WaitForNotificationWithTimeout(absl::Seconds(60));
     return absl::DeadlineExceededError("stuck: GET /deals: no response");
   }
-  connectors::ConnectorHealth Health() const override { return {true, "ok", absl::Now()}; }
+  connectors::ConnectorHealth Health() const override {
+    connectors::ConnectorHealth h;
+    h.healthy = true;
+    h.detail = "ok";
+    h.last_success = absl::Now();
+    return h;
+  }
 
   std::shared_ptr<absl::Notification> started = std::make_shared<absl::Notification>();
 

@@ -384,6 +384,7 @@ class DealcoachPanel extends HTMLElement {
       el("p", { class: "freshness" }, `Data from ${fr.source || "the CRM"}`, fr.fetchedAt ? `, fetched ${ago(fr.fetchedAt)}` : "",
         pb ? ` \u00b7 playbook ${pb.name}@${pb.version || 0}` : ""),
       fr.stale ? el("p", { class: "stale", role: "note", text: `Data may be out of date: ${fr.staleReason || "the CRM could not be reached"}` }) : null,
+      fr.partial ? el("p", { class: "stale partial", role: "note", text: `Data may be incomplete: ${fr.partialReason || "the last CRM sync did not finish"}` }) : null,
     );
 
     this._frame(
