@@ -86,7 +86,14 @@ struct AuthConfig {
 [[nodiscard]] absl::StatusOr<AuthConfig> ParseAuthConfig(const YAML::Node& section,
                                                          const std::string& base_dir);
 
-// What a call presents, taken from the transport (grpc_identity.h does it for gRPC).
+// A call from a HubSpot app card whose X-HubSpot-Signature-v3 the HTTP listener verified
+// (the signed query parameters portalId and userId).
+struct HubSpotCaller {
+  std::string portal_id;
+  std::string user_id;
+};
+
+// What a call presents, taken from the transport (grpc_credentials.h does it for gRPC).
 struct CallCredentials {
   // The Authorization header's value ("Bearer ..."), if any.
   std::optional<std::string> authorization;
@@ -94,6 +101,8 @@ struct CallCredentials {
   std::vector<std::string> peer_subjects;
   // x-dealcoach-tenant, honoured only for the service and admin roles.
   std::optional<std::string> tenant_header;
+  // Set when the HTTP listener verified a HubSpot signature on the request.
+  std::optional<HubSpotCaller> hubspot;
 };
 
 // The minimum role of a method ("dealcoach.v1.CoachingService/GetDealGuidance"), or
