@@ -137,7 +137,10 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   s->RegisterMetricSamplers();
 
   grpc::ServerBuilder builder;
-  {
+  // RPCs are counted only when someone can scrape them (admin_http.listen): without the
+  // operator listener the request path carries no interceptor at all (the "metrics off"
+  // side of bench/loadgen/production_pair.sh).
+  if (!config.admin_http_listen.empty()) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(s->metrics_->NewInterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(creators));
