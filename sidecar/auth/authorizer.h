@@ -61,13 +61,31 @@ struct Identity {
   // The CRM user id whose deals a rep may see ("" = not restricted: not a rep, or no
   // owner claim configured).
   std::string owner_id;
-  std::string via;  // "jwt", "mtls", "anonymous"
+  std::string via;  // "jwt", "mtls", "hubspot", "anonymous"
 };
 
 struct MtlsIdentity {
   std::string subject;
   Role role = Role::kNone;
   std::string tenant;
+};
+
+// HTTP calls from a HubSpot app card whose X-HubSpot-Signature-v3 verified
+// (http.hubspot_client_secret): who they are.
+//
+//   auth:
+//     hubspot:
+//       role: manager          # rep or manager (default manager): HubSpot has already
+//                              # checked the user may open the record
+//       tenant: acme           # default auth.tenant
+//       portals: ["12345678"]  # optional: only these HubSpot accounts (portalId)
+//
+// The identity is "hubspot:portal/<portalId>/user/<userId>"; a rep's owner id is the
+// userId (use rep only when the connector's owner ids are HubSpot user ids).
+struct HubSpotAuth {
+  Role role = Role::kManager;
+  std::string tenant;
+  std::vector<std::string> portals;
 };
 
 struct AuthConfig {
@@ -79,6 +97,7 @@ struct AuthConfig {
   std::string owner_claim = "sub";
   std::vector<MtlsIdentity> mtls_identities;
   std::map<std::string, Role> role_map;
+  std::optional<HubSpotAuth> hubspot;
 };
 
 // Parses the `auth:` section (absent: mode off). Relative jwks_file paths resolve against
