@@ -20,6 +20,7 @@
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sidecar/http/hubspot_signature.h"
 #include "sidecar/http/tls_listener.h"
 #include "sidecar/server/tls.h"
 #include "tests/integration/test_support.h"
@@ -342,6 +343,43 @@ TEST(TlsIntegrationTest, HttpClientCertificateIsTheCallersIdentity) {
   v1::GetDealGuidanceResponse resp;
   EXPECT_EQ(stub->GetDealGuidance(&ctx, req, &resp).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST(TlsIntegrationTest, HttpHubSpotSignatureIsTheCallersIdentity) {
+  // auth.hubspot: a request signed with the app's client secret is a manager of the
+  // configured portal; another portal, or an unsigned request, is refused.
+  TempDir dir;
+  const std::string yaml = absl::StrCat(
+      "listen: 127.0.0.1:0\nlog_level: error\nplaybooks:\n  files: [\"",
+      ShippedPlaybook("customer-journey"), "\"]\nconnector: {type: file, file: {path: \"",
+      SamplesFile(),
+      "\"}}\nhttp: {listen: \"127.0.0.1:0\", hubspot_client_secret: s3cret, public_url: "
+      "\"https://dealcoach.example.com\"}\nauth:\n  mode: required\n  hubspot: {role: "
+      "manager, portals: [\"111\"]}\n");
+  auto s = StartSidecar(yaml, dir.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  httplib::Client client("127.0.0.1", (*s)->http_port());
+  const std::string deal = LoadSamples().front().id();
+  auto signed_get = [&](const std::string& path) {
+    const std::string ts = std::to_string(absl::ToUnixMillis(absl::Now()));
+    const std::string sig = http::HubSpotSignatureV3(
+        "s3cret", "GET", absl::StrCat("https://dealcoach.example.com", path), "", ts);
+    return client.Get(path.c_str(),
+                      {{"X-HubSpot-Request-Timestamp", ts}, {"X-HubSpot-Signature-v3", sig}});
+  };
+  httplib::Result ok =
+      signed_get(absl::StrCat("/v1/deals/", deal, "/guidance?portalId=111&userId=42"));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  // Another HubSpot account with the same secret: not this tenant's caller.
+  httplib::Result other =
+      signed_get(absl::StrCat("/v1/deals/", deal, "/guidance?portalId=222&userId=42"));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 401) << other->body;
+  httplib::Result unsigned_get =
+      client.Get(absl::StrCat("/v1/deals/", deal, "/guidance?portalId=111&userId=42").c_str());
+  ASSERT_TRUE(unsigned_get);
+  EXPECT_EQ(unsigned_get->status, 401) << unsigned_get->body;
 }
 
 TEST(TlsTest, HttpTlsContextKeepsTheLastGoodCertificateOnAMismatchedKey) {
