@@ -69,6 +69,10 @@ else
     -DDEALCOACH_BUILD_TESTS=OFF >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log" >&2; exit 1; }
 fi
 targets=(engine_bench bulk_bench loadgen gen_opportunities fired_rules)
+# auth_bench (issue 15's JWT share) exists when GTest is installed (its signing helpers).
+if ninja -C "$build" -t targets all 2>/dev/null | grep '^auth_bench:' >/dev/null; then
+  targets+=(auth_bench)
+fi
 have_server=0
 # grep reads all input (no -q): with pipefail, an early exit would SIGPIPE ninja.
 if ninja -C "$build" -t targets all 2>/dev/null | grep '^dealcoach:' >/dev/null; then
@@ -211,6 +215,14 @@ if [ "$have_server" = 1 ]; then
 else
   log "no 'dealcoach' server binary in $build: cannot run the gRPC load"; exit 1
 fi
+
+# --- 5. production: mTLS vs plaintext, metrics on vs off, JWT share (issue 15) ----------
+# Its own servers (plaintext, mTLS, metrics on), one run, every ratio against its pair.
+log "production pair (bench/loadgen/production_pair.sh)"
+if [ "$smoke" = 1 ]; then prod_env=(D=0.5 W=0.2 R=1); else prod_env=(D="$load_seconds" W="$load_warmup" R=3); fi
+env "${prod_env[@]}" bash "$root/bench/loadgen/production_pair.sh" "$build" \
+  --out "$(dirname "$out")/production-pair$([ "$smoke" = 1 ] && echo -smoke).json" >&2 ||
+  { log "production pair failed"; exit 1; }
 
 # --- report ----------------------------------------------------------------------------
 report_args=(--work "$work" --out "$out" --mode "$([ "$smoke" = 1 ] && echo smoke || echo full)")

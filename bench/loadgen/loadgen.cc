@@ -74,6 +74,9 @@ struct Options {
   std::string out;
   std::string label;
   double wait_serving_s = 0;
+  // TLS (bench/loadgen/production_pair.sh): the CA to trust, and a client certificate
+  // for mutual TLS; the server name to expect in its certificate.
+  std::string tls_ca, tls_cert, tls_key, tls_name = "localhost";
 };
 
 // One outstanding call; `this` is the completion-queue tag.
@@ -125,7 +128,8 @@ std::string Usage() {
   return "usage: loadgen --target 127.0.0.1:PORT [--rpc health|guidance_push|guidance_id]\n"
          "  [--mode closed|rate] [--concurrency N] [--rate R] [--duration S] [--warmup S]\n"
          "  [--max-requests N] [--pool N] [--seed S] [--ids a,b,c | --ids-json FILE]\n"
-         "  [--label L] [--out FILE] [--wait-serving S]\n";
+         "  [--label L] [--out FILE] [--wait-serving S]\n"
+         "  [--tls-ca PEM [--tls-cert PEM --tls-key PEM] [--tls-name NAME]]\n";
 }
 
 // Reads opportunity ids from a JSON file: an array of opportunities, or an object with
@@ -180,6 +184,14 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->out = v;
     else if (a == "--wait-serving")
       ok = absl::SimpleAtod(v, &o->wait_serving_s);
+    else if (a == "--tls-ca")
+      o->tls_ca = v;
+    else if (a == "--tls-cert")
+      o->tls_cert = v;
+    else if (a == "--tls-key")
+      o->tls_key = v;
+    else if (a == "--tls-name")
+      o->tls_name = v;
     else
       ok = false;
     if (!ok) {
@@ -203,6 +215,13 @@ bool ParseArgs(int argc, char** argv, Options* o) {
   o->warmup_s = std::clamp(o->warmup_s, 0.0, 60.0);
   o->pool = std::clamp(o->pool, 1, 100000);
   return true;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 int WaitServing(grpc::health::v1::Health::Stub* stub, double seconds) {
@@ -231,8 +250,16 @@ int Run(const Options& o) {
   // One connection, no proxies: what a CRM server next to the sidecar would use.
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   args.SetMaxReceiveMessageSize(64 << 20);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!o.tls_ca.empty()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadFile(o.tls_ca);
+    if (!o.tls_cert.empty()) tls.pem_cert_chain = ReadFile(o.tls_cert);
+    if (!o.tls_key.empty()) tls.pem_private_key = ReadFile(o.tls_key);
+    credentials = grpc::SslCredentials(tls);
+    args.SetSslTargetNameOverride(o.tls_name);
+  }
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(o.target, credentials, args);
   auto health = grpc::health::v1::Health::NewStub(channel);
   if (o.wait_serving_s > 0) return WaitServing(health.get(), o.wait_serving_s);
   auto coaching = v1::CoachingService::NewStub(channel);

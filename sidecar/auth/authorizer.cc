@@ -1,5 +1,6 @@
 #include "sidecar/auth/authorizer.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -94,7 +95,9 @@ absl::Status ReadRole(const YAML::Node& n, absl::string_view key, Role* out) {
 }
 
 absl::Status ParseSection(const YAML::Node& s, const std::string& base_dir, AuthConfig* c) {
-  if (auto st = CheckKeys(s, "", {"mode", "tenant", "jwt", "mtls", "roles"}); !st.ok()) return st;
+  if (auto st = CheckKeys(s, "", {"mode", "tenant", "jwt", "mtls", "roles", "hubspot"}); !st.ok()) {
+    return st;
+  }
   std::string mode = "off";
   if (auto st = ReadString(s["mode"], "mode", &mode); !st.ok()) return st;
   if (mode == "required") {
@@ -174,9 +177,25 @@ absl::Status ParseSection(const YAML::Node& s, const std::string& base_dir, Auth
       c->role_map[kv.first.Scalar()] = role;
     }
   }
-  if (c->required && !c->jwt.has_value() && c->mtls_identities.empty()) {
-    return ConfigError(s["mode"], "mode",
-                       "required needs a way to authenticate: auth.jwt or auth.mtls.identities");
+  if (const YAML::Node h = s["hubspot"]; h) {
+    if (auto st = CheckKeys(h, "hubspot", {"role", "tenant", "portals"}); !st.ok()) return st;
+    HubSpotAuth out;
+    out.tenant = c->tenant;
+    if (h["role"]) {
+      if (auto st = ReadRole(h["role"], "hubspot.role", &out.role); !st.ok()) return st;
+      if (out.role != Role::kRep && out.role != Role::kManager) {
+        return ConfigError(h["role"], "hubspot.role",
+                           "must be rep or manager (a signature proves the app, not an operator)");
+      }
+    }
+    if (auto st = ReadString(h["tenant"], "hubspot.tenant", &out.tenant); !st.ok()) return st;
+    if (auto st = ReadStrings(h["portals"], "hubspot.portals", &out.portals); !st.ok()) return st;
+    c->hubspot = std::move(out);
+  }
+  if (c->required && !c->jwt.has_value() && c->mtls_identities.empty() && !c->hubspot.has_value()) {
+    return ConfigError(
+        s["mode"], "mode",
+        "required needs a way to authenticate: auth.jwt, auth.mtls.identities or auth.hubspot");
   }
   return absl::OkStatus();
 }
@@ -327,6 +346,24 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const CallCredentials& credent
       return absl::UnauthenticatedError(
           "client certificate is valid but names no configured identity (auth.mtls.identities)");
     }
+  }
+  if (!authenticated && credentials.hubspot.has_value() && config_.hubspot.has_value()) {
+    const HubSpotAuth& h = *config_.hubspot;
+    const HubSpotCaller& caller = *credentials.hubspot;
+    if (!h.portals.empty() &&
+        std::find(h.portals.begin(), h.portals.end(), caller.portal_id) == h.portals.end()) {
+      return absl::UnauthenticatedError(
+          "HubSpot signature is valid but the portal is not in auth.hubspot.portals");
+    }
+    if (caller.user_id.empty() || caller.portal_id.empty()) {
+      return absl::UnauthenticatedError("HubSpot call without portalId or userId");
+    }
+    id.subject = absl::StrCat("portal/", caller.portal_id, "/user/", caller.user_id);
+    id.role = h.role;
+    id.tenant = h.tenant;
+    id.via = "hubspot";
+    if (h.role == Role::kRep) id.owner_id = caller.user_id;
+    authenticated = true;
   }
   if (!authenticated) {
     if (config_.required) {

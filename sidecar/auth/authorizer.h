@@ -61,13 +61,31 @@ struct Identity {
   // The CRM user id whose deals a rep may see ("" = not restricted: not a rep, or no
   // owner claim configured).
   std::string owner_id;
-  std::string via;  // "jwt", "mtls", "anonymous"
+  std::string via;  // "jwt", "mtls", "hubspot", "anonymous"
 };
 
 struct MtlsIdentity {
   std::string subject;
   Role role = Role::kNone;
   std::string tenant;
+};
+
+// HTTP calls from a HubSpot app card whose X-HubSpot-Signature-v3 verified
+// (http.hubspot_client_secret): who they are.
+//
+//   auth:
+//     hubspot:
+//       role: manager          # rep or manager (default manager): HubSpot has already
+//                              # checked the user may open the record
+//       tenant: acme           # default auth.tenant
+//       portals: ["12345678"]  # optional: only these HubSpot accounts (portalId)
+//
+// The identity is "hubspot:portal/<portalId>/user/<userId>"; a rep's owner id is the
+// userId (use rep only when the connector's owner ids are HubSpot user ids).
+struct HubSpotAuth {
+  Role role = Role::kManager;
+  std::string tenant;
+  std::vector<std::string> portals;
 };
 
 struct AuthConfig {
@@ -79,6 +97,7 @@ struct AuthConfig {
   std::string owner_claim = "sub";
   std::vector<MtlsIdentity> mtls_identities;
   std::map<std::string, Role> role_map;
+  std::optional<HubSpotAuth> hubspot;
 };
 
 // Parses the `auth:` section (absent: mode off). Relative jwks_file paths resolve against
@@ -86,7 +105,14 @@ struct AuthConfig {
 [[nodiscard]] absl::StatusOr<AuthConfig> ParseAuthConfig(const YAML::Node& section,
                                                          const std::string& base_dir);
 
-// What a call presents, taken from the transport (grpc_identity.h does it for gRPC).
+// A call from a HubSpot app card whose X-HubSpot-Signature-v3 the HTTP listener verified
+// (the signed query parameters portalId and userId).
+struct HubSpotCaller {
+  std::string portal_id;
+  std::string user_id;
+};
+
+// What a call presents, taken from the transport (grpc_credentials.h does it for gRPC).
 struct CallCredentials {
   // The Authorization header's value ("Bearer ..."), if any.
   std::optional<std::string> authorization;
@@ -94,6 +120,8 @@ struct CallCredentials {
   std::vector<std::string> peer_subjects;
   // x-dealcoach-tenant, honoured only for the service and admin roles.
   std::optional<std::string> tenant_header;
+  // Set when the HTTP listener verified a HubSpot signature on the request.
+  std::optional<HubSpotCaller> hubspot;
 };
 
 // The minimum role of a method ("dealcoach.v1.CoachingService/GetDealGuidance"), or

@@ -195,5 +195,49 @@ TEST_F(AuthorizerTest, OtherTenantsGetTheSameDenialWhateverTheMethod) {
   EXPECT_EQ(a->Authenticate(creds).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
+TEST(HubSpotIdentityTest, AVerifiedHubSpotCallGetsTheConfiguredRoleAndTenant) {
+  absl::StatusOr<AuthConfig> c = Parse(R"(
+mode: required
+tenant: acme
+hubspot: {role: manager, portals: ["111"]}
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Create(*c);
+  ASSERT_TRUE(a.ok()) << a.status();
+  CallCredentials creds;
+  creds.hubspot = HubSpotCaller{"111", "42"};
+  absl::StatusOr<Identity> id = (*a)->Authenticate(creds);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->via, "hubspot");
+  EXPECT_EQ(id->subject, "portal/111/user/42");
+  EXPECT_EQ(id->role, Role::kManager);
+  EXPECT_EQ(id->tenant, "acme");
+  EXPECT_TRUE((*a)->Authorize(*id, kMethodGuidance).ok());
+  EXPECT_EQ((*a)->Authorize(*id, kMethodPublish).code(), absl::StatusCode::kPermissionDenied);
+
+  // Another HubSpot account, or no signature at all: unauthenticated.
+  creds.hubspot = HubSpotCaller{"222", "42"};
+  EXPECT_EQ((*a)->Authenticate(creds).status().code(), absl::StatusCode::kUnauthenticated);
+  creds.hubspot.reset();
+  EXPECT_EQ((*a)->Authenticate(creds).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST(HubSpotIdentityTest, RepsOwnTheirUserIdsDealsAndOperatorRolesAreRefused) {
+  absl::StatusOr<AuthConfig> c = Parse("mode: required\nhubspot: {role: rep}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Create(*c);
+  ASSERT_TRUE(a.ok()) << a.status();
+  CallCredentials creds;
+  creds.hubspot = HubSpotCaller{"999", "42"};
+  absl::StatusOr<Identity> id = (*a)->Authenticate(creds);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE((*a)->AuthorizeDeal(*id, "42").ok());
+  EXPECT_EQ((*a)->AuthorizeDeal(*id, "43").code(), absl::StatusCode::kPermissionDenied);
+
+  absl::StatusOr<AuthConfig> admin = Parse("hubspot: {role: admin}\n");
+  ASSERT_FALSE(admin.ok());
+  EXPECT_THAT(std::string(admin.status().message()), HasSubstr("auth.hubspot.role"));
+}
+
 }  // namespace
 }  // namespace dealcoach::auth

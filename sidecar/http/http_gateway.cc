@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "nlohmann/json.hpp"
+#include "sidecar/auth/grpc_credentials.h"
 #include "sidecar/http/hubspot_signature.h"
 #include "sidecar/http/panel_assets.h"
 
@@ -298,12 +300,14 @@ class Handler {
  private:
   Reply Dispatch(const httplib::Request& req, httplib::Response* res) const {
     std::vector<std::pair<std::string, std::string>> params(req.params.begin(), req.params.end());
+    std::optional<auth::HubSpotCaller> hubspot;
     if (!options_.hubspot_client_secret.empty()) {
       absl::Status s = VerifyHubSpotSignatureV3(
           options_.hubspot_client_secret, req.method, absl::StrCat(options_.public_url, req.target),
           req.body, req.get_header_value("X-HubSpot-Request-Timestamp"),
           req.get_header_value("X-HubSpot-Signature-v3"), absl::Now());
       if (!s.ok()) return GatewayError(grpc::StatusCode::UNAUTHENTICATED, s.message());
+      hubspot = auth::HubSpotCaller{req.get_param_value("portalId"), req.get_param_value("userId")};
       params.erase(std::remove_if(params.begin(), params.end(),
                                   [](const auto& p) {
                                     for (const char* k : kHubSpotContextParams) {
@@ -398,6 +402,20 @@ class Handler {
       context.AddMetadata(k, value);
     }
     context.AddMetadata("x-forwarded-for", req.remote_addr);
+    // What this listener verified (the TLS client certificate, a HubSpot signature),
+    // vouched for to the authorizer with the process's gateway token.
+    std::vector<std::string> peers = VerifiedPeerSubjects(req.ssl);
+    if (!peers.empty() || hubspot.has_value()) {
+      context.AddMetadata(auth::kGatewayTokenKey, auth::GatewayToken());
+      for (const std::string& p : peers) {
+        if (IsPrintableAscii(p)) context.AddMetadata(auth::kGatewayPeerKey, p);
+      }
+      if (hubspot.has_value() && IsPrintableAscii(hubspot->portal_id) &&
+          IsPrintableAscii(hubspot->user_id)) {
+        context.AddMetadata(auth::kGatewayHubSpotKey,
+                            absl::StrCat(hubspot->portal_id, "/", hubspot->user_id));
+      }
+    }
 
     std::unique_ptr<pb::Message> response;
     grpc::Status status = route.rpc.call(channel_, &context, *request, &response);
@@ -523,7 +541,20 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   std::unique_ptr<HttpGateway> g(new HttpGateway());
   g->options_ = options;
   g->channel_ = std::move(channel);
-  g->server_ = std::make_unique<httplib::Server>();
+  if (options.tls.enabled()) {
+    absl::StatusOr<std::unique_ptr<ReloadingTlsContext>> tls =
+        ReloadingTlsContext::Create(options.tls, "http.tls");
+    if (!tls.ok()) return tls.status();
+    g->tls_ = *std::move(tls);
+    ReloadingTlsContext* t = g->tls_.get();
+    g->server_ = std::make_unique<httplib::SSLServer>(
+        [t](SSL_CTX& ctx) { return t->SetUpServerContext(ctx); });
+    if (!g->server_->is_valid()) {
+      return absl::FailedPreconditionError("http.tls: the TLS context could not be set up");
+    }
+  } else {
+    g->server_ = std::make_unique<httplib::Server>();
+  }
   httplib::Server& server = *g->server_;
   const int threads = options.threads > 0 ? options.threads : 32;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

@@ -45,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
+#include "sidecar/http/tls_listener.h"
 
 namespace httplib {
 class Server;
@@ -76,6 +77,10 @@ struct HttpOptions {
   // the signed URI is the public one, not what a TLS proxy forwards. Required with
   // hubspot_client_secret.
   std::string public_url;
+  // TLS, or mutual TLS with client_ca_file, certificates re-read without a restart
+  // (tls_listener.h). Empty cert_file = plaintext; the server refuses that on a
+  // non-loopback address unless `insecure: true`.
+  TlsListenerOptions tls;
 };
 
 // A request body mapping, as in google.api.http: kNone takes the request from the path
@@ -153,6 +158,7 @@ class HttpGateway {
   HttpGateway() = default;
   HttpOptions options_;
   std::shared_ptr<grpc::ChannelInterface> channel_;
+  std::unique_ptr<ReloadingTlsContext> tls_;  // outlives server_ (its ClientHello callback)
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

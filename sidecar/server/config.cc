@@ -176,7 +176,7 @@ absl::Status ParseHttpSection(const YAML::Node& h, const Origins& origins, http:
   DC_RETURN_IF_ERROR(
       CheckKeys(h, "http",
                 {"listen", "cors_allowed_origins", "max_body_bytes", "request_timeout", "threads",
-                 "hubspot_client_secret", "public_url"},
+                 "hubspot_client_secret", "public_url", "tls"},
                 origins));
   DC_RETURN_IF_ERROR(ReadString(h["listen"], "http.listen", origins, &out->listen));
   if (!out->listen.empty() && out->listen.find(':') == std::string::npos) {
@@ -275,6 +275,12 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"http.threads", "32", "HTTP server threads (one per open connection)"},
       {"http.hubspot_client_secret", "", "require X-HubSpot-Signature-v3 on /v1/ (a secret)"},
       {"http.public_url", "", "the public URL HubSpot calls (signed), e.g. https://host"},
+      {"http.tls.cert_file", "(tls.cert_file)", "HTTP listener certificate chain (PEM)"},
+      {"http.tls.key_file", "(tls.key_file)", "private key of http.tls.cert_file (PEM)"},
+      {"http.tls.client_ca_file", "(tls.client_ca_file)",
+       "CA bundle (PEM): set, HTTP clients must present a certificate"},
+      {"http.tls.refresh_interval", "(tls.refresh_interval)",
+       "HTTP certificates re-read this often"},
   };
   return *settings;
 }
@@ -485,6 +491,33 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
       c.source.parsed_cache_entries = static_cast<size_t>(parsed_entries);
     }
     DC_RETURN_IF_ERROR(ParseHttpSection(root["http"], origins, &c.http));
+    // The HTTP listener's TLS: its own `http.tls` section, else the gRPC listener's.
+    c.http.tls.cert_file = c.tls.cert_file;
+    c.http.tls.key_file = c.tls.key_file;
+    c.http.tls.client_ca_file = c.tls.client_ca_file;
+    c.http.tls.refresh_interval = c.tls.refresh_interval;
+    if (root["http"] && root["http"]["tls"]) {
+      const YAML::Node tls = root["http"]["tls"];
+      DC_RETURN_IF_ERROR(CheckKeys(tls, "http.tls",
+                                   {"cert_file", "key_file", "client_ca_file", "refresh_interval"},
+                                   origins));
+      c.http.tls = http::TlsListenerOptions();
+      for (auto [key, out] :
+           {std::pair<const char*, std::string*>{"cert_file", &c.http.tls.cert_file},
+            {"key_file", &c.http.tls.key_file},
+            {"client_ca_file", &c.http.tls.client_ca_file}}) {
+        const std::string dotted = absl::StrCat("http.tls.", key);
+        DC_RETURN_IF_ERROR(ReadString(tls[key], dotted, origins, out));
+        if (!out->empty() && !origins.IsOverridden(dotted)) *out = JoinPath(base_dir, *out);
+      }
+      DC_RETURN_IF_ERROR(ReadDuration(tls["refresh_interval"], "http.tls.refresh_interval", origins,
+                                      &c.http.tls.refresh_interval));
+      if (c.http.tls.cert_file.empty() != c.http.tls.key_file.empty() ||
+          (!c.http.tls.client_ca_file.empty() && c.http.tls.cert_file.empty())) {
+        return origins.Error("http.tls", tls,
+                             "cert_file and key_file go together; client_ca_file needs both");
+      }
+    }
     absl::StatusOr<store::StoreConfig> store_config =
         store::ParseStoreConfig(root["store"], base_dir);
     if (!store_config.ok()) {

@@ -14,6 +14,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "sidecar/auth/grpc_credentials.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/common/time_util.h"
 #include "sidecar/engine/engine.h"
@@ -241,14 +242,6 @@ absl::Status DoGetActivePlaybook(const ServiceDeps& deps,
   return absl::OkStatus();
 }
 
-std::optional<std::string> MetadataValue(const grpc::ServerContext& context,
-                                         absl::string_view key) {
-  const auto& md = context.client_metadata();
-  auto it = md.find(grpc::string_ref(key.data(), key.size()));
-  if (it == md.end()) return std::nullopt;
-  return std::string(it->second.data(), it->second.size());
-}
-
 // Parses request bytes ourselves: gRPC's generated sync handlers answer undecodable
 // bytes with INTERNAL and no message, which blames the server. Here they are
 // INVALID_ARGUMENT naming the message type and the size. The size is already bounded by
@@ -407,17 +400,7 @@ absl::StatusOr<auth::Identity> AuthorizeCall(const auth::Authorizer* authorizer,
     anonymous.via = "anonymous";
     return anonymous;
   }
-  auth::CallCredentials credentials;
-  credentials.authorization = MetadataValue(context, "authorization");
-  credentials.tenant_header = MetadataValue(context, "x-dealcoach-tenant");
-  if (std::shared_ptr<const grpc::AuthContext> peer = context.auth_context();
-      peer != nullptr && peer->IsPeerAuthenticated()) {
-    for (const char* property : {"x509_common_name", "x509_subject_alternative_name"}) {
-      for (const grpc::string_ref& v : peer->FindPropertyValues(property)) {
-        credentials.peer_subjects.emplace_back(v.data(), v.size());
-      }
-    }
-  }
+  const auth::CallCredentials credentials = auth::CredentialsFromGrpc(context);
   absl::StatusOr<auth::Identity> identity = authorizer->Authenticate(credentials);
   absl::Status status =
       identity.ok() ? authorizer->Authorize(*identity, full_method) : identity.status();

@@ -137,7 +137,10 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   s->RegisterMetricSamplers();
 
   grpc::ServerBuilder builder;
-  {
+  // RPCs are counted only when someone can scrape them (admin_http.listen): without the
+  // operator listener the request path carries no interceptor at all (the "metrics off"
+  // side of bench/loadgen/production_pair.sh).
+  if (!config.admin_http_listen.empty()) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(s->metrics_->NewInterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(creators));
@@ -163,14 +166,34 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   }
   s->UpdateHealth(*s->holder_.Get());
   if (!config.http.listen.empty()) {
+    // Plaintext HTTP only on loopback, as for gRPC (tls.h).
+    if (!config.http.tls.enabled() && !IsLoopbackListen(config.http.listen)) {
+      if (!config.tls.insecure) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "refusing plaintext on non-loopback address ", config.http.listen,
+            " (http.listen): configure tls.cert_file/key_file or http.tls, or set insecure: "
+            "true if a mesh terminates TLS"));
+      }
+      runtime::LogWarning("serving PLAINTEXT HTTP on non-loopback address ", config.http.listen,
+                          " (insecure: true)");
+    }
     // The HTTP routes call the same services through the in-process channel (one
     // handler layer for both transports; sidecar/http/http_gateway.h).
+    http::HttpOptions http_options = config.http;
+    http_options.tls.log = [](bool warning, const std::string& line) {
+      if (warning) {
+        runtime::LogWarning(line);
+      } else {
+        runtime::LogInfo(line);
+      }
+    };
     absl::StatusOr<std::unique_ptr<http::HttpGateway>> gateway = http::HttpGateway::Start(
-        config.http, s->server_->InProcessChannel(grpc::ChannelArguments()));
+        http_options, s->server_->InProcessChannel(grpc::ChannelArguments()));
     if (!gateway.ok()) return gateway.status();
     s->http_ = *std::move(gateway);
-    runtime::LogInfo("dealcoach http listening on ", s->http_->address(), " (panel at http://",
-                     s->http_->address(), "/ui/)");
+    const char* scheme = config.http.tls.enabled() ? "https" : "http";
+    runtime::LogInfo("dealcoach ", scheme, " listening on ", s->http_->address(), " (panel at ",
+                     scheme, "://", s->http_->address(), "/ui/)");
   }
 
   if (!config.admin_http_listen.empty()) {
