@@ -251,6 +251,12 @@ class SqliteStore : public Store {
     return std::move(revs[0]);
   }
 
+  absl::StatusOr<std::vector<Revision>> ListPublished(absl::string_view tenant) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    return QueryRevisions(tenant, "", "AND state = 'published'", 0, /*any_name=*/true);
+  }
+
   absl::StatusOr<std::vector<Revision>> ListRevisions(absl::string_view tenant,
                                                       absl::string_view name) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
@@ -646,12 +652,13 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<Revision>> QueryRevisions(absl::string_view tenant,
                                                        absl::string_view name,
                                                        absl::string_view extra,
-                                                       int64_t revision = 0)
+                                                       int64_t revision = 0, bool any_name = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // any_name: every name of the tenant (?2 is then "" and matches through the OR).
     std::string sql = absl::StrCat(
         "SELECT tenant, name, revision, content_hash, yaml, author, message, created_at_us, "
-        "state FROM playbook_revisions WHERE tenant = ?1 AND name = ?2 ",
-        extra, " ORDER BY revision");
+        "state FROM playbook_revisions WHERE tenant = ?1 AND ",
+        any_name ? "(?2 = '' OR name = ?2) " : "name = ?2 ", extra, " ORDER BY name, revision");
     Stmt q;
     DC_RETURN_IF_ERROR(Prepare(sql.c_str(), &q));
     q.Bind(1, tenant);

@@ -178,6 +178,9 @@ class Store {
   // The published revision, or NotFound.
   virtual absl::StatusOr<Revision> GetPublished(absl::string_view tenant,
                                                 absl::string_view name) = 0;
+  // The published revision of every playbook name of `tenant` (names published only
+  // through the store included), in name order (byte order); empty when none is.
+  virtual absl::StatusOr<std::vector<Revision>> ListPublished(absl::string_view tenant) = 0;
   // Every revision of (tenant, name), oldest first.
   virtual absl::StatusOr<std::vector<Revision>> ListRevisions(absl::string_view tenant,
                                                               absl::string_view name) = 0;
