@@ -148,9 +148,50 @@ int PlaybookReloader::LoadAll() {
         ++ok;
       }
     }
+    // Then the names no file declares (published through the admin API or the store).
+    absl::StatusOr<std::vector<store::Revision>> published =
+        options_.store->ListPublished(options_.tenant);
+    if (published.ok()) {
+      ServeStoreOnlyNames(*published, &entries);
+    } else {
+      LogWarning("store: cannot list the published playbooks; serving the files only: ",
+                 published.status().message());
+    }
   }
   Publish(std::move(entries));
   return ok;
+}
+
+bool PlaybookReloader::ServeStoreOnlyNames(const std::vector<store::Revision>& published,
+                                           std::vector<PlaybookEntry>* entries) {
+  bool changed = false;
+  for (const store::Revision& revision : published) {
+    bool served = false;
+    for (size_t i = 0; i < entries->size() && !served; ++i) {
+      served = EntryName(i, *entries) == revision.name;
+    }
+    if (served) continue;
+    PlaybookEntry entry;
+    entry.path = absl::StrCat("store:", revision.name);
+    entry.source = "store";
+    entry.last_attempt_ref.set_name(revision.name);
+    entries->push_back(std::move(entry));
+    store_only_names_.push_back(revision.name);
+    rejected_revision_.push_back(0);
+    LogInfo("store: serving playbook ", revision.name, ", which no configured file declares");
+    PollStoreEntry(entries->size() - 1, revision, entries);
+    changed = true;
+  }
+  return changed;
+}
+
+const std::string& PlaybookReloader::EntryName(size_t i,
+                                               const std::vector<PlaybookEntry>& entries) const {
+  // A store-only entry answers to its store name even when no revision of it compiled.
+  if (i >= options_.files.size() && i - options_.files.size() < store_only_names_.size()) {
+    return store_only_names_[i - options_.files.size()];
+  }
+  return entries[i].name();
 }
 
 bool PlaybookReloader::ServeFromStoreAtStart(size_t i, const engine::LoadResult& file_result,
@@ -343,28 +384,37 @@ bool PlaybookReloader::PollStoreEntry(size_t i, const store::Revision& published
   }
   rejected_revision_[i] = published.revision;
   Reject(&entry, result.ref, std::move(result.diagnostics));
+  if (i >= options_.files.size() && entry.playbook == nullptr) {
+    // A store-only name that never compiled still answers to its name (Find tells
+    // "not valid" from "unknown"), whatever the rejected YAML called itself.
+    entry.last_attempt_ref.set_name(published.name);
+  }
   return true;
 }
 
 bool PlaybookReloader::PollStore() {
   if (options_.store == nullptr) return false;
   std::lock_guard<std::mutex> poll_lock(poll_mu_);
+  // One read for every name: the files' and those published only through the store.
+  absl::StatusOr<std::vector<store::Revision>> published =
+      options_.store->ListPublished(options_.tenant);
+  if (!published.ok()) {
+    LogWarning("store: cannot read the published revisions: ", published.status().message());
+    return false;
+  }
   std::shared_ptr<const Snapshot> current = holder_->Get();
   std::vector<PlaybookEntry> entries = current->entries();
   bool changed = false;
   for (size_t i = 0; i < entries.size(); ++i) {
-    const std::string name = entries[i].name();
+    const std::string name = EntryName(i, entries);
     if (name.empty()) continue;
-    absl::StatusOr<store::Revision> published = options_.store->GetPublished(options_.tenant, name);
-    if (!published.ok()) {
-      if (!absl::IsNotFound(published.status())) {
-        LogWarning("store: cannot read the published revision of ", name, ": ",
-                   published.status().message());
-      }
-      continue;
+    for (const store::Revision& revision : *published) {
+      if (revision.name != name) continue;
+      changed = PollStoreEntry(i, revision, &entries) || changed;
+      break;
     }
-    changed = PollStoreEntry(i, *published, &entries) || changed;
   }
+  changed = ServeStoreOnlyNames(*published, &entries) || changed;
   if (changed) Publish(std::move(entries));
   return changed;
 }

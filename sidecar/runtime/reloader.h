@@ -30,6 +30,11 @@
 //     last_reload_diagnostics say why. Publishes by any process are picked up by a
 //     watch thread (Store::Watch: LISTEN/NOTIFY on PostgreSQL, a counter poll on
 //     SQLite), typically within a few hundred milliseconds.
+//   - Names no file declares. Every published revision of the tenant is served
+//     (Store::ListPublished, at LoadAll and on every change notification): a name no
+//     file declares gets an entry after the files' (path "store:<name>", source
+//     "store"), compiled and swapped in with the same last-good rule. A published name
+//     is never dropped (the store has no unpublish).
 // Without a store, exactly the file behaviour above.
 //
 // Thread safety: LoadAll(), PollOnce() and PollStore() are serialised internally
@@ -156,6 +161,14 @@ class PlaybookReloader {
   // rejected before; returns true when the entry changed (activated or rejected).
   bool PollStoreEntry(size_t i, const store::Revision& published,
                       std::vector<PlaybookEntry>* entries);
+  // Appends an entry (path "store:<name>") for every name in `published` that no entry
+  // answers to, and serves its revision (last-good: one that does not compile is
+  // rejected with diagnostics and nothing serves that name until a good one is
+  // published). True when an entry was added.
+  bool ServeStoreOnlyNames(const std::vector<store::Revision>& published,
+                           std::vector<PlaybookEntry>* entries);
+  // The name entry `i` answers to (a store-only entry: its store name).
+  const std::string& EntryName(size_t i, const std::vector<PlaybookEntry>& entries) const;
   bool PollOnceLocked();
   void WatchLoop();
   // Records a rejected attempt on `entry`, which keeps its serving version.
@@ -171,8 +184,11 @@ class PlaybookReloader {
   // options_.files (playbook null = none held).
   std::vector<engine::LoadResult> held_;
   absl::Status startup_consistency_;
-  // Per file: the store revision last rejected (not retried until another is published).
+  // Per entry: the store revision last rejected (not retried until another is published).
   std::vector<int64_t> rejected_revision_;
+  // The names of the entries after the files' (published only through the store), in
+  // entry order.
+  std::vector<std::string> store_only_names_;
   // The store's change counter as of the last PollStore.
   int64_t seen_counter_ = 0;
 

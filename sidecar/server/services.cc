@@ -315,25 +315,12 @@ std::string NewDecisionId(absl::Time at) {
                       absl::Hex(gen(), absl::kZeroPad16));
 }
 
-// The input hash: sha256 of the evaluated opportunity's deterministic serialization
-// (inline, or as fetched for an id request).
-std::string InputHash(const v1::Opportunity& opportunity) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream out(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&out);
-    coded.SetSerializationDeterministic(true);
-    opportunity.SerializeToCodedStream(&coded);
-  }
-  return store::ContentHash(bytes);
-}
-
 // Queues one decision (never blocks: a full queue drops and counts). The store revision
 // is the serving entry's when that entry still serves `ref`'s content (a reload may have
 // landed since; the content hash in the answer then still names the version).
 void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
                  const v1::PlaybookRef& ref, const std::string& deal_id,
-                 std::vector<std::string> fired, const v1::Opportunity& opportunity,
+                 std::vector<std::string> fired, std::shared_ptr<const v1::Opportunity> opportunity,
                  absl::Time start) {
   store::Decision d;
   d.tenant = deps.tenant;
@@ -349,7 +336,9 @@ void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
     d.revision = entry->store_revision;
   }
   d.fired_rule_ids = std::move(fired);
-  d.input_hash = InputHash(opportunity);
+  // The input hash (sha256 of the opportunity's deterministic serialization) is computed
+  // by the logger's writer thread, off the request path.
+  d.input = std::move(opportunity);
   const absl::Time end = absl::Now();
   d.decision_id = NewDecisionId(end);
   d.at = end;
@@ -461,7 +450,7 @@ grpc::Status CoachingServiceImpl::GetDealGuidance(grpc::ServerContext* context,
     for (const v1::Behavior& b : g.next_best_behaviors()) fired.push_back(b.rule().id());
     for (const v1::Risk& r : g.risks()) fired.push_back(r.rule().id());
     LogDecision(deps_, request->playbook(), g.playbook(), g.opportunity_id(), std::move(fired),
-                *evaluated, start);
+                std::move(evaluated), start);
   }
   return ToGrpcStatus(status);
 }
@@ -480,7 +469,7 @@ grpc::Status CoachingServiceImpl::GetReviewChecklist(grpc::ServerContext* contex
       if (item.status() == v1::CRITERION_STATUS_MET) fired.push_back(item.rule().id());
     }
     LogDecision(deps_, request->playbook(), c.playbook(), c.opportunity_id(), std::move(fired),
-                *evaluated, start);
+                std::move(evaluated), start);
   }
   return ToGrpcStatus(status);
 }

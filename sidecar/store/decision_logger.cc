@@ -6,6 +6,7 @@
 #include <unistd.h>
 #endif
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +32,12 @@ std::string DecisionLogger::Mask(absl::string_view salt, absl::string_view value
 
 DecisionLogger::DecisionLogger(Store* store, DecisionLoggerOptions options)
     : store_(store), options_(std::move(options)) {
+  const size_t reserve = std::min(options_.queue_capacity, 2 * options_.batch_size);
+  {
+    absl::MutexLock lock(&mu_);
+    queue_.reserve(reserve);
+  }
+  taken_.reserve(reserve);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -39,23 +46,31 @@ DecisionLogger::~DecisionLogger() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  wake_.Signal();
   thread_.join();
 }
 
 bool DecisionLogger::Log(Decision decision) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_ || queue_.size() >= options_.queue_capacity) {
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-    return false;
+  bool full_batch = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || queue_.size() >= options_.queue_capacity) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    queue_.push_back(std::move(decision));
+    ++enqueued_;
+    full_batch = queue_.size() == options_.batch_size;
   }
-  queue_.push_back(std::move(decision));
-  ++enqueued_;
+  // Once per batch, not per decision: the writer otherwise wakes on its flush interval.
+  if (full_batch) wake_.Signal();
   return true;
 }
 
 absl::Status DecisionLogger::Flush(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   const int64_t target = enqueued_;
+  wake_.Signal();  // Do not wait out the flush interval.
   auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return finished_ >= target; };
   if (!mu_.AwaitWithTimeout(absl::Condition(&done), timeout)) {
     return absl::DeadlineExceededError(absl::StrCat("decision log: ", target - finished_,
@@ -73,50 +88,63 @@ std::string DecisionLogger::last_error() const {
 void DecisionLogger::Run() {
 #if defined(__linux__)
   // Background work: under CPU contention the answers go first (Linux nice applies per
-  // thread). Measured: with the writer at the default priority, GetDealGuidance p99 at
-  // 50% saturation suffered on a loaded 2-core host; with the queue but no writes, not.
+  // thread).
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 #endif
   absl::Time next_prune = absl::Now();
+  const size_t batch_size = std::max<size_t>(1, options_.batch_size);
   while (true) {
-    std::vector<Decision> batch;
     bool stop = false;
-    bool new_tenant = false;
     {
       absl::MutexLock lock(&mu_);
       // Wake for a full batch, a stop, or the flush interval (a partial batch).
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || queue_.size() >= options_.batch_size;
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.flush_interval);
-      size_t n = std::min(queue_.size(), std::max<size_t>(1, options_.batch_size));
-      batch.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        new_tenant |= tenants_.insert(queue_.front().tenant).second;
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      if (!stopping_ && queue_.size() < batch_size) {
+        wake_.WaitWithTimeout(&mu_, options_.flush_interval);
       }
-      stop = stopping_ && queue_.empty();
+      // O(1) under the lock: the request threads get back an empty vector with the
+      // capacity of the last batches, so their push_back does not allocate.
+      taken_.swap(queue_);
+      stop = stopping_;
     }
-    if (!batch.empty()) WriteBatch(std::move(batch));
+    bool new_tenant = false;
+    for (const Decision& d : taken_) {
+      if (tenants_.count(d.tenant) == 0) {
+        tenants_.insert(d.tenant);
+        new_tenant = true;
+      }
+    }
+    for (size_t begin = 0; begin < taken_.size(); begin += batch_size) {
+      WriteBatch(begin, std::min(taken_.size(), begin + batch_size));
+    }
+    taken_.clear();  // Frees the decisions' strings here, not on a request thread.
     absl::Time now = absl::Now();
     // A tenant seen for the first time is pruned right away, then every prune_interval.
     if (options_.retention > absl::ZeroDuration() && (now >= next_prune || new_tenant)) {
       Prune(now);
       next_prune = now + options_.prune_interval;
     }
-    if (stop) return;
+    if (stop) {
+      absl::MutexLock lock(&mu_);
+      if (queue_.empty()) return;  // else: one more round for what raced the stop
+    }
   }
 }
 
-void DecisionLogger::WriteBatch(std::vector<Decision> batch) {
+void DecisionLogger::WriteBatch(size_t begin, size_t end) {
   const std::set<std::string>& masked = options_.masked_fields;
-  if (!masked.empty()) {
-    for (Decision& d : batch) {
-      if (masked.count("caller")) d.caller = Mask(options_.mask_salt, d.caller);
-      if (masked.count("deal_id")) d.deal_id = Mask(options_.mask_salt, d.deal_id);
-      if (masked.count("input_hash")) d.input_hash = Mask(options_.mask_salt, d.input_hash);
-    }
+  const bool mask_caller = masked.count("caller") > 0;
+  const bool mask_deal = masked.count("deal_id") > 0;
+  const bool mask_input = masked.count("input_hash") > 0;
+  std::vector<Decision> batch;
+  batch.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {
+    Decision& d = taken_[i];
+    if (d.input_hash.empty() && d.input != nullptr) d.input_hash = InputHash(*d.input);
+    d.input.reset();
+    if (mask_caller) d.caller = Mask(options_.mask_salt, d.caller);
+    if (mask_deal) d.deal_id = Mask(options_.mask_salt, d.deal_id);
+    if (mask_input) d.input_hash = Mask(options_.mask_salt, d.input_hash);
+    batch.push_back(std::move(d));
   }
   absl::Status s = store_->WriteDecisions(batch);
   if (s.ok()) {
@@ -130,12 +158,7 @@ void DecisionLogger::WriteBatch(std::vector<Decision> batch) {
 }
 
 void DecisionLogger::Prune(absl::Time now) {
-  std::set<std::string> tenants;
-  {
-    absl::MutexLock lock(&mu_);
-    tenants = tenants_;
-  }
-  for (const std::string& t : tenants) {
+  for (const std::string& t : tenants_) {
     absl::StatusOr<int64_t> n = store_->PruneDecisions(t, now - options_.retention);
     if (!n.ok()) {
       absl::MutexLock lock(&mu_);

@@ -1,8 +1,13 @@
-// DecisionLogger: writes the decision log off the request path. Log() masks nothing and
-// never blocks: it appends to a bounded queue (or counts the decision as dropped when
-// the queue is full, so a slow or unreachable database can never slow an answer). A
-// background thread takes up to batch_size decisions at a time, masks the configured
-// sensitive fields and writes the batch in one transaction per tenant; every
+// DecisionLogger: writes the decision log off the request path. Log() masks nothing,
+// hashes nothing and never blocks: it appends to a bounded queue (or counts the decision
+// as dropped when the queue is full, so a slow or unreachable database can never slow an
+// answer). The queue is double-buffered: the background thread takes everything queued
+// by swapping two vectors under the lock (O(1), no element is copied or freed while the
+// lock is held, so a request thread never waits behind a preempted low-priority writer)
+// and hands back an emptied vector whose capacity the next Log() calls reuse (no
+// allocation on the request path once warm). Outside the lock the writer computes
+// deferred input hashes (Decision::input), masks the configured sensitive fields and
+// writes batches of batch_size in one transaction per tenant; every
 // prune_interval it deletes decisions older than `retention` for the tenants it has
 // seen. A batch the store rejects is counted in write_errors() and not retried (the
 // log is best-effort by design; the counters say how much is missing).
@@ -19,7 +24,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <set>
 #include <string>
 #include <thread>
@@ -75,19 +79,24 @@ class DecisionLogger {
 
  private:
   void Run();
-  void WriteBatch(std::vector<Decision> batch);
+  // Writes taken_[begin, end) (hashing and masking in place).
+  void WriteBatch(size_t begin, size_t end);
   void Prune(absl::Time now);
 
   Store* const store_;
   const DecisionLoggerOptions options_;
 
   mutable absl::Mutex mu_;
-  std::deque<Decision> queue_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar wake_;  // Log() -> writer: a full batch is queued.
+  std::vector<Decision> queue_ ABSL_GUARDED_BY(mu_);
+  // The writer's buffer (swapped with queue_), and the tenants it has seen (for Prune);
+  // touched only by the writer thread.
+  std::vector<Decision> taken_;
+  std::set<std::string> tenants_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Decisions accepted / finished (written or failed), for Flush.
   int64_t enqueued_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t finished_ ABSL_GUARDED_BY(mu_) = 0;
-  std::set<std::string> tenants_ ABSL_GUARDED_BY(mu_);
   std::string last_error_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<int64_t> dropped_{0};

@@ -2,6 +2,10 @@
 // dropped counter, flush on destruction and retention.
 #include "sidecar/store/decision_logger.h"
 
+#include <memory>
+#include <thread>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -88,6 +92,71 @@ TEST_F(DecisionLoggerTest, RetentionDeletesOldDecisions) {
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ((*got)[0].decision_id, "dec-2");
+}
+
+TEST_F(DecisionLoggerTest, TheWriterHashesADeferredInputAndMasksTheHash) {
+  // Any message works as an input; a CompactResult keeps the test inside the store.
+  auto input = std::make_shared<CompactResult>();
+  input->set_deal_id("opp-1");
+  input->set_amount(1234.5);
+  const std::string expected = InputHash(*input);
+  EXPECT_EQ(expected.rfind("sha256:", 0), 0u);
+  EXPECT_EQ(expected, InputHash(*input));  // deterministic
+  DecisionLoggerOptions o;
+  o.flush_interval = absl::Milliseconds(10);
+  {
+    DecisionLogger logger(store_.get(), o);
+    Decision d = Make(1);
+    d.input_hash.clear();
+    d.input = input;
+    ASSERT_TRUE(logger.Log(std::move(d)));
+    Decision given = Make(2);  // an explicit hash is kept as given
+    given.input = input;
+    ASSERT_TRUE(logger.Log(std::move(given)));
+    ASSERT_TRUE(logger.Flush(absl::Seconds(5)).ok());
+  }
+  absl::StatusOr<std::vector<Decision>> got = store_->ListDecisions("acme", "", 10);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  for (const Decision& d : *got) {
+    EXPECT_EQ(d.input_hash, d.decision_id == "dec-1" ? expected : "sha256:00") << d.decision_id;
+    EXPECT_EQ(d.input, nullptr);
+  }
+
+  o.masked_fields = {"input_hash"};
+  {
+    DecisionLogger logger(store_.get(), o);
+    Decision d = Make(3);
+    d.input_hash.clear();
+    d.input = input;
+    ASSERT_TRUE(logger.Log(std::move(d)));
+  }
+  got = store_->ListDecisions("acme", "opp-3", 10);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].input_hash, DecisionLogger::Mask("", expected));
+}
+
+TEST_F(DecisionLoggerTest, ManyThreadsLoggingAtOnceLoseNothingBelowCapacity) {
+  DecisionLoggerOptions o;
+  o.batch_size = 50;
+  o.queue_capacity = 100000;
+  DecisionLogger logger(store_.get(), o);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&logger, t] {
+      for (int i = 0; i < 500; ++i) {
+        Decision d = Make(i);
+        d.decision_id = absl::StrCat("t", t, "-", i);
+        EXPECT_TRUE(logger.Log(std::move(d)));
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  ASSERT_TRUE(logger.Flush(absl::Seconds(20)).ok());
+  EXPECT_EQ(logger.written(), 4000);
+  EXPECT_EQ(logger.dropped(), 0);
+  EXPECT_EQ(store_->ListDecisions("acme", "", 10000)->size(), 4000u);
 }
 
 TEST(DecisionLoggerConfig, UnknownMaskedFieldsAreRejected) {

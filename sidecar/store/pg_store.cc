@@ -269,6 +269,16 @@ class PgStore : public Store {
     return std::move(revs[0]);
   }
 
+  absl::StatusOr<std::vector<Revision>> ListPublished(absl::string_view tenant) override {
+    std::vector<Revision> revs;
+    DC_RETURN_IF_ERROR(Tx(tenant, "list published", [&]() -> absl::Status {
+      DC_ASSIGN_OR_RETURN(revs, QueryRevisions(tenant, "", 0, /*published_only=*/true,
+                                               /*any_name=*/true));
+      return absl::OkStatus();
+    }));
+    return revs;
+  }
+
   absl::StatusOr<std::vector<Revision>> ListRevisions(absl::string_view tenant,
                                                       absl::string_view name) override {
     std::vector<Revision> revs;
@@ -731,14 +741,16 @@ class PgStore : public Store {
 
   absl::StatusOr<std::vector<Revision>> QueryRevisions(absl::string_view tenant,
                                                        absl::string_view name, int64_t revision,
-                                                       bool published_only = false)
+                                                       bool published_only = false,
+                                                       bool any_name = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // any_name: every name of the tenant ($2 is then ''). COLLATE "C": byte order, as
+    // on SQLite.
     std::string sql = absl::StrCat(
         "SELECT tenant, name, revision, content_hash, yaml, author, message, ",
-        MicrosOf("created_at"),
-        ", state FROM playbook_revisions WHERE tenant = $1 AND name = $2 AND ($3 = 0 OR "
-        "revision = $3) ",
-        published_only ? "AND state = 'published' " : "", "ORDER BY revision");
+        MicrosOf("created_at"), ", state FROM playbook_revisions WHERE tenant = $1 AND ",
+        any_name ? "($2 = '' OR name = $2) " : "name = $2 ", "AND ($3 = 0 OR revision = $3) ",
+        published_only ? "AND state = 'published' " : "", "ORDER BY name COLLATE \"C\", revision");
     DC_ASSIGN_OR_RETURN(Result r,
                         Query("read revisions", sql,
                               {std::string(tenant), std::string(name), absl::StrCat(revision)}));

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -32,7 +33,17 @@ absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 class Stmt {
  public:
   Stmt() = default;
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  // Borrows a cached statement: reset (and its bindings cleared) on destruction instead
+  // of finalized, so it holds no read transaction open between uses.
+  explicit Stmt(sqlite3_stmt* cached) : stmt_(cached), owned_(false) {}
+  ~Stmt() {
+    if (owned_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
   sqlite3_stmt** out() { return &stmt_; }
@@ -61,13 +72,18 @@ class Stmt {
 
  private:
   sqlite3_stmt* stmt_ = nullptr;
+  bool owned_ = true;
 };
 
 class SqliteStore : public Store {
  public:
   SqliteStore(const StoreOptions& options, std::string path)
       : options_(options), path_(std::move(path)) {}
-  ~SqliteStore() override { sqlite3_close_v2(db_); }
+  ~SqliteStore() override {
+    absl::MutexLock lock(&mu_);
+    for (auto& [sql, stmt] : cached_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
 
   absl::Status Init() {
     absl::MutexLock lock(&mu_);
@@ -235,6 +251,12 @@ class SqliteStore : public Store {
     return std::move(revs[0]);
   }
 
+  absl::StatusOr<std::vector<Revision>> ListPublished(absl::string_view tenant) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    absl::MutexLock lock(&mu_);
+    return QueryRevisions(tenant, "", "AND state = 'published'", 0, /*any_name=*/true);
+  }
+
   absl::StatusOr<std::vector<Revision>> ListRevisions(absl::string_view tenant,
                                                       absl::string_view name) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
@@ -396,12 +418,12 @@ class SqliteStore : public Store {
     for (const Decision& d : decisions) DC_RETURN_IF_ERROR(ValidateTenant(d.tenant));
     absl::MutexLock lock(&mu_);
     return Transaction("write decisions", [&]() -> absl::Status {
-      Stmt ins;
-      DC_RETURN_IF_ERROR(
-          Prepare("INSERT OR REPLACE INTO decisions (tenant, decision_id, at_us, caller, deal_id, "
-                  "playbook, revision, fired_rule_ids, input_hash, latency_us) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                  &ins));
+      DC_ASSIGN_OR_RETURN(
+          sqlite3_stmt * cached,
+          Cached("INSERT OR REPLACE INTO decisions (tenant, decision_id, at_us, caller, deal_id, "
+                 "playbook, revision, fired_rule_ids, input_hash, latency_us) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+      Stmt ins(cached);
       for (const Decision& d : decisions) {
         sqlite3_reset(ins.get());
         ins.Bind(1, d.tenant);
@@ -524,6 +546,19 @@ class SqliteStore : public Store {
     return rc == SQLITE_OK ? absl::OkStatus() : Error(what, rc);
   }
 
+  // A statement prepared once per connection and reused (the decision writer's insert,
+  // the watch poll's counter read run several times a second): parsed and planned
+  // once. `sql` must be a string literal (the cache is keyed by its address).
+  absl::StatusOr<sqlite3_stmt*> Cached(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = cached_.find(sql);
+    if (it != cached_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return Error("prepare", rc);
+    cached_.emplace(sql, stmt);
+    return stmt;
+  }
+
   absl::Status Prepare(const char* sql, Stmt* st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     int rc = sqlite3_prepare_v2(db_, sql, -1, st->out(), nullptr);
     return rc == SQLITE_OK ? absl::OkStatus() : Error("prepare", rc);
@@ -617,12 +652,13 @@ class SqliteStore : public Store {
   absl::StatusOr<std::vector<Revision>> QueryRevisions(absl::string_view tenant,
                                                        absl::string_view name,
                                                        absl::string_view extra,
-                                                       int64_t revision = 0)
+                                                       int64_t revision = 0, bool any_name = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // any_name: every name of the tenant (?2 is then "" and matches through the OR).
     std::string sql = absl::StrCat(
         "SELECT tenant, name, revision, content_hash, yaml, author, message, created_at_us, "
-        "state FROM playbook_revisions WHERE tenant = ?1 AND name = ?2 ",
-        extra, " ORDER BY revision");
+        "state FROM playbook_revisions WHERE tenant = ?1 AND ",
+        any_name ? "(?2 = '' OR name = ?2) " : "name = ?2 ", extra, " ORDER BY name, revision");
     Stmt q;
     DC_RETURN_IF_ERROR(Prepare(sql.c_str(), &q));
     q.Bind(1, tenant);
@@ -767,8 +803,9 @@ class SqliteStore : public Store {
 
   absl::StatusOr<int64_t> ChangeCounterLocked(absl::string_view tenant)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    Stmt q;
-    DC_RETURN_IF_ERROR(Prepare("SELECT counter FROM store_changes WHERE tenant = ?1", &q));
+    DC_ASSIGN_OR_RETURN(sqlite3_stmt * cached,
+                        Cached("SELECT counter FROM store_changes WHERE tenant = ?1"));
+    Stmt q(cached);
     q.Bind(1, tenant);
     int rc = sqlite3_step(q.get());
     if (rc == SQLITE_ROW) return q.Int(0);
@@ -780,6 +817,7 @@ class SqliteStore : public Store {
   const std::string path_;
   absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::map<const char*, sqlite3_stmt*> cached_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

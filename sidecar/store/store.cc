@@ -1,5 +1,7 @@
 #include "sidecar/store/store.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <openssl/sha.h>
 
 #include "absl/strings/escaping.h"
@@ -89,6 +91,17 @@ std::string ContentHash(absl::string_view content) {
   SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), digest);
   return absl::StrCat("sha256:", absl::BytesToHexString(absl::string_view(
                                      reinterpret_cast<char*>(digest), sizeof(digest))));
+}
+
+std::string InputHash(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return ContentHash(bytes);
 }
 
 std::vector<std::string> DescribeChanges(const CompactResult& before, const CompactResult& after) {

@@ -137,6 +137,10 @@ struct Decision {
   std::vector<std::string> fired_rule_ids;
   std::string input_hash;
   absl::Duration latency;
+  // Not stored. When set and input_hash is empty, DecisionLogger fills input_hash with
+  // InputHash(*input) on its writer thread, so the request thread neither serializes
+  // nor hashes the input.
+  std::shared_ptr<const google::protobuf::Message> input;
 };
 
 struct StoreStatus {
@@ -174,6 +178,9 @@ class Store {
   // The published revision, or NotFound.
   virtual absl::StatusOr<Revision> GetPublished(absl::string_view tenant,
                                                 absl::string_view name) = 0;
+  // The published revision of every playbook name of `tenant` (names published only
+  // through the store included), in name order (byte order); empty when none is.
+  virtual absl::StatusOr<std::vector<Revision>> ListPublished(absl::string_view tenant) = 0;
   // Every revision of (tenant, name), oldest first.
   virtual absl::StatusOr<std::vector<Revision>> ListRevisions(absl::string_view tenant,
                                                               absl::string_view name) = 0;
@@ -235,6 +242,8 @@ std::optional<int64_t> CurrentRevisionOf(const absl::Status& status);
 
 // "sha256:<hex>".
 std::string ContentHash(absl::string_view content);
+// ContentHash of `message`'s deterministic serialization (a decision's input hash).
+std::string InputHash(const google::protobuf::Message& message);
 
 // The `changes` lines of a DealDiff between two results of the same deal.
 std::vector<std::string> DescribeChanges(const CompactResult& before, const CompactResult& after);

@@ -1,6 +1,7 @@
 // Faults and operations: SQLite in a read-only directory or on a corrupt file (Open
-// fails naming the file), backup and restore of a SQLite database, row-level security
-// checked as the app role with raw SQL, and a PostgreSQL restart in the middle of use.
+// fails naming the file), backup and restore of a SQLite and of a PostgreSQL database
+// (pg_dump / pg_restore), row-level security checked as the app role with raw SQL, and a
+// PostgreSQL restart in the middle of use.
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -132,6 +133,84 @@ TEST(SqliteBackup, TheSqlite3CliBackupRestores) {
   absl::StatusOr<Revision> r = (*back)->GetRevision("acme", "journey", 1);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->yaml, "cli");
+}
+
+// docs/store.md "Backup and restore" for PostgreSQL, as an operator runs it: pg_dump
+// (custom format, as the owner) of a live database the app role wrote, pg_restore into
+// an empty database, then the store as the app role reads everything back, with the
+// row-level security (and the app role's grants) restored too.
+TEST(PostgresBackup, APgDumpRestoresIntoAnEmptyDatabaseAndReadsBack) {
+  if (system("command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "no pg_dump / pg_restore";
+  }
+  absl::StatusOr<std::unique_ptr<testing::PgTestDatabase>> db = testing::PgTestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  {
+    absl::StatusOr<std::unique_ptr<Store>> s =
+        Open(testing::PostgresOptions((*db)->app_conninfo()));
+    ASSERT_TRUE(s.ok()) << s.status();
+    ASSERT_TRUE((*s)->CreateRevision("acme", "journey", "name: journey\n", "ann", "m").ok());
+    PublishRequest req;
+    req.tenant = "acme";
+    req.name = "journey";
+    req.revision = 1;
+    req.actor = "ann";
+    ASSERT_TRUE((*s)->Publish(req).ok());
+    CompactResult r;
+    r.set_deal_id("d1");
+    r.set_evidence_phase("prove");
+    ASSERT_TRUE((*s)->WriteSnapshot("acme", "nightly", {r}).ok());
+    Decision d;
+    d.tenant = "acme";
+    d.decision_id = "dec-1";
+    d.at = absl::Now();
+    d.deal_id = "d1";
+    d.playbook = "journey";
+    d.revision = 1;
+    d.input_hash = "sha256:00";
+    ASSERT_TRUE((*s)->WriteDecisions({d}).ok());
+  }
+  TempDir dir;
+  const std::string dump = dir.path() + "/dealcoach.dump";
+  // The dbname keyword comes last in the admin string: a suffix names the new database.
+  const std::string restored_db = (*db)->name() + "_restored";
+  const std::string restored_admin = (*db)->admin_conninfo() + "_restored";
+  ASSERT_TRUE((*db)->AdminExec("DROP DATABASE IF EXISTS " + restored_db + " WITH (FORCE)").ok());
+  ASSERT_TRUE((*db)->AdminExec("CREATE DATABASE " + restored_db).ok());
+  std::string cmd = absl::StrCat("pg_dump --format=custom --dbname='", (*db)->admin_conninfo(),
+                                 "' -f '", dump, "'");
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  cmd = absl::StrCat("pg_restore --exit-on-error --dbname='", restored_admin, "' '", dump, "'");
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  {
+    // The later user= wins in a libpq keyword string.
+    absl::StatusOr<std::unique_ptr<Store>> back =
+        Open(testing::PostgresOptions(restored_admin + " user=dealcoach_store_app"));
+    ASSERT_TRUE(back.ok()) << back.status();
+    absl::StatusOr<Revision> pub = (*back)->GetPublished("acme", "journey");
+    ASSERT_TRUE(pub.ok()) << pub.status();
+    EXPECT_EQ(pub->yaml, "name: journey\n");
+    EXPECT_EQ(pub->content_hash, ContentHash("name: journey\n"));
+    EXPECT_EQ((*back)->ListAudit("acme", "journey", 10)->size(), 1u);
+    std::vector<std::string> phases;
+    ASSERT_TRUE(
+        (*back)
+            ->ReadSnapshot("acme", "nightly",
+                           [&](const CompactResult& c) { phases.push_back(c.evidence_phase()); })
+            .ok());
+    EXPECT_EQ(phases, std::vector<std::string>{"prove"});
+    ASSERT_EQ((*back)->ListDecisions("acme", "", 10)->size(), 1u);
+    EXPECT_EQ(*(*back)->ChangeCounter("acme"), 1);
+    absl::StatusOr<StoreStatus> st = (*back)->Status();
+    ASSERT_TRUE(st.ok()) << st.status();
+    EXPECT_EQ(st->schema_version, st->latest_version);
+    // Row-level security came back with the tables: another tenant sees nothing.
+    EXPECT_TRUE((*back)->ListPublished("other")->empty());
+    // And the restored store takes writes (sequences restored past the old ids).
+    ASSERT_TRUE((*back)->CreateRevision("acme", "journey", "v2", "ann", "after restore").ok());
+    EXPECT_EQ((*back)->ListRevisions("acme", "journey")->size(), 2u);
+  }
+  EXPECT_TRUE((*db)->AdminExec("DROP DATABASE IF EXISTS " + restored_db + " WITH (FORCE)").ok());
 }
 
 // Raw SQL as the app role: the policies, not the store's WHERE clauses, isolate tenants.

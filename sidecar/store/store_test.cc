@@ -236,6 +236,38 @@ TYPED_TEST(StoreTest, RevisionsAreNumberedAndPublishArchivesThePrevious) {
   EXPECT_EQ(this->store_->GetPublished("acme", "journey")->revision, 1);
 }
 
+TYPED_TEST(StoreTest, ListPublishedHasThePublishedRevisionOfEveryNameInNameOrder) {
+  Store* s = this->store_.get();
+  absl::StatusOr<std::vector<Revision>> none = s->ListPublished("acme");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  // "zeta": two revisions, the second published; "Alpha" and "beta": one each; "draft-only"
+  // never published. Byte order puts "Alpha" before "beta" on both backends.
+  this->MustCreate("acme", "zeta", "z1");
+  this->MustCreate("acme", "zeta", "z2");
+  this->MustCreate("acme", "beta", "b1");
+  this->MustCreate("acme", "Alpha", "a1");
+  this->MustCreate("acme", "draft-only", "d1");
+  ASSERT_TRUE(this->PublishRev("acme", "zeta", 1, 0).ok());
+  ASSERT_TRUE(this->PublishRev("acme", "zeta", 2, 1).ok());
+  ASSERT_TRUE(this->PublishRev("acme", "beta", 1, 0).ok());
+  ASSERT_TRUE(this->PublishRev("acme", "Alpha", 1, 0).ok());
+  absl::StatusOr<std::vector<Revision>> got = s->ListPublished("acme");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[0].name, "Alpha");
+  EXPECT_EQ((*got)[1].name, "beta");
+  EXPECT_EQ((*got)[2].name, "zeta");
+  EXPECT_EQ((*got)[2].revision, 2);
+  EXPECT_EQ((*got)[2].yaml, "z2");
+  EXPECT_EQ((*got)[2].content_hash, ContentHash("z2"));
+  for (const Revision& r : *got) {
+    EXPECT_EQ(r.state, RevisionState::kPublished) << r.name;
+    EXPECT_EQ(r.tenant, "acme");
+  }
+  EXPECT_EQ(s->ListPublished("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TYPED_TEST(StoreTest, PublishWithAStaleExpectationIsAbortedWithTheCurrentRevision) {
   this->MustCreate("acme", "journey", "a");
   this->MustCreate("acme", "journey", "b");
@@ -473,6 +505,7 @@ TYPED_TEST(StoreTest, ATenantCannotReachAnotherTenantsRowsThroughAnyCall) {
   EXPECT_EQ(s->GetRevision(b, "journey", 1).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(s->GetPublished(b, "journey").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(s->ListRevisions(b, "journey")->empty());
+  EXPECT_TRUE(s->ListPublished(b)->empty());
   EXPECT_TRUE(s->ListAudit(b, "", 100)->empty());
   EXPECT_TRUE(s->ListSnapshots(b)->empty());
   EXPECT_EQ(s->ReadSnapshot(b, "snap", [](const CompactResult&) {}).code(),
@@ -491,6 +524,8 @@ TYPED_TEST(StoreTest, ATenantCannotReachAnotherTenantsRowsThroughAnyCall) {
   ASSERT_TRUE(this->PublishRev(b, "journey", 1, 0).ok());
   EXPECT_EQ(s->GetPublished("tenant-a", "journey")->yaml, "secret: a");
   EXPECT_EQ(s->GetPublished(b, "journey")->yaml, "secret: b");
+  ASSERT_EQ(s->ListPublished(b)->size(), 1u);
+  EXPECT_EQ(s->ListPublished(b)->front().yaml, "secret: b");
   EXPECT_EQ(s->ListSnapshots("tenant-a")->size(), 1u);
   EXPECT_EQ(s->ListDecisions("tenant-a", "", 10)->size(), 1u);
   EXPECT_EQ(s->ListAudit("tenant-a", "", 10)->size(), 1u);

@@ -113,6 +113,139 @@ class StoreWiringTest : public ::testing::Test {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
+// The shipped playbook under another metadata.name (a playbook no file declares).
+std::string PlaybookNamed(const std::string& name, int version) {
+  return absl::StrReplaceAll(PlaybookVersion(version), {{"\n  name: customer-journey\n",
+                                                         absl::StrCat("\n  name: ", name, "\n")}});
+}
+
+// Records `yaml` as the next revision of `name` and publishes it over `expected`.
+int64_t PublishNamed(store::Store* st, const std::string& name, const std::string& yaml,
+                     int64_t expected) {
+  auto created = st->CreateRevision("default", name, yaml, "test", "a store-only playbook");
+  EXPECT_TRUE(created.ok()) << created.status();
+  if (!created.ok()) return 0;
+  store::PublishRequest req;
+  req.tenant = "default";
+  req.name = name;
+  req.revision = created->revision;
+  req.expected_current = expected;
+  req.actor = "test";
+  auto done = st->Publish(req);
+  EXPECT_TRUE(done.ok()) << done.status();
+  return created->revision;
+}
+
+TEST_F(StoreWiringTest, ANameNoFileDeclaresIsServedFromTheStoreWithLastGood) {
+  Start();
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  auto active_named = [this](const std::string& name, v1::GetActivePlaybookResponse* resp) {
+    auto stub = v1::PlaybookService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    v1::GetActivePlaybookRequest req;
+    req.set_name(name);
+    return stub->GetActivePlaybook(&ctx, req, resp);
+  };
+  auto wait_named = [&](const std::string& name, int64_t revision) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    v1::GetActivePlaybookResponse resp;
+    while (absl::Now() < deadline) {
+      resp.Clear();
+      if (active_named(name, &resp).ok() && resp.store_revision() == revision) break;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return resp;
+  };
+  auto status_of = [this](const std::string& file) {
+    const v1::GetStatusResponse status = Status();
+    for (const v1::PlaybookStatus& p : status.playbooks()) {
+      if (p.file() == file) return p;
+    }
+    return v1::PlaybookStatus();
+  };
+
+  // Unknown before the publish.
+  v1::GetActivePlaybookResponse resp;
+  EXPECT_EQ(active_named("forecast-journey", &resp).error_code(), grpc::NOT_FOUND);
+  ASSERT_EQ(
+      PublishNamed(sidecar_->store(), "forecast-journey", PlaybookNamed("forecast-journey", 3), 0),
+      1);
+  resp = wait_named("forecast-journey", 1);
+  EXPECT_EQ(resp.store_revision(), 1);
+  EXPECT_EQ(resp.source(), "store");
+  EXPECT_EQ(resp.playbook().name(), "forecast-journey");
+  EXPECT_EQ(resp.playbook().version(), 3);
+  // The file's playbook is still the default, and answers name the new one on request.
+  EXPECT_EQ(Active().playbook().name(), "customer-journey");
+  {
+    auto coaching = v1::CoachingService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(kDeal);
+    req.set_playbook("forecast-journey");
+    v1::GetDealGuidanceResponse g;
+    grpc::Status st = coaching->GetDealGuidance(&ctx, req, &g);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(g.guidance().playbook().name(), "forecast-journey");
+    EXPECT_EQ(g.guidance().playbook().version(), 3);
+  }
+  v1::PlaybookStatus entry = status_of("store:forecast-journey");
+  EXPECT_EQ(entry.source(), "store");
+  EXPECT_EQ(entry.store_revision(), 1);
+  EXPECT_TRUE(entry.last_reload_ok());
+  EXPECT_FALSE(entry.is_default());
+
+  // A restart serves it from the start (no notification needed).
+  sidecar_.reset();
+  Start();
+  resp.Clear();
+  ASSERT_TRUE(active_named("forecast-journey", &resp).ok());
+  EXPECT_EQ(resp.store_revision(), 1);
+
+  // A broken revision of it is rejected; the last good keeps serving.
+  ASSERT_EQ(
+      PublishNamed(sidecar_->store(), "forecast-journey", "apiVersion: dealcoach/v1\nkind: [\n", 1),
+      2);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (status_of("store:forecast-journey").last_reload_ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  entry = status_of("store:forecast-journey");
+  EXPECT_FALSE(entry.last_reload_ok());
+  ASSERT_GT(entry.last_reload_diagnostics_size(), 0);
+  EXPECT_EQ(entry.last_reload_diagnostics(0).file(), "store:forecast-journey@2");
+  EXPECT_EQ(entry.store_revision(), 1);
+  resp.Clear();
+  ASSERT_TRUE(active_named("forecast-journey", &resp).ok());
+  EXPECT_EQ(resp.store_revision(), 1);
+  EXPECT_EQ(resp.playbook().version(), 3);
+
+  // A new name whose only revision is broken is known but not valid (not "unknown").
+  ASSERT_EQ(PublishNamed(sidecar_->store(), "never-valid", "metadata: {name: never-valid\n", 0), 1);
+  const absl::Time deadline2 = absl::Now() + absl::Seconds(5);
+  while (status_of("store:never-valid").file().empty() && absl::Now() < deadline2) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  entry = status_of("store:never-valid");
+  EXPECT_EQ(entry.file(), "store:never-valid");
+  EXPECT_FALSE(entry.last_reload_ok());
+  EXPECT_FALSE(entry.has_serving());
+  resp.Clear();
+  ASSERT_TRUE(active_named("never-valid", &resp).ok());
+  EXPECT_FALSE(resp.has_playbook());
+  EXPECT_EQ(resp.source_path(), "store:never-valid");
+  EXPECT_GT(resp.last_reload_diagnostics_size(), 0);
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  v1::GetDealGuidanceRequest req;
+  req.set_opportunity_id(kDeal);
+  req.set_playbook("never-valid");
+  v1::GetDealGuidanceResponse g;
+  grpc::Status st = coaching->GetDealGuidance(&ctx, req, &g);
+  EXPECT_EQ(st.error_code(), grpc::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "never-valid")) << st.error_message();
+}
+
 TEST_F(StoreWiringTest, TheFileSeedsRevisionOneAndARestartRecordsNothingNew) {
   Start();
   ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
