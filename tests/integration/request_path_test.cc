@@ -204,6 +204,31 @@ TEST_F(RequestPathTest, ErrorsAreTheSameFromBothHandlers) {
   unknown_playbook.set_playbook("nope");
   ExpectSame<v1::GetDealGuidanceResponse>(kGuidance, unknown_playbook, true, "unknown playbook");
 
+  // The request limits name where a bad value is (request_limits.cc renders the path
+  // only for an error): a map entry by key, a list element by index.
+  v1::GetDealGuidanceRequest bad_field = [] {
+    v1::GetDealGuidanceRequest r;
+    *r.mutable_opportunity() = LoadSamples().front();
+    (*r.mutable_opportunity()->mutable_fields())["go_live"].mutable_timestamp_value()->set_seconds(
+        -99999999999999);
+    return r;
+  }();
+  ExpectSame<v1::GetDealGuidanceResponse>(kGuidance, bad_field, false, "bad map timestamp");
+  Outcome bf = Call(0, kGuidance, bad_field.SerializeAsString());
+  EXPECT_EQ(bf.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      bf.message.rfind("opportunity.fields[\"go_live\"].value.timestamp_value: not a valid", 0), 0u)
+      << bf.message;
+  v1::GetDealGuidanceRequest long_name;
+  *long_name.mutable_opportunity() = LoadSamples().front();
+  long_name.mutable_opportunity()->add_contacts()->set_name(std::string(70000, 'x'));
+  Outcome ln = Call(0, kGuidance, long_name.SerializeAsString());
+  EXPECT_EQ(ln.code, grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string contact = absl::StrCat(
+      "opportunity.contacts[", long_name.opportunity().contacts_size() - 1, "].name: 70000 bytes");
+  EXPECT_EQ(ln.message.rfind(contact, 0), 0u) << ln.message;
+  ExpectSame<v1::GetDealGuidanceResponse>(kGuidance, long_name, false, "long contact name");
+
   // Bytes that are no GetDealGuidanceRequest: INVALID_ARGUMENT from ParseRequest on both.
   const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";
   Outcome ga = Call(0, kGuidance, garbage);
