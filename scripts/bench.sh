@@ -118,10 +118,13 @@ log "bulk_bench ($bulk_count opportunities)"
 # --- 3. peers side by side on identical data -----------------------------------------
 log "peers ($peer_opps opportunities)"
 "$build/bench/common/gen_opportunities" --count "$peer_opps" --seed 42 >"$work/opps.json"
+# The peers read the opportunities as dealcoach evaluates them: normalised as of the
+# file's "now" (contacts' last_met_at from the activities, `not_recorded` summarised).
 "$build/bench/engine/fired_rules" --opportunities "$work/opps.json" \
+  --normalized-out "$work/opps-normalized.json" \
   --bench-seconds "$peer_seconds" >"$work/fired.json"
 if [ "$have_peers" = 1 ]; then
-  node "$root/bench/peers/run.js" --opportunities "$work/opps.json" --fired "$work/fired.json" \
+  node "$root/bench/peers/run.js" --opportunities "$work/opps-normalized.json" --fired "$work/fired.json" \
     --seconds "$peer_seconds" --out "$work/peers.json"
 fi
 # The second shipped playbook: its own CEL conditions in the CEL peers (rules.js has no
@@ -130,7 +133,7 @@ meddicc=$root/config/playbooks/meddicc.yaml
 "$build/bench/engine/fired_rules" --opportunities "$work/opps.json" --playbook "$meddicc" \
   --bench-seconds "$peer_seconds" >"$work/fired-meddicc.json"
 if [ "$have_peers" = 1 ]; then
-  node "$root/bench/peers/run.js" --opportunities "$work/opps.json" \
+  node "$root/bench/peers/run.js" --opportunities "$work/opps-normalized.json" \
     --fired "$work/fired-meddicc.json" --playbook "$meddicc" --peers cel-js,bufbuild-cel \
     --seconds "$peer_seconds" --out "$work/peers-meddicc.json"
 fi

@@ -2,6 +2,13 @@
 // as the set of rule ids that fire, for the node peers' equivalence check.
 //
 //   fired_rules --opportunities FILE [--playbook FILE] [--limit N] [--bench-seconds S]
+//               [--normalized-out FILE]
+//
+// Each opportunity is normalised as of the file's "now" (engine::NormalizeOpportunityAsOf,
+// as the sidecar does at ingestion and for a push call): contacts' last_met_at derived
+// from the activities, `not_recorded` summarised. --normalized-out writes those
+// normalised opportunities in the input's shape ({"now", "opportunities"}, proto3 JSON),
+// so the node peers evaluate exactly the data dealcoach evaluates.
 //
 // With --bench-seconds it also times dealcoach on exactly these opportunities, single
 // threaded, the way the peers are timed (warm-up, then passes over the data until S
@@ -27,6 +34,7 @@
 
 int main(int argc, char** argv) {
   std::string opportunities_path;
+  std::string normalized_path;
   std::string playbook_path = DEALCOACH_SOURCE_DIR "/config/playbooks/customer-journey.yaml";
   int limit = 1 << 30;
   double bench_seconds = 0;
@@ -37,6 +45,8 @@ int main(int argc, char** argv) {
     } else if (a == "--playbook") {
       playbook_path = argv[i + 1];
     } else if (a == "--limit" && absl::SimpleAtoi(argv[i + 1], &limit)) {
+    } else if (a == "--normalized-out") {
+      normalized_path = argv[i + 1];
     } else if (a == "--bench-seconds" && absl::SimpleAtod(argv[i + 1], &bench_seconds)) {
     } else {
       opportunities_path.clear();
@@ -72,6 +82,7 @@ int main(int argc, char** argv) {
   dealcoach::engine::EvaluateOptions options;
   options.max_behaviors = 1 << 20;
   nlohmann::json fired = nlohmann::json::object();
+  nlohmann::json normalized = nlohmann::json::array();
   std::vector<dealcoach::v1::Opportunity> all;
   int n = 0;
   for (const nlohmann::json& o : doc.at("opportunities")) {
@@ -82,7 +93,14 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "fired_rules: opportunity %d: %s\n", n, status.ToString().c_str());
       return 1;
     }
-    dealcoach::engine::NormalizeOpportunity(&opp);
+    dealcoach::engine::NormalizeOpportunityAsOf(&opp, now);
+    if (!normalized_path.empty()) {
+      std::string json;
+      google::protobuf::util::JsonPrintOptions print;
+      print.preserve_proto_field_names = true;
+      if (!google::protobuf::util::MessageToJsonString(opp, &json, print).ok()) return 1;
+      normalized.push_back(nlohmann::json::parse(json));
+    }
     std::vector<std::string> ids;
     dealcoach::v1::DealGuidance g = pb.Evaluate(opp, now, options);
     for (const auto& gate : g.gates()) {
@@ -102,6 +120,14 @@ int main(int argc, char** argv) {
     std::sort(ids.begin(), ids.end());
     fired[opp.id()] = ids;
     all.push_back(std::move(opp));
+  }
+  if (!normalized_path.empty()) {
+    std::ofstream norm(normalized_path);
+    norm << nlohmann::json{{"now", doc.at("now")}, {"opportunities", normalized}}.dump();
+    if (!norm) {
+      std::fprintf(stderr, "fired_rules: cannot write %s\n", normalized_path.c_str());
+      return 1;
+    }
   }
   nlohmann::json out = {{"playbook", pb.ref().name()},
                         {"version", pb.ref().version()},

@@ -17,6 +17,17 @@
 // commutative && and || absorb where the other side decides, exactly as dealcoach's
 // three-valued logic does; an error left at the top means "does not hold" here.
 //
+// Not recorded (docs/expression-language.md, "Not recorded at all"): a presence-tracked
+// field of a list element that no element of a non-empty list carries, or a list the
+// connector names in `not_recorded`, reads as unknown in dealcoach, also under has().
+// The preparation computes that set as engine::NormalizeOpportunityAsOf does
+// (notRecorded) and hands it to the condition as the variable `nr`; at compile time
+// every `has(x.f)` over a list element (x not `opp`, f a presence-tracked element field)
+// becomes `(nr.l_f ? x.f == x.f : has(x.f))`: when the field is not recorded no element
+// has it, so `x.f == x.f` is CEL's "no such key" error, which is unknown here as in
+// dealcoach; otherwise has() as written. A not-recorded list is left out of the value,
+// so reading it is the same error.
+//
 // Rule ids are the engine's: "<phase>/<id>" for gate criteria and phase behaviors,
 // "behavior/<id>", "risk/<id>", "checklist/<list>/<id>".
 'use strict';
@@ -32,6 +43,52 @@ const TIMESTAMP_FIELDS = new Set([
   'last_activity_at', 'entered_at', 'from_date', 'to_date', 'changed_at', 'last_met_at', 'at',
 ]);
 const INT64_FIELDS = new Set(['employees']);
+// Presence-tracked fields of each list's element (proto3 `optional` and message fields
+// of dealcoach.v1.Contact, Activity, Artifact, Competitor, StageChange, CloseDateChange).
+const PRESENCE = {
+  contacts: ['title', 'confirmed_pain', 'sentiment', 'last_met_at', 'is_primary'],
+  activities: ['at', 'outcome'],
+  artifacts: ['updated_at', 'customer_validated'],
+  competitors: ['status'],
+  stage_history: ['entered_at'],
+  close_date_history: ['from_date', 'to_date', 'changed_at'],
+};
+// Element field -> its list (the names are unique across lists but for none that a
+// has() in the shipped playbooks reads on two lists).
+const LIST_OF_FIELD = {};
+for (const [l, fs] of Object.entries(PRESENCE)) for (const f of fs) LIST_OF_FIELD[f] ??= l;
+
+// "contacts.confirmed_pain", ... for this proto3-JSON opportunity: the engine's
+// SummarizePresence (sidecar/engine/normalize.cc) plus what the connector sent.
+function notRecorded(opp) {
+  const out = new Set(opp.not_recorded || []);
+  const participants = (opp.activities || []).some((a) => (a.participant_ids || []).length > 0);
+  for (const [l, fs] of Object.entries(PRESENCE)) {
+    const xs = opp[l] || [];
+    if (xs.length === 0) continue;
+    for (const f of fs) {
+      let carried = xs.some((e) => e[f] !== undefined && e[f] !== null);
+      if (l === 'contacts' && f === 'last_met_at' && participants) carried = true;
+      if (!carried) out.add(`${l}.${f}`);
+    }
+  }
+  return out;
+}
+
+// The `nr` variable: one bool per presence-tracked element field.
+function nrValue(set) {
+  const nr = {};
+  for (const [l, fs] of Object.entries(PRESENCE)) for (const f of fs) nr[`${l}_${f}`] = set.has(`${l}.${f}`);
+  return nr;
+}
+
+// has(x.f) over a list element -> (nr.l_f ? x.f == x.f : has(x.f)); see the top.
+function withNotRecorded(when) {
+  return when.replace(/has\(\s*([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*\)/g, (m, x, f) =>
+    x === 'opp' || LIST_OF_FIELD[f] === undefined
+      ? m
+      : `(nr.${LIST_OF_FIELD[f]}_${f} ? ${x}.${f} == ${x}.${f} : ${m})`);
+}
 const LISTS = {
   opp: ['contacts', 'activities', 'artifacts', 'competitors', 'stage_history', 'close_date_history'],
   contacts: ['roles'],
@@ -113,6 +170,7 @@ function celValue(opp, ts) {
     return out;
   };
   const value = convert(opp, LISTS.opp);
+  for (const l of opp.not_recorded || []) if (LISTS.opp.includes(l)) delete value[l];
   const fields = {};
   for (const [k, v] of Object.entries(opp.fields || {})) {
     const kind = Object.keys(v)[0];
@@ -147,11 +205,12 @@ async function celPeers(playbook) {
       version: version('@marcbachmann/cel-js'),
       sync: true,
       make() {
-        return playbook.rules.map((r) => ({ id: r.id, fn: celjs.parse(r.when) }));
+        return playbook.rules.map((r) => ({ id: r.id, fn: celjs.parse(withNotRecorded(r.when)) }));
       },
       input: (opp, nowMs) => ({
         opp: celValue(opp, (s) => new Date(s)),
         now: new Date(nowMs),
+        nr: nrValue(notRecorded(opp)),
       }),
       evaluate(compiled, input) {
         const fired = new Set();
@@ -172,13 +231,17 @@ async function celPeers(playbook) {
       sync: true,
       make() {
         const env = buf.celEnv();
-        return playbook.rules.map((r) => ({ id: r.id, fn: buf.plan(env, buf.parse(r.when)) }));
+        return playbook.rules.map((r) => ({
+          id: r.id,
+          fn: buf.plan(env, buf.parse(withNotRecorded(r.when))),
+        }));
       },
       // Objects as JS Maps: @bufbuild/cel reads a Map 1.5-3x faster than a plain object
       // (measured on single conditions), the favourable input for the peer.
       input: (opp, nowMs) => ({
         opp: asMaps(celValue(opp, (s) => timestampFromMs(Date.parse(s)))),
         now: timestampFromMs(nowMs),
+        nr: asMaps(nrValue(notRecorded(opp))),
       }),
       evaluate(compiled, input) {
         const fired = new Set();
@@ -190,4 +253,4 @@ async function celPeers(playbook) {
   };
 }
 
-module.exports = { loadPlaybookRules, selectFired, celValue, celPeers };
+module.exports = { loadPlaybookRules, selectFired, celValue, celPeers, notRecorded, withNotRecorded };

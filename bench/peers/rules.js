@@ -25,6 +25,41 @@ const secs = (ts) => (ts === undefined || ts === null ? null : Date.parse(ts) / 
 const list = (x) => x || [];
 const hasRole = (c, r) => list(c.roles).includes(r);
 
+// The facts that read a presence-tracked contact field, in dealcoach's three-valued
+// logic over the normalised opportunity (fired_rules --normalized-out): undefined
+// (JRE) / null (ZEN) is "unknown", which neither holds nor fails. A field in
+// `opp.not_recorded` (no contact carries it) reads as unknown even under has()
+// (docs/expression-language.md, "Not recorded at all"); one absent from a single
+// contact is has() = false there, and unknown where the YAML reads it unguarded.
+function contactFacts(opp) {
+  const contacts = list(opp.contacts);
+  const nr = new Set(opp.not_recorded || []);
+  const champ = contacts.filter((c) => hasRole(c, 'champion') || hasRole(c, 'coach'));
+  const eb = contacts.filter((c) => hasRole(c, 'economic_buyer'));
+  const painUnknown = nr.has('contacts.confirmed_pain');
+  const sentimentUnknown = nr.has('contacts.sentiment');
+  const metUnknown = nr.has('contacts.last_met_at');
+  const positive = champ.some((c) => c.sentiment === 'positive');
+  return {
+    // filter(c, has(c.confirmed_pain) && c.confirmed_pain).size()
+    pain_count: painUnknown ? undefined : contacts.filter((c) => c.confirmed_pain === true).length,
+    // exists(c, champ && c.sentiment == "positive"): no guard, so a champion without a
+    // sentiment makes it unknown unless another one is positive.
+    champion_positive: positive ? true
+      : champ.some((c) => c.sentiment === undefined) ? undefined : false,
+    // exists(c, champ && (!has(c.sentiment) || c.sentiment == "positive"))
+    champion_ok: sentimentUnknown && champ.length > 0 ? undefined
+      : champ.some((c) => c.sentiment === undefined || c.sentiment === 'positive'),
+    // exists(champ && !has(sentiment)) && !exists(champ && has(sentiment) && positive)
+    champion_sentiment_missing: sentimentUnknown
+      ? (champ.length > 0 ? undefined : false)
+      : champ.some((c) => c.sentiment === undefined) && !positive,
+    // exists(c, eb && has(c.last_met_at))
+    economic_buyer_met: metUnknown && eb.length > 0 ? undefined
+      : eb.some((c) => c.last_met_at !== undefined),
+  };
+}
+
 function prepareJre(opp, nowMs) {
   const now = nowMs / 1000;
   const contacts = list(opp.contacts);
@@ -40,13 +75,9 @@ function prepareJre(opp, nowMs) {
   return {
     stage: opp.stage,
     contact_count: contacts.length,
-    pain_count: contacts.filter((c) => c.confirmed_pain === true).length,
     has_economic_buyer: eb.length > 0,
-    economic_buyer_met: eb.some((c) => c.last_met_at !== undefined),
     economic_buyer_met_30d: eb.some((c) => c.last_met_at !== undefined && now - secs(c.last_met_at) < 720 * H),
     economic_buyer_negative: eb.some((c) => c.sentiment === 'negative'),
-    champion_positive: contacts.some(
-      (c) => (hasRole(c, 'champion') || hasRole(c, 'coach')) && c.sentiment === 'positive'),
     has_technical_buyer: contacts.some((c) => hasRole(c, 'technical_buyer')),
     has_call_plan: art('call_plan', false),
     has_business_case: art('business_case', false),
@@ -72,6 +103,7 @@ function prepareJre(opp, nowMs) {
     // Unknown (no go-live date) stays undefined: neither before nor after now.
     go_live_passed: goLive === null ? undefined : goLive < now,
     value_realized: f('value_realized', 'bool_value'),
+    ...contactFacts(opp),
   };
 }
 
@@ -105,6 +137,8 @@ function prepareZen(opp, nowMs) {
       to_date: secs(h.to_date),
     })),
     fields,
+    // The contact facts in three-valued logic (contactFacts), null = unknown.
+    derived: Object.fromEntries(Object.entries(contactFacts(opp)).map(([k, v]) => [k, v ?? null])),
   };
 }
 
@@ -123,14 +157,14 @@ const any = (...c) => ({ any: c });
 
 const EB = "'economic_buyer' in #.roles";
 const C = {
-  communityPain: { jre: all(gte('pain_count', 2)), zen: 'count(contacts, #.confirmed_pain == true) >= 2' },
+  communityPain: { jre: all(gte('pain_count', 2)), zen: 'derived.pain_count != null and derived.pain_count >= 2' },
   decisionToChange: { jre: all(is('decision_to_change', true)), zen: 'fields.decision_to_change == true' },
   ebIdentified: { jre: all(is('has_economic_buyer', true)), zen: `some(contacts, ${EB})` },
   championPositive: {
     jre: all(is('champion_positive', true)),
-    zen: "some(contacts, ('champion' in #.roles or 'coach' in #.roles) and #.sentiment == 'positive')",
+    zen: 'derived.champion_positive == true',
   },
-  ebMet: { jre: all(is('economic_buyer_met', true)), zen: `some(contacts, ${EB} and #.last_met_at != null)` },
+  ebMet: { jre: all(is('economic_buyer_met', true)), zen: 'derived.economic_buyer_met == true' },
   bcValidated: {
     jre: all(is('business_case_validated', true)),
     zen: "some(artifacts, #.kind == 'business_case' and #.customer_validated == true)",
@@ -161,8 +195,10 @@ const RULES = [
   // awareness
   { id: 'awareness/community-pain', kind: 'criterion', ...C.communityPain },
   { id: 'awareness/decision-to-change', kind: 'criterion', ...C.decisionToChange },
-  { id: 'awareness/multi-thread', kind: 'behavior', jre: all(lt('pain_count', 2)),
-    zen: 'count(contacts, #.confirmed_pain == true) < 2' },
+  { id: 'awareness/identify-buying-center', kind: 'behavior', jre: all(is('contact_count', 0)),
+    zen: 'len(contacts) == 0' },
+  { id: 'awareness/multi-thread', kind: 'behavior', jre: all(gt('contact_count', 0), lt('pain_count', 2)),
+    zen: 'len(contacts) > 0 and derived.pain_count != null and derived.pain_count < 2' },
   { id: 'awareness/record-decision-to-change', kind: 'behavior', jre: all(is('has_decision_to_change', false)),
     zen: 'fields.decision_to_change == null' },
   { id: 'awareness/test-decision-to-change', kind: 'behavior', jre: all(is('decision_to_change', false)),
@@ -178,7 +214,10 @@ const RULES = [
     jre: all(is('has_decision_criteria', true), isnt('decision_criteria', '')),
     zen: "fields.decision_criteria != null and fields.decision_criteria != ''" },
   { id: 'consideration/find-economic-buyer', kind: 'behavior', ...not(C.ebIdentified) },
-  { id: 'consideration/develop-champion', kind: 'behavior', ...not(C.championPositive) },
+  { id: 'consideration/develop-champion', kind: 'behavior', jre: all(is('champion_ok', false)),
+    zen: 'derived.champion_ok == false' },
+  { id: 'consideration/record-champion-sentiment', kind: 'behavior',
+    jre: all(is('champion_sentiment_missing', true)), zen: 'derived.champion_sentiment_missing == true' },
   { id: 'consideration/capture-decision-criteria', kind: 'behavior',
     jre: any(is('has_decision_criteria', false), is('decision_criteria', '')),
     zen: "fields.decision_criteria == null or fields.decision_criteria == ''" },
@@ -189,7 +228,8 @@ const RULES = [
   { id: 'evaluation/business-case-validated', kind: 'criterion', ...C.bcValidated },
   { id: 'evaluation/technical-validation', kind: 'criterion', jre: all(is('technical_validation', true)),
     zen: 'fields.technical_validation == true' },
-  { id: 'evaluation/meet-economic-buyer', kind: 'behavior', ...not(C.ebMet) },
+  { id: 'evaluation/meet-economic-buyer', kind: 'behavior', jre: all(is('economic_buyer_met', false)),
+    zen: 'derived.economic_buyer_met == false' },
   { id: 'evaluation/validate-business-case', kind: 'behavior', ...not(C.bcValidated) },
   { id: 'evaluation/engage-technical-buyer', kind: 'behavior', jre: all(is('has_technical_buyer', false)),
     zen: "not some(contacts, 'technical_buyer' in #.roles)" },
@@ -232,10 +272,10 @@ const RULES = [
     zen: `last_meeting_at == null or now - last_meeting_at > ${504 * H}` },
   { id: 'risk/close-date-pushed', kind: 'risk', jre: all(gte('close_pushes', 2)),
     zen: 'count(close_date_history, #.to_date > #.from_date) >= 2' },
-  { id: 'risk/single-threaded', kind: 'risk', jre: all(lt('contact_count', 2)), zen: 'len(contacts) < 2' },
+  { id: 'risk/single-threaded', kind: 'risk', jre: all(is('contact_count', 1)), zen: 'len(contacts) == 1' },
   { id: 'risk/no-economic-buyer-late', kind: 'risk',
     jre: all({ fact: 'stage', operator: 'in', value: LATE }, is('economic_buyer_met', false)),
-    zen: `stage in ${zenList(LATE)} and not some(contacts, ${EB} and #.last_met_at != null)` },
+    zen: `stage in ${zenList(LATE)} and derived.economic_buyer_met == false` },
   { id: 'risk/no-mutual-action-plan', kind: 'risk',
     jre: all({ fact: 'stage', operator: 'in', value: DECISION }, is('has_mutual_action_plan', false)),
     zen: `stage in ${zenList(DECISION)} and not some(artifacts, #.kind == 'mutual_action_plan')` },

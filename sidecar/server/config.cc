@@ -230,6 +230,8 @@ const std::vector<SettingInfo>& KnownSettings() {
       {"log_level", "info", "debug | info | warning | error | off"},
       {"log_format", "text", "text | json (one JSON object per line, for log shippers)"},
       {"max_message_bytes", "4194304", "largest accepted request; larger -> RESOURCE_EXHAUSTED"},
+      {"grpc_handlers", "callback",
+       "callback | sync: how GetDealGuidance/GetReviewChecklist are served (same answers)"},
       {"max_behaviors", "3", "behaviors returned when a request sends max_behaviors = 0"},
       {"playbooks.files", "(none)", "playbook files (comma-separated in flags/env)"},
       {"playbooks.default", "(first file)", "default playbook name"},
@@ -358,9 +360,9 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
 
     DC_RETURN_IF_ERROR(
         CheckKeys(root, "",
-                  {"listen", "log_level", "log_format", "max_message_bytes", "max_behaviors",
-                   "playbooks", "reload", "shutdown_grace", "source", "connector", "store",
-                   "admin_http", "tls", "insecure", "http", "pipeline", "auth"},
+                  {"listen", "log_level", "log_format", "max_message_bytes", "grpc_handlers",
+                   "max_behaviors", "playbooks", "reload", "shutdown_grace", "source", "connector",
+                   "store", "admin_http", "tls", "insecure", "http", "pipeline", "auth"},
                   origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["pipeline"], "pipeline", {"snapshot_interval"}, origins));
     DC_RETURN_IF_ERROR(
@@ -417,6 +419,11 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
     c.log_format = *parsed_format;
     DC_RETURN_IF_ERROR(ReadInt(root["max_message_bytes"], "max_message_bytes", origins, 1024,
                                int64_t{1} << 30, &c.max_message_bytes));
+    DC_RETURN_IF_ERROR(
+        ReadString(root["grpc_handlers"], "grpc_handlers", origins, &c.grpc_handlers));
+    if (c.grpc_handlers != "callback" && c.grpc_handlers != "sync") {
+      return origins.Error("grpc_handlers", root["grpc_handlers"], "must be callback or sync");
+    }
     int64_t max_behaviors = c.max_behaviors;
     DC_RETURN_IF_ERROR(
         ReadInt(root["max_behaviors"], "max_behaviors", origins, 1, 50, &max_behaviors));

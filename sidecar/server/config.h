@@ -47,6 +47,10 @@ struct SidecarConfig {
   // Largest request the server accepts; larger ones get RESOURCE_EXHAUSTED.
   // Default: 4 MiB.
   int64_t max_message_bytes = 4 * 1024 * 1024;
+  // How GetDealGuidance and GetReviewChecklist are served: "callback" (gRPC's callback
+  // API, on the thread that read the call) or "sync" (the sync server's worker pool).
+  // Same answers either way; callback has no thread hand-off. Default: callback.
+  std::string grpc_handlers = "callback";
   // Behaviors returned when a request leaves max_behaviors at 0. Default: 3.
   int max_behaviors = 3;
   // Playbook files (absolute, or relative to the working directory after loading).

@@ -13,58 +13,96 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-absl::Status Walk(const Message& message, const std::string& path, const InlineLimits& limits,
-                  int depth) {
+// Where Walk is, as a chain of steps rendered only when an error names it (a valid
+// request, the common case, builds no path strings): "opportunity.contacts[2].name",
+// map entries by key ("opportunity.fields[\"deal_size\"]").
+struct Path {
+  enum Kind { kRoot, kField, kIndex, kKey };
+  const Path* parent = nullptr;
+  Kind kind = kRoot;
+  absl::string_view text;  // the root path, a field name or a map key
+  int index = 0;
+
+  void AppendTo(std::string* out) const {
+    if (parent != nullptr) parent->AppendTo(out);
+    switch (kind) {
+      case kRoot:
+        out->append(text.data(), text.size());
+        break;
+      case kField:
+        absl::StrAppend(out, ".", text);
+        break;
+      case kIndex:
+        absl::StrAppend(out, "[", index, "]");
+        break;
+      case kKey:
+        absl::StrAppend(out, "[\"", EchoValue(text), "\"]");
+        break;
+    }
+  }
+  std::string Render() const {
+    std::string out;
+    AppendTo(&out);
+    return out;
+  }
+};
+
+absl::Status Walk(const Message& message, const Path& path, const InlineLimits& limits, int depth) {
   if (depth > limits.max_depth) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": nested deeper than ", limits.max_depth, " levels"));
+        absl::StrCat(path.Render(), ": nested deeper than ", limits.max_depth, " levels"));
   }
   const Reflection* reflection = message.GetReflection();
-  if (message.GetDescriptor()->full_name() == "google.protobuf.Timestamp") {
+  if (message.GetDescriptor() == google::protobuf::Timestamp::descriptor()) {
     const auto* desc = message.GetDescriptor();
     google::protobuf::Timestamp ts;
     ts.set_seconds(reflection->GetInt64(message, desc->FindFieldByNumber(1)));
     ts.set_nanos(reflection->GetInt32(message, desc->FindFieldByNumber(2)));
-    return ValidateTimestamp(ts, path);
+    if (ValidateTimestamp(ts, "").ok()) return absl::OkStatus();
+    return ValidateTimestamp(ts, path.Render());
   }
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
   for (const FieldDescriptor* field : fields) {
-    const std::string field_path = absl::StrCat(path, ".", field->name());
+    const Path field_path{&path, Path::kField, field->name()};
     if (field->is_repeated()) {
       const int n = reflection->FieldSize(message, field);
       if (n > limits.max_repeated) {
-        return absl::InvalidArgumentError(absl::StrCat(field_path, ": ", n, " entries; at most ",
-                                                       limits.max_repeated, " are accepted"));
+        return absl::InvalidArgumentError(absl::StrCat(field_path.Render(), ": ", n,
+                                                       " entries; at most ", limits.max_repeated,
+                                                       " are accepted"));
       }
       for (int i = 0; i < n; ++i) {
-        const std::string item = absl::StrCat(field_path, "[", i, "]");
+        const Path item{&field_path, Path::kIndex, {}, i};
         if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
           const Message& sub = reflection->GetRepeatedMessage(message, field, i);
-          std::string sub_path = item;
           if (field->is_map()) {
             // Name map entries by key: opportunity.fields["deal_size"].value.
             const FieldDescriptor* key = sub.GetDescriptor()->FindFieldByNumber(1);
             if (key->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-              const std::string k = sub.GetReflection()->GetString(sub, key);
+              std::string scratch;
+              const std::string& k = sub.GetReflection()->GetStringReference(sub, key, &scratch);
               if (k.size() > limits.max_string_bytes) {
                 return absl::InvalidArgumentError(
-                    absl::StrCat(item, ".key: ", k.size(), " bytes; at most ",
+                    absl::StrCat(item.Render(), ".key: ", k.size(), " bytes; at most ",
                                  limits.max_string_bytes, " are accepted"));
               }
-              sub_path = absl::StrCat(field_path, "[\"", EchoValue(k), "\"]");
+              const Path entry{&field_path, Path::kKey, k};
+              absl::Status s = Walk(sub, entry, limits, depth + 1);
+              if (!s.ok()) return s;
+              continue;
             }
           }
-          absl::Status s = Walk(sub, sub_path, limits, depth + 1);
+          absl::Status s = Walk(sub, item, limits, depth + 1);
           if (!s.ok()) return s;
         } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
           std::string scratch;
           const std::string& v =
               reflection->GetRepeatedStringReference(message, field, i, &scratch);
           if (v.size() > limits.max_string_bytes) {
-            return absl::InvalidArgumentError(absl::StrCat(item, ": ", v.size(), " bytes; at most ",
-                                                           limits.max_string_bytes,
-                                                           " are accepted"));
+            return absl::InvalidArgumentError(
+                absl::StrCat(item.Render(), ": ", v.size(), " bytes; at most ",
+                             limits.max_string_bytes, " are accepted"));
           }
         }
       }
@@ -77,7 +115,7 @@ absl::Status Walk(const Message& message, const std::string& path, const InlineL
       std::string scratch;
       const std::string& v = reflection->GetStringReference(message, field, &scratch);
       if (v.size() > limits.max_string_bytes) {
-        return absl::InvalidArgumentError(absl::StrCat(field_path, ": ", v.size(),
+        return absl::InvalidArgumentError(absl::StrCat(field_path.Render(), ": ", v.size(),
                                                        " bytes; at most ", limits.max_string_bytes,
                                                        " are accepted"));
       }
@@ -113,7 +151,8 @@ absl::Status ValidateInlineOpportunity(const google::protobuf::Message& message,
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", total, " bytes; at most ",
                                                    limits.max_total_bytes, " are accepted"));
   }
-  return Walk(message, std::string(path), limits, 0);
+  const Path root{nullptr, Path::kRoot, path};
+  return Walk(message, root, limits, 0);
 }
 
 }  // namespace dealcoach::server

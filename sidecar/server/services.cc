@@ -1,5 +1,6 @@
 #include "sidecar/server/services.h"
 
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
@@ -8,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -31,7 +33,7 @@ google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTimestamp(t); 
 // Checked before expensive work and after every wait, so a caller that gave up is not
 // served (and one whose deadline passed mid-fetch gets DEADLINE_EXCEEDED, not stale
 // success).
-absl::Status CheckCall(grpc::ServerContext* context, absl::string_view stage) {
+absl::Status CheckCall(grpc::ServerContextBase* context, absl::string_view stage) {
   if (context->IsCancelled()) return absl::CancelledError(absl::StrCat("cancelled ", stage));
   if (context->deadline() < std::chrono::system_clock::now()) {
     return absl::DeadlineExceededError(absl::StrCat("deadline exceeded ", stage));
@@ -86,10 +88,13 @@ struct Target {
 };
 
 // Id mode goes through the opportunity source; push mode normalizes a copy of the
-// inline opportunity.
+// inline opportunity. With `would_block` set, an id the cache does not hold is not
+// fetched: *would_block becomes true and the status says so (the callback handler then
+// runs the call again on its pool, where a CRM fetch may block).
 template <typename Request>
-absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContext* context,
-                                     const Request& request, absl::Time now) {
+absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContextBase* context,
+                                     const Request& request, absl::Time now,
+                                     bool* would_block = nullptr) {
   Target t;
   switch (request.target_case()) {
     case Request::kOpportunity: {
@@ -109,7 +114,17 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
         return absl::FailedPreconditionError(
             "opportunity_id: no connector is configured; send the opportunity inline");
       }
-      absl::StatusOr<source::Lookup> lookup = deps.source->Get(id, now);
+      absl::StatusOr<source::Lookup> lookup;
+      if (would_block != nullptr) {
+        std::optional<source::Lookup> cached = deps.source->GetCached(id);
+        if (!cached.has_value()) {
+          *would_block = true;
+          return absl::UnavailableError("opportunity_id: not cached (fetch on the pool)");
+        }
+        lookup = *std::move(cached);
+      } else {
+        lookup = deps.source->Get(id, now);
+      }
       DC_RETURN_IF_ERROR(
           CheckCall(context, absl::StrCat("while fetching opportunity '", EchoValue(id), "' from ",
                                           deps.source->connector_type())));
@@ -137,10 +152,11 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
   return absl::InvalidArgumentError("target: set opportunity_id or opportunity");
 }
 
-absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContext* context,
+absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContextBase* context,
                                const v1::GetDealGuidanceRequest& request,
                                v1::GetDealGuidanceResponse* response,
-                               std::shared_ptr<const v1::Opportunity>* evaluated = nullptr) {
+                               std::shared_ptr<const v1::Opportunity>* evaluated = nullptr,
+                               bool* would_block = nullptr) {
   // `tenant` and `audience` are accepted and reserved (one tenant, one view today).
   DC_RETURN_IF_ERROR(CheckCall(context, "before evaluation"));
   if (request.target_case() == v1::GetDealGuidanceRequest::TARGET_NOT_SET) {
@@ -149,7 +165,7 @@ absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContext* con
   DC_ASSIGN_OR_RETURN(int max_behaviors, ResolveMaxBehaviors(deps, request.max_behaviors()));
   DC_ASSIGN_OR_RETURN(absl::Time now, ResolveNow(deps, request.has_as_of(), request.as_of()));
   DC_ASSIGN_OR_RETURN(auto playbook, ResolvePlaybook(deps, request.playbook()));
-  DC_ASSIGN_OR_RETURN(Target target, ResolveTarget(deps, context, request, now));
+  DC_ASSIGN_OR_RETURN(Target target, ResolveTarget(deps, context, request, now, would_block));
   engine::EvaluateOptions options;
   options.max_behaviors = max_behaviors;
   v1::DealGuidance* guidance = response->mutable_guidance();
@@ -159,17 +175,18 @@ absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContext* con
   return absl::OkStatus();
 }
 
-absl::Status DoGetReviewChecklist(const ServiceDeps& deps, grpc::ServerContext* context,
+absl::Status DoGetReviewChecklist(const ServiceDeps& deps, grpc::ServerContextBase* context,
                                   const v1::GetReviewChecklistRequest& request,
                                   v1::GetReviewChecklistResponse* response,
-                                  std::shared_ptr<const v1::Opportunity>* evaluated = nullptr) {
+                                  std::shared_ptr<const v1::Opportunity>* evaluated = nullptr,
+                                  bool* would_block = nullptr) {
   DC_RETURN_IF_ERROR(CheckCall(context, "before evaluation"));
   if (request.target_case() == v1::GetReviewChecklistRequest::TARGET_NOT_SET) {
     return absl::InvalidArgumentError("target: set opportunity_id or opportunity");
   }
   DC_ASSIGN_OR_RETURN(absl::Time now, ResolveNow(deps, request.has_as_of(), request.as_of()));
   DC_ASSIGN_OR_RETURN(auto playbook, ResolvePlaybook(deps, request.playbook()));
-  DC_ASSIGN_OR_RETURN(Target target, ResolveTarget(deps, context, request, now));
+  DC_ASSIGN_OR_RETURN(Target target, ResolveTarget(deps, context, request, now, would_block));
   absl::StatusOr<v1::ReviewChecklist> checklist =
       playbook->EvaluateChecklist(*target.opportunity, now, request.checklist());
   if (absl::IsNotFound(checklist.status())) {
@@ -346,7 +363,145 @@ void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
   deps.decision_log->Log(std::move(d));
 }
 
+// GetDealGuidance as both handlers serve it: the answer, then its decision.
+absl::Status ServeGuidance(const ServiceDeps& deps, grpc::ServerContextBase* context,
+                           const v1::GetDealGuidanceRequest& request,
+                           v1::GetDealGuidanceResponse* response, bool* would_block) {
+  const absl::Time start = absl::Now();
+  std::shared_ptr<const v1::Opportunity> evaluated;
+  DC_RETURN_IF_ERROR(DoGetDealGuidance(deps, context, request, response,
+                                       deps.decision_log != nullptr ? &evaluated : nullptr,
+                                       would_block));
+  if (evaluated != nullptr) {
+    const v1::DealGuidance& g = response->guidance();
+    std::vector<std::string> fired;
+    for (const v1::Behavior& b : g.next_best_behaviors()) fired.push_back(b.rule().id());
+    for (const v1::Risk& r : g.risks()) fired.push_back(r.rule().id());
+    LogDecision(deps, request.playbook(), g.playbook(), g.opportunity_id(), std::move(fired),
+                std::move(evaluated), start);
+  }
+  return absl::OkStatus();
+}
+
+// GetReviewChecklist as both handlers serve it.
+absl::Status ServeChecklist(const ServiceDeps& deps, grpc::ServerContextBase* context,
+                            const v1::GetReviewChecklistRequest& request,
+                            v1::GetReviewChecklistResponse* response, bool* would_block) {
+  const absl::Time start = absl::Now();
+  std::shared_ptr<const v1::Opportunity> evaluated;
+  DC_RETURN_IF_ERROR(DoGetReviewChecklist(deps, context, request, response,
+                                          deps.decision_log != nullptr ? &evaluated : nullptr,
+                                          would_block));
+  if (evaluated != nullptr) {
+    const v1::ReviewChecklist& c = response->checklist();
+    std::vector<std::string> fired;  // the items that hold
+    for (const v1::ChecklistItem& item : c.items()) {
+      if (item.status() == v1::CRITERION_STATUS_MET) fired.push_back(item.rule().id());
+    }
+    LogDecision(deps, request.playbook(), c.playbook(), c.opportunity_id(), std::move(fired),
+                std::move(evaluated), start);
+  }
+  return absl::OkStatus();
+}
+
+// One call's answer as bytes: `serve`, then the response serialized into `out`, as
+// ParsingHandler serializes it. Nothing is written when `*would_block` comes back true.
+template <typename Request, typename Response, typename Serve>
+grpc::Status Respond(const Serve& serve, grpc::ServerContextBase* context, const Request& request,
+                     grpc::ByteBuffer* out, bool* would_block) {
+  Response response;
+  absl::Status status = serve(context, request, &response, would_block);
+  if (would_block != nullptr && *would_block) return grpc::Status::OK;
+  if (!status.ok()) return ToGrpcStatus(status);
+  bool own = false;
+  return grpc::SerializationTraits<Response>::Serialize(response, out, &own);
+}
+
+// A unary handler on gRPC's callback API: the call is served on the gRPC thread that
+// read it (as the default Health service is), with no hand-off to a sync-server worker,
+// through the same steps as ParsingHandler: authenticate and authorize (before the
+// bytes are parsed), ParseRequest (INVALID_ARGUMENT for bad bytes, nesting bounded),
+// the same serve function (answer + decision log), the same serialization. The metrics
+// interceptor sees the call as it sees a sync one. `serve` is first run with
+// `would_block` set, so that an id the cache does not hold is not fetched on a gRPC
+// thread; such a call runs again on `pool`, where the CRM fetch may block.
+template <typename Request, typename Response>
+grpc::internal::MethodHandler* CallbackHandler(
+    const ServiceDeps& deps, HandoffPool* pool,
+    std::function<absl::Status(grpc::ServerContextBase*, const Request&, Response*, bool*)> serve) {
+  static const std::string full_method = FullMethodOf(Request::descriptor());
+  return new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+      [serve = std::move(serve), pool, authorizer = deps.authorizer, decisions = deps.decision_log,
+       tenant = deps.tenant](grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                             grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
+        grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+        absl::StatusOr<auth::Identity> caller =
+            AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
+        if (!caller.ok()) {
+          reactor->Finish(ToGrpcStatus(caller.status()));
+          return reactor;
+        }
+        grpc::ByteBuffer bytes(*in);  // shares the slices; the reader needs a mutable one
+        absl::StatusOr<Request> request = ParseRequest<Request>(&bytes);
+        if (!request.ok()) {
+          reactor->Finish(ToGrpcStatus(request.status()));
+          return reactor;
+        }
+        bool would_block = false;
+        grpc::Status status;
+        {
+          auth::ScopedIdentity scope(authorizer != nullptr ? &*caller : nullptr);
+          status = Respond<Request, Response>(serve, context, *request, out, &would_block);
+        }
+        if (!would_block) {
+          reactor->Finish(status);
+          return reactor;
+        }
+        auto call = std::make_shared<std::pair<auth::Identity, Request>>(*std::move(caller),
+                                                                         *std::move(request));
+        pool->Run([serve, call, context, out, reactor, with_identity = authorizer != nullptr]() {
+          auth::ScopedIdentity scope(with_identity ? &call->first : nullptr);
+          reactor->Finish(Respond<Request, Response>(serve, context, call->second, out, nullptr));
+        });
+        return reactor;
+      });
+}
+
 }  // namespace
+
+HandoffPool::HandoffPool(int threads) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this]() { Loop(); });
+}
+
+HandoffPool::~HandoffPool() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+void HandoffPool::Run(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(task));
+}
+
+void HandoffPool::Loop() {
+  while (true) {
+    std::function<void()> task;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](HandoffPool* p)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stop_ || !p->queue_.empty(); },
+          this));
+      if (queue_.empty()) return;  // stopping, and nothing left to run
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    task();
+  }
+}
 
 absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> ResolveRequestPlaybook(
     const ServiceDeps& deps, absl::string_view name) {
@@ -358,7 +513,7 @@ absl::StatusOr<absl::Time> ResolveRequestNow(const ServiceDeps& deps, bool has_a
   return ResolveNow(deps, has_as_of, as_of);
 }
 
-absl::Status CheckCallAlive(grpc::ServerContext* context, absl::string_view stage) {
+absl::Status CheckCallAlive(grpc::ServerContextBase* context, absl::string_view stage) {
   return CheckCall(context, stage);
 }
 
@@ -378,7 +533,7 @@ std::string FullMethodOf(const google::protobuf::Descriptor* request) {
 }
 
 absl::StatusOr<auth::Identity> AuthorizeCall(const auth::Authorizer* authorizer,
-                                             const grpc::ServerContext& context,
+                                             const grpc::ServerContextBase& context,
                                              absl::string_view full_method,
                                              store::DecisionLogger* decisions,
                                              absl::string_view tenant) {
@@ -411,16 +566,34 @@ absl::StatusOr<auth::Identity> AuthorizeCall(const auth::Authorizer* authorizer,
 // WithStreamedUnaryMethod_* classes use the same numbers); the integration test
 // request_hardening_test calls every method over the wire with valid and invalid bytes.
 CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(deps)) {
-  MarkMethodStreamed(
-      0, ParsingHandler<v1::GetDealGuidanceRequest, v1::GetDealGuidanceResponse>(
-             deps_, [this](grpc::ServerContext* c, const v1::GetDealGuidanceRequest* q,
-                           v1::GetDealGuidanceResponse* r) { return GetDealGuidance(c, q, r); }));
-  MarkMethodStreamed(
-      1, ParsingHandler<v1::GetReviewChecklistRequest, v1::GetReviewChecklistResponse>(
-             deps_,
-             [this](grpc::ServerContext* c, const v1::GetReviewChecklistRequest* q,
-                    v1::GetReviewChecklistResponse* r) { return GetReviewChecklist(c, q, r); }));
-  // 2: EvaluatePipeline, server streaming (the generated handler).
+  if (deps_.callback_handlers) {
+    // Cache misses only; a sync server would run them on its own pool.
+    pool_ = std::make_unique<HandoffPool>(kHandoffThreads);
+    MarkMethodRawCallback(
+        0, CallbackHandler<v1::GetDealGuidanceRequest, v1::GetDealGuidanceResponse>(
+               deps_, pool_.get(),
+               [this](grpc::ServerContextBase* c, const v1::GetDealGuidanceRequest& q,
+                      v1::GetDealGuidanceResponse* r,
+                      bool* would_block) { return ServeGuidance(deps_, c, q, r, would_block); }));
+    MarkMethodRawCallback(
+        1, CallbackHandler<v1::GetReviewChecklistRequest, v1::GetReviewChecklistResponse>(
+               deps_, pool_.get(),
+               [this](grpc::ServerContextBase* c, const v1::GetReviewChecklistRequest& q,
+                      v1::GetReviewChecklistResponse* r,
+                      bool* would_block) { return ServeChecklist(deps_, c, q, r, would_block); }));
+  } else {
+    MarkMethodStreamed(
+        0, ParsingHandler<v1::GetDealGuidanceRequest, v1::GetDealGuidanceResponse>(
+               deps_, [this](grpc::ServerContext* c, const v1::GetDealGuidanceRequest* q,
+                             v1::GetDealGuidanceResponse* r) { return GetDealGuidance(c, q, r); }));
+    MarkMethodStreamed(
+        1, ParsingHandler<v1::GetReviewChecklistRequest, v1::GetReviewChecklistResponse>(
+               deps_,
+               [this](grpc::ServerContext* c, const v1::GetReviewChecklistRequest* q,
+                      v1::GetReviewChecklistResponse* r) { return GetReviewChecklist(c, q, r); }));
+  }
+  // 2: EvaluatePipeline, server streaming (the generated handler). 3-5 scan the cache or
+  // write the store: sync handlers on the server's pool.
   MarkMethodStreamed(
       3,
       ParsingHandler<v1::GetPipelineReviewRequest, v1::GetPipelineReviewResponse>(
@@ -437,41 +610,18 @@ CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(dep
                            v1::TakeSnapshotResponse* r) { return TakeSnapshot(c, q, r); }));
 }
 
+CoachingServiceImpl::~CoachingServiceImpl() = default;
+
 grpc::Status CoachingServiceImpl::GetDealGuidance(grpc::ServerContext* context,
                                                   const v1::GetDealGuidanceRequest* request,
                                                   v1::GetDealGuidanceResponse* response) {
-  const absl::Time start = absl::Now();
-  std::shared_ptr<const v1::Opportunity> evaluated;
-  absl::Status status = DoGetDealGuidance(deps_, context, *request, response,
-                                          deps_.decision_log != nullptr ? &evaluated : nullptr);
-  if (status.ok() && evaluated != nullptr) {
-    const v1::DealGuidance& g = response->guidance();
-    std::vector<std::string> fired;
-    for (const v1::Behavior& b : g.next_best_behaviors()) fired.push_back(b.rule().id());
-    for (const v1::Risk& r : g.risks()) fired.push_back(r.rule().id());
-    LogDecision(deps_, request->playbook(), g.playbook(), g.opportunity_id(), std::move(fired),
-                std::move(evaluated), start);
-  }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(ServeGuidance(deps_, context, *request, response, nullptr));
 }
 
 grpc::Status CoachingServiceImpl::GetReviewChecklist(grpc::ServerContext* context,
                                                      const v1::GetReviewChecklistRequest* request,
                                                      v1::GetReviewChecklistResponse* response) {
-  const absl::Time start = absl::Now();
-  std::shared_ptr<const v1::Opportunity> evaluated;
-  absl::Status status = DoGetReviewChecklist(deps_, context, *request, response,
-                                             deps_.decision_log != nullptr ? &evaluated : nullptr);
-  if (status.ok() && evaluated != nullptr) {
-    const v1::ReviewChecklist& c = response->checklist();
-    std::vector<std::string> fired;  // the items that hold
-    for (const v1::ChecklistItem& item : c.items()) {
-      if (item.status() == v1::CRITERION_STATUS_MET) fired.push_back(item.rule().id());
-    }
-    LogDecision(deps_, request->playbook(), c.playbook(), c.opportunity_id(), std::move(fired),
-                std::move(evaluated), start);
-  }
-  return ToGrpcStatus(status);
+  return ToGrpcStatus(ServeChecklist(deps_, context, *request, response, nullptr));
 }
 
 // Registers method `index` (the rpc's position in the .proto) with ParsingHandler.

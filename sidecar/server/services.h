@@ -3,9 +3,12 @@
 // engine call, packs the response and maps the status (status.h). No business logic
 // lives here; the engine owns it.
 //
-// The synchronous API is used on purpose: a cache miss blocks on a CRM fetch, and the
-// sync server runs handlers on a thread pool made for blocking, where the callback API
-// would block a gRPC event-engine thread.
+// GetDealGuidance and GetReviewChecklist use gRPC's callback API (ServiceDeps::
+// callback_handlers): a push call or a cache hit is served on the gRPC thread that read
+// it, with no hand-off to a worker (docs/performance.md, "The request path"); a cache
+// miss, which blocks on a CRM fetch, is handed to a HandoffPool so that it never blocks a
+// gRPC thread. The other methods scan the cache or write the store and keep the sync
+// API, whose thread pool is made for blocking.
 //
 // Thread safety: the services are safe for concurrent calls; they share only the
 // snapshot holder (internally synchronized) and the opportunity source (thread-safe).
@@ -14,11 +17,16 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
@@ -55,7 +63,34 @@ struct ServiceDeps {
   // Authentication and authorization of every call (authorizer.h); null = none (unit
   // tests, and tools that embed the services).
   const auth::Authorizer* authorizer = nullptr;
+  // GetDealGuidance and GetReviewChecklist on gRPC's callback API (served on the thread
+  // that read the call; a cache miss is handed to a small pool) instead of the sync
+  // server's worker pool. Same steps and same bytes either way (services.cc,
+  // CallbackHandler; tests/integration/request_path_test.cc). Config: grpc_handlers.
+  bool callback_handlers = true;
 };
+
+// Runs blocking work handed off by the callback handlers (an id the cache does not
+// hold, fetched from the CRM) on a fixed set of threads, in FIFO order. The destructor
+// runs what is queued, then joins. Thread-safe.
+class HandoffPool {
+ public:
+  explicit HandoffPool(int threads);
+  ~HandoffPool();
+  HandoffPool(const HandoffPool&) = delete;
+  HandoffPool& operator=(const HandoffPool&) = delete;
+  void Run(std::function<void()> task);
+
+ private:
+  void Loop();
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+// Threads of the callback handlers' HandoffPool (concurrent CRM fetches on misses).
+inline constexpr int kHandoffThreads = 8;
 
 // "/dealcoach.v1.CoachingService/GetDealGuidance": the RPC whose request message is
 // `request` (every RPC has its own request type, as buf lint requires).
@@ -66,7 +101,7 @@ struct ServiceDeps {
 // written to `decisions` (when set) with the rule id "authz.denied". With no authorizer,
 // every call is an anonymous admin.
 [[nodiscard]] absl::StatusOr<auth::Identity> AuthorizeCall(
-    const auth::Authorizer* authorizer, const grpc::ServerContext& context,
+    const auth::Authorizer* authorizer, const grpc::ServerContextBase& context,
     absl::string_view full_method, store::DecisionLogger* decisions = nullptr,
     absl::string_view tenant = "default");
 
@@ -79,6 +114,7 @@ inline constexpr int kMaxBehaviorsLimit = 50;
 class CoachingServiceImpl final : public v1::CoachingService::Service {
  public:
   explicit CoachingServiceImpl(ServiceDeps deps);
+  ~CoachingServiceImpl() override;
 
   grpc::Status GetDealGuidance(grpc::ServerContext* context,
                                const v1::GetDealGuidanceRequest* request,
@@ -101,6 +137,7 @@ class CoachingServiceImpl final : public v1::CoachingService::Service {
 
  private:
   ServiceDeps deps_;
+  std::unique_ptr<HandoffPool> pool_;  // with callback_handlers
 };
 
 // Shared by the handlers in services.cc and pipeline_handlers.cc.
@@ -111,7 +148,7 @@ absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> ResolveRequestPl
 absl::StatusOr<absl::Time> ResolveRequestNow(const ServiceDeps& deps, bool has_as_of,
                                              const google::protobuf::Timestamp& as_of);
 // Cancelled / DeadlineExceeded when the caller gave up, naming `stage`.
-absl::Status CheckCallAlive(grpc::ServerContext* context, absl::string_view stage);
+absl::Status CheckCallAlive(grpc::ServerContextBase* context, absl::string_view stage);
 
 // Evaluates the pipeline (every cached deal, or `inline_opportunities` when not empty)
 // against `playbook` at `now` and writes it to the store as snapshot `snapshot_id`

@@ -107,6 +107,7 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   deps.playbooks = &s->holder_;
   deps.source = s->source_.get();
   deps.default_max_behaviors = config.max_behaviors;
+  deps.callback_handlers = config.grpc_handlers == "callback";
   deps.plan_max_age = config.plan_max_age;
   s->coaching_ = std::make_unique<CoachingServiceImpl>(deps);
   s->playbook_service_ = std::make_unique<PlaybookServiceImpl>(deps);

@@ -5,6 +5,7 @@
 #include <deque>
 #include <iterator>
 #include <list>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -195,6 +196,13 @@ class Core {
   }
 
   absl::StatusOr<Lookup> Get(absl::string_view id) {
+    std::optional<Lookup> cached = GetCached(id);
+    if (cached.has_value()) return *std::move(cached);
+    return Fetch(id);
+  }
+
+  // The hit half of Get: never calls the connector.
+  std::optional<Lookup> GetCached(absl::string_view id) {
     // Freshness and refresh decisions use the wall clock only (see the header).
     const absl::Time now = Now();
     Lookup out;
@@ -226,11 +234,14 @@ class Core {
         hit = false;  // cannot happen for bytes we serialized; refetch rather than fail
       }
     }
-    if (hit) {
-      if (now - fetched_at > options_.refresh_after) ScheduleRefresh(id);
-      return out;
-    }
-    // Miss: ask the CRM, bounded by fetch_timeout.
+    if (!hit) return std::nullopt;
+    if (now - fetched_at > options_.refresh_after) ScheduleRefresh(id);
+    return out;
+  }
+
+  // The miss half of Get: asks the CRM, bounded by fetch_timeout.
+  absl::StatusOr<Lookup> Fetch(absl::string_view id) {
+    Lookup out;
     uint64_t before = 0;
     {
       absl::ReaderMutexLock lock(&mu_);
@@ -683,6 +694,7 @@ class OpportunitySourceImpl : public OpportunitySource {
     return core_->ForEach(fn);
   }
   absl::StatusOr<Lookup> Get(absl::string_view id) override { return core_->Get(id); }
+  std::optional<Lookup> GetCached(absl::string_view id) override { return core_->GetCached(id); }
   size_t size() const override { return core_->size(); }
   CacheSnapshot SnapshotCache() const override { return core_->SnapshotCache(); }
   ConnectorHealth Health() const override { return core_->Health(); }

@@ -41,6 +41,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -151,7 +152,15 @@ class OpportunitySource {
   // NotFound for an unknown id; Unavailable / DeadlineExceeded / ... from the connector
   // when it is not cached and the CRM call fails (the message names the call).
   virtual absl::StatusOr<Lookup> Get(absl::string_view id) = 0;
-  // The same; `as_of` (the request's evaluation time) does not affect freshness or
+  // The cached opportunity with this id, as Get answers it, or nullopt when it is not
+  // cached; never calls the connector, so it does not block on the CRM (the gRPC
+  // callback handlers answer hits on gRPC's own threads and hand only misses to a pool).
+  // The default says "not cached", which only costs a hand-off.
+  virtual std::optional<Lookup> GetCached(absl::string_view id) {
+    (void)id;
+    return std::nullopt;
+  }
+  // The same as Get; `as_of` (the request's evaluation time) does not affect freshness or
   // refreshes, so callers may pass it without thinking.
   absl::StatusOr<Lookup> Get(absl::string_view id, absl::Time as_of) {
     (void)as_of;
