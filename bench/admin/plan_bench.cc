@@ -7,10 +7,12 @@
 //   BM_EvaluationPass/<N>   one pass of the published revision
 //   BM_Plan/<N>             the plan of a draft that tightens the awareness gate
 //
-// After the runs it prints "plan / evaluation pass = R.RRx" for each N. Run:
-//   build/bench/admin/plan_bench --benchmark_min_time=1x
+// After the runs it prints "plan / evaluation pass = R.RRx" for each N, from CPU times
+// (the median when repeated). Run:
+//   build/bench/admin/plan_bench --benchmark_min_time=0.5 --benchmark_repetitions=3
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -137,22 +139,31 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
       if (r.run_type != Run::RT_Iteration) continue;
-      times_[r.benchmark_name()] = r.GetAdjustedRealTime();
+      times_[r.run_name.str()].push_back(r.GetAdjustedCPUTime());
     }
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
     for (const char* n : {"10000", "100000"}) {
-      auto pass = times_.find(std::string("BM_EvaluationPass/") + n);
-      auto plan = times_.find(std::string("BM_Plan/") + n);
-      if (pass == times_.end() || plan == times_.end() || pass->second <= 0) continue;
-      std::printf("%s deals: plan / evaluation pass = %.2fx (%.0f ms / %.0f ms)\n", n,
-                  plan->second / pass->second, plan->second, pass->second);
+      const double pass = Median(std::string("BM_EvaluationPass/") + n);
+      const double plan = Median(std::string("BM_Plan/") + n);
+      if (pass <= 0 || plan <= 0) continue;
+      std::printf("%s deals: plan / evaluation pass = %.2fx (CPU %.0f ms / %.0f ms)\n", n,
+                  plan / pass, plan, pass);
     }
   }
 
  private:
-  std::map<std::string, double> times_;
+  // CPU times (the machine is shared: wall times include other processes' load); the
+  // median over --benchmark_repetitions.
+  double Median(const std::string& name) {
+    auto it = times_.find(name);
+    if (it == times_.end() || it->second.empty()) return 0;
+    std::vector<double> v = it->second;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  }
+  std::map<std::string, std::vector<double>> times_;
 };
 
 }  // namespace
