@@ -6,16 +6,23 @@
 //   BM_PipelineReview/N   what GetPipelineReview does per call after the cache: every
 //                         deal through pipeline::EvaluateDeal (all behaviors, indicators,
 //                         the compact result), a ReviewBuilder with the compared
-//                         snapshot's results of every deal (evaluated a week earlier, so
-//                         the diffs are real), and Finish (changes, roll-ups per rep and
-//                         for the scope, attention ranking)
+//                         snapshot's results (evaluated a week earlier, with new deals,
+//                         amounts and close dates moved, so the diffs are real), and Finish
+//                         (changes, roll-ups per rep and for the scope, attention ranking)
 //
-//   build/bench/pipeline/pipeline_bench --benchmark_filter='/10000$'
+//   build/bench/pipeline/pipeline_bench --benchmark_filter='/(10000|100000)$'
+//       --benchmark_repetitions=3   (one line)
 //
-// The bound is review <= 3x one pass; the ratio is the two times per deal.
+// The bound is review <= 3x one pass. After the runs it prints, per N,
+// "review / evaluation pass = R.RRx" from the CPU times (the machine is shared: wall
+// times include other processes' load), the median over repetitions when there are
+// several.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -63,10 +70,17 @@ const absl::flat_hash_map<std::string, store::CompactResult>& Previous(int64_t n
   v1::DealGuidance scratch;
   v1::DealResult result;
   std::string reason;
+  // A week of movement: every 11th deal is new since, every 5th changed its amount and
+  // every 7th its close date, so the review's diffs find real changes.
+  int64_t i = 0;
   for (const v1::Opportunity& o : Deals(n)) {
+    if (++i % 11 == 0) continue;
     if (pipeline::EvaluateDeal(pass, o, &scratch, &result, &reason) ==
         pipeline::DealOutcome::kEvaluated) {
-      out.emplace(o.id(), pipeline::CompactOf(result));
+      store::CompactResult r = pipeline::CompactOf(result);
+      if (i % 5 == 0) r.set_amount(r.amount() * 0.9);
+      if (i % 7 == 0) r.set_close_date_unix(r.close_date_unix() - 14 * 86400);
+      out.emplace(o.id(), std::move(r));
     }
   }
   return cache->emplace(n, std::move(out)).first->second;
@@ -84,7 +98,7 @@ void BM_EvaluationPass(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(deals.size()));
 }
-BENCHMARK(BM_EvaluationPass)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EvaluationPass)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 
 void BM_PipelineReview(benchmark::State& state) {
   const std::vector<v1::Opportunity>& deals = Deals(state.range(0));
@@ -106,7 +120,7 @@ void BM_PipelineReview(benchmark::State& state) {
       pipeline::TopRisk risk;
       if (pipeline::EvaluateDeal(pass, o, &scratch, &result, &reason, &risk) ==
           pipeline::DealOutcome::kEvaluated) {
-        builder.Add(result, std::move(risk));
+        builder.Add(std::move(result), std::move(risk));
       }
     }
     v1::GetPipelineReviewResponse review = builder.Finish(0, "all deals", true);
@@ -117,9 +131,50 @@ void BM_PipelineReview(benchmark::State& state) {
       static_cast<double>(changes) / static_cast<double>(state.iterations());
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(deals.size()));
 }
-BENCHMARK(BM_PipelineReview)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PipelineReview)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// Console output plus the review / pass ratio per deal count (CPU time; the median when
+// repeated).
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      if (r.run_type == Run::RT_Iteration) {
+        iterations_[r.run_name.str()].push_back(r.GetAdjustedCPUTime());
+      }
+    }
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    for (const char* n : {"1000", "10000", "100000"}) {
+      const double pass = Median(std::string("BM_EvaluationPass/") + n);
+      const double review = Median(std::string("BM_PipelineReview/") + n);
+      if (pass <= 0 || review <= 0) continue;
+      std::printf("%s deals: review / evaluation pass = %.2fx (CPU %.0f ms / %.0f ms)\n", n,
+                  review / pass, review, pass);
+    }
+  }
+
+ private:
+  double Median(const std::string& name) {
+    auto it = iterations_.find(name);
+    if (it == iterations_.end() || it->second.empty()) return 0;
+    std::vector<double> v = it->second;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  }
+  std::map<std::string, std::vector<double>> iterations_;
+};
 
 }  // namespace
 }  // namespace dealcoach::bench
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  dealcoach::bench::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "google/protobuf/arena.h"
 #include "sidecar/common/time_util.h"
+#include "sidecar/engine/outline.h"
 #include "sidecar/pipeline/compact.h"
 
 namespace dealcoach::admin {
@@ -24,14 +25,32 @@ struct Counts {
   }
 };
 
+enum class Kind { kCriterion, kBehavior, kRisk, kIndicator, kPhaseIndicator, kLeadingIndicator };
+
+const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::kCriterion:
+      return "criterion";
+    case Kind::kBehavior:
+      return "behavior";
+    case Kind::kRisk:
+      return "risk";
+    default:
+      return "indicator";
+  }
+}
+
 struct RuleStats {
-  std::string kind;
+  std::string id;
+  Kind kind = Kind::kCriterion;
   std::string text;
-  int order = 0;  // first seen, for a stable tie order
   Counts held;
   Counts not_held;
   Counts unknown;
   int64_t not_reached = 0;
+  // The last deal (its number) on which the rule was judged (criteria, leading
+  // indicators) or fired (behaviors, risks).
+  int64_t seen_on = -1;
 };
 
 v1::BacktestRate RateOf(const Counts& c) {
@@ -95,23 +114,42 @@ void Backtest(const engine::CompiledPlaybook& playbook,
               absl::Span<const std::pair<std::string, std::string>> deals, absl::Time now,
               v1::BacktestPlaybookResponse* out) {
   *out->mutable_playbook() = playbook.ref();
-  absl::flat_hash_map<std::string, RuleStats> rules;
-  auto rule = [&rules](const std::string& id, absl::string_view kind,
-                       absl::string_view text) -> RuleStats& {
-    auto [it, inserted] = rules.try_emplace(id);
+  // Rules in first-seen order, by index: a deal's answer is tallied without building any
+  // per-deal map or string.
+  std::vector<RuleStats> rules;
+  absl::flat_hash_map<std::string, int> index;
+  auto rule = [&](absl::string_view id, Kind kind, absl::string_view text) -> int {
+    auto [it, inserted] = index.try_emplace(id, static_cast<int>(rules.size()));
     if (inserted) {
-      it->second.kind = std::string(kind);
-      it->second.text = std::string(text);
-      it->second.order = static_cast<int>(rules.size());
+      RuleStats r;
+      r.id = std::string(id);
+      r.kind = kind;
+      r.text = std::string(text);
+      rules.push_back(std::move(r));
     }
     return it->second;
   };
+  const engine::PlaybookOutline& outline = engine::OutlineOf(playbook);
+  // The phase indicators, one per phase, and the leading indicators (`indicators:`), first.
+  std::vector<int> phase_rule;
+  for (const v1::PhaseRef& p : outline.phases) {
+    phase_rule.push_back(rule(absl::StrCat("indicator/evidence-phase/", p.id()),
+                              Kind::kPhaseIndicator,
+                              absl::StrCat("Evidence puts the deal in ", p.name())));
+  }
+  std::vector<int> leading_rule;
+  for (const engine::OutlineIndicator& i : outline.indicators) {
+    leading_rule.push_back(rule(i.id, Kind::kLeadingIndicator, i.name));
+  }
+  const int ahead = rule("indicator/stage-ahead-of-evidence", Kind::kIndicator,
+                         "The CRM stage claims a later phase than the evidence supports");
   Counts overall;
   int64_t rewound = 0;
   engine::EvaluateOptions options;
   options.max_behaviors = pipeline::kAllBehaviors;
   google::protobuf::Arena arena;
   int in_batch = 0;
+  int64_t deal = -1;
   for (const auto& [id, bytes] : deals) {
     if (++in_batch == 64) {
       arena.Reset();
@@ -119,6 +157,7 @@ void Backtest(const engine::CompiledPlaybook& playbook,
     }
     auto* opp = google::protobuf::Arena::Create<v1::Opportunity>(&arena);
     if (!opp->ParseFromString(bytes) || !(opp->has_is_closed() && opp->is_closed())) continue;
+    ++deal;
     const bool won = opp->has_is_won() && opp->is_won();
     absl::Time as_of = RewindToBeforeClose(opp);
     if (as_of == absl::InfinitePast()) {
@@ -129,10 +168,9 @@ void Backtest(const engine::CompiledPlaybook& playbook,
     auto* g = google::protobuf::Arena::Create<v1::DealGuidance>(&arena);
     playbook.EvaluateInto(*opp, as_of, options, g);
     overall.Add(won);
-    absl::flat_hash_map<std::string, v1::CriterionStatus> judged;
     for (const v1::GateResult& gate : g->gates()) {
       for (const v1::CriterionResult& c : gate.criteria()) {
-        RuleStats& r = rule(c.rule().id(), "criterion", c.text());
+        RuleStats& r = rules[rule(c.rule().id(), Kind::kCriterion, c.text())];
         switch (c.status()) {
           case v1::CRITERION_STATUS_MET:
             r.held.Add(won);
@@ -144,53 +182,59 @@ void Backtest(const engine::CompiledPlaybook& playbook,
             r.unknown.Add(won);
             break;
         }
-        judged[c.rule().id()] = c.status();
+        r.seen_on = deal;
       }
     }
-    absl::flat_hash_map<std::string, bool> fired;
     for (const v1::Behavior& b : g->next_best_behaviors()) {
-      rule(b.rule().id(), "behavior", b.prompt());
-      fired[b.rule().id()] = true;
+      rules[rule(b.rule().id(), Kind::kBehavior, b.prompt())].seen_on = deal;
     }
     for (const v1::Risk& k : g->risks()) {
-      rule(k.rule().id(), "risk", k.text());
-      fired[k.rule().id()] = true;
+      rules[rule(k.rule().id(), Kind::kRisk, k.text())].seen_on = deal;
     }
-    // Indicators: stage ahead of evidence, and the evidence phase reached.
-    RuleStats& ahead = rule("indicator/stage-ahead-of-evidence", "indicator",
-                            "The CRM stage claims a later phase than the evidence supports");
-    (g->has_stage_ahead_of_evidence() ? ahead.held : ahead.not_held).Add(won);
-    RuleStats& phase =
-        rule(absl::StrCat("indicator/evidence-phase/", g->evidence_phase().id()), "indicator",
-             absl::StrCat("Evidence puts the deal in ", g->evidence_phase().name()));
-    phase.held.Add(won);
-    // Behaviors and risks: every known one that did not fire did not hold; criteria
-    // not in the answer were not reached. (Rules first seen on a later deal are
-    // corrected below.)
-    for (auto& [rid, r] : rules) {
-      if (r.kind == "criterion") {
-        if (!judged.contains(rid)) ++r.not_reached;
-      } else if (r.kind == "behavior" || r.kind == "risk") {
-        if (fired.contains(rid)) {
-          r.held.Add(won);
-        } else {
-          r.not_held.Add(won);
-        }
-      } else if (absl::StartsWith(rid, "indicator/evidence-phase/") &&
-                 rid != absl::StrCat("indicator/evidence-phase/", g->evidence_phase().id())) {
-        r.not_held.Add(won);
+    // Indicators: stage ahead of evidence, the evidence phase reached, and the
+    // playbook's leading indicators where they apply (by the evidence phase).
+    RuleStats& stage_ahead = rules[ahead];
+    (g->has_stage_ahead_of_evidence() ? stage_ahead.held : stage_ahead.not_held).Add(won);
+    const int phase = outline.PhaseIndex(g->evidence_phase().id());
+    if (phase >= 0) rules[phase_rule[phase]].seen_on = deal;
+    if (!leading_rule.empty()) {
+      const std::vector<engine::IndicatorOutcome> outcomes =
+          engine::EvaluateIndicators(playbook, *opp, as_of, g->evidence_phase().id());
+      for (size_t i = 0; i < outcomes.size() && i < leading_rule.size(); ++i) {
+        RuleStats& r = rules[leading_rule[i]];
+        if (!outcomes[i].applies) continue;  // not reached
+        r.seen_on = deal;
+        (outcomes[i].met ? r.held : r.not_held).Add(won);
+      }
+    }
+    // Behaviors, risks and phases: every known one that did not fire did not hold;
+    // criteria and leading indicators not judged on this deal were not reached. (Rules
+    // first seen on a later deal are corrected below.)
+    for (RuleStats& r : rules) {
+      switch (r.kind) {
+        case Kind::kCriterion:
+        case Kind::kLeadingIndicator:
+          if (r.seen_on != deal) ++r.not_reached;
+          break;
+        case Kind::kBehavior:
+        case Kind::kRisk:
+        case Kind::kPhaseIndicator:
+          (r.seen_on == deal ? r.held : r.not_held).Add(won);
+          break;
+        case Kind::kIndicator:
+          break;
       }
     }
   }
   // A rule first seen on deal k was not counted on deals 0..k-1 where it did not hold:
   // make every rule's counts cover every deal.
-  for (auto& [rid, r] : rules) {
+  for (RuleStats& r : rules) {
     const int64_t counted = r.held.deals + r.not_held.deals + r.unknown.deals + r.not_reached;
     const int64_t missing = overall.deals - counted;
     if (missing <= 0) continue;
     // Of the missing deals, how many were won: the overall won minus what is counted.
     const int64_t won_missing = overall.won - r.held.won - r.not_held.won - r.unknown.won;
-    if (r.kind == "criterion") {
+    if (r.kind == Kind::kCriterion || r.kind == Kind::kLeadingIndicator) {
       r.not_reached += missing;
     } else {
       r.not_held.deals += missing;
@@ -201,10 +245,11 @@ void Backtest(const engine::CompiledPlaybook& playbook,
   out->set_rewound(rewound);
   const double base = out->overall().win_rate();
   std::vector<v1::BacktestRule> list;
-  for (auto& [rid, r] : rules) {
+  for (RuleStats& r : rules) {
+    if (r.kind == Kind::kPhaseIndicator && r.held.deals == 0) continue;  // no deal there
     v1::BacktestRule b;
-    b.set_rule_id(rid);
-    b.set_kind(r.kind);
+    b.set_rule_id(r.id);
+    b.set_kind(KindName(r.kind));
     b.set_text(r.text);
     *b.mutable_held() = RateOf(r.held);
     *b.mutable_not_held() = RateOf(r.not_held);

@@ -1,5 +1,6 @@
 #include "sidecar/admin/backtest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -13,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/common/time_util.h"
+#include "sidecar/engine/outline.h"
 #include "sidecar/pipeline/compact.h"
 
 namespace dealcoach::admin {
@@ -105,6 +107,9 @@ TEST(Backtest, OnTheShippedClosedSamplesGivesTheRatesComputedIndependently) {
   };
   std::map<std::string, Tally> criteria;
   std::map<std::string, Tally> fired_rules;  // behaviors and risks: held counts only
+  std::map<std::string, Tally> indicators;   // the playbook's leading indicators
+  const engine::PlaybookOutline& outline = engine::OutlineOf(*pb.playbook);
+  ASSERT_FALSE(outline.indicators.empty());
   int64_t closed = 0;
   int64_t won = 0;
   engine::EvaluateOptions all;
@@ -156,6 +161,25 @@ TEST(Backtest, OnTheShippedClosedSamplesGivesTheRatesComputedIndependently) {
       ++fired_rules[r.rule().id()].held;
       fired_rules[r.rule().id()].held_won += w;
     }
+    // Leading indicators: held / not held where they apply to the evidence phase.
+    for (const engine::OutlineIndicator& ind : outline.indicators) {
+      const bool applies =
+          ind.phase_ids.empty() ||
+          std::count(ind.phase_ids.begin(), ind.phase_ids.end(), g.evidence_phase().id()) > 0;
+      Tally& t = indicators[ind.id];
+      if (!applies) continue;
+      const std::vector<engine::IndicatorOutcome> outcomes =
+          engine::EvaluateIndicators(*pb.playbook, open, as_of, g.evidence_phase().id());
+      const size_t i = static_cast<size_t>(&ind - outline.indicators.data());
+      ASSERT_LT(i, outcomes.size());
+      if (outcomes[i].met) {
+        ++t.held;
+        t.held_won += w;
+      } else {
+        ++t.not_held;
+        t.not_held_won += w;
+      }
+    }
   }
   ASSERT_GT(closed, 0);
   EXPECT_EQ(out.overall().deals(), closed);
@@ -185,6 +209,16 @@ TEST(Backtest, OnTheShippedClosedSamplesGivesTheRatesComputedIndependently) {
       EXPECT_NEAR(r.held().win_rate(), static_cast<double>(t.held_won) / t.held, 1e-12);
       EXPECT_NEAR(r.lift(), r.held().win_rate() / (static_cast<double>(won) / closed), 1e-12);
     }
+  }
+  for (const auto& [id, t] : indicators) {
+    ASSERT_TRUE(by_id.count(id)) << id;
+    const v1::BacktestRule& r = *by_id[id];
+    EXPECT_EQ(r.kind(), "indicator") << id;
+    EXPECT_EQ(r.held().deals(), t.held) << id;
+    EXPECT_EQ(r.held().won(), t.held_won) << id;
+    EXPECT_EQ(r.not_held().deals(), t.not_held) << id;
+    EXPECT_EQ(r.not_held().won(), t.not_held_won) << id;
+    EXPECT_EQ(r.not_reached(), closed - t.held - t.not_held) << id;
   }
   // Sorted: signal first, then by |difference|.
   for (int i = 1; i < out.rules_size(); ++i) {

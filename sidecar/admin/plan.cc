@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <exception>
 #include <iterator>
+#include <memory>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -29,61 +30,79 @@ int IndexOf(const std::vector<std::string>& list, absl::string_view id) {
   return it == list.end() ? -1 : static_cast<int>(it - list.begin());
 }
 
-// One deal's answer, reduced.
-struct Reduced {
-  store::CompactResult compact;
-  bool stage_ahead = false;
-};
-
-Reduced Reduce(const engine::CompiledPlaybook* playbook, const v1::Opportunity& opp, absl::Time now,
-               google::protobuf::Arena* arena) {
-  Reduced r;
-  if (playbook == nullptr) return r;
+// One deal's answer under one revision (on the plan's arena). Null `playbook`: an empty
+// answer.
+const v1::DealGuidance& Answer(const engine::CompiledPlaybook* playbook, const v1::Opportunity& opp,
+                               absl::Time now, google::protobuf::Arena* arena) {
+  auto* guidance = google::protobuf::Arena::Create<v1::DealGuidance>(arena);
+  if (playbook == nullptr) return *guidance;
   engine::EvaluateOptions options;
   options.max_behaviors = pipeline::kAllBehaviors;
-  auto* guidance = google::protobuf::Arena::Create<v1::DealGuidance>(arena);
   playbook->EvaluateInto(opp, now, options, guidance);
-  r.compact = pipeline::CompactResultOf(opp, *guidance);
-  r.stage_ahead = guidance->has_stage_ahead_of_evidence();
-  return r;
+  return *guidance;
+}
+
+using Ids = absl::InlinedVector<absl::string_view, 16>;
+
+Ids BehaviorIds(const v1::DealGuidance& g) {
+  Ids out;
+  for (const v1::Behavior& b : g.next_best_behaviors()) out.push_back(b.rule().id());
+  return out;
+}
+
+Ids RiskIds(const v1::DealGuidance& g) {
+  Ids out;
+  for (const v1::Risk& r : g.risks()) out.push_back(r.rule().id());
+  return out;
 }
 
 // a \ b and b \ a of two id lists (few entries: sorted views, no string copies). Equal
 // lists in the same order, the common case, cost one pass.
-void SetDiff(const google::protobuf::RepeatedPtrField<std::string>& before,
-             const google::protobuf::RepeatedPtrField<std::string>& after,
-             google::protobuf::RepeatedPtrField<std::string>* added,
+void SetDiff(Ids before, Ids after, google::protobuf::RepeatedPtrField<std::string>* added,
              google::protobuf::RepeatedPtrField<std::string>* removed) {
-  if (before.size() == after.size() && std::equal(before.begin(), before.end(), after.begin())) {
-    return;
-  }
-  absl::InlinedVector<absl::string_view, 16> b(before.begin(), before.end());
-  absl::InlinedVector<absl::string_view, 16> a(after.begin(), after.end());
-  std::sort(b.begin(), b.end());
-  std::sort(a.begin(), a.end());
-  std::vector<absl::string_view> out;
-  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  if (before == after) return;
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  Ids out;
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::back_inserter(out));
   for (absl::string_view id : out) added->Add(std::string(id));
   out.clear();
-  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(out));
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                      std::back_inserter(out));
   for (absl::string_view id : out) removed->Add(std::string(id));
 }
 
-// Compares one deal's two results; true when anything changed.
-bool Compare(const Reduced& before, const Reduced& after, const PlanInput& in,
+// The criterion state of every criterion the answer evaluated, in gate order.
+struct CriterionView {
+  absl::string_view id;
+  v1::CriterionStatus status;
+};
+using Criteria = absl::InlinedVector<CriterionView, 24>;
+
+Criteria CriteriaOf(const v1::DealGuidance& g) {
+  Criteria out;
+  for (const v1::GateResult& gate : g.gates()) {
+    for (const v1::CriterionResult& c : gate.criteria()) {
+      out.push_back({c.rule().id(), c.status()});
+    }
+  }
+  return out;
+}
+
+// Compares one deal's two answers into `change` (on the arena); true when anything
+// changed. The answers are compared directly: no compact copy of either.
+bool Compare(const v1::DealGuidance& b, const v1::DealGuidance& a, const PlanInput& in,
              v1::PlanDealChange* change) {
-  const store::CompactResult& b = before.compact;
-  const store::CompactResult& a = after.compact;
-  change->set_evidence_phase_before(b.evidence_phase());
-  change->set_evidence_phase_after(a.evidence_phase());
+  const std::string& phase_before = b.evidence_phase().id();
+  const std::string& phase_after = a.evidence_phase().id();
   v1::PlanPhaseMove move = v1::PLAN_PHASE_MOVE_NONE;
-  if (a.evidence_phase() != b.evidence_phase()) {
+  if (phase_after != phase_before) {
     // Positions in each revision's own order (a phase the draft removed has none there).
-    const int from = in.published_outline == nullptr
-                         ? -1
-                         : IndexOf(in.published_outline->phases, b.evidence_phase());
-    int to = IndexOf(in.draft_outline->phases, a.evidence_phase());
-    int from_in_draft = IndexOf(in.draft_outline->phases, b.evidence_phase());
+    const int from =
+        in.published_outline == nullptr ? -1 : IndexOf(in.published_outline->phases, phase_before);
+    int to = IndexOf(in.draft_outline->phases, phase_after);
+    int from_in_draft = IndexOf(in.draft_outline->phases, phase_before);
     if (from_in_draft >= 0 && to >= 0) {
       move = to > from_in_draft ? v1::PLAN_PHASE_MOVE_FORWARD : v1::PLAN_PHASE_MOVE_BACK;
     } else {
@@ -92,43 +111,58 @@ bool Compare(const Reduced& before, const Reduced& after, const PlanInput& in,
   }
   change->set_phase_move(move);
   // Criteria: a state under the draft that differs from the published one's (absent
-  // counts as different: a criterion the draft adds to a gate is "newly unmet").
-  for (const store::CriterionOutcome& c : a.criteria()) {
-    store::CriterionState was = store::CRITERION_STATE_UNSPECIFIED;
-    for (const store::CriterionOutcome& p : b.criteria()) {
-      if (p.id() == c.id()) {
-        was = p.state();
-        break;
+  // counts as different: a criterion the draft adds to a gate is "newly unmet"). Both
+  // lists are in gate order, so the same position is tried first.
+  const Criteria before = CriteriaOf(b);
+  const Criteria after = CriteriaOf(a);
+  for (size_t i = 0; i < after.size(); ++i) {
+    const CriterionView& c = after[i];
+    v1::CriterionStatus was = v1::CRITERION_STATUS_UNSPECIFIED;
+    if (i < before.size() && before[i].id == c.id) {
+      was = before[i].status;
+    } else {
+      for (const CriterionView& p : before) {
+        if (p.id == c.id) {
+          was = p.status;
+          break;
+        }
       }
     }
-    if (was == c.state()) continue;
-    switch (c.state()) {
-      case store::CRITERION_STATE_MET:
-        change->add_criteria_newly_met(c.id());
+    if (was == c.status) continue;
+    switch (c.status) {
+      case v1::CRITERION_STATUS_MET:
+        change->add_criteria_newly_met(std::string(c.id));
         break;
-      case store::CRITERION_STATE_UNMET:
-        change->add_criteria_newly_unmet(c.id());
+      case v1::CRITERION_STATUS_UNMET:
+        change->add_criteria_newly_unmet(std::string(c.id));
         break;
-      case store::CRITERION_STATE_UNKNOWN:
-        change->add_criteria_newly_unknown(c.id());
+      case v1::CRITERION_STATUS_UNKNOWN:
+        change->add_criteria_newly_unknown(std::string(c.id));
         break;
       default:
         break;
     }
   }
-  SetDiff(b.fired_behaviors(), a.fired_behaviors(), change->mutable_behaviors_added(),
+  SetDiff(BehaviorIds(b), BehaviorIds(a), change->mutable_behaviors_added(),
           change->mutable_behaviors_removed());
-  SetDiff(b.fired_risks(), a.fired_risks(), change->mutable_risks_added(),
-          change->mutable_risks_removed());
+  SetDiff(RiskIds(b), RiskIds(a), change->mutable_risks_added(), change->mutable_risks_removed());
+  const bool ahead_before = b.has_stage_ahead_of_evidence();
+  const bool ahead_after = a.has_stage_ahead_of_evidence();
   v1::PlanStageAheadChange ahead = v1::PLAN_STAGE_AHEAD_CHANGE_NONE;
-  if (after.stage_ahead && !before.stage_ahead) ahead = v1::PLAN_STAGE_AHEAD_CHANGE_RAISED;
-  if (!after.stage_ahead && before.stage_ahead) ahead = v1::PLAN_STAGE_AHEAD_CHANGE_CLEARED;
+  if (ahead_after && !ahead_before) ahead = v1::PLAN_STAGE_AHEAD_CHANGE_RAISED;
+  if (!ahead_after && ahead_before) ahead = v1::PLAN_STAGE_AHEAD_CHANGE_CLEARED;
   change->set_stage_ahead(ahead);
-  return move != v1::PLAN_PHASE_MOVE_NONE || change->criteria_newly_met_size() > 0 ||
-         change->criteria_newly_unmet_size() > 0 || change->criteria_newly_unknown_size() > 0 ||
-         change->behaviors_added_size() > 0 || change->behaviors_removed_size() > 0 ||
-         change->risks_added_size() > 0 || change->risks_removed_size() > 0 ||
-         ahead != v1::PLAN_STAGE_AHEAD_CHANGE_NONE;
+  const bool changed = move != v1::PLAN_PHASE_MOVE_NONE || change->criteria_newly_met_size() > 0 ||
+                       change->criteria_newly_unmet_size() > 0 ||
+                       change->criteria_newly_unknown_size() > 0 ||
+                       change->behaviors_added_size() > 0 || change->behaviors_removed_size() > 0 ||
+                       change->risks_added_size() > 0 || change->risks_removed_size() > 0 ||
+                       ahead != v1::PLAN_STAGE_AHEAD_CHANGE_NONE;
+  if (changed) {
+    change->set_evidence_phase_before(phase_before);
+    change->set_evidence_phase_after(phase_after);
+  }
+  return changed;
 }
 
 void Count(const v1::PlanDealChange& c, bool changed, v1::PlanTotals* t) {
@@ -157,8 +191,7 @@ void Count(const v1::PlanDealChange& c, bool changed, v1::PlanTotals* t) {
   }
 }
 
-void StructuralWarnings(const PlanInput& in,
-                        const absl::flat_hash_map<std::string, int64_t>& deals_in_phase,
+void StructuralWarnings(const PlanInput& in, const std::vector<int64_t>& deals_in_phase,
                         v1::PlanPlaybookChangeResponse* out) {
   if (in.published_outline == nullptr) return;
   const PlaybookOutline& was = *in.published_outline;
@@ -169,8 +202,9 @@ void StructuralWarnings(const PlanInput& in,
   }
   for (const std::string& phase : was.phases) {
     if (IndexOf(now.phases, phase) >= 0) continue;
-    auto it = deals_in_phase.find(phase);
-    const int64_t live = it == deals_in_phase.end() ? 0 : it->second;
+    const int i = IndexOf(was.phases, phase);
+    const int64_t live =
+        i >= 0 && static_cast<size_t>(i) < deals_in_phase.size() ? deals_in_phase[i] : 0;
     out->add_warnings(
         live > 0 ? absl::StrCat("the draft removes phase '", phase, "', which ", live,
                                 live == 1 ? " live deal is" : " live deals are",
@@ -266,11 +300,25 @@ void ComputePlan(const PlanInput& in, v1::PlanPlaybookChangeResponse* out) {
   };
   absl::flat_hash_map<std::string, Group> reps;
   absl::flat_hash_map<std::string, Group> teams;
-  absl::flat_hash_map<std::string, int64_t> deals_in_phase;  // under the published one
-  std::vector<v1::PlanDealChange> changed;
+  // Live deals per phase of the published revision (by evidence or CRM stage).
+  std::vector<int64_t> deals_in_phase(
+      in.published_outline == nullptr ? 0 : in.published_outline->phases.size(), 0);
+  // The changed deals kept: the `max_deals` largest (amount, then id), as a heap whose
+  // top is the one to drop first; the rest are only counted.
+  const size_t keep = static_cast<size_t>(std::max(in.max_deals, 0));
+  auto larger_first = [](const v1::PlanDealChange& a, const v1::PlanDealChange& b) {
+    if (a.amount() != b.amount()) return a.amount() > b.amount();
+    return a.opportunity_id() < b.opportunity_id();
+  };
+  auto heap_order = [&](const v1::PlanDealChange* a, const v1::PlanDealChange* b) {
+    return larger_first(*a, *b);  // the heap's top is the smallest
+  };
+  std::vector<std::unique_ptr<v1::PlanDealChange>> kept;
+  std::vector<v1::PlanDealChange*> heap;
+  int64_t changed_deals = 0;
   int64_t unparsable = 0;
-  // One arena per batch of deals: parse and both answers are allocated there and freed
-  // together (see CompiledPlaybook::EvaluateInto).
+  // One arena per batch of deals: the parse, both answers and the comparison are
+  // allocated there and freed together (see CompiledPlaybook::EvaluateInto).
   google::protobuf::Arena arena;
   constexpr int kBatch = 64;
   int in_batch = 0;
@@ -284,42 +332,51 @@ void ComputePlan(const PlanInput& in, v1::PlanPlaybookChangeResponse* out) {
       ++unparsable;
       continue;
     }
-    const Reduced before = Reduce(in.published, *opp, in.now, &arena);
-    const Reduced after = Reduce(in.draft, *opp, in.now, &arena);
+    const v1::DealGuidance& before = Answer(in.published, *opp, in.now, &arena);
+    const v1::DealGuidance& after = Answer(in.draft, *opp, in.now, &arena);
     if (in.published != nullptr) {
-      ++deals_in_phase[before.compact.evidence_phase()];
-      if (!before.compact.claimed_phase().empty() &&
-          before.compact.claimed_phase() != before.compact.evidence_phase()) {
-        ++deals_in_phase[before.compact.claimed_phase()];
+      const int e = IndexOf(in.published_outline->phases, before.evidence_phase().id());
+      if (e >= 0) ++deals_in_phase[e];
+      if (before.has_claimed_phase() &&
+          before.claimed_phase().id() != before.evidence_phase().id()) {
+        const int c = IndexOf(in.published_outline->phases, before.claimed_phase().id());
+        if (c >= 0) ++deals_in_phase[c];
       }
     }
-    v1::PlanDealChange change;
-    const bool differs = Compare(before, after, in, &change);
-    Count(change, differs, totals);
+    auto* change = google::protobuf::Arena::Create<v1::PlanDealChange>(&arena);
+    const bool differs = Compare(before, after, in, change);
+    Count(*change, differs, totals);
     Group& rep = reps[opp->owner().id()];
     if (rep.name.empty()) rep.name = opp->owner().name();
-    Count(change, differs, &rep.totals);
-    Count(change, differs, &teams[opp->owner().team()].totals);
+    Count(*change, differs, &rep.totals);
+    Count(*change, differs, &teams[opp->owner().team()].totals);
     // (Count on an unchanged deal only bumps `deals`.)
     if (!differs) continue;
-    change.set_opportunity_id(id);
-    change.set_opportunity_name(opp->name());
-    change.set_owner_id(opp->owner().id());
-    change.set_owner_name(opp->owner().name());
-    change.set_team(opp->owner().team());
-    change.set_amount(opp->amount());
-    changed.push_back(std::move(change));
+    ++changed_deals;
+    if (keep == 0) continue;
+    change->set_opportunity_id(id);
+    change->set_amount(opp->amount());
+    if (heap.size() == keep) {
+      if (!larger_first(*change, *heap.front())) continue;
+      std::pop_heap(heap.begin(), heap.end(), heap_order);
+      v1::PlanDealChange* reuse = heap.back();
+      heap.pop_back();
+      *reuse = *change;
+      change = reuse;
+    } else {
+      kept.push_back(std::make_unique<v1::PlanDealChange>(*change));
+      change = kept.back().get();
+    }
+    change->set_opportunity_name(opp->name());
+    change->set_owner_id(opp->owner().id());
+    change->set_owner_name(opp->owner().name());
+    change->set_team(opp->owner().team());
+    heap.push_back(change);
+    std::push_heap(heap.begin(), heap.end(), heap_order);
   }
-  std::sort(changed.begin(), changed.end(),
-            [](const v1::PlanDealChange& a, const v1::PlanDealChange& b) {
-              if (a.amount() != b.amount()) return a.amount() > b.amount();
-              return a.opportunity_id() < b.opportunity_id();
-            });
-  const size_t keep = static_cast<size_t>(std::max(in.max_deals, 0));
-  for (size_t i = 0; i < changed.size() && i < keep; ++i) {
-    *out->add_deals() = std::move(changed[i]);
-  }
-  out->set_more_deals(changed.size() > keep ? static_cast<int64_t>(changed.size() - keep) : 0);
+  std::sort(heap.begin(), heap.end(), heap_order);
+  for (v1::PlanDealChange* c : heap) *out->add_deals() = std::move(*c);
+  out->set_more_deals(changed_deals - static_cast<int64_t>(heap.size()));
   auto emit = [](absl::flat_hash_map<std::string, Group>& groups, bool with_name,
                  google::protobuf::RepeatedPtrField<v1::PlanRollup>* rollups) {
     for (auto& [key, group] : groups) {

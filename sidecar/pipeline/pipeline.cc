@@ -237,31 +237,72 @@ bool GateMet(const engine::PlaybookOutline& outline, const store::CompactResult&
   return criteria > 0;
 }
 
-std::vector<v1::DealChange> DiffDeal(const engine::PlaybookOutline& outline,
-                                     const store::CompactResult* before,
-                                     const store::CompactResult& after) {
+namespace {
+
+// The fields DiffDeal reads, from a snapshot's CompactResult or a live DealResult (so a
+// review diffs its deals without building their compact form).
+bool Closed(const store::CompactResult& r) { return r.closed(); }
+bool Closed(const v1::DealResult& d) { return d.is_closed(); }
+bool Won(const store::CompactResult& r) { return r.won(); }
+bool Won(const v1::DealResult& d) { return d.is_won(); }
+int64_t CloseUnix(const store::CompactResult& r) { return r.close_date_unix(); }
+int64_t CloseUnix(const v1::DealResult& d) { return d.close_date().seconds(); }
+const std::string& Evidence(const store::CompactResult& r) { return r.evidence_phase(); }
+const std::string& Evidence(const v1::DealResult& d) { return d.evidence_phase().id(); }
+bool Met(const store::CriterionOutcome& c) { return c.state() == store::CRITERION_STATE_MET; }
+bool Met(const v1::CriterionOutcome& c) { return c.status() == v1::CRITERION_STATUS_MET; }
+
+// Per phase index: how many criteria its exit gate has.
+std::vector<int> GateTotals(const engine::PlaybookOutline& outline) {
+  std::vector<int> total(outline.phases.size(), 0);
+  for (const engine::OutlineRule& rule : outline.rules) {
+    if (rule.kind != engine::OutlineRule::Kind::kCriterion) continue;
+    const int i = outline.PhaseIndex(rule.phase_id);
+    if (i >= 0) ++total[i];
+  }
+  return total;
+}
+
+// Per phase index: how many of `r`'s criteria ("<phase>/<id>") are met.
+template <typename Result>
+void CountMet(const engine::PlaybookOutline& outline, const Result& r, std::vector<int>* met) {
+  met->assign(outline.phases.size(), 0);
+  for (const auto& c : r.criteria()) {
+    if (!Met(c)) continue;
+    const size_t slash = c.id().find('/');
+    if (slash == std::string::npos) continue;
+    const int i = outline.PhaseIndex(absl::string_view(c.id()).substr(0, slash));
+    if (i >= 0) ++(*met)[i];
+  }
+}
+
+template <typename After>
+std::vector<v1::DealChange> DiffImpl(const engine::PlaybookOutline& outline,
+                                     const std::vector<int>& gate_totals,
+                                     const store::CompactResult* before, const After& after) {
   std::vector<v1::DealChange> out;
   if (before == nullptr) {
     out.push_back(Change(v1::CHANGE_KIND_NEW, "new in the pipeline", "", after.stage()));
     return out;
   }
-  if (after.closed() && !before->closed()) {
+  if (Closed(after) && !before->closed()) {
     out.push_back(
-        after.won() ? Change(v1::CHANGE_KIND_WON, "closed won", before->stage(), after.stage())
-                    : Change(v1::CHANGE_KIND_LOST, "closed lost", before->stage(), after.stage()));
+        Won(after) ? Change(v1::CHANGE_KIND_WON, "closed won", before->stage(), after.stage())
+                   : Change(v1::CHANGE_KIND_LOST, "closed lost", before->stage(), after.stage()));
   }
   // Close dates are days: compared by UTC calendar day, so two loads of rebased samples
   // (or a CRM that stores a time of day) do not look like a move.
+  const int64_t close_after = CloseUnix(after);
   const int64_t day_before = FloorDay(before->close_date_unix());
-  const int64_t day_after = FloorDay(after.close_date_unix());
-  if (before->close_date_unix() != 0 && after.close_date_unix() != 0 && day_before != day_after) {
+  const int64_t day_after = FloorDay(close_after);
+  if (before->close_date_unix() != 0 && close_after != 0 && day_before != day_after) {
     const bool pushed = day_after > day_before;
     const int64_t days = std::llabs(day_after - day_before);
-    out.push_back(Change(pushed ? v1::CHANGE_KIND_PUSHED_OUT : v1::CHANGE_KIND_PULLED_IN,
-                         absl::StrCat("close date ", pushed ? "pushed out " : "pulled in ", days,
-                                      " days: ", Day(before->close_date_unix()), " -> ",
-                                      Day(after.close_date_unix())),
-                         Day(before->close_date_unix()), Day(after.close_date_unix())));
+    out.push_back(
+        Change(pushed ? v1::CHANGE_KIND_PUSHED_OUT : v1::CHANGE_KIND_PULLED_IN,
+               absl::StrCat("close date ", pushed ? "pushed out " : "pulled in ", days,
+                            " days: ", Day(before->close_date_unix()), " -> ", Day(close_after)),
+               Day(before->close_date_unix()), Day(close_after)));
   }
   if (before->amount() != after.amount()) {
     const bool up = after.amount() > before->amount();
@@ -276,34 +317,25 @@ std::vector<v1::DealChange> DiffDeal(const engine::PlaybookOutline& outline,
                          before->stage(), after.stage()));
   }
   const int was = outline.PhaseIndex(before->evidence_phase());
-  const int is = outline.PhaseIndex(after.evidence_phase());
+  const int is = outline.PhaseIndex(Evidence(after));
   if (was >= 0 && is >= 0 && was != is) {
     out.push_back(
         Change(is > was ? v1::CHANGE_KIND_EVIDENCE_ADVANCED : v1::CHANGE_KIND_EVIDENCE_REGRESSED,
                absl::StrCat("evidence ", is > was ? "advanced" : "regressed", ": ",
                             outline.phases[was].name(), " -> ", outline.phases[is].name()),
-               before->evidence_phase(), after.evidence_phase()));
+               before->evidence_phase(), Evidence(after)));
   }
   // Gate status per phase from one scan of each result's criteria.
-  absl::flat_hash_map<std::string, int> total, met_before, met_after;
-  for (const engine::OutlineRule& rule : outline.rules) {
-    if (rule.kind == engine::OutlineRule::Kind::kCriterion) ++total[rule.phase_id];
-  }
-  auto count = [](const store::CompactResult& r, absl::flat_hash_map<std::string, int>* met) {
-    for (const store::CriterionOutcome& c : r.criteria()) {
-      if (c.state() != store::CRITERION_STATE_MET) continue;
-      const size_t slash = c.id().find('/');
-      if (slash != std::string::npos) ++(*met)[c.id().substr(0, slash)];
-    }
-  };
-  count(*before, &met_before);
-  count(after, &met_after);
-  for (const v1::PhaseRef& phase : outline.phases) {
-    auto t = total.find(phase.id());
-    if (t == total.end() || t->second == 0) continue;
-    const bool was_met = met_before[phase.id()] == t->second;
-    const bool met_now = met_after[phase.id()] == t->second;
+  thread_local std::vector<int> met_before;
+  thread_local std::vector<int> met_after;
+  CountMet(outline, *before, &met_before);
+  CountMet(outline, after, &met_after);
+  for (size_t p = 0; p < outline.phases.size() && p < gate_totals.size(); ++p) {
+    if (gate_totals[p] == 0) continue;
+    const bool was_met = met_before[p] == gate_totals[p];
+    const bool met_now = met_after[p] == gate_totals[p];
     if (was_met == met_now) continue;
+    const v1::PhaseRef& phase = outline.phases[p];
     v1::DealChange c =
         Change(met_now ? v1::CHANGE_KIND_GATE_NEWLY_MET : v1::CHANGE_KIND_GATE_NEWLY_OPEN,
                absl::StrCat(phase.name(), " gate ", met_now ? "newly met" : "open again"),
@@ -312,6 +344,14 @@ std::vector<v1::DealChange> DiffDeal(const engine::PlaybookOutline& outline,
     out.push_back(std::move(c));
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<v1::DealChange> DiffDeal(const engine::PlaybookOutline& outline,
+                                     const store::CompactResult* before,
+                                     const store::CompactResult& after) {
+  return DiffImpl(outline, GateTotals(outline), before, after);
 }
 
 double AttentionScore(int phases_ahead, double amount, double max_amount, absl::Time close_date,
@@ -327,14 +367,48 @@ double AttentionScore(int phases_ahead, double amount, double max_amount, absl::
 }
 
 ReviewBuilder::ReviewBuilder(const engine::CompiledPlaybook& playbook, absl::Time now)
-    : playbook_(playbook), outline_(engine::OutlineOf(playbook)), now_(now) {}
+    : playbook_(playbook),
+      outline_(engine::OutlineOf(playbook)),
+      now_(now),
+      gate_totals_(GateTotals(outline_)) {}
+
+uint64_t ReviewBuilder::IndicatorBits(
+    const google::protobuf::RepeatedPtrField<std::string>& ids) const {
+  uint64_t bits = 0;
+  for (const std::string& id : ids) {
+    for (size_t i = 0; i < outline_.indicators.size() && i < kMaxIndicatorBits; ++i) {
+      if (outline_.indicators[i].id == id) bits |= uint64_t{1} << i;
+    }
+  }
+  return bits;
+}
 
 void ReviewBuilder::SetPrevious(absl::flat_hash_map<std::string, store::CompactResult> previous) {
   previous_ = std::move(previous);
   has_previous_ = true;
+  // Once per compared result: whether each indicator applied (by its evidence phase) and
+  // held, as bits, so the roll-ups (per rep and for the scope) compare no strings.
+  previous_rows_.clear();
+  previous_rows_.reserve(previous_.size());
+  for (const auto& [id, p] : previous_) {
+    PreviousRow row;
+    row.result = &p;
+    const int phase = outline_.PhaseIndex(p.evidence_phase());
+    for (size_t i = 0; i < outline_.indicators.size() && i < kMaxIndicatorBits; ++i) {
+      const engine::OutlineIndicator& ind = outline_.indicators[i];
+      const bool applies = ind.phase_ids.empty() ||
+                           (phase >= 0 && std::find(ind.phase_ids.begin(), ind.phase_ids.end(),
+                                                    p.evidence_phase()) != ind.phase_ids.end());
+      if (applies) row.applicable |= uint64_t{1} << i;
+    }
+    row.met = IndicatorBits(p.met_indicators()) & row.applicable;
+    previous_rows_.push_back(row);
+  }
 }
 
 void ReviewBuilder::Add(v1::DealResult deal, TopRisk top_risk) {
+  bits_.push_back(
+      {IndicatorBits(deal.applicable_indicators()), IndicatorBits(deal.met_indicators())});
   deals_.push_back(std::move(deal));
   risks_.push_back(std::move(top_risk));
 }
@@ -346,7 +420,6 @@ void ReviewBuilder::AddNotEvaluated(v1::NotEvaluated item) {
 v1::DealReview ReviewBuilder::ReviewOf(int row) const {
   const v1::DealResult& d = deals_[row];
   v1::DealReview r;
-  *r.mutable_deal() = d;
   if (d.stage_ahead_of_evidence()) {
     r.set_phases_ahead(std::max(0, d.claimed_phase().index() - d.evidence_phase().index()));
   }
@@ -358,70 +431,98 @@ v1::DealReview ReviewBuilder::ReviewOf(int row) const {
   if (has_previous_) {
     auto it = previous_.find(d.opportunity_id());
     for (v1::DealChange& c :
-         DiffDeal(outline_, it == previous_.end() ? nullptr : &it->second, CompactOf(d))) {
+         DiffImpl(outline_, gate_totals_, it == previous_.end() ? nullptr : &it->second, d)) {
       *r.add_changes() = std::move(c);
     }
   }
   return r;
 }
 
-v1::PipelineRollup ReviewBuilder::RollupOf(
-    const std::string& id, const std::string& name, const std::vector<int>& rows,
-    const std::vector<const store::CompactResult*>& previous) const {
+v1::PipelineRollup ReviewBuilder::RollupOf(const std::string& id, const std::string& name,
+                                           const std::vector<int>& rows,
+                                           const std::vector<int>& previous) const {
   v1::PipelineRollup r;
   r.set_id(id);
   r.set_name(name);
+  const size_t phases = outline_.phases.size();
   for (const v1::PhaseRef& p : outline_.phases) {
     *r.add_by_evidence_phase()->mutable_phase() = p;
     *r.add_by_claimed_phase()->mutable_phase() = p;
   }
   struct Count {
     int applicable = 0, met = 0, prev_applicable = 0, prev_met = 0;
-    std::vector<std::string> missing;
+    std::vector<int> missing;  // rows
   };
-  std::vector<Count> counts(outline_.indicators.size());
+  const size_t indicators = outline_.indicators.size();
+  std::vector<Count> counts(indicators);
+  std::vector<int64_t> evidence_deals(phases, 0), claimed_deals(phases, 0);
+  std::vector<double> evidence_amount(phases, 0), claimed_amount(phases, 0);
+  int64_t open_deals = 0, stage_ahead = 0;
+  double open_amount = 0;
   for (int row : rows) {
     const v1::DealResult& d = deals_[row];
-    r.set_open_deals(r.open_deals() + 1);
-    r.set_open_amount(r.open_amount() + d.amount());
-    const int e = outline_.PhaseIndex(d.evidence_phase().id());
-    if (e >= 0) {
-      v1::PhaseBucket* b = r.mutable_by_evidence_phase(e);
-      b->set_deals(b->deals() + 1);
-      b->set_amount(b->amount() + d.amount());
+    ++open_deals;
+    open_amount += d.amount();
+    const int e = d.evidence_phase().index();
+    if (e >= 0 && static_cast<size_t>(e) < phases &&
+        outline_.phases[e].id() == d.evidence_phase().id()) {
+      ++evidence_deals[e];
+      evidence_amount[e] += d.amount();
+    } else if (const int i = outline_.PhaseIndex(d.evidence_phase().id()); i >= 0) {
+      ++evidence_deals[i];
+      evidence_amount[i] += d.amount();
     }
-    const int c = d.has_claimed_phase() ? outline_.PhaseIndex(d.claimed_phase().id()) : -1;
-    if (c >= 0) {
-      v1::PhaseBucket* b = r.mutable_by_claimed_phase(c);
-      b->set_deals(b->deals() + 1);
-      b->set_amount(b->amount() + d.amount());
+    if (d.has_claimed_phase()) {
+      const int c = d.claimed_phase().index();
+      if (c >= 0 && static_cast<size_t>(c) < phases &&
+          outline_.phases[c].id() == d.claimed_phase().id()) {
+        ++claimed_deals[c];
+        claimed_amount[c] += d.amount();
+      } else if (const int i = outline_.PhaseIndex(d.claimed_phase().id()); i >= 0) {
+        ++claimed_deals[i];
+        claimed_amount[i] += d.amount();
+      }
     }
-    if (d.stage_ahead_of_evidence()) r.set_stage_ahead_deals(r.stage_ahead_deals() + 1);
-    for (size_t i = 0; i < counts.size(); ++i) {
-      const std::string& ind = outline_.indicators[i].id;
-      if (!Contains(d.applicable_indicators(), ind)) continue;
+    if (d.stage_ahead_of_evidence()) ++stage_ahead;
+    const Bits& bits = bits_[row];
+    for (size_t i = 0; i < indicators; ++i) {
+      const bool applies = i < kMaxIndicatorBits
+                               ? (bits.applicable >> i & 1) != 0
+                               : Contains(d.applicable_indicators(), outline_.indicators[i].id);
+      if (!applies) continue;
       ++counts[i].applicable;
-      if (Contains(d.met_indicators(), ind)) {
+      const bool met = i < kMaxIndicatorBits
+                           ? (bits.met >> i & 1) != 0
+                           : Contains(d.met_indicators(), outline_.indicators[i].id);
+      if (met) {
         ++counts[i].met;
       } else {
-        counts[i].missing.push_back(d.opportunity_id());
+        counts[i].missing.push_back(row);
       }
     }
   }
-  for (const store::CompactResult* p : previous) {
-    for (size_t i = 0; i < counts.size(); ++i) {
-      const engine::OutlineIndicator& ind = outline_.indicators[i];
-      const bool applies =
-          ind.phase_ids.empty() || std::find(ind.phase_ids.begin(), ind.phase_ids.end(),
-                                             p->evidence_phase()) != ind.phase_ids.end();
-      if (!applies) continue;
+  for (int index : previous) {
+    const PreviousRow& p = previous_rows_[index];
+    for (size_t i = 0; i < indicators && i < kMaxIndicatorBits; ++i) {
+      if ((p.applicable >> i & 1) == 0) continue;
       ++counts[i].prev_applicable;
-      if (Contains(p->met_indicators(), ind.id)) ++counts[i].prev_met;
+      if ((p.met >> i & 1) != 0) ++counts[i].prev_met;
     }
   }
+  r.set_open_deals(static_cast<int32_t>(open_deals));
+  r.set_open_amount(open_amount);
+  for (size_t p = 0; p < phases; ++p) {
+    v1::PhaseBucket* e = r.mutable_by_evidence_phase(static_cast<int>(p));
+    e->set_deals(static_cast<int32_t>(evidence_deals[p]));
+    e->set_amount(evidence_amount[p]);
+    v1::PhaseBucket* c = r.mutable_by_claimed_phase(static_cast<int>(p));
+    c->set_deals(static_cast<int32_t>(claimed_deals[p]));
+    c->set_amount(claimed_amount[p]);
+  }
+  r.set_stage_ahead_deals(static_cast<int32_t>(stage_ahead));
   r.set_stage_ahead_share(
       r.open_deals() > 0 ? static_cast<double>(r.stage_ahead_deals()) / r.open_deals() : 0);
-  for (size_t i = 0; i < counts.size(); ++i) {
+  for (size_t i = 0; i < indicators; ++i) {
     const engine::OutlineIndicator& ind = outline_.indicators[i];
     v1::IndicatorShare* s = r.add_indicators();
     s->set_indicator_id(ind.id);
@@ -436,7 +537,8 @@ v1::PipelineRollup ReviewBuilder::RollupOf(
       s->set_has_previous(true);
       s->set_previous_share(static_cast<double>(counts[i].prev_met) / counts[i].prev_applicable);
     }
-    for (std::string& id : counts[i].missing) s->add_missing_deal_ids(std::move(id));
+    s->mutable_missing_deal_ids()->Reserve(static_cast<int>(counts[i].missing.size()));
+    for (int row : counts[i].missing) s->add_missing_deal_ids(deals_[row].opportunity_id());
   }
   return r;
 }
@@ -448,13 +550,14 @@ v1::PipelineRollup ReviewBuilder::RollupFor(
   for (size_t i = 0; i < deals_.size(); ++i) {
     if (!deals_[i].is_closed() && include(deals_[i].owner())) rows.push_back(static_cast<int>(i));
   }
-  std::vector<const store::CompactResult*> previous;
-  for (const auto& [deal_id, p] : previous_) {
+  std::vector<int> previous;
+  for (size_t i = 0; i < previous_rows_.size(); ++i) {
+    const store::CompactResult& p = *previous_rows_[i].result;
     v1::Owner owner;
     owner.set_id(p.owner());
     owner.set_manager_id(p.manager_id());
     owner.set_team(p.team());
-    if (!p.closed() && include(owner)) previous.push_back(&p);
+    if (!p.closed() && include(owner)) previous.push_back(static_cast<int>(i));
   }
   return RollupOf(id, name, rows, previous);
 }
@@ -468,35 +571,82 @@ std::vector<v1::DealReview> ReviewBuilder::ChangedDealsOf(absl::string_view rep_
     // A deal closed before the compared snapshot is history, not a change.
     if (deals_[i].is_closed() && (it == previous_.end() || it->second.closed())) continue;
     v1::DealReview r = ReviewOf(static_cast<int>(i));
-    if (r.changes_size() > 0) out.push_back(std::move(r));
+    if (r.changes_size() == 0) continue;
+    *r.mutable_deal() = deals_[i];
+    out.push_back(std::move(r));
   }
   return out;
 }
 
 v1::GetPipelineReviewResponse ReviewBuilder::Finish(int max_deals, const std::string& scope_label,
-                                                    bool removed_allowed) const {
+                                                    bool removed_allowed) {
   v1::GetPipelineReviewResponse out;
   *out.mutable_playbook() = playbook_.ref();
   *out.mutable_evaluated_at() = ToProtoTimestamp(now_);
+  // Roll-ups and the removed deals first: the reviews below move the deals out.
+  // Per rep, in name order, then the scope; one pass groups the rows and the compared
+  // results by rep (not one scan per rep).
+  std::vector<std::pair<absl::string_view, absl::string_view>> reps;  // (name, id)
+  absl::flat_hash_map<absl::string_view, std::vector<int>> rows_by_rep;
+  absl::flat_hash_map<absl::string_view, std::vector<int>> previous_by_rep;
+  std::vector<int> all_rows;
+  std::vector<int> all_previous;
+  all_rows.reserve(deals_.size());
+  for (size_t i = 0; i < deals_.size(); ++i) {
+    const v1::DealResult& d = deals_[i];
+    if (d.is_closed()) continue;
+    auto [it, inserted] = rows_by_rep.try_emplace(d.owner().id());
+    if (inserted) reps.emplace_back(d.owner().name(), d.owner().id());
+    it->second.push_back(static_cast<int>(i));
+    all_rows.push_back(static_cast<int>(i));
+  }
+  for (size_t i = 0; i < previous_rows_.size(); ++i) {
+    const store::CompactResult& p = *previous_rows_[i].result;
+    if (p.closed()) continue;
+    previous_by_rep[p.owner()].push_back(static_cast<int>(i));
+    all_previous.push_back(static_cast<int>(i));
+  }
+  std::sort(reps.begin(), reps.end());
+  static const std::vector<int> kNone;
+  for (const auto& [name, id] : reps) {
+    auto p = previous_by_rep.find(id);
+    *out.add_reps() = RollupOf(std::string(id), std::string(name), rows_by_rep[id],
+                               p == previous_by_rep.end() ? kNone : p->second);
+  }
+  *out.mutable_team() = RollupOf(scope_label, scope_label, all_rows, all_previous);
+  std::vector<std::string> removed;
+  if (has_previous_ && removed_allowed) {
+    absl::flat_hash_set<absl::string_view> current;
+    current.reserve(deals_.size());
+    for (const v1::DealResult& d : deals_) current.insert(d.opportunity_id());
+    for (const auto& [id, p] : previous_) {
+      if (!p.closed() && !current.contains(id)) removed.push_back(id);
+    }
+    std::sort(removed.begin(), removed.end());
+  }
+
   double max_amount = 0;
   for (const v1::DealResult& d : deals_) {
     if (!d.is_closed()) max_amount = std::max(max_amount, d.amount());
   }
   std::vector<v1::DealReview> open;
-  absl::flat_hash_set<std::string> current;
+  open.reserve(all_rows.size());
   for (size_t i = 0; i < deals_.size(); ++i) {
     const v1::DealResult& d = deals_[i];
-    current.insert(d.opportunity_id());
     if (d.is_closed()) {
       auto it = previous_.find(d.opportunity_id());
       if (has_previous_ && it != previous_.end() && !it->second.closed()) {
-        *out.add_closed() = ReviewOf(static_cast<int>(i));
+        v1::DealReview* r = out.add_closed();
+        *r = ReviewOf(static_cast<int>(i));
+        *r->mutable_deal() = std::move(deals_[i]);
       }
       continue;
     }
     v1::DealReview r = ReviewOf(static_cast<int>(i));
     r.set_attention(
         AttentionScore(r.phases_ahead(), d.amount(), max_amount, ToAbslTime(d.close_date()), now_));
+    // Finish is the builder's last use: the deal moves into its review.
+    *r.mutable_deal() = std::move(deals_[i]);
     open.push_back(std::move(r));
   }
   std::sort(open.begin(), open.end(), [](const v1::DealReview& a, const v1::DealReview& b) {
@@ -505,59 +655,29 @@ v1::GetPipelineReviewResponse ReviewBuilder::Finish(int max_deals, const std::st
     if (a.deal().amount() != b.deal().amount()) return a.deal().amount() > b.deal().amount();
     return a.deal().opportunity_id() < b.deal().opportunity_id();
   });
+  const size_t keep = max_deals <= 0 ? open.size() : std::min(open.size(), size_t(max_deals));
+  out.mutable_deals()->Reserve(static_cast<int>(keep));
   for (size_t i = 0; i < open.size(); ++i) {
     open[i].set_rank(static_cast<int>(i) + 1);
-    if (max_deals <= 0 || static_cast<int>(i) < max_deals) *out.add_deals() = std::move(open[i]);
+    if (i < keep) *out.add_deals() = std::move(open[i]);
   }
-  if (has_previous_ && removed_allowed) {
-    std::vector<std::string> removed;
-    for (const auto& [id, p] : previous_) {
-      if (!p.closed() && !current.contains(id)) removed.push_back(id);
-    }
-    std::sort(removed.begin(), removed.end());
-    for (const std::string& id : removed) {
-      const store::CompactResult& p = previous_.at(id);
-      v1::DealReview* r = out.add_closed();
-      v1::DealResult* d = r->mutable_deal();
-      d->set_opportunity_id(id);
-      d->set_name(p.name());
-      d->mutable_owner()->set_id(p.owner());
-      d->mutable_owner()->set_manager_id(p.manager_id());
-      d->mutable_owner()->set_team(p.team());
-      d->set_stage(p.stage());
-      d->set_amount(p.amount());
-      *r->add_changes() = Change(v1::CHANGE_KIND_REMOVED, "no longer in the pipeline", p.stage());
-    }
+  for (const std::string& id : removed) {
+    const store::CompactResult& p = previous_.at(id);
+    v1::DealReview* r = out.add_closed();
+    v1::DealResult* d = r->mutable_deal();
+    d->set_opportunity_id(id);
+    d->set_name(p.name());
+    d->mutable_owner()->set_id(p.owner());
+    d->mutable_owner()->set_manager_id(p.manager_id());
+    d->mutable_owner()->set_team(p.team());
+    d->set_stage(p.stage());
+    d->set_amount(p.amount());
+    *r->add_changes() = Change(v1::CHANGE_KIND_REMOVED, "no longer in the pipeline", p.stage());
   }
-  // Per rep, in name order, then the scope.
-  std::vector<std::pair<std::string, std::string>> reps;  // (name, id)
-  absl::flat_hash_set<std::string> seen;
-  for (const v1::DealResult& d : deals_) {
-    if (!d.is_closed() && seen.insert(d.owner().id()).second) {
-      reps.emplace_back(d.owner().name(), d.owner().id());
-    }
-  }
-  std::sort(reps.begin(), reps.end());
-  // One pass groups the rows and the compared results by rep (not one scan per rep).
-  absl::flat_hash_map<std::string, std::vector<int>> rows_by_rep;
-  absl::flat_hash_map<std::string, std::vector<const store::CompactResult*>> previous_by_rep;
-  std::vector<int> all_rows;
-  std::vector<const store::CompactResult*> all_previous;
-  for (size_t i = 0; i < deals_.size(); ++i) {
-    if (deals_[i].is_closed()) continue;
-    rows_by_rep[deals_[i].owner().id()].push_back(static_cast<int>(i));
-    all_rows.push_back(static_cast<int>(i));
-  }
-  for (const auto& [deal_id, p] : previous_) {
-    if (p.closed()) continue;
-    previous_by_rep[p.owner()].push_back(&p);
-    all_previous.push_back(&p);
-  }
-  for (const auto& [name, id] : reps) {
-    *out.add_reps() = RollupOf(id, name, rows_by_rep[id], previous_by_rep[id]);
-  }
-  *out.mutable_team() = RollupOf(scope_label, scope_label, all_rows, all_previous);
   for (const v1::NotEvaluated& n : not_evaluated_) *out.add_not_evaluated() = n;
+  deals_.clear();  // moved out above
+  bits_.clear();
+  risks_.clear();
   return out;
 }
 

@@ -16,6 +16,7 @@
 #ifndef DEALCOACH_SIDECAR_PIPELINE_PIPELINE_H_
 #define DEALCOACH_SIDECAR_PIPELINE_PIPELINE_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -103,8 +104,9 @@ class ReviewBuilder {
   // closed or removed since the snapshot, per-rep roll-ups (by rep id) and the scope's
   // roll-up labelled `scope_label`. `removed_allowed`: report snapshot deals missing now
   // as removed (false when a filter narrowed the pass: they may just not match it).
+  // Finish moves the deals into the answer: call it once, as the builder's last use.
   v1::GetPipelineReviewResponse Finish(int max_deals, const std::string& scope_label,
-                                       bool removed_allowed) const;
+                                       bool removed_allowed);
 
   // Roll-up of the open deals (and their compared results) whose owner `include`s.
   v1::PipelineRollup RollupFor(const std::string& id, const std::string& name,
@@ -116,9 +118,25 @@ class ReviewBuilder {
   const engine::PlaybookOutline& outline() const { return outline_; }
 
  private:
+  // Indicators are tallied as bits (per deal: applicable, met); past the 64th they are
+  // looked up by id.
+  static constexpr size_t kMaxIndicatorBits = 64;
+  struct Bits {
+    uint64_t applicable = 0;
+    uint64_t met = 0;
+  };
+  // A compared result with its indicator bits (applicable by its evidence phase, met).
+  struct PreviousRow {
+    const store::CompactResult* result = nullptr;
+    uint64_t applicable = 0;
+    uint64_t met = 0;
+  };
+
+  uint64_t IndicatorBits(const google::protobuf::RepeatedPtrField<std::string>& ids) const;
+  // Rows index deals_, previous indexes previous_rows_.
   v1::PipelineRollup RollupOf(const std::string& id, const std::string& name,
-                              const std::vector<int>& rows,
-                              const std::vector<const store::CompactResult*>& previous) const;
+                              const std::vector<int>& rows, const std::vector<int>& previous) const;
+  // The review of deals_[row] without the deal itself (the caller copies or moves it in).
   v1::DealReview ReviewOf(int row) const;
 
   const engine::CompiledPlaybook& playbook_;
@@ -127,8 +145,11 @@ class ReviewBuilder {
   std::vector<v1::DealResult> deals_;
   std::vector<TopRisk> risks_;
   std::vector<v1::NotEvaluated> not_evaluated_;
+  std::vector<Bits> bits_;  // per deal
   absl::flat_hash_map<std::string, store::CompactResult> previous_;
+  std::vector<PreviousRow> previous_rows_;  // into previous_
   bool has_previous_ = false;
+  std::vector<int> gate_totals_;  // per phase index: criteria in its exit gate
 };
 
 // Attention score of an open deal: phases ahead x (amount / largest amount in scope) x

@@ -166,7 +166,7 @@ absl::Status ReviewPass(const ServiceDeps& deps, grpc::ServerContext* context,
     pipeline::TopRisk risk;
     switch (pipeline::EvaluateDeal(options, opp, &scratch, &result, &reason, &risk)) {
       case pipeline::DealOutcome::kEvaluated:
-        builder->Add(result, std::move(risk));
+        builder->Add(std::move(result), std::move(risk));
         break;
       case pipeline::DealOutcome::kNotEvaluated: {
         v1::NotEvaluated n;
