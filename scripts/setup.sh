@@ -59,4 +59,9 @@ fi
 if [ ! -x "$here/kits/salesforce/node_modules/.bin/sfdx-lwc-jest" ]; then
   (cd "$here/kits/salesforce" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The HubSpot card's test (vitest + @hubspot/ui-extensions/testing), pinned in
+# kits/hubspot/src/app/cards/package-lock.json.
+if [ ! -x "$here/kits/hubspot/src/app/cards/node_modules/.bin/vitest" ]; then
+  (cd "$here/kits/hubspot/src/app/cards" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: done"
