@@ -142,9 +142,24 @@ const dyn = path.join(KITS, "dynamics");
 test("dynamics: the web resources reference each other by the names the README gives", () => {
   const readme = fs.readFileSync(path.join(dyn, "README.md"), "utf8");
   const html = fs.readFileSync(path.join(dyn, "WebResources/dealcoach_panel.html"), "utf8");
-  for (const [, s] of html.matchAll(/<script src="([^"]+)"/g)) {
-    assert.ok(fs.existsSync(path.join(dyn, "WebResources", s)), s);
-    assert.ok(readme.includes(s), `README names ${s}`);
+  for (const page of ["dealcoach_panel.html", "dealcoach_panel_customapi.html"]) {
+    const text = fs.readFileSync(path.join(dyn, "WebResources", page), "utf8");
+    assert.ok(readme.includes(page), `README names ${page}`);
+    for (const [, s] of text.matchAll(/<script (?:type="module" )?src="([^"]+)"/g)) {
+      // dealcoach_/ui/* are the panel's own files (web/panel/), uploaded under that name.
+      const file = s.startsWith("dealcoach_/ui/") ? path.join(SRC, "web/panel", s.slice(14)) : path.join(dyn, "WebResources", s);
+      assert.ok(fs.existsSync(file), `${page} loads ${s}`);
+      assert.ok(readme.includes(s), `README names ${s}`);
+    }
+    assert.doesNotMatch(text, /<script>(?!<\/script>)|\son[a-z]+="/, `${page}: no inline script`);
+  }
+  // The Custom API the boot script calls is the one the plug-in and README describe.
+  const boot2 = fs.readFileSync(path.join(dyn, "WebResources/dealcoach_panel_customapi_boot.js"), "utf8");
+  const plugin = fs.readFileSync(path.join(dyn, "CustomApi/DealcoachGuidancePlugin.cs"), "utf8");
+  const api = boot2.match(/\/api\/data\/v9\.2\/(\w+)"/)[1];
+  assert.ok(plugin.includes(api) && readme.includes(api), api);
+  for (const p of ["Path", "StatusCode", "Body"]) {
+    assert.ok(plugin.includes(`"${p}"`) && boot2.includes(p) && readme.includes(`\`${p}\``), p);
   }
   const boot = fs.readFileSync(path.join(dyn, "WebResources/dealcoach_panel_boot.js"), "utf8");
   assert.match(boot, /getElementById\("panel"\)/);

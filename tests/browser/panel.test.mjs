@@ -478,3 +478,57 @@ test("Dynamics kit: the web resource takes the record id from the query string a
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("Dynamics kit: the server-side variant reads the sidecar only through the org's Custom API", async () => {
+  const context = await browser.newContext();
+  const dir = path.join(SRC, "kits/dynamics/WebResources");
+  const panelDir = path.join(SRC, "web/panel");
+  // The org serves the variant's web resources, the panel's files among them under the
+  // names the README gives (dealcoach_/ui/panel.js, dealcoach_/ui/panel.css).
+  await context.route(`${DYNAMICS_ORG}/WebResources/**`, (route) => {
+    const name = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/WebResources\//, ""));
+    const file = name.startsWith("dealcoach_/ui/") ? path.join(panelDir, name.slice("dealcoach_/ui/".length)) : path.join(dir, name);
+    if (!fs.existsSync(file)) return route.fulfill({ status: 404, body: "no such web resource" });
+    const type = file.endsWith(".js") ? "text/javascript" : file.endsWith(".css") ? "text/css" : "text/html";
+    route.fulfill({ status: 200, contentType: type, body: fs.readFileSync(file) });
+  });
+  // The Custom API, as its plug-in (kits/dynamics/CustomApi/DealcoachGuidancePlugin.cs)
+  // answers: the sidecar's status and body for an allowed path.
+  await context.route(`${DYNAMICS_ORG}/favicon.ico`, (route) => route.fulfill({ status: 204, body: "" }));
+  const customApiCalls = [];
+  await context.route(`${DYNAMICS_ORG}/api/data/v9.2/dealcoach_GetGuidance`, async (route) => {
+    const req = route.request();
+    const { Path } = JSON.parse(req.postData());
+    customApiCalls.push({ method: req.method(), Path });
+    assert.match(Path, /^\/v1\/(deals\/[A-Za-z0-9._~%-]{1,128}\/(guidance|checklist)|reps\/[A-Za-z0-9._~%-]{1,128}\/agenda)$/);
+    const r = await fetch(`http://127.0.0.1:${port}${Path}`);
+    route.fulfill({
+      status: 200, contentType: "application/json",
+      body: JSON.stringify({ "@odata.context": `${DYNAMICS_ORG}/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.dealcoach_GetGuidanceResponse`, StatusCode: r.status, Body: await r.text() }),
+    });
+  });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const elsewhere = [];
+  page.on("request", (r) => { if (!r.url().startsWith(DYNAMICS_ORG)) elsewhere.push(r.url()); });
+  const { guidance: g } = await api(`/v1/deals/${GUID}/guidance`);
+  const url = `${DYNAMICS_ORG}/WebResources/dealcoach_panel_customapi.html?typename=opportunity&id=%7B${GUID.toUpperCase()}%7D&orgname=org&userlcid=1033&orglcid=1033`;
+  await page.goto(url);
+  await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 10000 });
+  assert.equal(await page.locator("dealcoach-panel .evidence-phase").textContent(), g.evidencePhase.name);
+  assert.deepEqual(await page.locator("dealcoach-panel .risk-text").allTextContents(), (g.risks || []).map((r) => r.text));
+  // Styled by the org's copy of panel.css.
+  assert.equal(await page.locator("dealcoach-panel").evaluate((h) => getComputedStyle(h.shadowRoot.querySelector(".panel")).display), "block");
+  // Manager mode through the form's custom parameter.
+  await page.goto(`${url}&data=manager`);
+  await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 10000 });
+  assert.ok(await page.locator("dealcoach-panel .check").count() > 0);
+  // The sidecar's 404 comes through as the panel's readable message.
+  await page.goto(`${DYNAMICS_ORG}/WebResources/dealcoach_panel_customapi.html?typename=opportunity&id=%7B00000000-0000-0000-0000-000000000000%7D`);
+  await page.waitForSelector("dealcoach-panel[data-state=not-found]", { timeout: 10000 });
+  assert.deepEqual(customApiCalls.map((c) => c.method), customApiCalls.map(() => "POST"));
+  assert.ok(customApiCalls.some((c) => c.Path === `/v1/deals/${GUID}/checklist`));
+  assert.deepEqual(elsewhere, [], "the browser only talked to the org");
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -96,6 +96,14 @@ class DealcoachPanel extends HTMLElement {
     this._fetcher = null;
     this._retry = null;
     this._generation = 0;
+    // A fetcher set on the element before this script defined it is an own property
+    // that would hide the setter: take it over here, since an upgrade runs
+    // attributeChangedCallback (and so load) before connectedCallback.
+    if (Object.prototype.hasOwnProperty.call(this, "fetcher")) {
+      const fn = this.fetcher;
+      delete this.fetcher;
+      this._fetcher = fn;
+    }
   }
 
   set fetcher(fn) {
