@@ -4,7 +4,7 @@
 # generator against a real `dealcoach serve`, then writes every figure and ratio to
 # bench/results/latest.json and prints a table.
 #
-#   scripts/bench.sh            full run (~4 minutes on 2 cores)
+#   scripts/bench.sh            full run (~5 minutes on 2 cores)
 #   scripts/bench.sh --smoke    seconds-long version of every part, for CI; writes
 #                               build-bench/bench-smoke.json, never the committed result
 #   scripts/bench.sh --update-docs
@@ -148,11 +148,14 @@ if [ "$have_server" = 1 ]; then
     log "pinning: servers to CPUs ${DEALCOACH_BENCH_PIN%%:*}, loadgen to ${DEALCOACH_BENCH_PIN##*:}"
   fi
   port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-  log "starting dealcoach serve on 127.0.0.1:$port"
+  # Its HTTP/JSON listener too, for the HTTP-vs-gRPC pair (bench/loadgen/http_load.h).
+  http_port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  log "starting dealcoach serve on 127.0.0.1:$port (HTTP on 127.0.0.1:$http_port)"
   # The shipped config with its default store (SQLite, here in the work dir): every
   # GetDealGuidance answer is written to the decision log.
   "${pin_server[@]}" "$server_bin" serve --config "$root/config/sidecar.yaml" \
-    --listen "127.0.0.1:$port" --store.data_dir "$work/store" >"$work/server.log" 2>&1 &
+    --listen "127.0.0.1:$port" --http.listen "127.0.0.1:$http_port" \
+    --store.data_dir "$work/store" >"$work/server.log" 2>&1 &
   server_pid=$!
   if ! "$loadgen" --target "127.0.0.1:$port" --wait-serving 30; then
     tail -20 "$work/server.log" >&2; exit 1
@@ -183,6 +186,8 @@ if [ "$have_server" = 1 ]; then
     run_load "closed-health$sfx" --rpc health --mode closed --concurrency 32
     run_load "closed-push$sfx" --rpc guidance_push --mode closed --concurrency 32
     run_load "closed-id$sfx" --rpc guidance_id --mode closed --concurrency 32 --ids-json "$samples"
+    run_load "closed-http-id$sfx" --rpc http_guidance_id --mode closed --concurrency 32 \
+      --ids-json "$samples" --target "127.0.0.1:$http_port"
   done
   # Fixed offered rate at 50% of GetDealGuidance's saturation, same rate for Health/Check.
   median_rps() {  # the median closed-loop throughput of one RPC's rounds
@@ -193,6 +198,7 @@ if [ "$have_server" = 1 ]; then
   }
   push_rate=$(node -e "console.log($(median_rps closed-push) * 0.5)")
   id_rate=$(node -e "console.log($(median_rps closed-id) * 0.5)")
+  http_rate=$(node -e "console.log($(median_rps closed-http-id) * 0.5)")
   # Each pair alternates for $load_rounds rounds; the report divides each round's p99 by
   # the adjacent Health round's and takes the median of those ratios, with their spread
   # and a distribution-free confidence interval (bench/peers/report.js ratioStats): one
@@ -209,6 +215,12 @@ if [ "$have_server" = 1 ]; then
     # Decision log on (the server above) vs off, same offered rate.
     run_load "rate-push-nolog$sfx" --rpc guidance_push --mode rate --rate "$push_rate" \
       --concurrency 256 --target "127.0.0.1:$nolog_port"
+    # HTTP/JSON vs gRPC by id at 50% of the HTTP saturation (32 keep-alive connections
+    # bound the requests in flight as 256 bound the calls on the one gRPC channel).
+    run_load "rate-http-id$sfx" --rpc http_guidance_id --mode rate --rate "$http_rate" \
+      --concurrency 32 --ids-json "$samples" --target "127.0.0.1:$http_port"
+    run_load "rate-id-at-http$sfx" --rpc guidance_id --mode rate --rate "$http_rate" \
+      --concurrency 256 --ids-json "$samples"
   done
   kill "$nolog_pid" 2>/dev/null || true
   wait "$nolog_pid" 2>/dev/null || true
@@ -231,4 +243,5 @@ env "${prod_env[@]}" bash "$root/bench/loadgen/production_pair.sh" "$build" \
 report_args=(--work "$work" --out "$out" --mode "$([ "$smoke" = 1 ] && echo smoke || echo full)")
 [ "$update_docs" = 1 ] && report_args+=(--docs "$root/docs/performance.md")
 node "$root/bench/peers/report.js" "${report_args[@]}"
+node "$root/bench/loadgen/http_vs_grpc.js" --work "$work" --out "$out"
 log "wrote $out"

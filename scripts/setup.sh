@@ -19,7 +19,7 @@ packages=(
   tzdata openssl
   libssl-dev
   libgoogle-perftools-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev libxml2-utils
   chromium fonts-dejavu-core zlib1g-dev
 )
 # Node.js is only used for tooling (buf lint, conformance data, benchmark peers).
@@ -53,5 +53,15 @@ if [ ! -x "$here/tests/browser/node_modules/.bin/redocly" ] ||
   [ ! -d "$here/tests/browser/node_modules/playwright-core" ] ||
   [ ! -d "$here/tests/browser/node_modules/axe-core" ]; then
   (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The Salesforce kit's LWC Jest tests (@salesforce/sfdx-lwc-jest), pinned in
+# kits/salesforce/package-lock.json.
+if [ ! -x "$here/kits/salesforce/node_modules/.bin/sfdx-lwc-jest" ]; then
+  (cd "$here/kits/salesforce" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The HubSpot card's test (vitest + @hubspot/ui-extensions/testing), pinned in
+# kits/hubspot/src/app/cards/package-lock.json.
+if [ ! -x "$here/kits/hubspot/src/app/cards/node_modules/.bin/vitest" ]; then
+  (cd "$here/kits/hubspot/src/app/cards" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done"

@@ -12,6 +12,8 @@
 //   guidance_push  CoachingService.GetDealGuidance with an inline generated opportunity
 //   guidance_id    CoachingService.GetDealGuidance by id (cached by the sidecar)
 //   health         grpc.health.v1.Health/Check, the transport baseline
+//   http_guidance_id  GET /v1/deals/{id}/guidance over HTTP/1.1 keep-alive against the
+//                  HTTP listener (--target is then http.listen; http_load.h)
 //
 // It starts and stops nothing: scripts/bench.sh runs the server. Targets must be on
 // loopback. Every loop is bounded by --duration and --max-requests, plus a drain timeout.
@@ -37,6 +39,7 @@
 #include "absl/time/time.h"
 #include "bench/common/opportunity_generator.h"
 #include "bench/loadgen/histogram.h"
+#include "bench/loadgen/http_load.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "health.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -125,7 +128,8 @@ bool IsLoopback(const std::string& target) {
 }
 
 std::string Usage() {
-  return "usage: loadgen --target 127.0.0.1:PORT [--rpc health|guidance_push|guidance_id]\n"
+  return "usage: loadgen --target 127.0.0.1:PORT [--rpc health|guidance_push|guidance_id|\n"
+         "  http_guidance_id]\n"
          "  [--mode closed|rate] [--concurrency N] [--rate R] [--duration S] [--warmup S]\n"
          "  [--max-requests N] [--pool N] [--seed S] [--ids a,b,c | --ids-json FILE]\n"
          "  [--label L] [--out FILE] [--wait-serving S]\n"
@@ -203,10 +207,13 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     std::fprintf(stderr, "loadgen: --target must be a loopback address (127.0.0.1:PORT)\n");
     return false;
   }
-  if (o->rpc != "health" && o->rpc != "guidance_push" && o->rpc != "guidance_id") return false;
+  if (o->rpc != "health" && o->rpc != "guidance_push" && o->rpc != "guidance_id" &&
+      o->rpc != "http_guidance_id") {
+    return false;
+  }
   if (o->mode != "closed" && o->mode != "rate") return false;
   if (o->mode == "rate" && o->rate <= 0) return false;
-  if (o->rpc == "guidance_id" && o->ids.empty()) {
+  if ((o->rpc == "guidance_id" || o->rpc == "http_guidance_id") && o->ids.empty()) {
     std::fprintf(stderr, "loadgen: guidance_id needs --ids or --ids-json\n");
     return false;
   }
@@ -246,6 +253,19 @@ int WaitServing(grpc::health::v1::Health::Stub* stub, double seconds) {
 }
 
 int Run(const Options& o) {
+  if (o.rpc == "http_guidance_id") {
+    return RunHttpLoad({.target = o.target,
+                        .mode = o.mode,
+                        .concurrency = o.concurrency,
+                        .rate = o.rate,
+                        .duration_s = o.duration_s,
+                        .warmup_s = o.warmup_s,
+                        .max_requests = o.max_requests,
+                        .request_timeout_s = o.rpc_deadline_s,
+                        .ids = o.ids,
+                        .label = o.label,
+                        .out = o.out});
+  }
   grpc::ChannelArguments args;
   // One connection, no proxies: what a CRM server next to the sidecar would use.
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);

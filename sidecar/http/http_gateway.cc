@@ -563,10 +563,16 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   server.set_write_timeout(5, 0);
   // cpp-httplib's default also sets SO_REUSEPORT, which lets a second sidecar bind the
   // same port and silently share its traffic; a port in use must be an error.
-  server.set_socket_options([](socket_t sock) {
+  // The listening socket, kept to raise its backlog after bind (below).
+  auto listen_fd = std::make_shared<socket_t>(INVALID_SOCKET);
+  server.set_socket_options([listen_fd](socket_t sock) {
+    *listen_fd = sock;
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
   });
+  // The head and the body go out in two writes: with Nagle on, the body waits for the
+  // client's delayed ACK (40 ms per keep-alive request on Linux).
+  server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(1000);
   server.set_keep_alive_timeout(2);  // idle connections give their thread back soon
 
@@ -633,6 +639,11 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
     return absl::UnavailableError(absl::StrCat("http.listen: cannot listen on ", options.listen,
                                                " (address in use, or not a valid host:port?)"));
   }
+  // Debian's libcpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG,
+  // compiled in): more clients connecting at once than that overflow the accept queue,
+  // and the kernel drops their handshakes, which stalls each for a SYN retransmit
+  // (1 s, 3 s, ...). Listening again on the bound socket only raises the backlog.
+  if (*listen_fd != INVALID_SOCKET) (void)::listen(*listen_fd, SOMAXCONN);
   g->port_ = port;
   g->address_ = absl::StrCat(host, ":", port);
   g->thread_ = std::thread([&server] { server.listen_after_bind(); });

@@ -10,6 +10,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -67,10 +68,32 @@ function stopSidecar(child) {
   });
 }
 
+async function apiPost(p, body) {
+  const r = await fetch(`http://127.0.0.1:${port}${p}`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  assert.equal(r.status, 200, `${p}: ${r.status}`);
+  return r.json();
+}
+
 async function api(p) {
   const r = await fetch(`http://127.0.0.1:${port}${p}`);
   assert.equal(r.status, 200, `${p}: ${r.status}`);
   return r.json();
+}
+
+// Console errors and uncaught exceptions of a page. `allowed` matches the one console
+// error Chromium itself logs for a fetch it was asked to make that answered 404 or
+// could not connect (the panel handles both; the browser still logs the request).
+function watchErrors(page, allowed = null) {
+  const errors = [];
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    if (allowed && allowed.test(m.text())) return;
+    errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  return errors;
 }
 
 async function openPanel(page, query) {
@@ -145,46 +168,46 @@ test("renders the phase, gate criteria, behaviors and risks the API returns", as
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(overflow <= 300, `page is ${overflow}px wide at 300px`);
   assert.deepEqual(errors, []);
-  // Reported, not asserted (timings are benchmark business): navigation to rendered
-  // guidance, as a ratio to a blank page's load in the same browser, median of 5.
-  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const blank = [];
-  const panelMs = [];
-  for (let i = 0; i < 5; i++) {
-    let t = Date.now();
-    await page.goto(`http://127.0.0.1:${port}/ui/page.css`);
-    blank.push(Date.now() - t);
-    t = Date.now();
-    await openPanel(page, `deal=${DEALS[i % DEALS.length]}`);
-    panelMs.push(Date.now() - t);
-  }
-  const report = { blank_ms: median(blank), panel_ms: median(panelMs), ratio: median(panelMs) / Math.max(1, median(blank)) };
-  fs.writeFileSync(path.join(ARTIFACTS, "panel-timing.json"), JSON.stringify(report, null, 2));
-  console.log(`panel render: ${report.panel_ms} ms vs blank page ${report.blank_ms} ms (ratio ${report.ratio.toFixed(1)})`);
   await page.close();
 });
 
-test("manager mode shows the review checklist with the question to ask", async () => {
+test("manager mode shows the review checklist with the question to ask, and the rep's 1:1 agenda", async () => {
   const page = await browser.newPage();
+  const errors = watchErrors(page);
   const id = DEALS[0];
   const { checklist } = await api(`/v1/deals/${id}/checklist`);
-  const panel = await openPanel(page, `deal=${id}&mode=manager`);
+  const review = await apiPost("/v1/pipeline:review", { scope: { all: true } });
+  const owner = review.deals.find((d) => d.deal.opportunityId === id).deal.owner;
+  const agenda = await api(`/v1/reps/${owner.id}/agenda`);
+  const panel = await openPanel(page, `deal=${id}&mode=manager&rep=${owner.id}`);
   assert.equal(await panel.locator(".check").count(), checklist.items.length);
   assert.deepEqual(await panel.locator(".check-text").allTextContents(), checklist.items.map((i) => i.text));
   const open = checklist.items.find((i) => i.status !== "CRITERION_STATUS_MET" && i.coachingQuestion);
   assert.ok(open, "the sample deal has an open checklist item");
   assert.ok((await panel.locator(".ask").allTextContents()).some((t) => t.includes(open.coachingQuestion)));
   assert.match(await panel.locator("#review-h").textContent(), new RegExp(`${checklist.openItems} open`));
+  // The 1:1 agenda of the deal's owner: the focus gap, its questions, the practice deals.
+  assert.equal(await panel.locator("#agenda-h").textContent(), `1:1 agenda with ${owner.name}`);
+  assert.ok(agenda.focus, "the sample rep has a focus gap");
+  assert.equal(await panel.locator(".focus-text").textContent(), agenda.focus.text);
+  assert.deepEqual(await panel.locator(".agenda .questions li").allTextContents(), agenda.focus.questions || []);
+  assert.deepEqual(await panel.locator(".agenda .practice").allTextContents(), (agenda.practiceCases || []).map((c) => c.deal.name));
+  // Rep mode shows neither.
+  await openPanel(page, `deal=${id}&rep=${owner.id}`);
+  assert.equal(await panel.locator(".review, .agenda").count(), 0);
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
 test("an unknown deal id shows a readable message", async () => {
   const page = await browser.newPage();
+  const errors = watchErrors(page, /status of 404/);
   const panel = await openPanel(page, "deal=no-such-deal");
   assert.equal(await panel.getAttribute("data-state"), "not-found");
   const text = await panel.locator("[role=alert]").textContent();
   assert.match(text, /Deal not found/);
   assert.match(text, /no-such-deal/);
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
@@ -192,10 +215,12 @@ test("a hostile deal name renders as text", async () => {
   const page = await browser.newPage();
   let dialogs = 0;
   page.on("dialog", async (d) => { dialogs++; await d.dismiss(); });
+  const errors = watchErrors(page);
   const panel = await openPanel(page, "deal=hostile-1");
   assert.equal(await panel.locator(".deal-name").textContent(), HOSTILE);
   assert.equal(await panel.locator("img").count(), 0);
   assert.equal(dialogs, 0);
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
@@ -247,9 +272,12 @@ test("axe-core finds no serious or critical accessibility violations", async () 
     // The panel's CSP forbids injected scripts, as it should; the audit context may.
     const context = await browser.newContext({ bypassCSP: true, colorScheme });
     const page = await context.newPage();
-    // Manager mode shows everything rep mode does, plus the checklist.
-    for (const query of [`deal=${DEALS[0]}&mode=manager`]) {
+    // Manager mode shows everything rep mode does, plus the checklist and the agenda.
+    const review = await apiPost("/v1/pipeline:review", { scope: { all: true } });
+    const owner = review.deals.find((d) => d.deal.opportunityId === DEALS[0]).deal.owner;
+    for (const query of [`deal=${DEALS[0]}&mode=manager&rep=${owner.id}`]) {
       await openPanel(page, query);
+      assert.equal(await page.locator("dealcoach-panel .agenda").count(), 1);
       await page.addScriptTag({ content: axeSource });
       const result = await page.evaluate(() =>
         window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
@@ -262,6 +290,7 @@ test("axe-core finds no serious or critical accessibility violations", async () 
 
 test("the sidecar stopping shows can't reach dealcoach, and the panel recovers", async () => {
   const page = await browser.newPage();
+  const errors = watchErrors(page, /ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET/);
   const panel = await openPanel(page, `deal=${DEALS[0]}&refresh=1`);
   assert.equal(await panel.getAttribute("data-state"), "ready");
   await stopSidecar(sidecar);
@@ -270,7 +299,127 @@ test("the sidecar stopping shows can't reach dealcoach, and the panel recovers",
   ({ child: sidecar } = await startSidecar(`127.0.0.1:${port}`));
   await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 15000 });
   assert.ok((await panel.locator(".deal-name").textContent()).length > 0);
+  assert.deepEqual(errors, []);
   await page.close();
+});
+
+test("timing: navigation to rendered guidance, as a ratio to a blank page's load", async () => {
+  // Reported, not asserted (timings are benchmark business). The blank page is an
+  // empty HTML document from a loopback server of this test (keep-alive, like the
+  // sidecar), loaded in the same browser in alternating rounds; the panel's time runs
+  // from navigation to the rendered guidance. Median of 7 rounds each.
+  const blankServer = http.createServer((_req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end("<!doctype html><html lang=en><title>blank</title><p>blank</p></html>");
+  });
+  await new Promise((r) => blankServer.listen(0, "127.0.0.1", r));
+  const blankUrl = `http://127.0.0.1:${blankServer.address().port}/`;
+  const page = await browser.newPage();
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const blank = [];
+  const panelMs = [];
+  try {
+    await page.goto(blankUrl);
+    await openPanel(page, `deal=${DEALS[0]}`);  // warm: first compile of the script
+    for (let i = 0; i < 7; i++) {
+      let t = performance.now();
+      await page.goto(blankUrl, { waitUntil: "load" });
+      blank.push(performance.now() - t);
+      t = performance.now();
+      await page.goto(`http://127.0.0.1:${port}/panel?deal=${DEALS[i % DEALS.length]}`, { waitUntil: "commit" });
+      await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 10000 });
+      panelMs.push(performance.now() - t);
+    }
+  } finally {
+    await page.close();
+    blankServer.close();
+  }
+  const report = {
+    blank_ms: median(blank), panel_ms: median(panelMs), ratio: median(panelMs) / median(blank),
+    rounds: { blank_ms: blank, panel_ms: panelMs },
+  };
+  assert.ok(Number.isFinite(report.ratio) && report.ratio > 0, JSON.stringify(report));
+  fs.writeFileSync(path.join(ARTIFACTS, "panel-timing.json"), JSON.stringify(report, null, 2));
+  console.log(`panel render: ${report.panel_ms.toFixed(1)} ms vs blank page ${report.blank_ms.toFixed(1)} ms (ratio ${report.ratio.toFixed(2)})`);
+});
+
+test("gzipped: the panel's script and styles are under 50 KB on the wire", async () => {
+  // What a browser downloads for the panel, compressed by the sidecar itself
+  // (Accept-Encoding: gzip), counted in raw bytes off the socket.
+  const files = ["/ui/panel.js", "/ui/panel.css", "/ui/page.css", "/panel"];
+  const sizes = {};
+  for (const f of files) {
+    sizes[f] = await new Promise((resolve, reject) => {
+      http.get({ host: "127.0.0.1", port, path: f, headers: { "Accept-Encoding": "gzip" } }, (res) => {
+        let n = 0;
+        res.on("data", (d) => { n += d.length; });
+        res.on("end", () => {
+          if (res.statusCode !== 200) return reject(new Error(`${f}: HTTP ${res.statusCode}`));
+          if (res.headers["content-encoding"] !== "gzip") return reject(new Error(`${f}: not gzipped (${res.headers["content-encoding"]})`));
+          resolve(n);
+        });
+      }).on("error", reject);
+    });
+  }
+  const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+  fs.writeFileSync(path.join(ARTIFACTS, "panel-size.json"), JSON.stringify({ gzip_bytes: sizes, total }, null, 2));
+  console.log(`panel gzipped: ${total} bytes (${JSON.stringify(sizes)})`);
+  assert.ok(total < 50 * 1024, `the panel is ${total} bytes gzipped`);
+});
+
+test("demo page: lists every sample deal with links to the rep and manager panels", async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const review = await apiPost("/v1/pipeline:review", { scope: { all: true } });
+  await page.goto(`http://127.0.0.1:${port}/ui/demo`);
+  await page.waitForSelector("body[data-state=ready]", { timeout: 10000 });
+  const rows = await page.locator("tr.deal").evaluateAll((trs) => trs.map((tr) => ({
+    id: tr.dataset.deal,
+    name: tr.querySelector(".deal-name").textContent,
+    links: [...tr.querySelectorAll("a")].map((a) => new URL(a.href).pathname + new URL(a.href).search),
+  })));
+  assert.ok(rows.length >= 40, `${rows.length} deals listed`);
+  assert.deepEqual(rows.map((r) => r.id), review.deals.map((d) => d.deal.opportunityId));
+  assert.deepEqual(rows.map((r) => r.name), review.deals.map((d) => d.deal.name || d.deal.opportunityId));
+  const hostile = rows.find((r) => r.id === "hostile-1");
+  assert.ok(hostile && hostile.name === HOSTILE, "the hostile deal's name is text");
+  assert.equal(await page.locator("img").count(), 0);
+  for (const [i, r] of rows.entries()) {
+    const owner = review.deals[i].deal.owner;
+    assert.deepEqual(r.links, [
+      `/panel?deal=${encodeURIComponent(r.id)}`,
+      `/panel?deal=${encodeURIComponent(r.id)}&mode=manager&rep=${encodeURIComponent(owner.id)}`,
+    ]);
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, "demo-1200.png") });
+  // A person follows the first deal's links.
+  await page.locator("tr.deal").first().getByRole("link", { name: /rep view/ }).click();
+  await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 10000 });
+  assert.equal(await page.locator("dealcoach-panel .deal-name").textContent(), rows[0].name);
+  assert.equal(await page.locator("dealcoach-panel .review").count(), 0);
+  await page.goBack();
+  await page.waitForSelector("body[data-state=ready]", { timeout: 10000 });
+  await page.locator("tr.deal").first().getByRole("link", { name: /manager view/ }).click();
+  await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 10000 });
+  assert.ok(await page.locator("dealcoach-panel .check").count() > 0);
+  assert.equal(await page.locator("dealcoach-panel #agenda-h").count(), 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+  // axe-core on the demo page, light and dark.
+  const axeSource = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+  for (const colorScheme of ["light", "dark"]) {
+    const ctx = await browser.newContext({ bypassCSP: true, colorScheme });
+    const p = await ctx.newPage();
+    await p.goto(`http://127.0.0.1:${port}/ui/demo`);
+    await p.waitForSelector("body[data-state=ready]", { timeout: 10000 });
+    await p.addScriptTag({ content: axeSource });
+    const result = await p.evaluate(() =>
+      window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
+    const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`), [], `demo page, ${colorScheme}`);
+    await ctx.close();
+  }
 });
 
 test("Salesforce kit: the LWC's view model shows what the API answers", async () => {
@@ -326,6 +475,60 @@ test("Dynamics kit: the web resource takes the record id from the query string a
   await page.evaluate(() => window.dispatchEvent(new MessageEvent("message", { origin: "https://evil.example.net", data: { type: "dealcoach-deal", id: "hostile-1" } })));
   await page.waitForTimeout(300);
   assert.equal(await page.locator("dealcoach-panel .deal-name").textContent(), "Dynamics hand-off deal");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("Dynamics kit: the server-side variant reads the sidecar only through the org's Custom API", async () => {
+  const context = await browser.newContext();
+  const dir = path.join(SRC, "kits/dynamics/WebResources");
+  const panelDir = path.join(SRC, "web/panel");
+  // The org serves the variant's web resources, the panel's files among them under the
+  // names the README gives (dealcoach_/ui/panel.js, dealcoach_/ui/panel.css).
+  await context.route(`${DYNAMICS_ORG}/WebResources/**`, (route) => {
+    const name = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^\/WebResources\//, ""));
+    const file = name.startsWith("dealcoach_/ui/") ? path.join(panelDir, name.slice("dealcoach_/ui/".length)) : path.join(dir, name);
+    if (!fs.existsSync(file)) return route.fulfill({ status: 404, body: "no such web resource" });
+    const type = file.endsWith(".js") ? "text/javascript" : file.endsWith(".css") ? "text/css" : "text/html";
+    route.fulfill({ status: 200, contentType: type, body: fs.readFileSync(file) });
+  });
+  // The Custom API, as its plug-in (kits/dynamics/CustomApi/DealcoachGuidancePlugin.cs)
+  // answers: the sidecar's status and body for an allowed path.
+  await context.route(`${DYNAMICS_ORG}/favicon.ico`, (route) => route.fulfill({ status: 204, body: "" }));
+  const customApiCalls = [];
+  await context.route(`${DYNAMICS_ORG}/api/data/v9.2/dealcoach_GetGuidance`, async (route) => {
+    const req = route.request();
+    const { Path } = JSON.parse(req.postData());
+    customApiCalls.push({ method: req.method(), Path });
+    assert.match(Path, /^\/v1\/(deals\/[A-Za-z0-9._~%-]{1,128}\/(guidance|checklist)|reps\/[A-Za-z0-9._~%-]{1,128}\/agenda)$/);
+    const r = await fetch(`http://127.0.0.1:${port}${Path}`);
+    route.fulfill({
+      status: 200, contentType: "application/json",
+      body: JSON.stringify({ "@odata.context": `${DYNAMICS_ORG}/api/data/v9.2/$metadata#Microsoft.Dynamics.CRM.dealcoach_GetGuidanceResponse`, StatusCode: r.status, Body: await r.text() }),
+    });
+  });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const elsewhere = [];
+  page.on("request", (r) => { if (!r.url().startsWith(DYNAMICS_ORG)) elsewhere.push(r.url()); });
+  const { guidance: g } = await api(`/v1/deals/${GUID}/guidance`);
+  const url = `${DYNAMICS_ORG}/WebResources/dealcoach_panel_customapi.html?typename=opportunity&id=%7B${GUID.toUpperCase()}%7D&orgname=org&userlcid=1033&orglcid=1033`;
+  await page.goto(url);
+  await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 10000 });
+  assert.equal(await page.locator("dealcoach-panel .evidence-phase").textContent(), g.evidencePhase.name);
+  assert.deepEqual(await page.locator("dealcoach-panel .risk-text").allTextContents(), (g.risks || []).map((r) => r.text));
+  // Styled by the org's copy of panel.css.
+  assert.equal(await page.locator("dealcoach-panel").evaluate((h) => getComputedStyle(h.shadowRoot.querySelector(".panel")).display), "block");
+  // Manager mode through the form's custom parameter.
+  await page.goto(`${url}&data=manager`);
+  await page.waitForSelector("dealcoach-panel[data-state=ready]", { timeout: 10000 });
+  assert.ok(await page.locator("dealcoach-panel .check").count() > 0);
+  // The sidecar's 404 comes through as the panel's readable message.
+  await page.goto(`${DYNAMICS_ORG}/WebResources/dealcoach_panel_customapi.html?typename=opportunity&id=%7B00000000-0000-0000-0000-000000000000%7D`);
+  await page.waitForSelector("dealcoach-panel[data-state=not-found]", { timeout: 10000 });
+  assert.deepEqual(customApiCalls.map((c) => c.method), customApiCalls.map(() => "POST"));
+  assert.ok(customApiCalls.some((c) => c.Path === `/v1/deals/${GUID}/checklist`));
+  assert.deepEqual(elsewhere, [], "the browser only talked to the org");
   assert.deepEqual(errors, []);
   await context.close();
 });

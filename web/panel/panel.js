@@ -1,10 +1,11 @@
-// <dealcoach-panel deal-id="..." [mode="manager"] [base-url="https://sidecar"]>
+// <dealcoach-panel deal-id="..." [mode="manager" [rep-id="..."]] [base-url="https://sidecar"]>
 //
 // The coaching panel a rep reads in a glance on the deal page: where the deal really
 // is (evidence vs. the CRM stage), the next gate's criteria (met / not met / not
 // recorded, with what to do), the top behaviors with their why and content links, the
 // risks, and how fresh the data is. mode="manager" adds the review checklist with the
-// question to ask for every open item.
+// question to ask for every open item and, given the deal owner's rep-id, the rep's 1:1
+// coaching agenda (the recurring gap to focus on, its questions, deals to practice on).
 //
 // A standard Custom Element with no framework and no build step: the sidecar serves
 // this file as is (sidecar/http embeds web/panel/). Styles live in panel.css inside the
@@ -12,7 +13,7 @@
 // Every CRM string is set with textContent (never innerHTML), so a deal named
 // "<img src=x onerror=...>" is shown as text; links are kept only for http(s) URLs.
 //
-// Data: GET {base-url}/v1/deals/{id}/guidance (and /checklist), the sidecar's
+// Data: GET {base-url}/v1/deals/{id}/guidance (and /checklist, /v1/reps/{rep}/agenda), the sidecar's
 // HTTP/JSON API (docs/http-api.md). A kit may replace the transport by setting
 // `panel.fetcher = (path) => Promise<{status, ok, json()}>` (e.g. through a CRM
 // proxy) before or after the element connects.
@@ -86,7 +87,7 @@ function why(rule, facts, playbook) {
 
 class DealcoachPanel extends HTMLElement {
   static get observedAttributes() {
-    return ["deal-id", "mode", "base-url", "refresh-seconds"];
+    return ["deal-id", "mode", "rep-id", "base-url", "refresh-seconds"];
   }
 
   constructor() {
@@ -95,6 +96,14 @@ class DealcoachPanel extends HTMLElement {
     this._fetcher = null;
     this._retry = null;
     this._generation = 0;
+    // A fetcher set on the element before this script defined it is an own property
+    // that would hide the setter: take it over here, since an upgrade runs
+    // attributeChangedCallback (and so load) before connectedCallback.
+    if (Object.prototype.hasOwnProperty.call(this, "fetcher")) {
+      const fn = this.fetcher;
+      delete this.fetcher;
+      this._fetcher = fn;
+    }
   }
 
   set fetcher(fn) {
@@ -112,6 +121,7 @@ class DealcoachPanel extends HTMLElement {
       const q = new URLSearchParams(window.location.search);
       if (q.get("deal")) this.setAttribute("deal-id", q.get("deal"));
       if (q.get("mode")) this.setAttribute("mode", q.get("mode"));
+      if (q.get("rep")) this.setAttribute("rep-id", q.get("rep"));
       if (q.get("refresh")) this.setAttribute("refresh-seconds", q.get("refresh"));
     }
     this.load();
@@ -179,6 +189,7 @@ class DealcoachPanel extends HTMLElement {
     const manager = this.getAttribute("mode") === "manager";
     let guidance;
     let checklist = null;
+    let agenda = null;
     try {
       const res = await this._get(`/v1/deals/${enc}/guidance`);
       if (gen !== this._generation) return;
@@ -195,6 +206,11 @@ class DealcoachPanel extends HTMLElement {
       if (manager) {
         const cr = await this._get(`/v1/deals/${enc}/checklist`);
         if (cr.ok) checklist = (await cr.json()).checklist || null;
+        const rep = this.getAttribute("rep-id");
+        if (rep) {
+          const ar = await this._get(`/v1/reps/${encodeURIComponent(rep)}/agenda`);
+          if (ar.ok) agenda = await ar.json();
+        }
       }
     } catch {
       if (gen !== this._generation) return;
@@ -205,12 +221,12 @@ class DealcoachPanel extends HTMLElement {
       return;
     }
     if (gen !== this._generation) return;
-    this._render(guidance, checklist);
+    this._render(guidance, checklist, agenda);
     this._scheduleRefresh();
-    this.dispatchEvent(new CustomEvent("dealcoach-rendered", { detail: { guidance, checklist } }));
+    this.dispatchEvent(new CustomEvent("dealcoach-rendered", { detail: { guidance, checklist, agenda } }));
   }
 
-  _render(g, checklist) {
+  _render(g, checklist, agenda) {
     const pb = g.playbook;
     const evidence = g.evidencePhase || {};
     const claimed = g.claimedPhase || null;
@@ -377,6 +393,34 @@ class DealcoachPanel extends HTMLElement {
       );
     }
 
+    let agendaSection = null;
+    if (agenda) {
+      const focus = agenda.focus;
+      const rep = (agenda.rep && (agenda.rep.name || agenda.rep.id)) || "the rep";
+      const body = [];
+      if (focus) {
+        const qs = el("ul", { class: "questions", "aria-label": "Questions for the 1:1" });
+        for (const q of focus.questions || []) qs.append(el("li", { text: q }));
+        body.push(
+          el("p", { class: "focus" }, el("span", { class: "label", text: "Focus: " }), el("span", { class: "focus-text", text: focus.text || focus.ruleId || "" })),
+          focus.why ? el("p", { class: "because" }, el("span", { class: "label", text: "Why: " }), focus.why) : null,
+          qs.childElementCount ? qs : null,
+        );
+      } else {
+        body.push(el("p", { class: "empty", text: "No recurring gap across this rep's deals." }));
+      }
+      const others = (agenda.otherGaps || []).map((x) => el("li", { class: "gap-text", text: x.text || x.ruleId || "" }));
+      if (others.length) body.push(el("p", { class: "label", text: "Also open:" }), el("ul", { class: "other-gaps" }, others));
+      const cases = (agenda.practiceCases || []).map((c) => el("li", { class: "practice", text: c.name || c.opportunityId || (c.deal && (c.deal.name || c.deal.opportunityId)) || "" }));
+      if (cases.length) body.push(el("p", { class: "label", text: "Practice it on:" }), el("ul", { class: "practice-cases" }, cases));
+      agendaSection = el(
+        "section",
+        { class: "agenda", "aria-labelledby": "agenda-h" },
+        el("h3", { id: "agenda-h", text: `1:1 agenda with ${rep}` }),
+        ...body,
+      );
+    }
+
     const fr = g.freshness || {};
     const footer = el(
       "footer",
@@ -390,7 +434,7 @@ class DealcoachPanel extends HTMLElement {
     this._frame(
       "ready",
       header,
-      el("div", { class: "grid" }, journey, gateSection, behaviorSection, riskSection, checklistSection),
+      el("div", { class: "grid" }, journey, gateSection, behaviorSection, riskSection, checklistSection, agendaSection),
       footer,
     ).setAttribute("aria-labelledby", "deal-name");
   }

@@ -36,7 +36,7 @@ const SEVERITY = {
 
 hubspot.extend(({ context }) => <DealcoachCard context={context} />);
 
-function DealcoachCard({ context }) {
+export function DealcoachCard({ context }) {
   const dealId = context.crm.objectId;
   const [guidance, setGuidance] = useState(null);
   const [error, setError] = useState(null);
