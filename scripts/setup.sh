@@ -47,21 +47,22 @@ fi
 if [ ! -d "$here/tests/deploy/node_modules/kubernetes-models" ]; then
   (cd "$here/tests/deploy" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# Browser tests and the OpenAPI lint (playwright-core drives Debian's chromium, so no
-# browser download; axe-core; @redocly/cli), pinned in tests/browser/package-lock.json.
+# Browser tests and the OpenAPI lint (puppeteer-core drives Debian's chromium; it never
+# downloads a browser, and PUPPETEER_SKIP_DOWNLOAD makes sure nothing in the tree does;
+# axe-core; @redocly/cli), pinned in tests/browser/package-lock.json.
 if [ ! -x "$here/tests/browser/node_modules/.bin/redocly" ] ||
-  [ ! -d "$here/tests/browser/node_modules/playwright-core" ] ||
+  [ ! -d "$here/tests/browser/node_modules/puppeteer-core" ] ||
   [ ! -d "$here/tests/browser/node_modules/axe-core" ]; then
-  (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$here/tests/browser" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The Salesforce kit's LWC Jest tests (@salesforce/sfdx-lwc-jest), pinned in
-# kits/salesforce/package-lock.json.
-if [ ! -x "$here/kits/salesforce/node_modules/.bin/sfdx-lwc-jest" ]; then
-  (cd "$here/kits/salesforce" && npm ci --no-audit --no-fund --loglevel=error)
+# integrations/salesforce/package-lock.json.
+if [ ! -x "$here/integrations/salesforce/node_modules/.bin/sfdx-lwc-jest" ]; then
+  (cd "$here/integrations/salesforce" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The HubSpot card's test (vitest + @hubspot/ui-extensions/testing), pinned in
-# kits/hubspot/src/app/cards/package-lock.json.
-if [ ! -x "$here/kits/hubspot/src/app/cards/node_modules/.bin/vitest" ]; then
-  (cd "$here/kits/hubspot/src/app/cards" && npm ci --no-audit --no-fund --loglevel=error)
+# integrations/hubspot/src/app/cards/package-lock.json.
+if [ ! -x "$here/integrations/hubspot/src/app/cards/node_modules/.bin/vitest" ]; then
+  (cd "$here/integrations/hubspot/src/app/cards" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done"

@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 const SRC = process.env.DEALCOACH_SOURCE_DIR;
-const KITS = path.join(SRC, "kits");
+const KITS = path.join(SRC, "integrations");
 
 function walk(dir) {
   const out = [];

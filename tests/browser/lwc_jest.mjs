@@ -1,5 +1,5 @@
 // The Salesforce kit's LWC Jest tests (@salesforce/sfdx-lwc-jest, pinned in
-// kits/salesforce/package.json) against answers recorded from a real sidecar in this
+// integrations/salesforce/package.json) against answers recorded from a real sidecar in this
 // run: starts `dealcoach serve` on the shipped samples with its HTTP listener on
 // loopback, records GET /v1/deals/{id}/guidance and /checklist for several sample deals
 // and the google.rpc.Status answer for a deal that does not exist (exactly what
@@ -84,10 +84,10 @@ async function main() {
     await record(path.resolve(process.argv[i + 1]));
     return 0;
   }
-  const kit = path.join(SRC, "kits/salesforce");
+  const kit = path.join(SRC, "integrations/salesforce");
   const jest = path.join(kit, "node_modules/.bin/sfdx-lwc-jest");
   if (!fs.existsSync(jest)) {
-    throw new Error(`${jest} is missing: run scripts/setup.sh (npm ci in kits/salesforce)`);
+    throw new Error(`${jest} is missing: run scripts/setup.sh (npm ci in integrations/salesforce)`);
   }
   const fixtures = fs.mkdtempSync(path.join(os.tmpdir(), "dealcoach-lwc-fixtures-"));
   try {

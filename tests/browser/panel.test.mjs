@@ -424,7 +424,7 @@ test("demo page: lists every sample deal with links to the rep and manager panel
 
 test("Salesforce kit: the LWC's view model shows what the API answers", async () => {
   // viewModel.js has no Salesforce imports, so it loads in plain Node.
-  const src = fs.readFileSync(path.join(SRC, "kits/salesforce/force-app/main/default/lwc/dealcoachPanel/viewModel.js"), "utf8");
+  const src = fs.readFileSync(path.join(SRC, "integrations/salesforce/force-app/main/default/lwc/dealcoachPanel/viewModel.js"), "utf8");
   const vm = await import(`data:text/javascript,${encodeURIComponent(src)}`);
   for (const id of DEALS) {
     const { guidance: g } = await api(`/v1/deals/${id}/guidance`);
@@ -445,7 +445,7 @@ test("Salesforce kit: the LWC's view model shows what the API answers", async ()
 
 test("Dynamics kit: the web resource takes the record id from the query string and postMessage", async () => {
   const context = await browser.newContext();
-  const dir = path.join(SRC, "kits/dynamics/WebResources");
+  const dir = path.join(SRC, "integrations/dynamics/WebResources");
   // The org serves the web resources; the sidecar's public URL reaches the test sidecar.
   await context.route(`${DYNAMICS_ORG}/WebResources/**`, (route) => {
     const name = new URL(route.request().url()).pathname.split("/").pop();
@@ -481,7 +481,7 @@ test("Dynamics kit: the web resource takes the record id from the query string a
 
 test("Dynamics kit: the server-side variant reads the sidecar only through the org's Custom API", async () => {
   const context = await browser.newContext();
-  const dir = path.join(SRC, "kits/dynamics/WebResources");
+  const dir = path.join(SRC, "integrations/dynamics/WebResources");
   const panelDir = path.join(SRC, "web/panel");
   // The org serves the variant's web resources, the panel's files among them under the
   // names the README gives (dealcoach_/ui/panel.js, dealcoach_/ui/panel.css).
@@ -492,7 +492,7 @@ test("Dynamics kit: the server-side variant reads the sidecar only through the o
     const type = file.endsWith(".js") ? "text/javascript" : file.endsWith(".css") ? "text/css" : "text/html";
     route.fulfill({ status: 200, contentType: type, body: fs.readFileSync(file) });
   });
-  // The Custom API, as its plug-in (kits/dynamics/CustomApi/DealcoachGuidancePlugin.cs)
+  // The Custom API, as its plug-in (integrations/dynamics/CustomApi/DealcoachGuidancePlugin.cs)
   // answers: the sidecar's status and body for an allowed path.
   await context.route(`${DYNAMICS_ORG}/favicon.ico`, (route) => route.fulfill({ status: 204, body: "" }));
   const customApiCalls = [];

@@ -2,7 +2,7 @@
 // recorded from a real dealcoach sidecar: in ctest (kit_salesforce_lwc_jest) freshly,
 // by tests/browser/lwc_jest.mjs, in DEALCOACH_LWC_FIXTURES; by hand (`npm run
 // test:unit`) the committed ones in ./data, recorded the same way (`node
-// tests/browser/lwc_jest.mjs --record kits/salesforce/force-app/main/default/lwc/dealcoachPanel/__tests__/data`).
+// tests/browser/lwc_jest.mjs --record integrations/salesforce/force-app/main/default/lwc/dealcoachPanel/__tests__/data`).
 //
 // DealcoachController.cls passes the sidecar's body through as a string, and turns an
 // error answer into an AuraHandledException with the google.rpc.Status message, which

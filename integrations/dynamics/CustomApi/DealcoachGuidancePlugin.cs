@@ -4,7 +4,7 @@
 // calls the Custom API through the org's own Web API; the plug-in calls the sidecar from
 // Dataverse and hands back its answer unchanged.
 //
-// Custom API (create it in your solution; kits/dynamics/README.md, "Server-side variant"):
+// Custom API (create it in your solution; integrations/dynamics/README.md, "Server-side variant"):
 //   Unique name dealcoach_GetGuidance, unbound, action (Is Function: No), plug-in type
 //   Dealcoach.Dynamics.DealcoachGuidancePlugin.
 //   Request parameter  Path        String   the sidecar route the panel reads
