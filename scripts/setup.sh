@@ -60,9 +60,11 @@ fi
 if [ ! -x "$here/integrations/salesforce/node_modules/.bin/sfdx-lwc-jest" ]; then
   (cd "$here/integrations/salesforce" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# The HubSpot card's test (vitest + @hubspot/ui-extensions/testing), pinned in
+# The HubSpot card's test (vitest + @hubspot/ui-extensions/testing) and HubSpot's lint
+# (eslint + @hubspot/eslint-config-ui-extensions), pinned in
 # integrations/hubspot/src/app/cards/package-lock.json.
-if [ ! -x "$here/integrations/hubspot/src/app/cards/node_modules/.bin/vitest" ]; then
+if [ ! -x "$here/integrations/hubspot/src/app/cards/node_modules/.bin/vitest" ] ||
+  [ ! -d "$here/integrations/hubspot/src/app/cards/node_modules/@hubspot/eslint-config-ui-extensions" ]; then
   (cd "$here/integrations/hubspot/src/app/cards" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done"

@@ -170,3 +170,48 @@ test("dynamics: the web resources reference each other by the names the README g
   // No inline script: the org's CSP and the panel's own forbid it.
   assert.doesNotMatch(html, /<script>(?!<\/script>)|\son[a-z]+="/);
 });
+
+test("dynamics: the plug-in's project builds the class the README registers, with pinned packages", () => {
+  const readme = fs.readFileSync(path.join(dyn, "README.md"), "utf8");
+  const proj = path.join(dyn, "CustomApi/DealcoachGuidancePlugin.csproj");
+  const r = spawnSync("xmllint", ["--noout", proj], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(readme.includes("CustomApi/DealcoachGuidancePlugin.csproj"), "README names the project");
+  // Dataverse's sandbox runs .NET Framework 4.6.2 plug-ins, strong-named.
+  assert.equal(xpath(proj, "string(/Project/PropertyGroup/TargetFramework)"), "net462");
+  assert.equal(xpath(proj, "string(/Project/PropertyGroup/SignAssembly)"), "true");
+  const key = xpath(proj, "string(/Project/PropertyGroup/AssemblyOriginatorKeyFile)");
+  assert.match(fs.readFileSync(path.join(dyn, "CustomApi/.gitignore"), "utf8"), /^\*\.snk$/m, `${key} stays out of git`);
+  const refs = xpath(proj, "/Project/ItemGroup/PackageReference").match(/<PackageReference [^>]+>/g);
+  assert.ok(refs.some((x) => x.includes('Include="Microsoft.CrmSdk.CoreAssemblies"')));
+  for (const ref of refs) assert.match(ref, /Version="\d+(\.\d+){2,3}"/, `${ref} is not pinned`);
+  // The type the README registers on the Custom API is the plug-in class in the .cs file.
+  const cs = fs.readFileSync(path.join(dyn, "CustomApi/DealcoachGuidancePlugin.cs"), "utf8");
+  const ns = cs.match(/^namespace ([\w.]+)/m)[1];
+  const cls = cs.match(/public sealed class (\w+) : IPlugin/)[1];
+  assert.ok(readme.includes(`\`${ns}.${cls}\``), `README registers ${ns}.${cls}`);
+  assert.equal(xpath(proj, "string(/Project/PropertyGroup/RootNamespace)"), ns);
+});
+
+test("hubspot: the card is linted with HubSpot's own UI-extension rules", () => {
+  const cards = path.join(hs, "src/app/cards");
+  const cfg = fs.readFileSync(path.join(cards, "eslint.config.mjs"), "utf8");
+  assert.match(cfg, /from "@hubspot\/eslint-config-ui-extensions"/);
+  const pkg = JSON.parse(fs.readFileSync(path.join(cards, "package.json"), "utf8"));
+  assert.ok(pkg.devDependencies["@hubspot/eslint-config-ui-extensions"] && pkg.devDependencies.eslint);
+  assert.equal(pkg.scripts.lint, "eslint .");
+});
+
+test("every file a kit's README names exists", () => {
+  for (const kit of ["salesforce", "hubspot", "dynamics"]) {
+    const dir = path.join(KITS, kit);
+    const readme = fs.readFileSync(path.join(dir, "README.md"), "utf8");
+    const named = new Set([...readme.matchAll(/(?:^|[\s`(])([A-Za-z_][A-Za-z0-9_./-]*\/[A-Za-z0-9_.-]+\.(?:html|js|jsx|mjs|cs|csproj|css|md|json|xml|cls|yaml))(?![A-Za-z0-9])/g)]
+      .map((m) => m[1]).filter((p) => !p.startsWith("dealcoach_/")));  // web resource names, not files
+    assert.ok(named.size >= 3, `${kit}: ${[...named]}`);
+    const bases = [dir, path.join(dir, "force-app/main/default"), SRC];
+    for (const p of named) {
+      assert.ok(bases.some((b) => fs.existsSync(path.join(b, p))), `${kit}/README.md names ${p}, which does not exist`);
+    }
+  }
+});
