@@ -139,6 +139,11 @@ class SqliteStore : public Store {
     sqlite3_close_v2(db_);
   }
 
+  // Gives WriteDecisions and PruneDecisions a connection of their own (decision_conn_).
+  void SetDecisionConnection(std::unique_ptr<SqliteStore> conn) {
+    decision_conn_ = std::move(conn);
+  }
+
   absl::Status Init() {
     absl::MutexLock lock(&mu_);
     int rc =
@@ -516,6 +521,7 @@ class SqliteStore : public Store {
   }
 
   absl::Status WriteDecisions(const std::vector<Decision>& decisions) override {
+    if (decision_conn_ != nullptr) return decision_conn_->WriteDecisions(decisions);
     for (const Decision& d : decisions) DC_RETURN_IF_ERROR(ValidateTenant(d.tenant));
     Turn turn(this, "write decisions");
     DC_RETURN_IF_ERROR(turn.status());
@@ -581,6 +587,7 @@ class SqliteStore : public Store {
   }
 
   absl::StatusOr<int64_t> PruneDecisions(absl::string_view tenant, absl::Time before) override {
+    if (decision_conn_ != nullptr) return decision_conn_->PruneDecisions(tenant, before);
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
     Turn turn(this, "prune decisions");
     DC_RETURN_IF_ERROR(turn.status());
@@ -936,6 +943,11 @@ class SqliteStore : public Store {
     return 1;
   }
 
+  // The decision log's own connection (OpenSqlite): the background writer's batches
+  // wait for another process's lock there, never holding the turn that reads, publishes
+  // and the change watch need on this one. Null on that connection itself.
+  std::unique_ptr<SqliteStore> decision_conn_;
+
   const StoreOptions options_;
   const std::string path_;
   // Turns on the connection (Turn).
@@ -973,6 +985,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options) {
                        " is behind ", st.latest_version, "; run 'dealcoach store migrate'"));
     }
   }
+  auto decisions = std::make_unique<SqliteStore>(options, path);
+  DC_RETURN_IF_ERROR(decisions->Init());
+  store->SetDecisionConnection(std::move(decisions));
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -2,8 +2,10 @@
 // serves"), over a real gRPC server on loopback with a real SQLite store in a temp
 // directory: seeding, serving and hot-swapping published revisions (last good kept),
 // the decision log written from GetDealGuidance / GetReviewChecklist, the store's health
-// in AdminService.GetStatus, and a corrupt database file at start.
+// in AdminService.GetStatus, a corrupt database file at start, and the database locked by
+// another connection while the sidecar serves.
 #include <grpcpp/grpcpp.h>
+#include <sqlite3.h>
 
 #include <fstream>
 #include <memory>
@@ -381,6 +383,94 @@ TEST_F(StoreWiringTest, AnswersAreLoggedAsDecisionsAndCountedInGetStatus) {
   ASSERT_EQ(status.playbooks_size(), 1);
   EXPECT_EQ(status.playbooks(0).source(), "store");
   EXPECT_EQ(status.playbooks(0).store_revision(), 1);
+}
+
+// Another connection (an operator's sqlite3 shell, a second process) holds the write
+// lock on the sidecar's database file: answers keep coming, the decision log drops and
+// counts instead of waiting, a publish fails UNAVAILABLE naming the lock and records
+// nothing, and once the lock is released publishes and decisions are written again
+// without a restart.
+TEST_F(StoreWiringTest, ADatabaseLockedByAnotherConnectionKeepsAnswersFlowingAndFailsPublishes) {
+  auto s = StartSidecar(
+      absl::StrReplaceAll(Config(), {{"  decisions: {flush_interval: 20ms}\n",
+                                      "  busy_timeout: 300ms\n"
+                                      "  decisions: {flush_interval: 20ms, queue_size: 4, "
+                                      "batch_size: 2}\n"}}),
+      dir_.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  sidecar_ = *std::move(s);
+  channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  ASSERT_EQ(Active().store_revision(), 1);
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  auto playbooks = v1::PlaybookService::NewStub(channel_);
+  auto guidance = [&] {
+    grpc::ClientContext ctx;
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(kDeal);
+    v1::GetDealGuidanceResponse resp;
+    return coaching->GetDealGuidance(&ctx, req, &resp);
+  };
+  auto publish = [&](v1::PublishPlaybookResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::PublishPlaybookRequest req;
+    req.set_yaml(PlaybookVersion(2));
+    req.set_expected_revision(1);
+    req.set_author("ann");
+    req.set_message("while the database is locked");
+    return playbooks->PublishPlaybook(&ctx, req, resp);
+  };
+  ASSERT_TRUE(guidance().ok());
+
+  const std::string file = absl::StrCat(dir_.path(), "/data/dealcoach.db");
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  for (int i = 0; i < 100; ++i) {
+    grpc::Status st = guidance();
+    ASSERT_TRUE(st.ok()) << i << ": " << st.error_message();
+  }
+  v1::PublishPlaybookResponse published;
+  grpc::Status st = publish(&published);
+  EXPECT_EQ(st.error_code(), grpc::UNAVAILABLE) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "database is locked")) << st.error_message();
+  // Nothing was recorded: one revision, revision 1 serving.
+  auto revisions = sidecar_->store()->ListRevisions("default", "customer-journey");
+  ASSERT_TRUE(revisions.ok()) << revisions.status();
+  EXPECT_EQ(revisions->size(), 1u);
+  EXPECT_EQ(Active().store_revision(), 1);
+  // The decision log dropped what did not fit and counts the batches it could not write.
+  v1::GetStatusResponse status = Status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (status.store().decision_write_errors() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+    status = Status();
+  }
+  EXPECT_GT(status.store().decisions_dropped(), 0);
+  EXPECT_GT(status.store().decision_write_errors(), 0);
+  EXPECT_TRUE(absl::StrContains(status.store().decision_last_error(), "database is locked"))
+      << status.store().decision_last_error();
+
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+
+  // By themselves: the same publish now succeeds and serves, and answers are logged.
+  st = publish(&published);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(published.revision().revision(), 2);
+  EXPECT_EQ(WaitFor([](const auto& r) { return r.store_revision() == 2; }).store_revision(), 2);
+  const int64_t written = Status().store().decisions_written();
+  ASSERT_TRUE(guidance().ok());
+  const absl::Time deadline2 = absl::Now() + absl::Seconds(10);
+  while (Status().store().decisions_written() == written && absl::Now() < deadline2) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GT(Status().store().decisions_written(), written);
+  auto decisions = sidecar_->store()->ListDecisions("default", kDeal, 1);
+  ASSERT_TRUE(decisions.ok()) << decisions.status();
+  ASSERT_EQ(decisions->size(), 1u);
+  EXPECT_EQ((*decisions)[0].revision, 2);
 }
 
 TEST_F(StoreWiringTest, ACorruptDatabaseFileStartsOnFilePlaybooksWithTheStoreUnhealthy) {
