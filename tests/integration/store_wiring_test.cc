@@ -248,6 +248,60 @@ TEST_F(StoreWiringTest, ANameNoFileDeclaresIsServedFromTheStoreWithLastGood) {
   EXPECT_TRUE(absl::StrContains(st.error_message(), "never-valid")) << st.error_message();
 }
 
+// playbooks.default may name a playbook only the store publishes (as its name or as its
+// entry's path, "store:<name>"); one that neither a file nor the store has refuses the
+// start, naming it.
+TEST_F(StoreWiringTest, TheDefaultPlaybookCanBeOnePublishedOnlyInTheStore) {
+  {
+    store::StoreOptions o;
+    o.data_dir = dir_.path() + "/data";
+    auto st = store::Open(o);
+    ASSERT_TRUE(st.ok()) << st.status();
+    ASSERT_EQ(PublishNamed(st->get(), "forecast-journey", PlaybookNamed("forecast-journey", 3), 0),
+              1);
+  }
+  auto with_default = [](const std::string& name) {
+    return absl::StrReplaceAll(Config(),
+                               {{"playbooks: {files: [customer-journey.yaml]}",
+                                 absl::StrCat("playbooks: {files: [customer-journey.yaml], "
+                                              "default: \"",
+                                              name, "\"}")}});
+  };
+  for (const char* name : {"forecast-journey", "store:forecast-journey"}) {
+    SCOPED_TRACE(name);
+    auto s = StartSidecar(with_default(name), dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status();
+    sidecar_ = *std::move(s);
+    channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+    v1::GetActivePlaybookResponse active = Active();  // No name: the default.
+    EXPECT_EQ(active.playbook().name(), "forecast-journey");
+    EXPECT_EQ(active.source(), "store");
+    EXPECT_EQ(active.store_revision(), 1);
+    auto coaching = v1::CoachingService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(kDeal);
+    v1::GetDealGuidanceResponse g;
+    grpc::Status st = coaching->GetDealGuidance(&ctx, req, &g);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(g.guidance().playbook().name(), "forecast-journey");
+    bool store_entry_is_default = false;
+    const v1::GetStatusResponse status = Status();
+    for (const v1::PlaybookStatus& p : status.playbooks()) {
+      if (p.file() == "store:forecast-journey") store_entry_is_default = p.is_default();
+    }
+    EXPECT_TRUE(store_entry_is_default);
+    sidecar_.reset();
+  }
+  auto refused = StartSidecar(with_default("nowhere-journey"), dir_.path());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "'nowhere-journey': no configured file declares it and the store "
+                                "has no published revision of it"))
+      << refused.status();
+}
+
 TEST_F(StoreWiringTest, TheFileSeedsRevisionOneAndARestartRecordsNothingNew) {
   Start();
   ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
