@@ -162,6 +162,12 @@ class SqliteStore : public Store {
     return absl::OkStatus();
   }
 
+  // Open (and its migration) succeeded: from now on errors of the disk are faults.
+  void MarkOpened() {
+    absl::MutexLock lock(&mu_);
+    opened_ = true;
+  }
+
   absl::StatusOr<int> Migrate() override {
     Turn turn(this, "migrate");
     DC_RETURN_IF_ERROR(turn.status());
@@ -644,11 +650,17 @@ class SqliteStore : public Store {
       case SQLITE_PERM:
       case SQLITE_CANTOPEN:
       case SQLITE_AUTH:
+        // At open, a configuration error (the directory is not writable); on a store
+        // that opened, the disk changed under it: a fault to retry once it is fixed.
+        if (opened_) return absl::UnavailableError(msg);
         return absl::PermissionDeniedError(msg);
       case SQLITE_CORRUPT:
       case SQLITE_NOTADB:
         return absl::DataLossError(msg);
       case SQLITE_FULL:
+      case SQLITE_IOERR:
+        // Disk full, an I/O error: nothing of the transaction stays; retry when fixed.
+        if (opened_) return absl::UnavailableError(msg);
         return absl::ResourceExhaustedError(msg);
       default:
         return absl::InternalError(msg);
@@ -958,6 +970,8 @@ class SqliteStore : public Store {
   // has begun a transaction yet (Transaction).
   absl::Time deadline_ ABSL_GUARDED_BY(mu_);
   bool began_tx_ ABSL_GUARDED_BY(mu_) = false;
+  // Init succeeded: errors of the disk are faults (Unavailable), not configuration.
+  bool opened_ ABSL_GUARDED_BY(mu_) = false;
   sqlite3* db_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<const char*, sqlite3_stmt*> cached_ ABSL_GUARDED_BY(mu_);
 };
@@ -987,6 +1001,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options) {
   }
   auto decisions = std::make_unique<SqliteStore>(options, path);
   DC_RETURN_IF_ERROR(decisions->Init());
+  store->MarkOpened();
+  decisions->MarkOpened();
   store->SetDecisionConnection(std::move(decisions));
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -2,13 +2,17 @@
 // fails naming the file), backup and restore of a SQLite and of a PostgreSQL database
 // (pg_dump / pg_restore), row-level security checked as the app role with raw SQL, and a
 // PostgreSQL restart in the middle of use.
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -192,6 +196,87 @@ TEST(SqliteFaults, AnotherConnectionsWriteLockFailsWritesUnavailableAndTheyResum
   absl::StatusOr<std::vector<Decision>> listed = st.ListDecisions("acme", "deal-1001", 10);
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_EQ(listed->size(), 1u);
+}
+
+// The data directory's disk fills up under a running store (a small tmpfs, then a file
+// that takes the rest): a publish fails UNAVAILABLE naming the cause and writes nothing,
+// reads go on, the decision log counts its failed batches, and once there is room
+// again everything is written without reopening. Needs CAP_SYS_ADMIN to mount the
+// tmpfs (root in the CI container); skipped otherwise.
+TEST(SqliteFaults, AFullDiskFailsWritesUnavailableAndTheyResumeOnceThereIsRoom) {
+  TempDir dir;
+  if (mount("tmpfs", dir.path().c_str(), "tmpfs", 0, "size=4m") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs (needs CAP_SYS_ADMIN): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{dir.path()};
+  StoreOptions o = testing::SqliteOptions(dir.path() + "/data");
+  o.busy_timeout = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<Store>> s = Open(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  Store& st = **s;
+  ASSERT_TRUE(st.CreateRevision("acme", "journey", "name: journey\n", "ann", "first").ok());
+  PublishRequest req;
+  req.tenant = "acme";
+  req.name = "journey";
+  req.revision = 1;
+  req.actor = "ann";
+  ASSERT_TRUE(st.Publish(req).ok());
+  ASSERT_TRUE(st.CreateRevision("acme", "journey", "name: journey\n# 2\n", "ann", "second").ok());
+  // An empty WAL (VACUUM + checkpoint TRUNCATE), so the next write needs new space.
+  ASSERT_TRUE(st.Vacuum().ok());
+  DecisionLoggerOptions lo;
+  lo.queue_capacity = 4;
+  lo.batch_size = 2;
+  lo.flush_interval = absl::Milliseconds(5);
+  lo.retention = absl::ZeroDuration();
+  DecisionLogger log(&st, lo);
+
+  const std::string filler = dir.path() + "/filler";
+  {
+    int fd = open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    std::string block(4096, 'x');
+    while (write(fd, block.data(), block.size()) > 0) {
+    }
+    while (write(fd, "x", 1) > 0) {
+    }
+    EXPECT_EQ(errno, ENOSPC);
+    close(fd);
+  }
+
+  req.revision = 2;
+  req.expected_current = 1;
+  absl::StatusOr<Revision> pub = st.Publish(req);
+  ASSERT_FALSE(pub.ok());
+  EXPECT_EQ(pub.status().code(), absl::StatusCode::kUnavailable) << pub.status();
+  EXPECT_TRUE(absl::StrContains(pub.status().message(), "disk is full")) << pub.status();
+  EXPECT_TRUE(absl::StrContains(pub.status().message(), "/data/dealcoach.db")) << pub.status();
+  absl::StatusOr<Revision> published = st.GetPublished("acme", "journey");
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->revision, 1);
+  EXPECT_EQ(st.ListRevisions("acme", "journey")->size(), 2u);
+  EXPECT_EQ(st.ListAudit("acme", "journey", 10)->size(), 1u);
+  EXPECT_EQ(*st.ChangeCounter("acme"), 1);
+  int accepted = 0;
+  for (int i = 0; i < 50; ++i) accepted += log.Log(MakeDecision(i)) ? 1 : 0;
+  ASSERT_TRUE(log.Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ(log.written() + log.write_errors(), accepted);
+  EXPECT_EQ(accepted + log.dropped(), 50);
+  EXPECT_GT(log.write_errors(), 0);
+  EXPECT_TRUE(absl::StrContains(log.last_error(), "disk is full")) << log.last_error();
+
+  ASSERT_EQ(unlink(filler.c_str()), 0);
+  pub = st.Publish(req);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  EXPECT_EQ(st.GetPublished("acme", "journey")->revision, 2);
+  const int64_t written_before = log.written();
+  for (int i = 1000; i < 1003; ++i) EXPECT_TRUE(log.Log(MakeDecision(i)));
+  ASSERT_TRUE(log.Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ(log.written(), written_before + 3);
+  EXPECT_EQ(st.ListDecisions("acme", "deal-1002", 10)->size(), 1u);
 }
 
 // A lock that keeps readers out too (exclusive locking mode in WAL) can only be taken
