@@ -536,6 +536,73 @@ TEST(PostgresFaults, ARestartFailsTheNextCallUnavailableThenReconnects) {
   EXPECT_TRUE((*s)->CreateRevision("acme", "journey", "b", "ann", "m").ok());
 }
 
+// A restart of the real server between a publisher's calls and under the decision log:
+// the publish that meets the dropped connection fails UNAVAILABLE and leaves nothing
+// (the published revision, the audit trail and the change counter are as before), the
+// decision log counts the batch it lost and never blocks, and both resume by
+// themselves once the server is back.
+TEST(PostgresFaults, APublishCutByARestartLeavesNothingAndTheDecisionLogResumes) {
+  absl::StatusOr<std::unique_ptr<testing::PgTestDatabase>> db = testing::PgTestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  absl::StatusOr<std::unique_ptr<Store>> s = Open(testing::PostgresOptions((*db)->app_conninfo()));
+  ASSERT_TRUE(s.ok()) << s.status();
+  Store& st = **s;
+  ASSERT_TRUE(st.CreateRevision("acme", "journey", "a", "ann", "m").ok());
+  PublishRequest req;
+  req.tenant = "acme";
+  req.name = "journey";
+  req.revision = 1;
+  req.actor = "ann";
+  ASSERT_TRUE(st.Publish(req).ok());
+  ASSERT_TRUE(st.CreateRevision("acme", "journey", "b", "ann", "m").ok());
+  DecisionLoggerOptions lo;
+  lo.queue_capacity = 4;
+  lo.batch_size = 2;
+  lo.flush_interval = absl::Milliseconds(5);
+  lo.retention = absl::ZeroDuration();
+  DecisionLogger log(&st, lo);
+  ASSERT_TRUE(log.Log(MakeDecision(0)));
+  ASSERT_TRUE(log.Flush(absl::Seconds(30)).ok());
+  ASSERT_EQ(log.written(), 1);
+
+  std::string error = dealcoach::testing::RunPgScript("restart");
+  ASSERT_EQ(error, "") << error;
+
+  req.revision = 2;
+  req.expected_current = 1;
+  absl::StatusOr<Revision> pub = st.Publish(req);
+  ASSERT_FALSE(pub.ok());
+  EXPECT_EQ(pub.status().code(), absl::StatusCode::kUnavailable) << pub.status();
+  // The decision writer's connection is the same one: its first batch after the
+  // restart may fail (counted) or, reconnected, succeed; either way Log never waits.
+  int accepted = 0;
+  for (int i = 1; i <= 50; ++i) accepted += log.Log(MakeDecision(i)) ? 1 : 0;
+  EXPECT_EQ(accepted + log.dropped(), 50);
+
+  // Reconnects by itself; nothing of the failed publish is there.
+  absl::StatusOr<Revision> published;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    published = st.GetPublished("acme", "journey");
+    if (!published.ok()) absl::SleepFor(absl::Milliseconds(200));
+  } while (!published.ok() && absl::Now() < deadline);
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->revision, 1);
+  EXPECT_EQ(st.ListAudit("acme", "journey", 10)->size(), 1u);
+  EXPECT_EQ(*st.ChangeCounter("acme"), 1);
+  pub = st.Publish(req);
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  EXPECT_EQ(st.GetPublished("acme", "journey")->revision, 2);
+
+  ASSERT_TRUE(log.Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ(log.written() + log.write_errors(), 1 + accepted);
+  const int64_t written_before = log.written();
+  for (int i = 1000; i < 1003; ++i) EXPECT_TRUE(log.Log(MakeDecision(i)));
+  ASSERT_TRUE(log.Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ(log.written(), written_before + 3);
+  EXPECT_EQ(st.ListDecisions("acme", "deal-1001", 10)->size(), 1u);
+}
+
 TEST(PostgresFaults, AnUnreachableServerIsUnavailableWithARedactedMessage) {
   StoreOptions o = testing::PostgresOptions(
       "host=127.0.0.1 port=1 user=x password=hunter2 dbname=y connect_timeout=1");

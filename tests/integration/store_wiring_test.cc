@@ -6,6 +6,8 @@
 // another connection while the sidecar serves.
 #include <grpcpp/grpcpp.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -547,6 +549,36 @@ TEST_F(StoreWiringTest, ACorruptDatabaseFileStartsOnFilePlaybooksWithTheStoreUnh
   EXPECT_EQ(status.store().location(), db);
   EXPECT_TRUE(absl::StrContains(status.store().error(), db)) << status.store().error();
 
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  v1::GetDealGuidanceRequest req;
+  req.set_opportunity_id(kDeal);
+  v1::GetDealGuidanceResponse resp;
+  grpc::Status st = coaching->GetDealGuidance(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
+// A data directory the sidecar cannot write: it starts on its file playbooks with the
+// store unhealthy, naming the file.
+TEST_F(StoreWiringTest, AReadOnlyDataDirectoryStartsOnFilePlaybooksWithTheStoreUnhealthy) {
+  std::string ro = dir_.path() + "/ro";
+  ASSERT_EQ(mkdir(ro.c_str(), 0555), 0);
+  if (access(ro.c_str(), W_OK) == 0) ro = "/proc";  // root ignores the mode bits
+  auto s = StartSidecar(
+      absl::StrReplaceAll(Config(), {{"data_dir: data", absl::StrCat("data_dir: ", ro)}}),
+      dir_.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  sidecar_ = *std::move(s);
+  channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+  EXPECT_EQ(sidecar_->store(), nullptr);
+  const std::string db = ro + "/dealcoach.db";
+  EXPECT_TRUE(absl::StrContains(sidecar_->store_status().message(), db))
+      << sidecar_->store_status();
+  EXPECT_EQ(Active().source(), "file");
+  v1::GetStatusResponse status = Status();
+  EXPECT_TRUE(status.store().enabled());
+  EXPECT_FALSE(status.store().healthy());
+  EXPECT_TRUE(absl::StrContains(status.store().error(), db)) << status.store().error();
   auto coaching = v1::CoachingService::NewStub(channel_);
   grpc::ClientContext ctx;
   v1::GetDealGuidanceRequest req;
