@@ -529,6 +529,46 @@ TEST_F(StoreWiringTest, ADatabaseLockedByAnotherConnectionKeepsAnswersFlowingAnd
   EXPECT_EQ((*decisions)[0].revision, 2);
 }
 
+// store.decisions.masked_fields in the running sidecar: the deal id is stored only as
+// its salted hash (equal deals stay groupable), the other fields as they are.
+TEST_F(StoreWiringTest, MaskedDecisionFieldsAreStoredAsSaltedHashes) {
+  auto s = StartSidecar(
+      absl::StrReplaceAll(Config(), {{"  decisions: {flush_interval: 20ms}\n",
+                                      "  decisions: {flush_interval: 20ms, masked_fields: "
+                                      "[deal_id], mask_salt: s3cret}\n"}}),
+      dir_.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  sidecar_ = *std::move(s);
+  channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(kDeal);
+    v1::GetDealGuidanceResponse resp;
+    grpc::Status st = coaching->GetDealGuidance(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  const std::string masked = store::DecisionLogger::Mask("s3cret", kDeal);
+  std::vector<store::Decision> decisions;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (decisions.size() < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    auto listed = sidecar_->store()->ListDecisions("default", "", 10);
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    decisions = *std::move(listed);
+  }
+  ASSERT_EQ(decisions.size(), 2u);
+  for (const store::Decision& d : decisions) {
+    EXPECT_EQ(d.deal_id, masked);
+    EXPECT_TRUE(absl::StartsWith(d.deal_id, "masked:")) << d.deal_id;
+    EXPECT_TRUE(absl::StartsWith(d.input_hash, "sha256:")) << d.input_hash;
+    EXPECT_EQ(d.playbook, "customer-journey");
+  }
+  EXPECT_TRUE(sidecar_->store()->ListDecisions("default", kDeal, 10)->empty());
+}
+
 TEST_F(StoreWiringTest, ACorruptDatabaseFileStartsOnFilePlaybooksWithTheStoreUnhealthy) {
   ASSERT_EQ(system(absl::StrCat("mkdir -p '", dir_.path(), "/data'").c_str()), 0);
   const std::string db = dir_.Write("data/dealcoach.db", std::string(8192, 'x'));
