@@ -6,6 +6,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -24,6 +25,10 @@ PlaybookReloader::PlaybookReloader(SnapshotHolder* holder, ReloaderOptions optio
     };
   }
   if (!options_.now) options_.now = [] { return absl::Now(); };
+  // A store-only playbook's entry is "store:<name>"; the default may be written so.
+  if (absl::StartsWith(options_.default_name, "store:")) {
+    options_.default_name = options_.default_name.substr(6);
+  }
   fingerprints_.resize(options_.files.size());
   held_.resize(options_.files.size());
   rejected_revision_.resize(options_.files.size());
@@ -131,7 +136,29 @@ int PlaybookReloader::LoadAll() {
     }
     entries.push_back(std::move(entry));
   }
+  // With a store, playbooks.default may name a playbook no file declares, one published
+  // only through the store: the files are checked without it (distinct names), and
+  // the default once the store's names are in (below). Asked first, so a default the
+  // store does not publish either refuses the start before anything is seeded.
+  const bool default_from_store = options_.store != nullptr && !options_.default_name.empty() &&
+                                  !runtime::CheckConsistency(entries, options_.default_name).ok() &&
+                                  runtime::CheckConsistency(entries, "").ok();
   startup_consistency_ = runtime::CheckConsistency(entries, options_.default_name);
+  if (default_from_store) {
+    absl::StatusOr<store::Revision> published =
+        options_.store->GetPublished(options_.tenant, options_.default_name);
+    if (published.ok()) {
+      startup_consistency_ = absl::OkStatus();
+    } else {
+      startup_consistency_ = absl::FailedPreconditionError(
+          absl::StrCat("playbooks.default is '", options_.default_name,
+                       "': no configured file declares it and the store ",
+                       absl::IsNotFound(published.status())
+                           ? "has no published revision of it"
+                           : absl::StrCat("cannot say whether it publishes it (",
+                                          published.status().message(), ")")));
+    }
+  }
   if (!startup_consistency_.ok() && ok > 0) {
     LogError("playbook configuration rejected: ", startup_consistency_.message());
   }
@@ -156,6 +183,13 @@ int PlaybookReloader::LoadAll() {
     } else {
       LogWarning("store: cannot list the published playbooks; serving the files only: ",
                  published.status().message());
+    }
+    if (default_from_store) {
+      // The store-only default must serve (its published revision compiles).
+      startup_consistency_ = runtime::CheckConsistency(entries, options_.default_name);
+      if (!startup_consistency_.ok()) {
+        LogError("playbook configuration rejected: ", startup_consistency_.message());
+      }
     }
   }
   Publish(std::move(entries));

@@ -35,6 +35,11 @@
 //     file declares gets an entry after the files' (path "store:<name>", source
 //     "store"), compiled and swapped in with the same last-good rule. A published name
 //     is never dropped (the store has no unpublish).
+//   - A store-only default. ReloaderOptions::default_name may name such a playbook
+//     ("<name>" or "store:<name>"): LoadAll checks the files without it, asks the store
+//     whether it publishes the name (startup_consistency() fails, naming it, before
+//     anything is seeded when it does not, or cannot say), and checks again once the
+//     store's names are served (its published revision must compile).
 // Without a store, exactly the file behaviour above.
 //
 // Thread safety: LoadAll(), PollOnce() and PollStore() are serialised internally
@@ -63,7 +68,8 @@ namespace dealcoach::runtime {
 struct ReloaderOptions {
   // Playbook files, in order. Required.
   std::vector<std::string> files;
-  // Default playbook name; "" means the first file's playbook.
+  // Default playbook name ("" means the first file's playbook); with a store, it may
+  // be a name only the store publishes, also written "store:<name>".
   std::string default_name;
   // Time between polls. Default: 1 s.
   absl::Duration poll_interval = absl::Seconds(1);

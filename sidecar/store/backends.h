@@ -33,6 +33,12 @@ std::string RedactConninfo(const std::string& conninfo);
 using NextRow = std::function<bool(std::string* deal_id, std::string* bytes)>;
 absl::Status MergeSnapshots(const NextRow& next_before, const NextRow& next_after,
                             const std::function<void(const DealDiff&)>& fn);
+// Calls `fn` with the diff of one deal from its serialized results: `before` null =
+// added, `after` null = removed, both set = changed (nothing when the results describe
+// no change). `scratch` is reused between calls. DataLoss for unparsable bytes.
+absl::Status EmitDealDiff(const std::string& deal_id, const absl::string_view* before,
+                          const absl::string_view* after, DealDiff* scratch,
+                          const std::function<void(const DealDiff&)>& fn);
 
 }  // namespace dealcoach::store::internal
 

@@ -1,9 +1,21 @@
-// SQLite backend: one connection per Store (serialised by a mutex), WAL journal so
-// readers in other processes never block the writer, busy_timeout so two writers wait
-// for each other instead of failing. Writes take the write lock up front
+// SQLite backend: one connection per Store, WAL journal so readers in other processes
+// never block the writer, and a bounded wait for another connection's lock so two
+// writers wait for each other instead of failing. Writes take the write lock up front
 // (BEGIN IMMEDIATE): a read-then-write transaction can then never deadlock with
 // another process's, which is what makes Publish's check-then-update and the
 // migration runner safe across processes.
+//
+// Waiting is bounded by store.busy_timeout: a call waits at most that long for its
+// turn on the connection (Turn: the calls of this Store take turns on its one
+// connection) and, counted from the same moment, for the database lock (OnBusy, the
+// busy handler, gives up at the turn's deadline). So a call of one transaction returns
+// within busy_timeout of being made plus the time of its own statements, even while
+// another process holds the lock and other threads of this process wait for it too;
+// without the turn's deadline a call could queue behind any number of calls each
+// waiting out the lock. Calls of several transactions (WriteSnapshot, one per batch;
+// PruneSnapshots, one per snapshot) take a turn per transaction, each bounded the same
+// way, so a long snapshot write does not hold the connection from the decision writer
+// or the status RPC for its whole length.
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,10 +91,57 @@ class SqliteStore : public Store {
  public:
   SqliteStore(const StoreOptions& options, std::string path)
       : options_(options), path_(std::move(path)) {}
+
+  // A turn on the connection (file comment): waits for the calls ahead until
+  // busy_timeout from now, then fails Unavailable. When ok() it holds mu_ for its life
+  // and sets the deadline OnBusy honours; when not, it holds nothing (the caller returns
+  // status() at once, so the analysis' view that mu_ is held does not matter).
+  class ABSL_SCOPED_LOCKABLE Turn {
+   public:
+    Turn(SqliteStore* s, absl::string_view what)
+        ABSL_EXCLUSIVE_LOCK_FUNCTION(s->mu_) ABSL_NO_THREAD_SAFETY_ANALYSIS : s_(s) {
+      const absl::Time deadline = absl::Now() + s->options_.busy_timeout;
+      {
+        absl::MutexLock gate(&s->turn_mu_);
+        ok_ = s->turn_mu_.AwaitWithDeadline(absl::Condition(&s->turn_free_), deadline);
+        if (ok_) s->turn_free_ = false;
+      }
+      if (!ok_) {
+        status_ = absl::UnavailableError(
+            absl::StrCat("store: sqlite ", s->path_, ": ", what,
+                         ": timed out waiting for the store's connection, which another call holds "
+                         "(waiting for the database lock, or a long write); store.busy_timeout is ",
+                         absl::FormatDuration(s->options_.busy_timeout)));
+        return;
+      }
+      s->mu_.Lock();
+      s->deadline_ = deadline;
+      s->began_tx_ = false;
+    }
+    ~Turn() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      if (!ok_) return;
+      s_->mu_.Unlock();
+      absl::MutexLock gate(&s_->turn_mu_);
+      s_->turn_free_ = true;
+    }
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+    const absl::Status& status() const { return status_; }
+
+   private:
+    SqliteStore* const s_;
+    bool ok_ = false;
+    absl::Status status_;
+  };
   ~SqliteStore() override {
     absl::MutexLock lock(&mu_);
     for (auto& [sql, stmt] : cached_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
+  }
+
+  // Gives WriteDecisions and PruneDecisions a connection of their own (decision_conn_).
+  void SetDecisionConnection(std::unique_ptr<SqliteStore> conn) {
+    decision_conn_ = std::move(conn);
   }
 
   absl::Status Init() {
@@ -92,7 +151,8 @@ class SqliteStore : public Store {
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return Error("open", rc);
     sqlite3_extended_result_codes(db_, 1);
-    sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+    deadline_ = absl::Now() + options_.busy_timeout;
+    sqlite3_busy_handler(db_, &SqliteStore::OnBusy, this);
     // journal_mode=WAL is the first statement that reads the file: a corrupt file or a
     // read-only directory fails here, with the file named.
     DC_RETURN_IF_ERROR(ExecLocked("PRAGMA journal_mode=WAL", "enable WAL"));
@@ -102,8 +162,15 @@ class SqliteStore : public Store {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<int> Migrate() override {
+  // Open (and its migration) succeeded: from now on errors of the disk are faults.
+  void MarkOpened() {
     absl::MutexLock lock(&mu_);
+    opened_ = true;
+  }
+
+  absl::StatusOr<int> Migrate() override {
+    Turn turn(this, "migrate");
+    DC_RETURN_IF_ERROR(turn.status());
     // One BEGIN IMMEDIATE around the check and every pending migration: a second
     // process waits (busy_timeout) and then finds them applied.
     DC_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE", "migrate: lock"));
@@ -117,7 +184,8 @@ class SqliteStore : public Store {
   }
 
   absl::StatusOr<StoreStatus> Status() override {
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "status");
+    DC_RETURN_IF_ERROR(turn.status());
     StoreStatus s;
     s.backend = "sqlite";
     s.location = path_;
@@ -137,7 +205,8 @@ class SqliteStore : public Store {
   }
 
   absl::Status Vacuum() override {
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "vacuum");
+    DC_RETURN_IF_ERROR(turn.status());
     DC_RETURN_IF_ERROR(ExecLocked("VACUUM", "vacuum"));
     return ExecLocked("PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint");
   }
@@ -146,7 +215,8 @@ class SqliteStore : public Store {
                                           absl::string_view yaml, absl::string_view author,
                                           absl::string_view message) override {
     DC_ASSIGN_OR_RETURN(Revision r, NewDraftRevision(tenant, name, yaml, author, message));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "create revision");
+    DC_RETURN_IF_ERROR(turn.status());
     DC_RETURN_IF_ERROR(Transaction("create revision", [&]() -> absl::Status {
       Stmt q;
       DC_RETURN_IF_ERROR(
@@ -180,7 +250,8 @@ class SqliteStore : public Store {
     if (req.action != "publish" && req.action != "rollback") {
       return absl::InvalidArgumentError("store: publish action must be publish or rollback");
     }
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "publish");
+    DC_RETURN_IF_ERROR(turn.status());
     absl::StatusOr<Revision> out;
     DC_RETURN_IF_ERROR(Transaction("publish", [&]() -> absl::Status {
       Stmt cur;
@@ -235,13 +306,15 @@ class SqliteStore : public Store {
   absl::StatusOr<Revision> GetRevision(absl::string_view tenant, absl::string_view name,
                                        int64_t revision) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "get revision");
+    DC_RETURN_IF_ERROR(turn.status());
     return GetRevisionLocked(tenant, name, revision);
   }
 
   absl::StatusOr<Revision> GetPublished(absl::string_view tenant, absl::string_view name) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "get published");
+    DC_RETURN_IF_ERROR(turn.status());
     DC_ASSIGN_OR_RETURN(std::vector<Revision> revs,
                         QueryRevisions(tenant, name, "AND state = 'published'"));
     if (revs.empty()) {
@@ -253,20 +326,23 @@ class SqliteStore : public Store {
 
   absl::StatusOr<std::vector<Revision>> ListPublished(absl::string_view tenant) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "list published");
+    DC_RETURN_IF_ERROR(turn.status());
     return QueryRevisions(tenant, "", "AND state = 'published'", 0, /*any_name=*/true);
   }
 
   absl::StatusOr<std::vector<Revision>> ListRevisions(absl::string_view tenant,
                                                       absl::string_view name) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "list revisions");
+    DC_RETURN_IF_ERROR(turn.status());
     return QueryRevisions(tenant, name, "");
   }
 
   absl::Status AppendAudit(const AuditEvent& event) override {
     DC_RETURN_IF_ERROR(ValidateTenant(event.tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "append audit");
+    DC_RETURN_IF_ERROR(turn.status());
     return Transaction("append audit", [&] { return AppendAuditLocked(event); });
   }
 
@@ -274,7 +350,8 @@ class SqliteStore : public Store {
                                                     absl::string_view playbook,
                                                     int limit) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "list audit");
+    DC_RETURN_IF_ERROR(turn.status());
     Stmt q;
     DC_RETURN_IF_ERROR(
         Prepare("SELECT tenant, actor, action, playbook, revision, at_us, detail "
@@ -294,11 +371,10 @@ class SqliteStore : public Store {
     return out;
   }
 
-  absl::Status WriteSnapshot(absl::string_view tenant, absl::string_view snapshot_id,
-                             const std::vector<CompactResult>& results) override {
-    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    if (snapshot_id.empty()) return absl::InvalidArgumentError("store: snapshot id is required");
-    absl::MutexLock lock(&mu_);
+  // AlreadyExists when rows or the header of `snapshot_id` exist.
+  absl::Status CheckNewSnapshot(absl::string_view tenant, absl::string_view snapshot_id) {
+    Turn turn(this, "write snapshot");
+    DC_RETURN_IF_ERROR(turn.status());
     {
       Stmt q;
       DC_RETURN_IF_ERROR(
@@ -314,37 +390,64 @@ class SqliteStore : public Store {
       }
       if (rc != SQLITE_DONE) return Error("write snapshot", rc);
     }
-    // Rows go in batches; the header row, written last, is what makes the snapshot
-    // visible. A failure part-way deletes the rows already written.
-    absl::Status s = WriteSnapshotRows(tenant, snapshot_id, results);
-    if (!s.ok()) {
-      DeleteSnapshotLocked(tenant, snapshot_id).IgnoreError();
-      return s;
+    return absl::OkStatus();
+  }
+
+  absl::Status WriteSnapshot(absl::string_view tenant, absl::string_view snapshot_id,
+                             const std::vector<CompactResult>& results) override {
+    DC_RETURN_IF_ERROR(ValidateTenant(tenant));
+    if (snapshot_id.empty()) return absl::InvalidArgumentError("store: snapshot id is required");
+    DC_RETURN_IF_ERROR(CheckNewSnapshot(tenant, snapshot_id));
+    // Rows go in batches, one transaction and one turn on the connection each (other
+    // calls get their turns in between); the header row, written last, is what makes
+    // the snapshot visible. A failure part-way deletes the rows already written.
+    const size_t batch = static_cast<size_t>(std::max(1, options_.snapshot_batch_rows));
+    absl::Status s;
+    for (size_t start = 0; s.ok() && start < results.size(); start += batch) {
+      Turn turn(this, "write snapshot");
+      s = turn.status();
+      if (s.ok()) {
+        s = WriteSnapshotRows(tenant, snapshot_id, results, start,
+                              std::min(results.size(), start + batch));
+      }
     }
-    return Transaction("write snapshot header", [&]() -> absl::Status {
-      Stmt h;
-      DC_RETURN_IF_ERROR(
-          Prepare("INSERT INTO snapshots (tenant, snapshot_id, created_at_us, "
-                  "deals) VALUES (?1, ?2, ?3, ?4)",
-                  &h));
-      h.Bind(1, tenant);
-      h.Bind(2, snapshot_id);
-      h.Bind(3, ToMicros(absl::Now()));
-      h.Bind(4, static_cast<int64_t>(results.size()));
-      return StepDone(h, "write snapshot header");
-    });
+    if (s.ok()) {
+      Turn turn(this, "write snapshot header");
+      s = turn.status();
+      if (s.ok()) {
+        s = Transaction("write snapshot header", [&]() -> absl::Status {
+          Stmt h;
+          DC_RETURN_IF_ERROR(
+              Prepare("INSERT INTO snapshots (tenant, snapshot_id, created_at_us, "
+                      "deals) VALUES (?1, ?2, ?3, ?4)",
+                      &h));
+          h.Bind(1, tenant);
+          h.Bind(2, snapshot_id);
+          h.Bind(3, ToMicros(absl::Now()));
+          h.Bind(4, static_cast<int64_t>(results.size()));
+          return StepDone(h, "write snapshot header");
+        });
+      }
+    }
+    if (!s.ok()) {
+      Turn turn(this, "write snapshot: clean up");
+      if (turn.status().ok()) DeleteSnapshotLocked(tenant, snapshot_id).IgnoreError();
+    }
+    return s;
   }
 
   absl::StatusOr<std::vector<SnapshotInfo>> ListSnapshots(absl::string_view tenant) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "list snapshots");
+    DC_RETURN_IF_ERROR(turn.status());
     return ListSnapshotsLocked(tenant);
   }
 
   absl::Status ReadSnapshot(absl::string_view tenant, absl::string_view snapshot_id,
                             const std::function<void(const CompactResult&)>& fn) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "read snapshot");
+    DC_RETURN_IF_ERROR(turn.status());
     DC_RETURN_IF_ERROR(CheckSnapshot(tenant, snapshot_id));
     Stmt q;
     DC_RETURN_IF_ERROR(PrepareRows(tenant, snapshot_id, &q));
@@ -366,7 +469,8 @@ class SqliteStore : public Store {
                                 absl::string_view after,
                                 const std::function<void(const DealDiff&)>& fn) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "compare snapshots");
+    DC_RETURN_IF_ERROR(turn.status());
     DC_RETURN_IF_ERROR(CheckSnapshot(tenant, before));
     DC_RETURN_IF_ERROR(CheckSnapshot(tenant, after));
     // Both statements read inside one read transaction: a consistent view.
@@ -394,20 +498,28 @@ class SqliteStore : public Store {
 
   absl::Status DeleteSnapshot(absl::string_view tenant, absl::string_view snapshot_id) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "delete snapshot");
+    DC_RETURN_IF_ERROR(turn.status());
     return DeleteSnapshotLocked(tenant, snapshot_id);
   }
 
   absl::StatusOr<int> PruneSnapshots(absl::string_view tenant, absl::Time now) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
-    DC_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> snaps, ListSnapshotsLocked(tenant));
+    std::vector<SnapshotInfo> snaps;
+    {
+      Turn turn(this, "prune snapshots");
+      DC_RETURN_IF_ERROR(turn.status());
+      DC_ASSIGN_OR_RETURN(snaps, ListSnapshotsLocked(tenant));
+    }
     int deleted = 0;
     for (size_t i = 0; i < snaps.size(); ++i) {
       bool too_many = static_cast<int>(i) >= options_.keep_snapshots;
       bool too_old = options_.snapshot_max_age > absl::ZeroDuration() &&
                      snaps[i].created_at < now - options_.snapshot_max_age;
       if (!too_many && !too_old) continue;
+      // A turn per snapshot: deleting one of 100,000 rows takes a while.
+      Turn turn(this, "prune snapshots");
+      DC_RETURN_IF_ERROR(turn.status());
       DC_RETURN_IF_ERROR(DeleteSnapshotLocked(tenant, snaps[i].snapshot_id));
       ++deleted;
     }
@@ -415,8 +527,10 @@ class SqliteStore : public Store {
   }
 
   absl::Status WriteDecisions(const std::vector<Decision>& decisions) override {
+    if (decision_conn_ != nullptr) return decision_conn_->WriteDecisions(decisions);
     for (const Decision& d : decisions) DC_RETURN_IF_ERROR(ValidateTenant(d.tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "write decisions");
+    DC_RETURN_IF_ERROR(turn.status());
     return Transaction("write decisions", [&]() -> absl::Status {
       DC_ASSIGN_OR_RETURN(
           sqlite3_stmt * cached,
@@ -446,7 +560,8 @@ class SqliteStore : public Store {
                                                       absl::string_view deal_id,
                                                       int limit) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "list decisions");
+    DC_RETURN_IF_ERROR(turn.status());
     Stmt q;
     DC_RETURN_IF_ERROR(Prepare(
         "SELECT tenant, decision_id, at_us, caller, deal_id, playbook, revision, fired_rule_ids, "
@@ -478,8 +593,10 @@ class SqliteStore : public Store {
   }
 
   absl::StatusOr<int64_t> PruneDecisions(absl::string_view tenant, absl::Time before) override {
+    if (decision_conn_ != nullptr) return decision_conn_->PruneDecisions(tenant, before);
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "prune decisions");
+    DC_RETURN_IF_ERROR(turn.status());
     int64_t n = 0;
     DC_RETURN_IF_ERROR(Transaction("prune decisions", [&]() -> absl::Status {
       Stmt del;
@@ -495,7 +612,8 @@ class SqliteStore : public Store {
 
   absl::StatusOr<int64_t> ChangeCounter(absl::string_view tenant) override {
     DC_RETURN_IF_ERROR(ValidateTenant(tenant));
-    absl::MutexLock lock(&mu_);
+    Turn turn(this, "change counter");
+    DC_RETURN_IF_ERROR(turn.status());
     return ChangeCounterLocked(tenant);
   }
 
@@ -507,7 +625,8 @@ class SqliteStore : public Store {
     while (true) {
       int64_t counter;
       {
-        absl::MutexLock lock(&mu_);
+        Turn turn(this, "watch");
+        DC_RETURN_IF_ERROR(turn.status());
         DC_ASSIGN_OR_RETURN(counter, ChangeCounterLocked(tenant));
       }
       if (counter > after || absl::Now() >= deadline) return counter;
@@ -522,18 +641,26 @@ class SqliteStore : public Store {
     switch (rc & 0xff) {
       case SQLITE_BUSY:
       case SQLITE_LOCKED:
-        return absl::UnavailableError(msg);
+        return absl::UnavailableError(absl::StrCat(
+            msg, " (another connection holds the database lock; gave up after store.busy_timeout, ",
+            absl::FormatDuration(options_.busy_timeout), ")"));
       case SQLITE_CONSTRAINT:
         return absl::FailedPreconditionError(msg);
       case SQLITE_READONLY:
       case SQLITE_PERM:
       case SQLITE_CANTOPEN:
       case SQLITE_AUTH:
+        // At open, a configuration error (the directory is not writable); on a store
+        // that opened, the disk changed under it: a fault to retry once it is fixed.
+        if (opened_) return absl::UnavailableError(msg);
         return absl::PermissionDeniedError(msg);
       case SQLITE_CORRUPT:
       case SQLITE_NOTADB:
         return absl::DataLossError(msg);
       case SQLITE_FULL:
+      case SQLITE_IOERR:
+        // Disk full, an I/O error: nothing of the transaction stays; retry when fixed.
+        if (opened_) return absl::UnavailableError(msg);
         return absl::ResourceExhaustedError(msg);
       default:
         return absl::InternalError(msg);
@@ -578,6 +705,10 @@ class SqliteStore : public Store {
   // Runs `fn` in BEGIN IMMEDIATE ... COMMIT; rolls back on any error.
   template <typename Fn>
   absl::Status Transaction(absl::string_view what, Fn fn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // The first transaction of a turn waits until the turn's deadline; a later one (a
+    // failed write's clean-up) gets busy_timeout of its own.
+    if (began_tx_) deadline_ = absl::Now() + options_.busy_timeout;
+    began_tx_ = true;
     DC_RETURN_IF_ERROR(ExecLocked("BEGIN IMMEDIATE", what));
     absl::Status s = fn();
     if (s.ok()) s = ExecLocked("COMMIT", what);
@@ -703,45 +834,41 @@ class SqliteStore : public Store {
     return StepDone(ins, "append audit");
   }
 
+  // Writes results[start, end) in one transaction.
   absl::Status WriteSnapshotRows(absl::string_view tenant, absl::string_view snapshot_id,
-                                 const std::vector<CompactResult>& results)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    size_t batch = static_cast<size_t>(std::max(1, options_.snapshot_batch_rows));
+                                 const std::vector<CompactResult>& results, size_t start,
+                                 size_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::string bytes;
-    for (size_t start = 0; start < results.size(); start += batch) {
-      size_t end = std::min(results.size(), start + batch);
-      DC_RETURN_IF_ERROR(Transaction("write snapshot", [&]() -> absl::Status {
-        Stmt ins;
-        DC_RETURN_IF_ERROR(
-            Prepare("INSERT INTO snapshot_results (tenant, snapshot_id, deal_id, claimed_phase, "
-                    "evidence_phase, amount, close_date_unix, owner, stage, result) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    &ins));
-        ins.Bind(1, tenant);
-        ins.Bind(2, snapshot_id);
-        for (size_t i = start; i < end; ++i) {
-          const CompactResult& r = results[i];
-          if (r.deal_id().empty()) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("store: snapshot result ", i, " has no deal id"));
-          }
-          sqlite3_reset(ins.get());
-          ins.Bind(3, r.deal_id());
-          ins.Bind(4, r.claimed_phase());
-          ins.Bind(5, r.evidence_phase());
-          ins.Bind(6, r.amount());
-          ins.Bind(7, r.close_date_unix());
-          ins.Bind(8, r.owner());
-          ins.Bind(9, r.stage());
-          bytes.clear();
-          r.SerializeToString(&bytes);
-          ins.BindBlob(10, bytes);
-          DC_RETURN_IF_ERROR(StepDone(ins, "write snapshot"));
+    return Transaction("write snapshot", [&]() -> absl::Status {
+      Stmt ins;
+      DC_RETURN_IF_ERROR(
+          Prepare("INSERT INTO snapshot_results (tenant, snapshot_id, deal_id, claimed_phase, "
+                  "evidence_phase, amount, close_date_unix, owner, stage, result) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                  &ins));
+      ins.Bind(1, tenant);
+      ins.Bind(2, snapshot_id);
+      for (size_t i = start; i < end; ++i) {
+        const CompactResult& r = results[i];
+        if (r.deal_id().empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("store: snapshot result ", i, " has no deal id"));
         }
-        return absl::OkStatus();
-      }));
-    }
-    return absl::OkStatus();
+        sqlite3_reset(ins.get());
+        ins.Bind(3, r.deal_id());
+        ins.Bind(4, r.claimed_phase());
+        ins.Bind(5, r.evidence_phase());
+        ins.Bind(6, r.amount());
+        ins.Bind(7, r.close_date_unix());
+        ins.Bind(8, r.owner());
+        ins.Bind(9, r.stage());
+        bytes.clear();
+        r.SerializeToString(&bytes);
+        ins.BindBlob(10, bytes);
+        DC_RETURN_IF_ERROR(StepDone(ins, "write snapshot"));
+      }
+      return absl::OkStatus();
+    });
   }
 
   absl::Status DeleteSnapshotLocked(absl::string_view tenant, absl::string_view snapshot_id)
@@ -813,9 +940,38 @@ class SqliteStore : public Store {
     return 0;
   }
 
+  // SQLite's busy handler: called while another connection holds the lock, inside a
+  // sqlite3 call made by the turn's holder (so mu_ is held). Sleeps in steps like
+  // SQLite's own busy_timeout handler, and gives up (returns 0: SQLITE_BUSY) at the
+  // turn's deadline.
+  static int OnBusy(void* self, int attempt) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    static constexpr int kStepMs[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    constexpr int kSteps = static_cast<int>(sizeof(kStepMs) / sizeof(kStepMs[0]));
+    auto* store = static_cast<SqliteStore*>(self);
+    const absl::Time now = absl::Now();
+    if (now >= store->deadline_) return 0;
+    absl::SleepFor(std::min(absl::Milliseconds(kStepMs[std::min(attempt, kSteps - 1)]),
+                            store->deadline_ - now));
+    return 1;
+  }
+
+  // The decision log's own connection (OpenSqlite): the background writer's batches
+  // wait for another process's lock there, never holding the turn that reads, publishes
+  // and the change watch need on this one. Null on that connection itself.
+  std::unique_ptr<SqliteStore> decision_conn_;
+
   const StoreOptions options_;
   const std::string path_;
+  // Turns on the connection (Turn).
+  absl::Mutex turn_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  bool turn_free_ ABSL_GUARDED_BY(turn_mu_) = true;
   absl::Mutex mu_;
+  // When the current turn stops waiting for the database lock (OnBusy), and whether it
+  // has begun a transaction yet (Transaction).
+  absl::Time deadline_ ABSL_GUARDED_BY(mu_);
+  bool began_tx_ ABSL_GUARDED_BY(mu_) = false;
+  // Init succeeded: errors of the disk are faults (Unavailable), not configuration.
+  bool opened_ ABSL_GUARDED_BY(mu_) = false;
   sqlite3* db_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<const char*, sqlite3_stmt*> cached_ ABSL_GUARDED_BY(mu_);
 };
@@ -843,6 +999,11 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options) {
                        " is behind ", st.latest_version, "; run 'dealcoach store migrate'"));
     }
   }
+  auto decisions = std::make_unique<SqliteStore>(options, path);
+  DC_RETURN_IF_ERROR(decisions->Init());
+  store->MarkOpened();
+  decisions->MarkOpened();
+  store->SetDecisionConnection(std::move(decisions));
   return std::unique_ptr<Store>(std::move(store));
 }
 

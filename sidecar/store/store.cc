@@ -179,6 +179,43 @@ bool IsKnownAction(absl::string_view action) {
   return action == "validate" || action == "plan" || action == "publish" || action == "rollback";
 }
 
+absl::Status EmitDealDiff(const std::string& deal_id, const absl::string_view* before,
+                          const absl::string_view* after, DealDiff* scratch,
+                          const std::function<void(const DealDiff&)>& fn) {
+  DealDiff& diff = *scratch;
+  diff = DealDiff{};
+  diff.deal_id = deal_id;
+  auto parse = [&](const absl::string_view* bytes, CompactResult* out) {
+    return out->ParseFromArray(bytes->data(), static_cast<int>(bytes->size()));
+  };
+  if (before == nullptr && after == nullptr) return absl::OkStatus();
+  if (before == nullptr) {
+    diff.kind = DealDiff::Kind::kAdded;
+    if (!parse(after, &diff.after)) {
+      return absl::DataLossError(absl::StrCat("store: deal ", deal_id, ": unreadable result"));
+    }
+    diff.changes.push_back("added");
+  } else if (after == nullptr) {
+    diff.kind = DealDiff::Kind::kRemoved;
+    if (!parse(before, &diff.before)) {
+      return absl::DataLossError(absl::StrCat("store: deal ", deal_id, ": unreadable result"));
+    }
+    diff.changes.push_back("removed");
+  } else {
+    // Equal bytes are equal results (deterministic serialization of the same message),
+    // so only differing ones are parsed.
+    if (*before == *after) return absl::OkStatus();
+    diff.kind = DealDiff::Kind::kChanged;
+    if (!parse(before, &diff.before) || !parse(after, &diff.after)) {
+      return absl::DataLossError(absl::StrCat("store: deal ", deal_id, ": unreadable result"));
+    }
+    diff.changes = DescribeChanges(diff.before, diff.after);
+    if (diff.changes.empty()) return absl::OkStatus();
+  }
+  fn(diff);
+  return absl::OkStatus();
+}
+
 absl::Status MergeSnapshots(const NextRow& next_before, const NextRow& next_after,
                             const std::function<void(const DealDiff&)>& fn) {
   std::string a_id, a_bytes, b_id, b_bytes;
@@ -186,39 +223,15 @@ absl::Status MergeSnapshots(const NextRow& next_before, const NextRow& next_afte
   bool has_b = next_after(&b_id, &b_bytes);
   DealDiff diff;
   while (has_a || has_b) {
+    const absl::string_view a(a_bytes), b(b_bytes);
     if (has_a && (!has_b || a_id < b_id)) {
-      diff = DealDiff{};
-      diff.deal_id = a_id;
-      diff.kind = DealDiff::Kind::kRemoved;
-      if (!diff.before.ParseFromString(a_bytes)) {
-        return absl::DataLossError(absl::StrCat("store: deal ", a_id, ": unreadable result"));
-      }
-      diff.changes.push_back("removed");
-      fn(diff);
+      DC_RETURN_IF_ERROR(EmitDealDiff(a_id, &a, nullptr, &diff, fn));
       has_a = next_before(&a_id, &a_bytes);
     } else if (has_b && (!has_a || b_id < a_id)) {
-      diff = DealDiff{};
-      diff.deal_id = b_id;
-      diff.kind = DealDiff::Kind::kAdded;
-      if (!diff.after.ParseFromString(b_bytes)) {
-        return absl::DataLossError(absl::StrCat("store: deal ", b_id, ": unreadable result"));
-      }
-      diff.changes.push_back("added");
-      fn(diff);
+      DC_RETURN_IF_ERROR(EmitDealDiff(b_id, nullptr, &b, &diff, fn));
       has_b = next_after(&b_id, &b_bytes);
     } else {
-      // Same deal: equal bytes are equal results (deterministic serialization of the
-      // same message), so only differing ones are parsed.
-      if (a_bytes != b_bytes) {
-        diff = DealDiff{};
-        diff.deal_id = a_id;
-        diff.kind = DealDiff::Kind::kChanged;
-        if (!diff.before.ParseFromString(a_bytes) || !diff.after.ParseFromString(b_bytes)) {
-          return absl::DataLossError(absl::StrCat("store: deal ", a_id, ": unreadable result"));
-        }
-        diff.changes = DescribeChanges(diff.before, diff.after);
-        if (!diff.changes.empty()) fn(diff);
-      }
+      DC_RETURN_IF_ERROR(EmitDealDiff(a_id, &a, &b, &diff, fn));
       has_a = next_before(&a_id, &a_bytes);
       has_b = next_after(&b_id, &b_bytes);
     }

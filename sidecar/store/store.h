@@ -19,12 +19,18 @@
 //
 // Errors: InvalidArgument (bad input), NotFound, Aborted (lost a publish race),
 // Unavailable (PostgreSQL unreachable or the connection dropped: the next call
-// reconnects), FailedPrecondition (file unreadable/not a database, schema newer than
-// this binary), PermissionDenied, Internal. Messages name the file or the redacted
-// connection. A failed call leaves nothing half-written: every write is one transaction.
+// reconnects; SQLite: the database locked by another connection past busy_timeout, or
+// the disk full, read-only or failing after the store opened: the next call tries
+// again), FailedPrecondition (schema newer than this binary), DataLoss (not a
+// database), PermissionDenied (a data directory not writable at open), Internal.
+// Messages name the file or the redacted connection. A failed call leaves nothing
+// half-written: every write is one transaction.
 //
 // Thread safety: every method is safe to call from any thread; calls on one Store
-// instance are serialised on its one connection.
+// instance are serialised on its connection (SQLite: the decision log's writes and
+// prunes have a connection of their own). SQLite bounds every wait: a call of one
+// transaction returns within busy_timeout of being made (plus its own statements'
+// time), however many other calls are waiting for another process's lock.
 #ifndef DEALCOACH_SIDECAR_STORE_STORE_H_
 #define DEALCOACH_SIDECAR_STORE_STORE_H_
 
@@ -51,7 +57,8 @@ struct StoreOptions {
   // file's name in it.
   std::string data_dir = "data";
   std::string sqlite_file = "dealcoach.db";
-  // SQLite: how long a writer waits for another process's lock before SQLITE_BUSY.
+  // SQLite: the longest a call waits for another connection's lock, counted from the
+  // call, the wait for its turn on this store's connection included (Unavailable past it).
   absl::Duration busy_timeout = absl::Seconds(5);
   // PostgreSQL: libpq keyword/value string or postgresql:// URI. A secret: never put in
   // messages (a redacted form is).

@@ -2,8 +2,12 @@
 // serves"), over a real gRPC server on loopback with a real SQLite store in a temp
 // directory: seeding, serving and hot-swapping published revisions (last good kept),
 // the decision log written from GetDealGuidance / GetReviewChecklist, the store's health
-// in AdminService.GetStatus, and a corrupt database file at start.
+// in AdminService.GetStatus, a corrupt database file at start, and the database locked by
+// another connection while the sidecar serves.
 #include <grpcpp/grpcpp.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -246,6 +250,60 @@ TEST_F(StoreWiringTest, ANameNoFileDeclaresIsServedFromTheStoreWithLastGood) {
   EXPECT_TRUE(absl::StrContains(st.error_message(), "never-valid")) << st.error_message();
 }
 
+// playbooks.default may name a playbook only the store publishes (as its name or as its
+// entry's path, "store:<name>"); one that neither a file nor the store has refuses the
+// start, naming it.
+TEST_F(StoreWiringTest, TheDefaultPlaybookCanBeOnePublishedOnlyInTheStore) {
+  {
+    store::StoreOptions o;
+    o.data_dir = dir_.path() + "/data";
+    auto st = store::Open(o);
+    ASSERT_TRUE(st.ok()) << st.status();
+    ASSERT_EQ(PublishNamed(st->get(), "forecast-journey", PlaybookNamed("forecast-journey", 3), 0),
+              1);
+  }
+  auto with_default = [](const std::string& name) {
+    return absl::StrReplaceAll(Config(),
+                               {{"playbooks: {files: [customer-journey.yaml]}",
+                                 absl::StrCat("playbooks: {files: [customer-journey.yaml], "
+                                              "default: \"",
+                                              name, "\"}")}});
+  };
+  for (const char* name : {"forecast-journey", "store:forecast-journey"}) {
+    SCOPED_TRACE(name);
+    auto s = StartSidecar(with_default(name), dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status();
+    sidecar_ = *std::move(s);
+    channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+    v1::GetActivePlaybookResponse active = Active();  // No name: the default.
+    EXPECT_EQ(active.playbook().name(), "forecast-journey");
+    EXPECT_EQ(active.source(), "store");
+    EXPECT_EQ(active.store_revision(), 1);
+    auto coaching = v1::CoachingService::NewStub(channel_);
+    grpc::ClientContext ctx;
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(kDeal);
+    v1::GetDealGuidanceResponse g;
+    grpc::Status st = coaching->GetDealGuidance(&ctx, req, &g);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(g.guidance().playbook().name(), "forecast-journey");
+    bool store_entry_is_default = false;
+    const v1::GetStatusResponse status = Status();
+    for (const v1::PlaybookStatus& p : status.playbooks()) {
+      if (p.file() == "store:forecast-journey") store_entry_is_default = p.is_default();
+    }
+    EXPECT_TRUE(store_entry_is_default);
+    sidecar_.reset();
+  }
+  auto refused = StartSidecar(with_default("nowhere-journey"), dir_.path());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "'nowhere-journey': no configured file declares it and the store "
+                                "has no published revision of it"))
+      << refused.status();
+}
+
 TEST_F(StoreWiringTest, TheFileSeedsRevisionOneAndARestartRecordsNothingNew) {
   Start();
   ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
@@ -383,6 +441,134 @@ TEST_F(StoreWiringTest, AnswersAreLoggedAsDecisionsAndCountedInGetStatus) {
   EXPECT_EQ(status.playbooks(0).store_revision(), 1);
 }
 
+// Another connection (an operator's sqlite3 shell, a second process) holds the write
+// lock on the sidecar's database file: answers keep coming, the decision log drops and
+// counts instead of waiting, a publish fails UNAVAILABLE naming the lock and records
+// nothing, and once the lock is released publishes and decisions are written again
+// without a restart.
+TEST_F(StoreWiringTest, ADatabaseLockedByAnotherConnectionKeepsAnswersFlowingAndFailsPublishes) {
+  auto s = StartSidecar(
+      absl::StrReplaceAll(Config(), {{"  decisions: {flush_interval: 20ms}\n",
+                                      "  busy_timeout: 300ms\n"
+                                      "  decisions: {flush_interval: 20ms, queue_size: 4, "
+                                      "batch_size: 2}\n"}}),
+      dir_.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  sidecar_ = *std::move(s);
+  channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  ASSERT_EQ(Active().store_revision(), 1);
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  auto playbooks = v1::PlaybookService::NewStub(channel_);
+  auto guidance = [&] {
+    grpc::ClientContext ctx;
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(kDeal);
+    v1::GetDealGuidanceResponse resp;
+    return coaching->GetDealGuidance(&ctx, req, &resp);
+  };
+  auto publish = [&](v1::PublishPlaybookResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::PublishPlaybookRequest req;
+    req.set_yaml(PlaybookVersion(2));
+    req.set_expected_revision(1);
+    req.set_author("ann");
+    req.set_message("while the database is locked");
+    return playbooks->PublishPlaybook(&ctx, req, resp);
+  };
+  ASSERT_TRUE(guidance().ok());
+
+  const std::string file = absl::StrCat(dir_.path(), "/data/dealcoach.db");
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  for (int i = 0; i < 100; ++i) {
+    grpc::Status st = guidance();
+    ASSERT_TRUE(st.ok()) << i << ": " << st.error_message();
+  }
+  v1::PublishPlaybookResponse published;
+  grpc::Status st = publish(&published);
+  EXPECT_EQ(st.error_code(), grpc::UNAVAILABLE) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "database is locked")) << st.error_message();
+  // Nothing was recorded: one revision, revision 1 serving.
+  auto revisions = sidecar_->store()->ListRevisions("default", "customer-journey");
+  ASSERT_TRUE(revisions.ok()) << revisions.status();
+  EXPECT_EQ(revisions->size(), 1u);
+  EXPECT_EQ(Active().store_revision(), 1);
+  // The decision log dropped what did not fit and counts the batches it could not write.
+  v1::GetStatusResponse status = Status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (status.store().decision_write_errors() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+    status = Status();
+  }
+  EXPECT_GT(status.store().decisions_dropped(), 0);
+  EXPECT_GT(status.store().decision_write_errors(), 0);
+  EXPECT_TRUE(absl::StrContains(status.store().decision_last_error(), "database is locked"))
+      << status.store().decision_last_error();
+
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+
+  // By themselves: the same publish now succeeds and serves, and answers are logged.
+  st = publish(&published);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(published.revision().revision(), 2);
+  EXPECT_EQ(WaitFor([](const auto& r) { return r.store_revision() == 2; }).store_revision(), 2);
+  const int64_t written = Status().store().decisions_written();
+  ASSERT_TRUE(guidance().ok());
+  const absl::Time deadline2 = absl::Now() + absl::Seconds(10);
+  while (Status().store().decisions_written() == written && absl::Now() < deadline2) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GT(Status().store().decisions_written(), written);
+  auto decisions = sidecar_->store()->ListDecisions("default", kDeal, 1);
+  ASSERT_TRUE(decisions.ok()) << decisions.status();
+  ASSERT_EQ(decisions->size(), 1u);
+  EXPECT_EQ((*decisions)[0].revision, 2);
+}
+
+// store.decisions.masked_fields in the running sidecar: the deal id is stored only as
+// its salted hash (equal deals stay groupable), the other fields as they are.
+TEST_F(StoreWiringTest, MaskedDecisionFieldsAreStoredAsSaltedHashes) {
+  auto s = StartSidecar(
+      absl::StrReplaceAll(Config(), {{"  decisions: {flush_interval: 20ms}\n",
+                                      "  decisions: {flush_interval: 20ms, masked_fields: "
+                                      "[deal_id], mask_salt: s3cret}\n"}}),
+      dir_.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  sidecar_ = *std::move(s);
+  channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+  ASSERT_NE(sidecar_->store(), nullptr) << sidecar_->store_status();
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    v1::GetDealGuidanceRequest req;
+    req.set_opportunity_id(kDeal);
+    v1::GetDealGuidanceResponse resp;
+    grpc::Status st = coaching->GetDealGuidance(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  const std::string masked = store::DecisionLogger::Mask("s3cret", kDeal);
+  std::vector<store::Decision> decisions;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (decisions.size() < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    auto listed = sidecar_->store()->ListDecisions("default", "", 10);
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    decisions = *std::move(listed);
+  }
+  ASSERT_EQ(decisions.size(), 2u);
+  for (const store::Decision& d : decisions) {
+    EXPECT_EQ(d.deal_id, masked);
+    EXPECT_TRUE(absl::StartsWith(d.deal_id, "masked:")) << d.deal_id;
+    EXPECT_TRUE(absl::StartsWith(d.input_hash, "sha256:")) << d.input_hash;
+    EXPECT_EQ(d.playbook, "customer-journey");
+  }
+  EXPECT_TRUE(sidecar_->store()->ListDecisions("default", kDeal, 10)->empty());
+}
+
 TEST_F(StoreWiringTest, ACorruptDatabaseFileStartsOnFilePlaybooksWithTheStoreUnhealthy) {
   ASSERT_EQ(system(absl::StrCat("mkdir -p '", dir_.path(), "/data'").c_str()), 0);
   const std::string db = dir_.Write("data/dealcoach.db", std::string(8192, 'x'));
@@ -403,6 +589,36 @@ TEST_F(StoreWiringTest, ACorruptDatabaseFileStartsOnFilePlaybooksWithTheStoreUnh
   EXPECT_EQ(status.store().location(), db);
   EXPECT_TRUE(absl::StrContains(status.store().error(), db)) << status.store().error();
 
+  auto coaching = v1::CoachingService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  v1::GetDealGuidanceRequest req;
+  req.set_opportunity_id(kDeal);
+  v1::GetDealGuidanceResponse resp;
+  grpc::Status st = coaching->GetDealGuidance(&ctx, req, &resp);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
+// A data directory the sidecar cannot write: it starts on its file playbooks with the
+// store unhealthy, naming the file.
+TEST_F(StoreWiringTest, AReadOnlyDataDirectoryStartsOnFilePlaybooksWithTheStoreUnhealthy) {
+  std::string ro = dir_.path() + "/ro";
+  ASSERT_EQ(mkdir(ro.c_str(), 0555), 0);
+  if (access(ro.c_str(), W_OK) == 0) ro = "/proc";  // root ignores the mode bits
+  auto s = StartSidecar(
+      absl::StrReplaceAll(Config(), {{"data_dir: data", absl::StrCat("data_dir: ", ro)}}),
+      dir_.path());
+  ASSERT_TRUE(s.ok()) << s.status();
+  sidecar_ = *std::move(s);
+  channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+  EXPECT_EQ(sidecar_->store(), nullptr);
+  const std::string db = ro + "/dealcoach.db";
+  EXPECT_TRUE(absl::StrContains(sidecar_->store_status().message(), db))
+      << sidecar_->store_status();
+  EXPECT_EQ(Active().source(), "file");
+  v1::GetStatusResponse status = Status();
+  EXPECT_TRUE(status.store().enabled());
+  EXPECT_FALSE(status.store().healthy());
+  EXPECT_TRUE(absl::StrContains(status.store().error(), db)) << status.store().error();
   auto coaching = v1::CoachingService::NewStub(channel_);
   grpc::ClientContext ctx;
   v1::GetDealGuidanceRequest req;
