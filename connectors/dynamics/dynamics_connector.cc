@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "connectors/common/config.h"
+#include "connectors/common/parallel.h"
 #include "connectors/common/secrets.h"
 #include "connectors/registry.h"
 #include "sidecar/common/status_macros.h"
@@ -290,67 +292,99 @@ absl::StatusOr<std::vector<json>> DynamicsConnector::GetAll(const std::string& u
 absl::Status DynamicsConnector::Enrich(std::vector<json>* opportunities, absl::Time deadline) {
   std::vector<std::string> ids;
   for (const json& o : *opportunities) ids.push_back(o.value("opportunityid", ""));
-  std::map<std::string, json> contacts, activities;
-  for (size_t start = 0; start < ids.size(); start += kIdsPerQuery) {
-    const std::vector<std::string> chunk(ids.begin() + start,
-                                         ids.begin() + std::min(ids.size(), start + kIdsPerQuery));
+  // Every chunk of 25 ids has its own reads (stakeholders; activities, then their
+  // parties), and the chunks run at once: a slow environment costs the depth of one
+  // chunk's reads, not the number of chunks (requests in flight are bounded by
+  // max_concurrent_requests). Each chunk fills its own slot; they merge in order.
+  struct ChunkRows {
+    std::vector<json> connections;
+    std::vector<json> activities;
+    std::map<std::string, json> parties;  // activity id → party ids
+  };
+  const size_t chunks = (ids.size() + kIdsPerQuery - 1) / kIdsPerQuery;
+  std::vector<ChunkRows> slots(chunks);
+  std::vector<std::function<absl::Status()>> tasks;
+  for (size_t c = 0; c < chunks; ++c) {
+    const std::vector<std::string> chunk(
+        ids.begin() + c * kIdsPerQuery, ids.begin() + std::min(ids.size(), (c + 1) * kIdsPerQuery));
+    ChunkRows& slot = slots[c];
     if (options_.contacts) {
-      DC_ASSIGN_OR_RETURN(
-          std::vector<json> rows,
-          GetAll(absl::StrCat(ApiRoot(), "/connections?$select=",
-                              UrlEncode("_record1id_value,_record2id_value,_record2roleid_value,"
-                                        "record2objecttypecode"),
-                              "&$expand=", UrlEncode(ContactExpand()), "&$filter=",
-                              UrlEncode(absl::StrCat(IdFilter("_record1id_value", chunk),
-                                                     " and record2objecttypecode eq 2"))),
-                 deadline));
-      for (json& row : rows) {
-        const std::string opp = row.value("_record1id_value", "");
-        contacts[opp].push_back(std::move(row));
-      }
+      tasks.push_back([this, chunk, &slot, deadline]() -> absl::Status {
+        DC_ASSIGN_OR_RETURN(
+            slot.connections,
+            GetAll(absl::StrCat(ApiRoot(), "/connections?$select=",
+                                UrlEncode("_record1id_value,_record2id_value,_record2roleid_value,"
+                                          "record2objecttypecode"),
+                                "&$expand=", UrlEncode(ContactExpand()), "&$filter=",
+                                UrlEncode(absl::StrCat(IdFilter("_record1id_value", chunk),
+                                                       " and record2objecttypecode eq 2"))),
+                   deadline));
+        return absl::OkStatus();
+      });
     }
     if (options_.activities) {
-      DC_ASSIGN_OR_RETURN(
-          std::vector<json> rows,
-          GetAll(absl::StrCat(ApiRoot(), "/activitypointers?$select=",
-                              UrlEncode("activityid,activitytypecode,subject,actualstart,"
-                                        "actualend,scheduledstart,scheduledend,statecode,"
-                                        "createdon,_regardingobjectid_value"),
-                              "&$filter=", UrlEncode(IdFilter("_regardingobjectid_value", chunk)),
-                              "&$orderby=", UrlEncode("createdon asc")),
-                 deadline));
-      // Who took part: activity parties (recipients and attendees) per activity.
-      std::vector<std::string> activity_ids;
-      for (const json& row : rows) activity_ids.push_back(row.value("activityid", ""));
-      std::map<std::string, json> parties;
-      for (size_t a = 0; options_.activity_parties && a < activity_ids.size(); a += kIdsPerQuery) {
-        const std::vector<std::string> part(
-            activity_ids.begin() + a,
-            activity_ids.begin() + std::min(activity_ids.size(), a + kIdsPerQuery));
+      tasks.push_back([this, chunk, &slot, deadline]() -> absl::Status {
         DC_ASSIGN_OR_RETURN(
-            std::vector<json> party_rows,
-            GetAll(absl::StrCat(ApiRoot(), "/activityparties?$select=",
-                                UrlEncode("_activityid_value,_partyid_value,participationtypemask"),
-                                "&$filter=", UrlEncode(IdFilter("_activityid_value", part))),
+            slot.activities,
+            GetAll(absl::StrCat(ApiRoot(), "/activitypointers?$select=",
+                                UrlEncode("activityid,activitytypecode,subject,actualstart,"
+                                          "actualend,scheduledstart,scheduledend,statecode,"
+                                          "createdon,_regardingobjectid_value"),
+                                "&$filter=", UrlEncode(IdFilter("_regardingobjectid_value", chunk)),
+                                "&$orderby=", UrlEncode("createdon asc")),
                    deadline));
-        for (const json& p : party_rows) {
-          // 1 sender, 2 to, 3 cc, 5 required and 6 optional attendee; not 7 organizer,
-          // 8 regarding, 9 owner.
-          const int mask = p.value("participationtypemask", 0);
-          if (mask != 2 && mask != 3 && mask != 5 && mask != 6) continue;
-          const std::string party = p.value("_partyid_value", "");
-          if (party.empty()) continue;
-          json& list = parties[p.value("_activityid_value", "")];
-          if (!list.is_array()) list = json::array();
-          list.push_back(party);
+        if (!options_.activity_parties) return absl::OkStatus();
+        // Who took part: activity parties (recipients and attendees) per activity.
+        std::vector<std::string> activity_ids;
+        for (const json& row : slot.activities) activity_ids.push_back(row.value("activityid", ""));
+        const size_t parts = (activity_ids.size() + kIdsPerQuery - 1) / kIdsPerQuery;
+        std::vector<std::vector<json>> party_rows(parts);
+        std::vector<std::function<absl::Status()>> reads;
+        for (size_t a = 0; a < parts; ++a) {
+          reads.push_back([&, a]() -> absl::Status {
+            const std::vector<std::string> part(
+                activity_ids.begin() + a * kIdsPerQuery,
+                activity_ids.begin() + std::min(activity_ids.size(), (a + 1) * kIdsPerQuery));
+            DC_ASSIGN_OR_RETURN(
+                party_rows[a],
+                GetAll(absl::StrCat(ApiRoot(), "/activityparties?$select=",
+                                    UrlEncode("_activityid_value,_partyid_value,"
+                                              "participationtypemask"),
+                                    "&$filter=", UrlEncode(IdFilter("_activityid_value", part))),
+                       deadline));
+            return absl::OkStatus();
+          });
         }
-      }
-      for (json& row : rows) {
-        const std::string opp = row.value("_regardingobjectid_value", "");
-        auto p = parties.find(row.value("activityid", ""));
-        row["party_ids"] = p == parties.end() ? json::array() : p->second;
-        activities[opp].push_back(std::move(row));
-      }
+        DC_RETURN_IF_ERROR(RunAll(std::move(reads)));
+        for (const std::vector<json>& rows : party_rows) {
+          for (const json& p : rows) {
+            // 1 sender, 2 to, 3 cc, 5 required and 6 optional attendee; not 7 organizer,
+            // 8 regarding, 9 owner.
+            const int mask = p.value("participationtypemask", 0);
+            if (mask != 2 && mask != 3 && mask != 5 && mask != 6) continue;
+            const std::string party = p.value("_partyid_value", "");
+            if (party.empty()) continue;
+            json& list = slot.parties[p.value("_activityid_value", "")];
+            if (!list.is_array()) list = json::array();
+            list.push_back(party);
+          }
+        }
+        return absl::OkStatus();
+      });
+    }
+  }
+  DC_RETURN_IF_ERROR(RunAll(std::move(tasks)));
+  std::map<std::string, json> contacts, activities;
+  for (ChunkRows& slot : slots) {
+    for (json& row : slot.connections) {
+      const std::string opp = row.value("_record1id_value", "");
+      contacts[opp].push_back(std::move(row));
+    }
+    for (json& row : slot.activities) {
+      const std::string opp = row.value("_regardingobjectid_value", "");
+      auto p = slot.parties.find(row.value("activityid", ""));
+      row["party_ids"] = p == slot.parties.end() ? json::array() : p->second;
+      activities[opp].push_back(std::move(row));
     }
   }
   for (json& o : *opportunities) {

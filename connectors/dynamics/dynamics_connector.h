@@ -15,6 +15,8 @@
 //   then per 25 ids   GET .../connections?$filter=(_record1id_value eq ... or ...) and
 //                         record2objecttypecode eq 2      (stakeholders + roles)
 //                     GET .../activitypointers?$filter=(_regardingobjectid_value eq ...)
+//                     GET .../activityparties?$filter=(_activityid_value eq ...)
+//                     (every chunk at once; at most max_concurrent_requests in flight)
 // Every call sends `Prefer: odata.include-annotations="OData.Community.Display.V1.
 // FormattedValue"` so option-set labels (salesstage, statecode) and lookup names come
 // back; they are copied into `formatted.<attribute>` of each record for the YAML mapping.
@@ -93,6 +95,8 @@ class DynamicsConnector : public Connector {
   // evict deals deleted in the CRM.
   absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) override;
   ConnectorHealth Health() const override;
+  // The most requests that were in flight to Dataverse at once (max_concurrent_requests).
+  int max_in_flight() const { return http_->max_in_flight(); }
 
  private:
   DynamicsConnector(DynamicsOptions options, OpportunityMapping mapping, std::string select,
