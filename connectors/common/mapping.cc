@@ -302,6 +302,18 @@ absl::Status MergeInto(OpportunityMapping::Rep* rep, const YAML::Node& root,
       if (body.IsNull()) continue;
       if (!body.IsMap()) return Err(body, file, absl::StrCat("`", name, "` must be a map"));
       for (const auto& kv : body) {
+        if (kv.second.IsNull()) {
+          // `target: ~` (or `target:`) removes a default: the connector stops asking the
+          // CRM for its source, and the field stays unset ("not recorded").
+          const std::string key =
+              name == "fields" ? absl::StrCat("fields.", kv.first.Scalar()) : kv.first.Scalar();
+          if (rep->scalars.erase(key) == 0) {
+            return Err(kv.first, file,
+                       absl::StrCat("cannot remove '", kv.first.Scalar(), "': no rule maps it (`",
+                                    name, "` targets: ~ remove a default)"));
+          }
+          continue;
+        }
         DC_ASSIGN_OR_RETURN(FieldRule rule, ParseRule(opp, kv.first.Scalar(), kv.first, kv.second,
                                                       file, name == "fields"));
         std::string key = rule.target;

@@ -234,6 +234,30 @@ fields:
   EXPECT_EQ(m->SourceFor("stage"), "Custom_Stage__c");
 }
 
+// Item 4 of issue 10: every default can be removed by configuration, so a field the
+// org does not have (or the admin does not want read) leaves the query.
+TEST(MappingTest, NullOverrideRemovesADefaultFromTheMappingAndItsSources) {
+  auto m = OpportunityMapping::Parse(kMapping, "default.yaml");
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->SourceFor("stage"), "StageName");
+  const auto sources = m->ScalarSources();
+  ASSERT_NE(std::find(sources.begin(), sources.end(), "StageName"), sources.end());
+  ASSERT_TRUE(m->Merge(YAML::Load("opportunity: {stage: ~}\ncontacts: ~\n"), "sidecar.yaml").ok());
+  EXPECT_EQ(m->SourceFor("stage"), "");
+  const auto after = m->ScalarSources();
+  EXPECT_EQ(std::find(after.begin(), after.end(), "StageName"), after.end());
+  for (const auto& list : m->ListSources()) EXPECT_NE(list.target, "contacts");
+  v1::Opportunity opp;
+  m->Apply(json::parse(R"({"Id":"1","StageName":"Prospecting"})"), &opp, nullptr);
+  EXPECT_FALSE(opp.has_stage());
+  EXPECT_EQ(opp.id(), "1");
+  // Removing what nothing maps is a typo, reported with its position.
+  absl::Status typo = m->Merge(YAML::Load("opportunity:\n  stgae: ~\n"), "sidecar.yaml");
+  EXPECT_EQ(typo.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(typo.message().find("sidecar.yaml:2:3: mapping: cannot remove 'stgae'"), std::string::npos)
+      << typo;
+}
+
 TEST(MappingTest, MultiSelectRolesSplitOnSemicolon) {
   auto m = OpportunityMapping::Parse(R"(
 contacts:
