@@ -254,7 +254,8 @@ TEST(MappingTest, NullOverrideRemovesADefaultFromTheMappingAndItsSources) {
   // Removing what nothing maps is a typo, reported with its position.
   absl::Status typo = m->Merge(YAML::Load("opportunity:\n  stgae: ~\n"), "sidecar.yaml");
   EXPECT_EQ(typo.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(typo.message().find("sidecar.yaml:2:3: mapping: cannot remove 'stgae'"), std::string::npos)
+  EXPECT_NE(typo.message().find("sidecar.yaml:2:3: mapping: cannot remove 'stgae'"),
+            std::string::npos)
       << typo;
 }
 

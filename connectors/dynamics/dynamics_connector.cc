@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <set>
 #include <utility>
@@ -121,8 +122,9 @@ DynamicsConnector::DynamicsConnector(DynamicsOptions options, OpportunityMapping
                                      std::string select, std::unique_ptr<HttpClient> client)
     : options_(std::move(options)),
       mapping_(std::move(mapping)),
+      client_(std::move(client)),
       select_(std::move(select)),
-      client_(std::move(client)) {
+      expand_(options_.expand) {
   http_ = std::make_unique<ResilientHttp>(kCrm, client_.get(), options_.resilience);
 }
 
@@ -132,7 +134,7 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
   DC_RETURN_IF_ERROR(r.CheckHttpConnectorKeys(
       {"org_url", "authority", "tenant_id", "client_id", "client_secret", "client_secret_env",
        "client_secret_file", "scope", "api_version", "page_size", "expand", "contacts",
-       "activities", "activity_parties", "sync_timeout", "mapping"}));
+       "activities", "activity_parties", "check_attributes", "sync_timeout", "mapping"}));
   DynamicsOptions o;
   DC_ASSIGN_OR_RETURN(o.org_url, r.String("org_url"));
   while (absl::EndsWith(o.org_url, "/")) o.org_url.pop_back();
@@ -152,6 +154,7 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
   DC_ASSIGN_OR_RETURN(o.contacts, r.Bool("contacts", true));
   DC_ASSIGN_OR_RETURN(o.activities, r.Bool("activities", true));
   DC_ASSIGN_OR_RETURN(o.activity_parties, r.Bool("activity_parties", true));
+  DC_ASSIGN_OR_RETURN(o.check_attributes, r.Bool("check_attributes", true));
   DC_ASSIGN_OR_RETURN(o.sync_timeout, r.Duration("sync_timeout", o.sync_timeout));
   DC_ASSIGN_OR_RETURN(o.http, ParseHttpClientOptions(r));
   DC_ASSIGN_OR_RETURN(o.resilience, ParseResilience(r));
@@ -428,6 +431,12 @@ std::string DynamicsConnector::ContactExpand() const {
       }
     }
   }
+  {
+    absl::MutexLock lock(&schema_mu_);
+    for (const std::string& d : dropped_) {
+      if (absl::StartsWith(d, "contact.")) columns.erase(d.substr(8));
+    }
+  }
   return absl::StrCat("record2id_contact($select=", absl::StrJoin(columns, ","), ")");
 }
 
@@ -453,9 +462,10 @@ absl::StatusOr<v1::Opportunity> DynamicsConnector::FetchOpportunity(absl::string
     return absl::NotFoundError(
         absl::StrCat(kCrm, ": '", id, "' is not a Dataverse opportunity id (a GUID)"));
   }
+  DC_RETURN_IF_ERROR(CheckAttributesOnce(deadline));
   DC_ASSIGN_OR_RETURN(json entity, Get(absl::StrCat(ApiRoot(), "/opportunities(", id,
-                                                    ")?$select=", UrlEncode(select_),
-                                                    "&$expand=", UrlEncode(options_.expand)),
+                                                    ")?$select=", UrlEncode(Select()),
+                                                    "&$expand=", UrlEncode(Expand())),
                                        deadline));
   std::vector<json> page = {std::move(entity)};
   DC_RETURN_IF_ERROR(Enrich(&page, deadline));
@@ -477,8 +487,9 @@ absl::StatusOr<std::vector<std::string>> DynamicsConnector::ListIds(absl::Time d
 absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
   const absl::Time deadline = absl::Now() + options_.sync_timeout;
-  std::string next = absl::StrCat(ApiRoot(), "/opportunities?$select=", UrlEncode(select_),
-                                  "&$expand=", UrlEncode(options_.expand),
+  DC_RETURN_IF_ERROR(CheckAttributesOnce(deadline));
+  std::string next = absl::StrCat(ApiRoot(), "/opportunities?$select=", UrlEncode(Select()),
+                                  "&$expand=", UrlEncode(Expand()),
                                   "&$orderby=", UrlEncode("modifiedon asc,opportunityid asc"));
   if (since != absl::InfinitePast()) {
     absl::StrAppend(&next,
@@ -514,7 +525,180 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
   return result;
 }
 
-ConnectorHealth DynamicsConnector::Health() const { return http_->Health(); }
+ConnectorHealth DynamicsConnector::Health() const {
+  ConnectorHealth health = http_->Health();
+  if (const std::vector<std::string> dropped = dropped_attributes(); !dropped.empty()) {
+    absl::StrAppend(&health.detail, " (attributes this environment lacks, left out of the query: ",
+                    absl::StrJoin(dropped, ", "), ")");
+  }
+  return health;
+}
+
+std::vector<std::string> DynamicsConnector::dropped_attributes() const {
+  absl::MutexLock lock(&schema_mu_);
+  return dropped_;
+}
+
+std::string DynamicsConnector::Select() const {
+  absl::MutexLock lock(&schema_mu_);
+  return select_;
+}
+
+std::string DynamicsConnector::Expand() const {
+  absl::MutexLock lock(&schema_mu_);
+  return expand_;
+}
+
+namespace {
+
+// "_parentaccountid_value" → "parentaccountid": the attribute behind a lookup's value.
+std::string AttributeOf(absl::string_view name) {
+  if (absl::StartsWith(name, "_") && absl::EndsWith(name, "_value")) {
+    name = name.substr(1, name.size() - 7);
+  }
+  return std::string(name);
+}
+
+// Top-level items of an $expand ("a($select=x,y),b" → {"a($select=x,y)", "b"}).
+std::vector<std::string> ExpandItems(const std::string& expand) {
+  std::vector<std::string> items;
+  int depth = 0;
+  std::string cur;
+  for (char c : expand) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      if (!cur.empty()) items.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur.push_back(c);
+  }
+  if (!cur.empty()) items.push_back(cur);
+  return items;
+}
+
+// The entity behind the default expands' navigation properties (others are not checked).
+std::string EntityOfNavigation(absl::string_view nav) {
+  if (nav == "parentaccountid") return "account";
+  if (nav == "transactioncurrencyid") return "transactioncurrency";
+  return "";
+}
+
+// "nav($select=a,b)" → (nav, [a, b]); false for any other shape.
+bool ParseSelectItem(const std::string& item, std::string* nav, std::vector<std::string>* cols) {
+  const size_t open = item.find("($select=");
+  if (open == std::string::npos || item.back() != ')') return false;
+  const std::string inner = item.substr(open + 9, item.size() - open - 10);
+  if (inner.find_first_of("();$") != std::string::npos) return false;
+  *nav = item.substr(0, open);
+  *cols = absl::StrSplit(inner, ',', absl::SkipEmpty());
+  return true;
+}
+
+}  // namespace
+
+absl::Status DynamicsConnector::CheckAttributesOnce(absl::Time deadline) {
+  if (!options_.check_attributes) return absl::OkStatus();
+  absl::MutexLock check(&check_mu_);
+  if (checked_) return absl::OkStatus();
+  // One token for the parallel reads below (and the caller's query after them).
+  DC_RETURN_IF_ERROR(AccessToken(deadline, /*force=*/false).status());
+  // entity → the attributes our queries name on it.
+  std::map<std::string, std::set<std::string>> wanted;
+  for (absl::string_view a : absl::StrSplit(Select(), ',', absl::SkipEmpty())) {
+    wanted["opportunity"].insert(AttributeOf(a));
+  }
+  for (const std::string& item : ExpandItems(Expand())) {
+    std::string nav;
+    std::vector<std::string> cols;
+    if (!ParseSelectItem(item, &nav, &cols)) continue;
+    const std::string entity = EntityOfNavigation(nav);
+    if (entity.empty()) continue;
+    for (const std::string& c : cols) wanted[entity].insert(c);
+  }
+  if (options_.contacts) {
+    std::string nav;
+    std::vector<std::string> cols;
+    if (ParseSelectItem(ContactExpand(), &nav, &cols)) {
+      for (const std::string& c : cols) wanted["contact"].insert(c);
+    }
+  }
+  std::vector<std::string> entities;
+  for (const auto& [entity, attributes] : wanted) entities.push_back(entity);
+  std::vector<std::set<std::string>> present(entities.size());
+  std::vector<std::function<absl::Status()>> reads;
+  for (size_t i = 0; i < entities.size(); ++i) {
+    reads.push_back([&, i]() -> absl::Status {
+      DC_ASSIGN_OR_RETURN(std::vector<json> rows,
+                          GetAll(absl::StrCat(ApiRoot(), "/EntityDefinitions(LogicalName='",
+                                              entities[i], "')/Attributes?$select=LogicalName"),
+                                 deadline));
+      for (const json& row : rows) present[i].insert(row.value("LogicalName", ""));
+      return absl::OkStatus();
+    });
+  }
+  const absl::Status s = RunAll(std::move(reads));
+  if (!s.ok()) {
+    const bool transient = s.code() == absl::StatusCode::kUnavailable ||
+                           s.code() == absl::StatusCode::kDeadlineExceeded;
+    std::cerr << "dynamics: warning: could not read the environment's attribute lists ("
+              << s.message() << "); "
+              << (transient ? "trying again before the next query"
+                            : "the queries name every mapped attribute")
+              << "\n";
+    if (!transient) checked_ = true;
+    return absl::OkStatus();
+  }
+  checked_ = true;
+  std::vector<std::string> missing;
+  for (size_t i = 0; i < entities.size(); ++i) {
+    if (present[i].empty()) continue;  // unreadable: assume everything is there
+    for (const std::string& a : wanted[entities[i]]) {
+      if (!present[i].count(a)) missing.push_back(absl::StrCat(entities[i], ".", a));
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&schema_mu_);
+    dropped_.insert(dropped_.end(), missing.begin(), missing.end());
+    std::vector<std::string> kept;
+    for (absl::string_view a : absl::StrSplit(select_, ',', absl::SkipEmpty())) {
+      if (std::find(missing.begin(), missing.end(), absl::StrCat("opportunity.", AttributeOf(a))) ==
+          missing.end()) {
+        kept.emplace_back(a);
+      }
+    }
+    select_ = absl::StrJoin(kept, ",");
+    std::vector<std::string> items;
+    for (const std::string& item : ExpandItems(expand_)) {
+      std::string nav;
+      std::vector<std::string> cols;
+      const std::string entity =
+          ParseSelectItem(item, &nav, &cols) ? EntityOfNavigation(nav) : std::string();
+      if (entity.empty()) {
+        items.push_back(item);
+        continue;
+      }
+      std::vector<std::string> left;
+      for (const std::string& c : cols) {
+        if (std::find(missing.begin(), missing.end(), absl::StrCat(entity, ".", c)) ==
+            missing.end()) {
+          left.push_back(c);
+        }
+      }
+      if (!left.empty())
+        items.push_back(absl::StrCat(nav, "($select=", absl::StrJoin(left, ","), ")"));
+    }
+    expand_ = absl::StrJoin(items, ",");
+  }
+  for (const std::string& m : missing) {
+    std::cerr << "dynamics: warning: this environment has no " << m
+              << " (metadata); left it out of the query, its canonical field stays unset "
+                 "(\"not recorded\")\n";
+  }
+  return absl::OkStatus();
+}
 
 namespace {
 

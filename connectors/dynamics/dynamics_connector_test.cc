@@ -138,7 +138,12 @@ TEST_F(DynamicsConnectorTest, FetchMapsEveryFieldWithStakeholdersAndActivities) 
   EXPECT_EQ(form["grant_type"], "client_credentials");
   EXPECT_EQ(form["client_id"], FakeDynamics::kClientId);
   EXPECT_EQ(form["scope"], absl::StrCat(fake_.base_url(), "/.default"));
-  std::vector<testing::RecordedRequest> requests = fake_.server().requests();
+  // First the attribute lists (once), then the opportunity and its related rows.
+  EXPECT_EQ(fake_.metadata_requests(), 4);  // opportunity, account, currency, contact
+  std::vector<testing::RecordedRequest> requests;
+  for (const auto& r : fake_.server().requests()) {
+    if (!absl::StrContains(r.path, "EntityDefinitions")) requests.push_back(r);
+  }
   ASSERT_EQ(requests.size(), 5u);  // + activityparties
   EXPECT_EQ(requests[0].path, FakeDynamics::TokenPath());
   EXPECT_EQ(requests[1].path, OppPath(1));
@@ -286,6 +291,52 @@ TEST_F(DynamicsConnectorTest, SlowEnvironmentSyncs500OpportunitiesWithBoundedCon
             << ": " << calls << " calls in " << absl::FormatDuration(took)
             << " (sequential: " << absl::FormatDuration(calls * absl::Milliseconds(1500))
             << "), at most " << fake_.server().max_in_flight() << " in flight\n";
+}
+
+// Item 4 of issue 10: attributes the default mapping names but this environment lacks
+// (the forecast category of an org without Sales forecasting, an account column removed,
+// a contact column hidden) are found from the environment's metadata before the first
+// query and left out of every $select with a warning each; the sync completes. Without
+// the check the same environment fails every sync with 400 "Could not find a property".
+TEST_F(DynamicsConnectorTest, AttributesTheEnvironmentLacksAreLeftOutOfTheQueries) {
+  for (int i = 1; i <= 3; ++i) fake_.AddSample(i, absl::StrCat("2026-06-01T00:0", i, ":00Z"));
+  fake_.SetMissingAttributes(
+      {"opportunity.msdyn_forecastcategory", "account.industrycode", "contact.jobtitle"});
+  auto unchecked = Make("check_attributes: false\n");
+  ASSERT_NE(unchecked, nullptr);
+  auto failed = unchecked->SyncChangedSince(absl::InfinitePast(),
+                                            [](v1::Opportunity) { return absl::OkStatus(); });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_TRUE(absl::StrContains(failed.status().message(), "Could not find a property named"))
+      << failed.status();
+
+  fake_.server().ClearRequests();
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  std::vector<v1::Opportunity> got;
+  auto synced = connector->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity o) {
+    got.push_back(std::move(o));
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(synced.ok()) << synced.status();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].contacts_size(), 2);
+  EXPECT_FALSE(got[0].has_forecast_category());  // unset, not defaulted: "not recorded"
+  EXPECT_FALSE(got[0].name().empty());
+  const std::vector<std::string> dropped = connector->dropped_attributes();
+  EXPECT_EQ(std::set<std::string>(dropped.begin(), dropped.end()),
+            (std::set<std::string>{"opportunity.msdyn_forecastcategory", "account.industrycode",
+                                   "contact.jobtitle"}));
+  for (const auto& r : fake_.server().requests()) {
+    EXPECT_FALSE(absl::StrContains(r.Param("$select"), "msdyn_forecastcategory")) << r.path;
+    EXPECT_FALSE(absl::StrContains(r.Param("$expand"), "industrycode")) << r.path;
+    EXPECT_FALSE(absl::StrContains(r.Param("$expand"), "jobtitle")) << r.path;
+  }
+  EXPECT_TRUE(absl::StrContains(connector->Health().detail, "opportunity.msdyn_forecastcategory"));
+  // Read once: the next pass sends no metadata requests.
+  const int metadata = fake_.metadata_requests();
+  ASSERT_TRUE(connector->FetchOpportunity(FakeDynamics::OpportunityId(2), Soon()).ok());
+  EXPECT_EQ(fake_.metadata_requests(), metadata);
 }
 
 TEST_F(DynamicsConnectorTest, ServiceProtection429WaitsForRetryAfter) {

@@ -299,8 +299,7 @@ void SalesforceConnector::CheckFieldsOnce(absl::Time deadline) {
     // Worth another try before the next query: the org was briefly unreachable. Not
     // when its API quota is spent (describes would eat what the sync needs).
     const bool transient = s.code() == absl::StatusCode::kUnavailable ||
-                           s.code() == absl::StatusCode::kDeadlineExceeded ||
-                           s.code() == absl::StatusCode::kUnauthenticated;
+                           s.code() == absl::StatusCode::kDeadlineExceeded;
     std::cerr << "salesforce: warning: could not describe the org's objects (" << s.message()
               << "); "
               << (transient ? "trying again before the next query"
