@@ -259,6 +259,42 @@ TEST(MappingTest, NullOverrideRemovesADefaultFromTheMappingAndItsSources) {
       << typo;
 }
 
+// Item 2 of issue 10: an org-specific value the mapping does not know (a role label
+// "Procurement Lead") is kept as is and reported once in the log, not dropped silently.
+TEST(MappingTest, UnmappedValueIsKeptAndLoggedOnce) {
+  auto m = OpportunityMapping::Parse(R"(
+contacts:
+  source: rows
+  fields:
+    id: id
+    roles: {source: role, values: {Champion: champion}}
+)",
+                                     "m");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const json record = json::parse(
+      R"({"rows":[{"id":"c1","role":"Procurement Lead"},{"id":"c2","role":"Champion"},
+                 {"id":"c3","role":"Procurement Lead"}]})");
+  ::testing::internal::CaptureStderr();
+  v1::Opportunity opp;
+  m->Apply(record, &opp, nullptr);
+  v1::Opportunity again;
+  m->Apply(record, &again, nullptr);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(opp.contacts_size(), 3);
+  EXPECT_EQ(opp.contacts(0).roles(0), "Procurement Lead");
+  EXPECT_EQ(opp.contacts(1).roles(0), "champion");
+  size_t count = 0;
+  for (size_t p = log.find("\"Procurement Lead\""); p != std::string::npos;
+       p = log.find("\"Procurement Lead\"", p + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 1u) << log;
+  EXPECT_NE(log.find("role value \"Procurement Lead\" has no entry under `values` for roles"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("Champion"), std::string::npos) << log;
+}
+
 TEST(MappingTest, MultiSelectRolesSplitOnSemicolon) {
   auto m = OpportunityMapping::Parse(R"(
 contacts:

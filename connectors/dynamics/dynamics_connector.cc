@@ -31,6 +31,8 @@ constexpr const char* kCrm = DynamicsConnector::kType;
 constexpr char kAnnotation[] = "@OData.Community.Display.V1.FormattedValue";
 // Ids per related-record query: keeps the $filter (and URL) short.
 constexpr size_t kIdsPerQuery = 25;
+// Extra GETs of a response whose body is not a JSON object.
+constexpr int kMalformedRetries = 2;
 
 // The top-level attribute a mapping source path reads, for $select ("" for none):
 // "formatted.x" reads x, "parentaccountid.name" reads nothing (expanded), "dealcoach.*"
@@ -234,6 +236,9 @@ absl::StatusOr<std::string> DynamicsConnector::AccessToken(absl::Time deadline, 
 
 absl::StatusOr<json> DynamicsConnector::Get(const std::string& url, absl::Time deadline) {
   absl::Status last;
+  // A body that does not parse (cut short by a proxy, an HTML error page) is asked for
+  // again, up to twice, before the call (and with it the pass) fails.
+  int malformed = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     DC_ASSIGN_OR_RETURN(std::string token, AccessToken(deadline, /*force=*/attempt > 0));
     HttpRequest request;
@@ -257,6 +262,10 @@ absl::StatusOr<json> DynamicsConnector::Get(const std::string& url, absl::Time d
       return response.status();
     }
     json parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if ((parsed.is_discarded() || !parsed.is_object()) && malformed++ < kMalformedRetries) {
+      --attempt;  // not a token problem: keep the cached token
+      continue;
+    }
     if (parsed.is_discarded() || !parsed.is_object()) {
       return absl::FailedPreconditionError(
           absl::StrCat(kCrm, ": ", DescribeCall("GET", url), ": ", response->status,

@@ -396,9 +396,17 @@ TEST_F(DynamicsConnectorTest, BurstOf5xxIsRetriedThenSucceeds) {
 
 TEST_F(DynamicsConnectorTest, MalformedBodyAndForeignNextLinkAreFailedPrecondition) {
   fake_.AddSample(1, "2026-05-03T08:15:00Z");
-  fake_.server().Enqueue("GET", OppPath(1), ScriptedResponse::Json(200, "<html>proxy</html>"));
   auto connector = Make();
   ASSERT_NE(connector, nullptr);
+  // Item 5 of issue 10: one malformed body is asked for again and the call succeeds...
+  fake_.server().Enqueue("GET", OppPath(1), ScriptedResponse::Json(200, "<html>proxy</html>"));
+  auto retried = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(fake_.server().Count("GET", OppPath(1)), 2);
+  // ...three in a row fail it cleanly.
+  for (int i = 0; i < 3; ++i) {
+    fake_.server().Enqueue("GET", OppPath(1), ScriptedResponse::Json(200, "<html>proxy</html>"));
+  }
   auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition) << got.status();
   EXPECT_TRUE(absl::StrContains(got.status().message(), "response is not a JSON object"));

@@ -27,6 +27,8 @@ constexpr const char* kCrm = HubSpotConnector::kType;
 constexpr char kDeals[] = "/crm/v3/objects/deals";
 // HubSpot's batch endpoints take at most 100 inputs.
 constexpr size_t kBatchLimit = 100;
+// Extra requests for a response whose body is not a JSON object.
+constexpr int kMalformedRetries = 2;
 
 std::string JsonId(const json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -219,6 +221,10 @@ std::string HubSpotConnector::CurrentToken() const {
 
 absl::StatusOr<json> HubSpotConnector::Call(const std::string& method, const std::string& path,
                                             const json* body, absl::Time deadline) {
+  // A body that does not parse (cut short by a proxy, garbled) is asked for again, up
+  // to twice, before the call (and with it the pass) fails: every call the connector
+  // makes is a read, safe to repeat.
+  int malformed = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     const std::string token = CurrentToken();
     HttpRequest request;
@@ -246,6 +252,10 @@ absl::StatusOr<json> HubSpotConnector::Call(const std::string& method, const std
       return response.status();
     }
     json parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if ((parsed.is_discarded() || !parsed.is_object()) && malformed++ < kMalformedRetries) {
+      --attempt;  // not a token problem: the token retry stays available
+      continue;
+    }
     if (parsed.is_discarded() || !parsed.is_object()) {
       return absl::FailedPreconditionError(absl::StrCat(
           kCrm, ": ", DescribeCall(method, request.url), ": ", response->status,

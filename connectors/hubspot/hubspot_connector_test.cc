@@ -453,10 +453,20 @@ TEST_F(HubSpotConnectorTest, BurstOf5xxIsRetriedThenSucceeds) {
 
 TEST_F(HubSpotConnectorTest, MalformedBodyIsFailedPrecondition) {
   fake_.AddSampleDeal("9001", "2026-05-03T08:15:00Z");
-  fake_.server().Enqueue("GET", "/crm/v3/objects/deals/9001",
-                         ScriptedResponse::Json(200, R"({"id": "9001", "properties": {)"));
   auto connector = Make();
   ASSERT_NE(connector, nullptr);
+  // Item 5 of issue 10: one malformed body is asked for again and the call succeeds...
+  fake_.server().Enqueue("GET", "/crm/v3/objects/deals/9001",
+                         ScriptedResponse::Json(200, R"({"id": "9001", "properties": {)"));
+  auto retried = connector->FetchOpportunity("9001", Soon());
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->id(), "9001");
+  EXPECT_EQ(fake_.server().Count("GET", "/crm/v3/objects/deals/9001"), 2);
+  // ...three in a row fail it cleanly.
+  for (int i = 0; i < 3; ++i) {
+    fake_.server().Enqueue("GET", "/crm/v3/objects/deals/9001",
+                           ScriptedResponse::Json(200, R"({"id": "9001", "properties": {)"));
+  }
   auto got = connector->FetchOpportunity("9001", Soon());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition) << got.status();
   EXPECT_TRUE(absl::StartsWith(got.status().message(),

@@ -31,6 +31,8 @@ namespace {
 constexpr absl::Duration kSyncDeadline = absl::Minutes(10);
 
 constexpr absl::string_view kCrm = "salesforce";
+// Extra GETs of a response whose body is not valid JSON.
+constexpr int kMalformedRetries = 2;
 constexpr absl::string_view kTokenPath = "/services/oauth2/token";
 
 // obj[key] as a string, or "" when absent or not a string (bodies are untrusted).
@@ -442,6 +444,9 @@ void SalesforceConnector::InvalidateToken(const std::string& stale) {
 
 absl::StatusOr<json> SalesforceConnector::GetJson(const std::string& path_and_query,
                                                   absl::Time deadline) {
+  // A body that does not parse (cut short by a proxy, garbled) is asked for again, up
+  // to twice, before the call (and with it the pass) fails: GETs are safe to repeat.
+  int malformed = 0;
   for (int attempt = 0;; ++attempt) {
     DC_ASSIGN_OR_RETURN(Token token, GetToken(deadline));
     HttpRequest request;
@@ -460,10 +465,11 @@ absl::StatusOr<json> SalesforceConnector::GetJson(const std::string& path_and_qu
       return response.status();
     }
     json doc = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() && malformed++ < kMalformedRetries) continue;
     if (doc.is_discarded()) {
-      return absl::UnavailableError(absl::StrCat("salesforce: ", DescribeCall("GET", request.url),
-                                                 ": response is not valid JSON (",
-                                                 response->body.size(), " bytes)"));
+      return absl::UnavailableError(absl::StrCat(
+          "salesforce: ", DescribeCall("GET", request.url), ": response is not valid JSON (",
+          response->body.size(), " bytes, ", kMalformedRetries + 1, " times)"));
     }
     return doc;
   }

@@ -328,16 +328,53 @@ TEST_F(SalesforceTest, ServerErrorBurstOpensCircuitBreaker) {
   EXPECT_TRUE(absl::StartsWith(health.detail, "circuit open (3 failures")) << health.detail;
 }
 
+// Item 5 of issue 10: a malformed page in the middle of a sync is asked for again and
+// the pass completes with every deal (nothing lost, no restart from page 1).
+TEST_F(SalesforceTest, MalformedPageMidSyncIsRetriedAndThePassCompletes) {
+  for (int i = 2; i <= 450; ++i) {
+    sf_.Upsert(FakeSalesforce::MakeOpportunity(
+        i, absl::FormatTime("%Y-%m-%dT%H:%M:%S.000+0000",
+                            absl::FromUnixSeconds(1795000000) + absl::Seconds(i),
+                            absl::UTCTimeZone())));
+  }
+  SalesforceOptions o = Options();
+  o.page_size = 200;
+  auto sfc = Connect(std::move(o));
+  ASSERT_NE(sfc, nullptr);
+  // The first query's cursor is 01gFAKE1; its second page (records 200..399) comes back
+  // cut short once.
+  const std::string page2 = FakeSalesforce::QueryPath() + "/01gFAKE1-200";
+  sf_.server().Enqueue("GET", page2,
+                       ScriptedResponse::Json(200, R"({"totalSize":450,"done":false,"recor)"));
+  std::set<std::string> ids;
+  int delivered = 0;
+  auto result = sfc->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity opp) {
+    ids.insert(opp.id());
+    ++delivered;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(ids.size(), 450u);
+  EXPECT_EQ(delivered, 450);  // nothing delivered twice: the pass never restarted
+  EXPECT_EQ(sf_.server().Count("GET", page2), 2);
+  EXPECT_EQ(sf_.queries().size(), 1u);
+}
+
 TEST_F(SalesforceTest, MalformedJsonIsACleanError) {
   auto sfc = Connect(Options());
-  sf_.server().Enqueue(
-      "GET", FakeSalesforce::QueryPath(),
-      ScriptedResponse::Json(200, R"({"totalSize":1,"done":true,"records":[{"Id":)"));
+  // Item 5 of issue 10: a malformed page is asked for again before the call fails.
+  for (int i = 0; i < 3; ++i) {
+    sf_.server().Enqueue(
+        "GET", FakeSalesforce::QueryPath(),
+        ScriptedResponse::Json(200, R"({"totalSize":1,"done":true,"records":[{"Id":)"));
+  }
   auto r = sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(r.status().message(),
-            "salesforce: GET /services/data/v59.0/query: response is not valid JSON (44 bytes)");
+            "salesforce: GET /services/data/v59.0/query: response is not valid JSON (44 bytes, "
+            "3 times)");
+  EXPECT_EQ(QueryRequests(), 3);
   // A well-formed body of the wrong shape is schema drift.
   sf_.server().Enqueue("GET", FakeSalesforce::QueryPath(),
                        ScriptedResponse::Json(200, R"({"rows":[]})"));
