@@ -497,40 +497,67 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
   const absl::Time deadline = absl::Now() + options_.sync_timeout;
   DC_RETURN_IF_ERROR(CheckAttributesOnce(deadline));
+  // Rows come ordered by modifiedon, so a pass that failed after delivering some (a 429
+  // whose Retry-After is longer than max_retry_after, a 5xx burst) is resumed at the
+  // last delivered modifiedon by the next pass from the same `since`, not from page 1.
+  absl::Time lower = since;
+  {
+    absl::MutexLock lock(&resume_mu_);
+    if (resume_.has_value() && resume_->since <= since && resume_->mark > since) {
+      lower = resume_->mark;
+    }
+  }
   std::string next = absl::StrCat(ApiRoot(), "/opportunities?$select=", UrlEncode(Select()),
                                   "&$expand=", UrlEncode(Expand()),
                                   "&$orderby=", UrlEncode("modifiedon asc,opportunityid asc"));
-  if (since != absl::InfinitePast()) {
+  if (lower != absl::InfinitePast()) {
     absl::StrAppend(&next,
-                    "&$filter=", UrlEncode(absl::StrCat("modifiedon ge ", ODataTime(since))));
+                    "&$filter=", UrlEncode(absl::StrCat("modifiedon ge ", ODataTime(lower))));
   }
   SyncResult result;
-  while (!next.empty()) {
-    DC_ASSIGN_OR_RETURN(json page, Get(next, deadline));
-    if (!page.contains("value") || !page["value"].is_array()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(kCrm, ": ", DescribeCall("GET", next), ": response has no `value` array"));
-    }
-    std::vector<json> rows(page["value"].begin(), page["value"].end());
-    DC_RETURN_IF_ERROR(Enrich(&rows, deadline));
-    for (const json& row : rows) {
-      v1::Opportunity opp = Map(row);
-      if (opp.has_updated_at()) {
-        result.high_water_mark = std::max(result.high_water_mark, ToAbslTime(opp.updated_at()));
-      }
-      ++result.count;
-      DC_RETURN_IF_ERROR(sink(std::move(opp)));
-    }
-    next.clear();
-    if (page.contains("@odata.nextLink") && page["@odata.nextLink"].is_string()) {
-      next = page["@odata.nextLink"].get<std::string>();
-      if (!absl::StartsWith(next, absl::StrCat(ApiRoot(), "/"))) {
+  result.high_water_mark = lower;
+  const absl::Status s = [&]() -> absl::Status {
+    while (!next.empty()) {
+      DC_ASSIGN_OR_RETURN(json page, Get(next, deadline));
+      if (!page.contains("value") || !page["value"].is_array()) {
         return absl::FailedPreconditionError(
-            absl::StrCat(kCrm, ": GET /api/data/", options_.api_version,
-                         "/opportunities: @odata.nextLink points outside ", options_.org_url));
+            absl::StrCat(kCrm, ": ", DescribeCall("GET", next), ": response has no `value` array"));
+      }
+      std::vector<json> rows(page["value"].begin(), page["value"].end());
+      DC_RETURN_IF_ERROR(Enrich(&rows, deadline));
+      for (const json& row : rows) {
+        v1::Opportunity opp = Map(row);
+        if (opp.has_updated_at()) {
+          result.high_water_mark = std::max(result.high_water_mark, ToAbslTime(opp.updated_at()));
+        }
+        ++result.count;
+        DC_RETURN_IF_ERROR(sink(std::move(opp)));
+      }
+      next.clear();
+      if (page.contains("@odata.nextLink") && page["@odata.nextLink"].is_string()) {
+        next = page["@odata.nextLink"].get<std::string>();
+        if (!absl::StartsWith(next, absl::StrCat(ApiRoot(), "/"))) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(kCrm, ": GET /api/data/", options_.api_version,
+                           "/opportunities: @odata.nextLink points outside ", options_.org_url));
+        }
       }
     }
+    return absl::OkStatus();
+  }();
+  absl::MutexLock lock(&resume_mu_);
+  if (!s.ok()) {
+    // modifiedon has whole seconds: resume at the mark (ge), delivering that second's
+    // rows again rather than losing any.
+    if (result.count > 0 && result.high_water_mark > since) {
+      resume_ = Resume{since, result.high_water_mark};
+      return absl::Status(s.code(), absl::StrCat(s.message(), " (after ", result.count,
+                                                 " opportunities; the next pass resumes at ",
+                                                 ODataTime(result.high_water_mark), ")"));
+    }
+    return s;
   }
+  resume_.reset();
   return result;
 }
 

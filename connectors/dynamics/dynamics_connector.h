@@ -31,6 +31,7 @@
 #define DEALCOACH_CONNECTORS_DYNAMICS_DYNAMICS_CONNECTOR_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,9 @@ class DynamicsConnector : public Connector {
   absl::string_view type() const override { return kType; }
   absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id,
                                                    absl::Time deadline) override;
+  // Rows come ordered by modifiedon; a pass that fails after delivering some is resumed
+  // by the next pass from the same (or an earlier) `since` at the last delivered
+  // modifiedon, so a throttled sync makes progress instead of restarting at page 1.
   absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
   // Every deal id (the list endpoint / entity set, ids only, paged), so the cache can
@@ -139,6 +143,12 @@ class DynamicsConnector : public Connector {
   [[nodiscard]] absl::Status CheckAttributesOnce(absl::Time deadline);
   std::unique_ptr<HttpClient> client_;
   std::unique_ptr<ResilientHttp> http_;
+  struct Resume {
+    absl::Time since;
+    absl::Time mark;
+  };
+  absl::Mutex resume_mu_;
+  std::optional<Resume> resume_ ABSL_GUARDED_BY(resume_mu_);
   absl::Mutex check_mu_;
   bool checked_ ABSL_GUARDED_BY(check_mu_) = false;
   mutable absl::Mutex schema_mu_;

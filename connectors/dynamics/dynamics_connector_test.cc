@@ -266,7 +266,10 @@ TEST_F(DynamicsConnectorTest, SlowEnvironmentSyncs500OpportunitiesWithBoundedCon
   }
   fake_.server().SetLatency(absl::Milliseconds(1500));
   constexpr int kBound = 6;
-  auto connector = Make(absl::StrCat("max_concurrent_requests: ", kBound, "\n"));
+  // A 1.5 s CRM needs more than the fixture's 3 s per-attempt timeout on a loaded
+  // machine (the shipped default is 30 s).
+  auto connector =
+      Make(absl::StrCat("max_concurrent_requests: ", kBound, "\ntimeouts: {request: 15s}\n"));
   ASSERT_NE(connector, nullptr);
   std::set<std::string> ids;
   int complete = 0;
@@ -337,6 +340,57 @@ TEST_F(DynamicsConnectorTest, AttributesTheEnvironmentLacksAreLeftOutOfTheQuerie
   const int metadata = fake_.metadata_requests();
   ASSERT_TRUE(connector->FetchOpportunity(FakeDynamics::OpportunityId(2), Soon()).ok());
   EXPECT_EQ(fake_.metadata_requests(), metadata);
+}
+
+// Item 5 of issue 10: a sync throttled part-way (a 429 whose Retry-After is longer than
+// the connector may wait) fails, and the next pass from the same `since` resumes at the
+// last delivered modifiedon instead of page 1: nothing is lost, and pages already
+// delivered are not read again.
+TEST_F(DynamicsConnectorTest, ThrottledSyncResumesAtTheLastDeliveredModifiedOn) {
+  for (int i = 1; i <= 6; ++i) fake_.AddSample(i, absl::StrCat("2026-06-01T00:0", i, ":00Z"));
+  auto connector = Make("page_size: 2\nretry: {max_attempts: 2, max_retry_after: 1s}\n");
+  ASSERT_NE(connector, nullptr);
+  std::vector<std::string> first, second;
+  auto throttled = connector->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity o) {
+    first.push_back(o.name());
+    if (first.size() == 2) {
+      // Page 2 is refused: Dataverse's service protection asks for 5 minutes.
+      ScriptedResponse busy = ScriptedResponse::Json(
+          429, R"({"error":{"code":"0x80072322","message":"Number of requests exceeded the )"
+               R"(limit of 6000 over time window of 300 seconds."}})");
+      busy.headers = {{"Retry-After", "300"}};
+      fake_.server().Enqueue("GET", "/api/data/v9.2/opportunities", busy);
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_FALSE(throttled.ok());
+  EXPECT_EQ(throttled.status().code(), absl::StatusCode::kResourceExhausted) << throttled.status();
+  EXPECT_TRUE(absl::StrContains(throttled.status().message(),
+                                "the next pass resumes at 2026-06-01T00:02:00Z"))
+      << throttled.status();
+  ASSERT_EQ(first.size(), 2u);
+
+  fake_.server().ClearRequests();
+  auto resumed = connector->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity o) {
+    second.push_back(o.name());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  // #2 again (same second, `ge`), then the four not yet delivered.
+  EXPECT_EQ(second, (std::vector<std::string>{"Contoso - 200 seats #2", "Contoso - 200 seats #3",
+                                              "Contoso - 200 seats #4", "Contoso - 200 seats #5",
+                                              "Contoso - 200 seats #6"}));
+  EXPECT_EQ(resumed->high_water_mark, T("2026-06-01T00:06:00Z"));
+  auto requests = fake_.server().requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests[0].Param("$filter"), "modifiedon ge 2026-06-01T00:02:00Z");
+  // Complete: the next pass starts where it is told to again.
+  fake_.server().ClearRequests();
+  ASSERT_TRUE(
+      connector
+          ->SyncChangedSince(absl::InfinitePast(), [](v1::Opportunity) { return absl::OkStatus(); })
+          .ok());
+  EXPECT_EQ(fake_.server().requests()[0].Param("$filter"), "");
 }
 
 TEST_F(DynamicsConnectorTest, ServiceProtection429WaitsForRetryAfter) {

@@ -311,7 +311,10 @@ TEST_F(HubSpotConnectorTest, SlowPortalSyncs500DealsWithBoundedConcurrency) {
   }
   fake_.server().SetLatency(absl::Milliseconds(1500));
   constexpr int kBound = 6;
-  auto connector = Make(absl::StrCat("max_concurrent_requests: ", kBound, "\n"));
+  // A 1.5 s CRM needs more than the fixture's 3 s per-attempt timeout on a loaded
+  // machine (the shipped default is 30 s).
+  auto connector =
+      Make(absl::StrCat("max_concurrent_requests: ", kBound, "\ntimeouts: {request: 15s}\n"));
   ASSERT_NE(connector, nullptr);
   std::set<std::string> ids;
   int with_contacts = 0;
