@@ -184,6 +184,13 @@ absl::StatusOr<ResilienceOptions> ParseResilience(const ConfigReader& reader,
                         r.Double("requests_per_second", out.rate_limit.requests_per_second));
     DC_ASSIGN_OR_RETURN(out.rate_limit.burst, r.Double("burst", out.rate_limit.burst));
   }
+  DC_ASSIGN_OR_RETURN(int64_t concurrent,
+                      reader.Int("max_concurrent_requests", out.max_concurrent_requests));
+  if (concurrent < 1 || concurrent > 64) {
+    return ConfigError(reader.node()["max_concurrent_requests"], ctx,
+                       "`max_concurrent_requests` must be 1..64");
+  }
+  out.max_concurrent_requests = static_cast<int>(concurrent);
   DC_ASSIGN_OR_RETURN(YAML::Node breaker, reader.Map("circuit_breaker"));
   {
     ConfigReader r(breaker, ctx);

@@ -17,6 +17,7 @@
 //                     max_retry_after: 60s}
 //   rate_limit:      {requests_per_second: 10, burst: 20}
 //   circuit_breaker: {failure_threshold: 5, first_cool_down: 1s, cool_down: 30s}
+//   max_concurrent_requests: 8   (requests in flight to the CRM at once)
 //   tls_verify: true
 //   ca_file: /etc/ssl/certs/ca-certificates.crt
 //   max_response_bytes: 16777216   (largest CRM response body accepted)
@@ -55,8 +56,8 @@ std::string ResolvePath(absl::string_view path, const ConnectorContext& context)
 // The settings every HTTP adapter shares, read by ParseResilience and
 // ParseHttpClientOptions.
 inline constexpr absl::string_view kHttpSettingKeys[] = {
-    "timeouts",   "retry",   "rate_limit",        "circuit_breaker",
-    "tls_verify", "ca_file", "max_response_bytes"};
+    "timeouts",   "retry",   "rate_limit",         "circuit_breaker",
+    "tls_verify", "ca_file", "max_response_bytes", "max_concurrent_requests"};
 
 class ConfigReader {
  public:

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -13,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -302,6 +305,18 @@ absl::Status MergeInto(OpportunityMapping::Rep* rep, const YAML::Node& root,
       if (body.IsNull()) continue;
       if (!body.IsMap()) return Err(body, file, absl::StrCat("`", name, "` must be a map"));
       for (const auto& kv : body) {
+        if (kv.second.IsNull()) {
+          // `target: ~` (or `target:`) removes a default: the connector stops asking the
+          // CRM for its source, and the field stays unset ("not recorded").
+          const std::string key =
+              name == "fields" ? absl::StrCat("fields.", kv.first.Scalar()) : kv.first.Scalar();
+          if (rep->scalars.erase(key) == 0) {
+            return Err(kv.first, file,
+                       absl::StrCat("cannot remove '", kv.first.Scalar(), "': no rule maps it (`",
+                                    name, "` targets: ~ remove a default)"));
+          }
+          continue;
+        }
         DC_ASSIGN_OR_RETURN(FieldRule rule, ParseRule(opp, kv.first.Scalar(), kv.first, kv.second,
                                                       file, name == "fields"));
         std::string key = rule.target;
@@ -446,8 +461,25 @@ void AddRepeatedString(Message* msg, const FieldDescriptor* f, const std::string
   r->AddString(msg, f, value);
 }
 
+// A CRM value the rule's `values` does not map (an org's own role label) is kept as is
+// and logged once per process per (target, value), so an admin sees what to add to the
+// mapping instead of the value passing silently. Bounded: an endless stream of distinct
+// values (free text under a value map) stops being logged after 1,000.
+void ReportUnmapped(const FieldRule& rule, const std::string& raw) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* seen = new std::set<std::pair<std::string, std::string>>();
+  {
+    absl::MutexLock lock(&mu);
+    if (seen->size() >= 1000 || !seen->emplace(rule.target, raw).second) return;
+  }
+  std::cerr << "mapping: warning: " << rule.source << " value \"" << raw
+            << "\" has no entry under `values` for " << rule.target
+            << "; kept as is (add it to the connector's mapping to map it)\n";
+}
+
 std::string MapValue(const FieldRule& rule, const std::string& raw) {
   const std::string* mapped = LookupValue(rule, raw);
+  if (mapped == nullptr && !rule.values.empty()) ReportUnmapped(rule, raw);
   return mapped == nullptr ? raw : *mapped;
 }
 
@@ -501,6 +533,8 @@ void ApplyRule(const FieldRule& rule, const json& record, Message* root, Mapping
     if (const std::string* mapped = LookupValue(rule, JsonText(*found))) {
       holder = json(*mapped);
       found = &holder;
+    } else if (!found->is_null()) {
+      ReportUnmapped(rule, JsonText(*found));
     }
   }
   Converted c;

@@ -90,8 +90,10 @@ class OpportunityMapping {
                                                                    absl::string_view file);
 
   // Overlays `overrides` (same format): every target it names replaces this mapping's
-  // rule for that target; new targets are added. A list section (contacts: ...) replaces
-  // the whole list mapping. Returns the same load-time errors as FromNode.
+  // rule for that target; new targets are added; a target set to null (`next_step: ~`)
+  // is removed (an error when nothing maps it). A list section (contacts: ...) replaces
+  // the whole list mapping, and `contacts: ~` removes it. Returns the same load-time
+  // errors as FromNode.
   [[nodiscard]] absl::Status Merge(const YAML::Node& overrides, absl::string_view file);
 
   // Maps `record` onto `opp`, setting only fields whose source is present and converts.

@@ -234,6 +234,67 @@ fields:
   EXPECT_EQ(m->SourceFor("stage"), "Custom_Stage__c");
 }
 
+// Item 4 of issue 10: every default can be removed by configuration, so a field the
+// org does not have (or the admin does not want read) leaves the query.
+TEST(MappingTest, NullOverrideRemovesADefaultFromTheMappingAndItsSources) {
+  auto m = OpportunityMapping::Parse(kMapping, "default.yaml");
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->SourceFor("stage"), "StageName");
+  const auto sources = m->ScalarSources();
+  ASSERT_NE(std::find(sources.begin(), sources.end(), "StageName"), sources.end());
+  ASSERT_TRUE(m->Merge(YAML::Load("opportunity: {stage: ~}\ncontacts: ~\n"), "sidecar.yaml").ok());
+  EXPECT_EQ(m->SourceFor("stage"), "");
+  const auto after = m->ScalarSources();
+  EXPECT_EQ(std::find(after.begin(), after.end(), "StageName"), after.end());
+  for (const auto& list : m->ListSources()) EXPECT_NE(list.target, "contacts");
+  v1::Opportunity opp;
+  m->Apply(json::parse(R"({"Id":"1","StageName":"Prospecting"})"), &opp, nullptr);
+  EXPECT_FALSE(opp.has_stage());
+  EXPECT_EQ(opp.id(), "1");
+  // Removing what nothing maps is a typo, reported with its position.
+  absl::Status typo = m->Merge(YAML::Load("opportunity:\n  stgae: ~\n"), "sidecar.yaml");
+  EXPECT_EQ(typo.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(typo.message().find("sidecar.yaml:2:3: mapping: cannot remove 'stgae'"),
+            std::string::npos)
+      << typo;
+}
+
+// Item 2 of issue 10: an org-specific value the mapping does not know (a role label
+// "Procurement Lead") is kept as is and reported once in the log, not dropped silently.
+TEST(MappingTest, UnmappedValueIsKeptAndLoggedOnce) {
+  auto m = OpportunityMapping::Parse(R"(
+contacts:
+  source: rows
+  fields:
+    id: id
+    roles: {source: role, values: {Champion: champion}}
+)",
+                                     "m");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const json record = json::parse(
+      R"({"rows":[{"id":"c1","role":"Procurement Lead"},{"id":"c2","role":"Champion"},
+                 {"id":"c3","role":"Procurement Lead"}]})");
+  ::testing::internal::CaptureStderr();
+  v1::Opportunity opp;
+  m->Apply(record, &opp, nullptr);
+  v1::Opportunity again;
+  m->Apply(record, &again, nullptr);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(opp.contacts_size(), 3);
+  EXPECT_EQ(opp.contacts(0).roles(0), "Procurement Lead");
+  EXPECT_EQ(opp.contacts(1).roles(0), "champion");
+  size_t count = 0;
+  for (size_t p = log.find("\"Procurement Lead\""); p != std::string::npos;
+       p = log.find("\"Procurement Lead\"", p + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 1u) << log;
+  EXPECT_NE(log.find("role value \"Procurement Lead\" has no entry under `values` for roles"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("Champion"), std::string::npos) << log;
+}
+
 TEST(MappingTest, MultiSelectRolesSplitOnSemicolon) {
   auto m = OpportunityMapping::Parse(R"(
 contacts:

@@ -298,6 +298,11 @@ ResilientHttp::ResilientHttp(std::string crm, HttpClient* client, const Resilien
       limiter_(options.rate_limit, clock),
       breaker_(options.circuit_breaker, clock) {}
 
+int ResilientHttp::max_in_flight() const {
+  absl::MutexLock lock(&flight_mu_);
+  return max_in_flight_;
+}
+
 absl::StatusOr<HttpResponse> ResilientHttp::Execute(HttpRequest request,
                                                     const ErrorClassifier& classify,
                                                     ExecuteStats* stats) {
@@ -332,7 +337,26 @@ absl::StatusOr<HttpResponse> ResilientHttp::Execute(HttpRequest request,
       return absl::DeadlineExceededError(absl::StrCat(crm_, ": ", call, ": ", budget.message()));
     }
     ++stats->attempts;
+    if (options_.max_concurrent_requests > 0) {
+      // A slot among the CRM's concurrent requests, waited for within the deadline (on
+      // the real clock: the wait is for another thread's response, not a backoff).
+      absl::MutexLock lock(&flight_mu_);
+      const auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flight_mu_) {
+        return in_flight_ < options_.max_concurrent_requests;
+      };
+      if (!flight_mu_.AwaitWithDeadline(absl::Condition(&free), request.deadline)) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            crm_, ": ", call, ": no free slot among ", options_.max_concurrent_requests,
+            " concurrent requests before the deadline"));
+      }
+      ++in_flight_;
+      max_in_flight_ = std::max(max_in_flight_, in_flight_);
+    }
     absl::StatusOr<HttpResponse> response = client_->Send(request);
+    if (options_.max_concurrent_requests > 0) {
+      absl::MutexLock lock(&flight_mu_);
+      --in_flight_;
+    }
     std::optional<absl::Duration> retry_after;
     if (!response.ok()) {
       last = absl::Status(response.status().code(),

@@ -84,6 +84,12 @@ struct ResilienceOptions {
   CircuitBreakerOptions circuit_breaker;
   // Per-attempt total timeout when the request sets none. Default: 30 s.
   absl::Duration request_timeout = absl::Seconds(30);
+  // Requests in flight to this CRM at once, across every thread of the connector (its
+  // parallel enrichment calls, the sync thread and request-path cache misses); a
+  // request beyond it waits (within its deadline) for one to finish. <= 0: unbounded.
+  // Default: 8 (Dataverse allows 52 concurrent requests per user; HubSpot's burst limit
+  // is per 10 s, which the rate limit covers).
+  int max_concurrent_requests = 8;
 };
 
 // Maps an HTTP status to a canonical code (STYLE.md):
@@ -207,6 +213,8 @@ class ResilientHttp {
   // Healthy unless the breaker is open or the last call failed; detail says why;
   // `breaker` and `retry_at` are the breaker's state and next trial.
   ConnectorHealth Health();
+  // The most requests that were ever in flight at once (for tests and metrics).
+  int max_in_flight() const;
   CircuitBreaker& breaker() { return breaker_; }
   const std::string& crm() const { return crm_; }
   Clock* clock() const { return clock_; }
@@ -221,6 +229,10 @@ class ResilientHttp {
   absl::Mutex mu_;
   absl::Time last_success_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string last_error_ ABSL_GUARDED_BY(mu_);
+  // The max_concurrent_requests bound: requests currently in flight.
+  mutable absl::Mutex flight_mu_;
+  int in_flight_ ABSL_GUARDED_BY(flight_mu_) = 0;
+  int max_in_flight_ ABSL_GUARDED_BY(flight_mu_) = 0;
 };
 
 }  // namespace dealcoach::connectors

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <iostream>
 #include <map>
 #include <set>
 #include <utility>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "connectors/common/config.h"
+#include "connectors/common/parallel.h"
 #include "connectors/common/secrets.h"
 #include "connectors/registry.h"
 #include "sidecar/common/status_macros.h"
@@ -28,6 +31,8 @@ constexpr const char* kCrm = DynamicsConnector::kType;
 constexpr char kAnnotation[] = "@OData.Community.Display.V1.FormattedValue";
 // Ids per related-record query: keeps the $filter (and URL) short.
 constexpr size_t kIdsPerQuery = 25;
+// Extra GETs of a response whose body is not a JSON object.
+constexpr int kMalformedRetries = 2;
 
 // The top-level attribute a mapping source path reads, for $select ("" for none):
 // "formatted.x" reads x, "parentaccountid.name" reads nothing (expanded), "dealcoach.*"
@@ -119,8 +124,9 @@ DynamicsConnector::DynamicsConnector(DynamicsOptions options, OpportunityMapping
                                      std::string select, std::unique_ptr<HttpClient> client)
     : options_(std::move(options)),
       mapping_(std::move(mapping)),
+      client_(std::move(client)),
       select_(std::move(select)),
-      client_(std::move(client)) {
+      expand_(options_.expand) {
   http_ = std::make_unique<ResilientHttp>(kCrm, client_.get(), options_.resilience);
 }
 
@@ -130,7 +136,7 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
   DC_RETURN_IF_ERROR(r.CheckHttpConnectorKeys(
       {"org_url", "authority", "tenant_id", "client_id", "client_secret", "client_secret_env",
        "client_secret_file", "scope", "api_version", "page_size", "expand", "contacts",
-       "activities", "activity_parties", "sync_timeout", "mapping"}));
+       "activities", "activity_parties", "check_attributes", "sync_timeout", "mapping"}));
   DynamicsOptions o;
   DC_ASSIGN_OR_RETURN(o.org_url, r.String("org_url"));
   while (absl::EndsWith(o.org_url, "/")) o.org_url.pop_back();
@@ -150,6 +156,7 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
   DC_ASSIGN_OR_RETURN(o.contacts, r.Bool("contacts", true));
   DC_ASSIGN_OR_RETURN(o.activities, r.Bool("activities", true));
   DC_ASSIGN_OR_RETURN(o.activity_parties, r.Bool("activity_parties", true));
+  DC_ASSIGN_OR_RETURN(o.check_attributes, r.Bool("check_attributes", true));
   DC_ASSIGN_OR_RETURN(o.sync_timeout, r.Duration("sync_timeout", o.sync_timeout));
   DC_ASSIGN_OR_RETURN(o.http, ParseHttpClientOptions(r));
   DC_ASSIGN_OR_RETURN(o.resilience, ParseResilience(r));
@@ -229,6 +236,9 @@ absl::StatusOr<std::string> DynamicsConnector::AccessToken(absl::Time deadline, 
 
 absl::StatusOr<json> DynamicsConnector::Get(const std::string& url, absl::Time deadline) {
   absl::Status last;
+  // A body that does not parse (cut short by a proxy, an HTML error page) is asked for
+  // again, up to twice, before the call (and with it the pass) fails.
+  int malformed = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     DC_ASSIGN_OR_RETURN(std::string token, AccessToken(deadline, /*force=*/attempt > 0));
     HttpRequest request;
@@ -252,6 +262,10 @@ absl::StatusOr<json> DynamicsConnector::Get(const std::string& url, absl::Time d
       return response.status();
     }
     json parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if ((parsed.is_discarded() || !parsed.is_object()) && malformed++ < kMalformedRetries) {
+      --attempt;  // not a token problem: keep the cached token
+      continue;
+    }
     if (parsed.is_discarded() || !parsed.is_object()) {
       return absl::FailedPreconditionError(
           absl::StrCat(kCrm, ": ", DescribeCall("GET", url), ": ", response->status,
@@ -290,67 +304,99 @@ absl::StatusOr<std::vector<json>> DynamicsConnector::GetAll(const std::string& u
 absl::Status DynamicsConnector::Enrich(std::vector<json>* opportunities, absl::Time deadline) {
   std::vector<std::string> ids;
   for (const json& o : *opportunities) ids.push_back(o.value("opportunityid", ""));
-  std::map<std::string, json> contacts, activities;
-  for (size_t start = 0; start < ids.size(); start += kIdsPerQuery) {
-    const std::vector<std::string> chunk(ids.begin() + start,
-                                         ids.begin() + std::min(ids.size(), start + kIdsPerQuery));
+  // Every chunk of 25 ids has its own reads (stakeholders; activities, then their
+  // parties), and the chunks run at once: a slow environment costs the depth of one
+  // chunk's reads, not the number of chunks (requests in flight are bounded by
+  // max_concurrent_requests). Each chunk fills its own slot; they merge in order.
+  struct ChunkRows {
+    std::vector<json> connections;
+    std::vector<json> activities;
+    std::map<std::string, json> parties;  // activity id → party ids
+  };
+  const size_t chunks = (ids.size() + kIdsPerQuery - 1) / kIdsPerQuery;
+  std::vector<ChunkRows> slots(chunks);
+  std::vector<std::function<absl::Status()>> tasks;
+  for (size_t c = 0; c < chunks; ++c) {
+    const std::vector<std::string> chunk(
+        ids.begin() + c * kIdsPerQuery, ids.begin() + std::min(ids.size(), (c + 1) * kIdsPerQuery));
+    ChunkRows& slot = slots[c];
     if (options_.contacts) {
-      DC_ASSIGN_OR_RETURN(
-          std::vector<json> rows,
-          GetAll(absl::StrCat(ApiRoot(), "/connections?$select=",
-                              UrlEncode("_record1id_value,_record2id_value,_record2roleid_value,"
-                                        "record2objecttypecode"),
-                              "&$expand=", UrlEncode(ContactExpand()), "&$filter=",
-                              UrlEncode(absl::StrCat(IdFilter("_record1id_value", chunk),
-                                                     " and record2objecttypecode eq 2"))),
-                 deadline));
-      for (json& row : rows) {
-        const std::string opp = row.value("_record1id_value", "");
-        contacts[opp].push_back(std::move(row));
-      }
+      tasks.push_back([this, chunk, &slot, deadline]() -> absl::Status {
+        DC_ASSIGN_OR_RETURN(
+            slot.connections,
+            GetAll(absl::StrCat(ApiRoot(), "/connections?$select=",
+                                UrlEncode("_record1id_value,_record2id_value,_record2roleid_value,"
+                                          "record2objecttypecode"),
+                                "&$expand=", UrlEncode(ContactExpand()), "&$filter=",
+                                UrlEncode(absl::StrCat(IdFilter("_record1id_value", chunk),
+                                                       " and record2objecttypecode eq 2"))),
+                   deadline));
+        return absl::OkStatus();
+      });
     }
     if (options_.activities) {
-      DC_ASSIGN_OR_RETURN(
-          std::vector<json> rows,
-          GetAll(absl::StrCat(ApiRoot(), "/activitypointers?$select=",
-                              UrlEncode("activityid,activitytypecode,subject,actualstart,"
-                                        "actualend,scheduledstart,scheduledend,statecode,"
-                                        "createdon,_regardingobjectid_value"),
-                              "&$filter=", UrlEncode(IdFilter("_regardingobjectid_value", chunk)),
-                              "&$orderby=", UrlEncode("createdon asc")),
-                 deadline));
-      // Who took part: activity parties (recipients and attendees) per activity.
-      std::vector<std::string> activity_ids;
-      for (const json& row : rows) activity_ids.push_back(row.value("activityid", ""));
-      std::map<std::string, json> parties;
-      for (size_t a = 0; options_.activity_parties && a < activity_ids.size(); a += kIdsPerQuery) {
-        const std::vector<std::string> part(
-            activity_ids.begin() + a,
-            activity_ids.begin() + std::min(activity_ids.size(), a + kIdsPerQuery));
+      tasks.push_back([this, chunk, &slot, deadline]() -> absl::Status {
         DC_ASSIGN_OR_RETURN(
-            std::vector<json> party_rows,
-            GetAll(absl::StrCat(ApiRoot(), "/activityparties?$select=",
-                                UrlEncode("_activityid_value,_partyid_value,participationtypemask"),
-                                "&$filter=", UrlEncode(IdFilter("_activityid_value", part))),
+            slot.activities,
+            GetAll(absl::StrCat(ApiRoot(), "/activitypointers?$select=",
+                                UrlEncode("activityid,activitytypecode,subject,actualstart,"
+                                          "actualend,scheduledstart,scheduledend,statecode,"
+                                          "createdon,_regardingobjectid_value"),
+                                "&$filter=", UrlEncode(IdFilter("_regardingobjectid_value", chunk)),
+                                "&$orderby=", UrlEncode("createdon asc")),
                    deadline));
-        for (const json& p : party_rows) {
-          // 1 sender, 2 to, 3 cc, 5 required and 6 optional attendee; not 7 organizer,
-          // 8 regarding, 9 owner.
-          const int mask = p.value("participationtypemask", 0);
-          if (mask != 2 && mask != 3 && mask != 5 && mask != 6) continue;
-          const std::string party = p.value("_partyid_value", "");
-          if (party.empty()) continue;
-          json& list = parties[p.value("_activityid_value", "")];
-          if (!list.is_array()) list = json::array();
-          list.push_back(party);
+        if (!options_.activity_parties) return absl::OkStatus();
+        // Who took part: activity parties (recipients and attendees) per activity.
+        std::vector<std::string> activity_ids;
+        for (const json& row : slot.activities) activity_ids.push_back(row.value("activityid", ""));
+        const size_t parts = (activity_ids.size() + kIdsPerQuery - 1) / kIdsPerQuery;
+        std::vector<std::vector<json>> party_rows(parts);
+        std::vector<std::function<absl::Status()>> reads;
+        for (size_t a = 0; a < parts; ++a) {
+          reads.push_back([&, a]() -> absl::Status {
+            const std::vector<std::string> part(
+                activity_ids.begin() + a * kIdsPerQuery,
+                activity_ids.begin() + std::min(activity_ids.size(), (a + 1) * kIdsPerQuery));
+            DC_ASSIGN_OR_RETURN(
+                party_rows[a],
+                GetAll(absl::StrCat(ApiRoot(), "/activityparties?$select=",
+                                    UrlEncode("_activityid_value,_partyid_value,"
+                                              "participationtypemask"),
+                                    "&$filter=", UrlEncode(IdFilter("_activityid_value", part))),
+                       deadline));
+            return absl::OkStatus();
+          });
         }
-      }
-      for (json& row : rows) {
-        const std::string opp = row.value("_regardingobjectid_value", "");
-        auto p = parties.find(row.value("activityid", ""));
-        row["party_ids"] = p == parties.end() ? json::array() : p->second;
-        activities[opp].push_back(std::move(row));
-      }
+        DC_RETURN_IF_ERROR(RunAll(std::move(reads)));
+        for (const std::vector<json>& rows : party_rows) {
+          for (const json& p : rows) {
+            // 1 sender, 2 to, 3 cc, 5 required and 6 optional attendee; not 7 organizer,
+            // 8 regarding, 9 owner.
+            const int mask = p.value("participationtypemask", 0);
+            if (mask != 2 && mask != 3 && mask != 5 && mask != 6) continue;
+            const std::string party = p.value("_partyid_value", "");
+            if (party.empty()) continue;
+            json& list = slot.parties[p.value("_activityid_value", "")];
+            if (!list.is_array()) list = json::array();
+            list.push_back(party);
+          }
+        }
+        return absl::OkStatus();
+      });
+    }
+  }
+  DC_RETURN_IF_ERROR(RunAll(std::move(tasks)));
+  std::map<std::string, json> contacts, activities;
+  for (ChunkRows& slot : slots) {
+    for (json& row : slot.connections) {
+      const std::string opp = row.value("_record1id_value", "");
+      contacts[opp].push_back(std::move(row));
+    }
+    for (json& row : slot.activities) {
+      const std::string opp = row.value("_regardingobjectid_value", "");
+      auto p = slot.parties.find(row.value("activityid", ""));
+      row["party_ids"] = p == slot.parties.end() ? json::array() : p->second;
+      activities[opp].push_back(std::move(row));
     }
   }
   for (json& o : *opportunities) {
@@ -394,6 +440,12 @@ std::string DynamicsConnector::ContactExpand() const {
       }
     }
   }
+  {
+    absl::MutexLock lock(&schema_mu_);
+    for (const std::string& d : dropped_) {
+      if (absl::StartsWith(d, "contact.")) columns.erase(d.substr(8));
+    }
+  }
   return absl::StrCat("record2id_contact($select=", absl::StrJoin(columns, ","), ")");
 }
 
@@ -419,9 +471,10 @@ absl::StatusOr<v1::Opportunity> DynamicsConnector::FetchOpportunity(absl::string
     return absl::NotFoundError(
         absl::StrCat(kCrm, ": '", id, "' is not a Dataverse opportunity id (a GUID)"));
   }
+  DC_RETURN_IF_ERROR(CheckAttributesOnce(deadline));
   DC_ASSIGN_OR_RETURN(json entity, Get(absl::StrCat(ApiRoot(), "/opportunities(", id,
-                                                    ")?$select=", UrlEncode(select_),
-                                                    "&$expand=", UrlEncode(options_.expand)),
+                                                    ")?$select=", UrlEncode(Select()),
+                                                    "&$expand=", UrlEncode(Expand())),
                                        deadline));
   std::vector<json> page = {std::move(entity)};
   DC_RETURN_IF_ERROR(Enrich(&page, deadline));
@@ -443,44 +496,245 @@ absl::StatusOr<std::vector<std::string>> DynamicsConnector::ListIds(absl::Time d
 absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
   const absl::Time deadline = absl::Now() + options_.sync_timeout;
-  std::string next = absl::StrCat(ApiRoot(), "/opportunities?$select=", UrlEncode(select_),
-                                  "&$expand=", UrlEncode(options_.expand),
+  DC_RETURN_IF_ERROR(CheckAttributesOnce(deadline));
+  // Rows come ordered by modifiedon, so a pass that failed after delivering some (a 429
+  // whose Retry-After is longer than max_retry_after, a 5xx burst) is resumed at the
+  // last delivered modifiedon by the next pass from the same `since`, not from page 1.
+  absl::Time lower = since;
+  {
+    absl::MutexLock lock(&resume_mu_);
+    if (resume_.has_value() && resume_->since <= since && resume_->mark > since) {
+      lower = resume_->mark;
+    }
+  }
+  std::string next = absl::StrCat(ApiRoot(), "/opportunities?$select=", UrlEncode(Select()),
+                                  "&$expand=", UrlEncode(Expand()),
                                   "&$orderby=", UrlEncode("modifiedon asc,opportunityid asc"));
-  if (since != absl::InfinitePast()) {
+  if (lower != absl::InfinitePast()) {
     absl::StrAppend(&next,
-                    "&$filter=", UrlEncode(absl::StrCat("modifiedon ge ", ODataTime(since))));
+                    "&$filter=", UrlEncode(absl::StrCat("modifiedon ge ", ODataTime(lower))));
   }
   SyncResult result;
-  while (!next.empty()) {
-    DC_ASSIGN_OR_RETURN(json page, Get(next, deadline));
-    if (!page.contains("value") || !page["value"].is_array()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(kCrm, ": ", DescribeCall("GET", next), ": response has no `value` array"));
-    }
-    std::vector<json> rows(page["value"].begin(), page["value"].end());
-    DC_RETURN_IF_ERROR(Enrich(&rows, deadline));
-    for (const json& row : rows) {
-      v1::Opportunity opp = Map(row);
-      if (opp.has_updated_at()) {
-        result.high_water_mark = std::max(result.high_water_mark, ToAbslTime(opp.updated_at()));
-      }
-      ++result.count;
-      DC_RETURN_IF_ERROR(sink(std::move(opp)));
-    }
-    next.clear();
-    if (page.contains("@odata.nextLink") && page["@odata.nextLink"].is_string()) {
-      next = page["@odata.nextLink"].get<std::string>();
-      if (!absl::StartsWith(next, absl::StrCat(ApiRoot(), "/"))) {
+  result.high_water_mark = lower;
+  const absl::Status s = [&]() -> absl::Status {
+    while (!next.empty()) {
+      DC_ASSIGN_OR_RETURN(json page, Get(next, deadline));
+      if (!page.contains("value") || !page["value"].is_array()) {
         return absl::FailedPreconditionError(
-            absl::StrCat(kCrm, ": GET /api/data/", options_.api_version,
-                         "/opportunities: @odata.nextLink points outside ", options_.org_url));
+            absl::StrCat(kCrm, ": ", DescribeCall("GET", next), ": response has no `value` array"));
+      }
+      std::vector<json> rows(page["value"].begin(), page["value"].end());
+      DC_RETURN_IF_ERROR(Enrich(&rows, deadline));
+      for (const json& row : rows) {
+        v1::Opportunity opp = Map(row);
+        if (opp.has_updated_at()) {
+          result.high_water_mark = std::max(result.high_water_mark, ToAbslTime(opp.updated_at()));
+        }
+        ++result.count;
+        DC_RETURN_IF_ERROR(sink(std::move(opp)));
+      }
+      next.clear();
+      if (page.contains("@odata.nextLink") && page["@odata.nextLink"].is_string()) {
+        next = page["@odata.nextLink"].get<std::string>();
+        if (!absl::StartsWith(next, absl::StrCat(ApiRoot(), "/"))) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(kCrm, ": GET /api/data/", options_.api_version,
+                           "/opportunities: @odata.nextLink points outside ", options_.org_url));
+        }
       }
     }
+    return absl::OkStatus();
+  }();
+  absl::MutexLock lock(&resume_mu_);
+  if (!s.ok()) {
+    // modifiedon has whole seconds: resume at the mark (ge), delivering that second's
+    // rows again rather than losing any.
+    if (result.count > 0 && result.high_water_mark > since) {
+      resume_ = Resume{since, result.high_water_mark};
+      return absl::Status(s.code(), absl::StrCat(s.message(), " (after ", result.count,
+                                                 " opportunities; the next pass resumes at ",
+                                                 ODataTime(result.high_water_mark), ")"));
+    }
+    return s;
   }
+  resume_.reset();
   return result;
 }
 
-ConnectorHealth DynamicsConnector::Health() const { return http_->Health(); }
+ConnectorHealth DynamicsConnector::Health() const {
+  ConnectorHealth health = http_->Health();
+  if (const std::vector<std::string> dropped = dropped_attributes(); !dropped.empty()) {
+    absl::StrAppend(&health.detail, " (attributes this environment lacks, left out of the query: ",
+                    absl::StrJoin(dropped, ", "), ")");
+  }
+  return health;
+}
+
+std::vector<std::string> DynamicsConnector::dropped_attributes() const {
+  absl::MutexLock lock(&schema_mu_);
+  return dropped_;
+}
+
+std::string DynamicsConnector::Select() const {
+  absl::MutexLock lock(&schema_mu_);
+  return select_;
+}
+
+std::string DynamicsConnector::Expand() const {
+  absl::MutexLock lock(&schema_mu_);
+  return expand_;
+}
+
+namespace {
+
+// "_parentaccountid_value" → "parentaccountid": the attribute behind a lookup's value.
+std::string AttributeOf(absl::string_view name) {
+  if (absl::StartsWith(name, "_") && absl::EndsWith(name, "_value")) {
+    name = name.substr(1, name.size() - 7);
+  }
+  return std::string(name);
+}
+
+// Top-level items of an $expand ("a($select=x,y),b" → {"a($select=x,y)", "b"}).
+std::vector<std::string> ExpandItems(const std::string& expand) {
+  std::vector<std::string> items;
+  int depth = 0;
+  std::string cur;
+  for (char c : expand) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      if (!cur.empty()) items.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur.push_back(c);
+  }
+  if (!cur.empty()) items.push_back(cur);
+  return items;
+}
+
+// The entity behind the default expands' navigation properties (others are not checked).
+std::string EntityOfNavigation(absl::string_view nav) {
+  if (nav == "parentaccountid") return "account";
+  if (nav == "transactioncurrencyid") return "transactioncurrency";
+  return "";
+}
+
+// "nav($select=a,b)" → (nav, [a, b]); false for any other shape.
+bool ParseSelectItem(const std::string& item, std::string* nav, std::vector<std::string>* cols) {
+  const size_t open = item.find("($select=");
+  if (open == std::string::npos || item.back() != ')') return false;
+  const std::string inner = item.substr(open + 9, item.size() - open - 10);
+  if (inner.find_first_of("();$") != std::string::npos) return false;
+  *nav = item.substr(0, open);
+  *cols = absl::StrSplit(inner, ',', absl::SkipEmpty());
+  return true;
+}
+
+}  // namespace
+
+absl::Status DynamicsConnector::CheckAttributesOnce(absl::Time deadline) {
+  if (!options_.check_attributes) return absl::OkStatus();
+  absl::MutexLock check(&check_mu_);
+  if (checked_) return absl::OkStatus();
+  // One token for the parallel reads below (and the caller's query after them).
+  DC_RETURN_IF_ERROR(AccessToken(deadline, /*force=*/false).status());
+  // entity → the attributes our queries name on it.
+  std::map<std::string, std::set<std::string>> wanted;
+  for (absl::string_view a : absl::StrSplit(Select(), ',', absl::SkipEmpty())) {
+    wanted["opportunity"].insert(AttributeOf(a));
+  }
+  for (const std::string& item : ExpandItems(Expand())) {
+    std::string nav;
+    std::vector<std::string> cols;
+    if (!ParseSelectItem(item, &nav, &cols)) continue;
+    const std::string entity = EntityOfNavigation(nav);
+    if (entity.empty()) continue;
+    for (const std::string& c : cols) wanted[entity].insert(c);
+  }
+  if (options_.contacts) {
+    std::string nav;
+    std::vector<std::string> cols;
+    if (ParseSelectItem(ContactExpand(), &nav, &cols)) {
+      for (const std::string& c : cols) wanted["contact"].insert(c);
+    }
+  }
+  std::vector<std::string> entities;
+  for (const auto& [entity, attributes] : wanted) entities.push_back(entity);
+  std::vector<std::set<std::string>> present(entities.size());
+  std::vector<std::function<absl::Status()>> reads;
+  for (size_t i = 0; i < entities.size(); ++i) {
+    reads.push_back([&, i]() -> absl::Status {
+      DC_ASSIGN_OR_RETURN(std::vector<json> rows,
+                          GetAll(absl::StrCat(ApiRoot(), "/EntityDefinitions(LogicalName='",
+                                              entities[i], "')/Attributes?$select=LogicalName"),
+                                 deadline));
+      for (const json& row : rows) present[i].insert(row.value("LogicalName", ""));
+      return absl::OkStatus();
+    });
+  }
+  const absl::Status s = RunAll(std::move(reads));
+  if (!s.ok()) {
+    const bool transient = s.code() == absl::StatusCode::kUnavailable ||
+                           s.code() == absl::StatusCode::kDeadlineExceeded;
+    std::cerr << "dynamics: warning: could not read the environment's attribute lists ("
+              << s.message() << "); "
+              << (transient ? "trying again before the next query"
+                            : "the queries name every mapped attribute")
+              << "\n";
+    if (!transient) checked_ = true;
+    return absl::OkStatus();
+  }
+  checked_ = true;
+  std::vector<std::string> missing;
+  for (size_t i = 0; i < entities.size(); ++i) {
+    if (present[i].empty()) continue;  // unreadable: assume everything is there
+    for (const std::string& a : wanted[entities[i]]) {
+      if (!present[i].count(a)) missing.push_back(absl::StrCat(entities[i], ".", a));
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&schema_mu_);
+    dropped_.insert(dropped_.end(), missing.begin(), missing.end());
+    std::vector<std::string> kept;
+    for (absl::string_view a : absl::StrSplit(select_, ',', absl::SkipEmpty())) {
+      if (std::find(missing.begin(), missing.end(), absl::StrCat("opportunity.", AttributeOf(a))) ==
+          missing.end()) {
+        kept.emplace_back(a);
+      }
+    }
+    select_ = absl::StrJoin(kept, ",");
+    std::vector<std::string> items;
+    for (const std::string& item : ExpandItems(expand_)) {
+      std::string nav;
+      std::vector<std::string> cols;
+      const std::string entity =
+          ParseSelectItem(item, &nav, &cols) ? EntityOfNavigation(nav) : std::string();
+      if (entity.empty()) {
+        items.push_back(item);
+        continue;
+      }
+      std::vector<std::string> left;
+      for (const std::string& c : cols) {
+        if (std::find(missing.begin(), missing.end(), absl::StrCat(entity, ".", c)) ==
+            missing.end()) {
+          left.push_back(c);
+        }
+      }
+      if (!left.empty())
+        items.push_back(absl::StrCat(nav, "($select=", absl::StrJoin(left, ","), ")"));
+    }
+    expand_ = absl::StrJoin(items, ",");
+  }
+  for (const std::string& m : missing) {
+    std::cerr << "dynamics: warning: this environment has no " << m
+              << " (metadata); left it out of the query, its canonical field stays unset "
+                 "(\"not recorded\")\n";
+  }
+  return absl::OkStatus();
+}
 
 namespace {
 

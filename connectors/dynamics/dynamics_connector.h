@@ -12,9 +12,15 @@
 //   sync              GET {org}/api/data/v9.2/opportunities?$select=...&$expand=...
 //                         &$filter=modifiedon ge <since>&$orderby=modifiedon asc,...
 //                         with `Prefer: odata.maxpagesize=N`, following @odata.nextLink
+//   first, once        GET .../EntityDefinitions(LogicalName='<entity>')/Attributes
+//                         ?$select=LogicalName (opportunity, contact, account,
+//                         transactioncurrency): mapped attributes the environment
+//                         lacks are left out of every $select, with a warning each
 //   then per 25 ids   GET .../connections?$filter=(_record1id_value eq ... or ...) and
 //                         record2objecttypecode eq 2      (stakeholders + roles)
 //                     GET .../activitypointers?$filter=(_regardingobjectid_value eq ...)
+//                     GET .../activityparties?$filter=(_activityid_value eq ...)
+//                     (every chunk at once; at most max_concurrent_requests in flight)
 // Every call sends `Prefer: odata.include-annotations="OData.Community.Display.V1.
 // FormattedValue"` so option-set labels (salesstage, statecode) and lookup names come
 // back; they are copied into `formatted.<attribute>` of each record for the YAML mapping.
@@ -25,6 +31,7 @@
 #define DEALCOACH_CONNECTORS_DYNAMICS_DYNAMICS_CONNECTOR_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +78,9 @@ struct DynamicsOptions {
   // Read activity parties (who took part in each activity; contacts' last_met_at is
   // derived from them). Default: true.
   bool activity_parties = true;
+  // Check the mapped attributes against the environment's metadata before the first
+  // query (see CheckAttributesOnce). Default: true.
+  bool check_attributes = true;
   // Upper bound for one whole sync pass. Default: 10 min.
   absl::Duration sync_timeout = absl::Minutes(10);
   HttpClientOptions http;
@@ -87,12 +97,20 @@ class DynamicsConnector : public Connector {
   absl::string_view type() const override { return kType; }
   absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id,
                                                    absl::Time deadline) override;
+  // Rows come ordered by modifiedon; a pass that fails after delivering some is resumed
+  // by the next pass from the same (or an earlier) `since` at the last delivered
+  // modifiedon, so a throttled sync makes progress instead of restarting at page 1.
   absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
   // Every deal id (the list endpoint / entity set, ids only, paged), so the cache can
   // evict deals deleted in the CRM.
   absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) override;
   ConnectorHealth Health() const override;
+  // Attributes left out of the queries because this environment lacks them
+  // ("opportunity.msdyn_forecastcategory", "contact.dc_confirmedpain").
+  std::vector<std::string> dropped_attributes() const;
+  // The most requests that were in flight to Dataverse at once (max_concurrent_requests).
+  int max_in_flight() const { return http_->max_in_flight(); }
 
  private:
   DynamicsConnector(DynamicsOptions options, OpportunityMapping mapping, std::string select,
@@ -111,10 +129,33 @@ class DynamicsConnector : public Connector {
 
   const DynamicsOptions options_;
   const OpportunityMapping mapping_;
-  const std::string select_;
   std::string ContactExpand() const;
+  // The $select and $expand of opportunity queries, minus attributes this environment
+  // lacks (CheckAttributesOnce).
+  std::string Select() const;
+  std::string Expand() const;
+  // Once (until it succeeds or fails for good): reads the attribute lists of the
+  // entities the mapping selects from (EntityDefinitions(LogicalName='opportunity')/
+  // Attributes, and contact, account, transactioncurrency for the expanded columns) and
+  // leaves out of every $select, with a warning each, the attributes this environment
+  // lacks. Fails only when no access token can be had (the query would fail the same
+  // way); a failed metadata read leaves the queries as they are.
+  [[nodiscard]] absl::Status CheckAttributesOnce(absl::Time deadline);
   std::unique_ptr<HttpClient> client_;
   std::unique_ptr<ResilientHttp> http_;
+  struct Resume {
+    absl::Time since;
+    absl::Time mark;
+  };
+  absl::Mutex resume_mu_;
+  std::optional<Resume> resume_ ABSL_GUARDED_BY(resume_mu_);
+  absl::Mutex check_mu_;
+  bool checked_ ABSL_GUARDED_BY(check_mu_) = false;
+  mutable absl::Mutex schema_mu_;
+  std::string select_ ABSL_GUARDED_BY(schema_mu_);
+  std::string expand_ ABSL_GUARDED_BY(schema_mu_);
+  // "entity.attribute" left out because this environment lacks it.
+  std::vector<std::string> dropped_ ABSL_GUARDED_BY(schema_mu_);
   absl::Mutex token_mu_;
   std::string token_ ABSL_GUARDED_BY(token_mu_);
   absl::Time token_expires_ ABSL_GUARDED_BY(token_mu_) = absl::InfinitePast();

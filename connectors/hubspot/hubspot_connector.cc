@@ -1,6 +1,8 @@
 #include "connectors/hubspot/hubspot_connector.h"
 
 #include <algorithm>
+#include <future>
+#include <iostream>
 #include <set>
 #include <utility>
 
@@ -10,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "connectors/common/config.h"
+#include "connectors/common/parallel.h"
 #include "connectors/common/secrets.h"
 #include "connectors/registry.h"
 #include "sidecar/common/status_macros.h"
@@ -24,6 +27,8 @@ constexpr const char* kCrm = HubSpotConnector::kType;
 constexpr char kDeals[] = "/crm/v3/objects/deals";
 // HubSpot's batch endpoints take at most 100 inputs.
 constexpr size_t kBatchLimit = 100;
+// Extra requests for a response whose body is not a JSON object.
+constexpr int kMalformedRetries = 2;
 
 std::string JsonId(const json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -216,6 +221,10 @@ std::string HubSpotConnector::CurrentToken() const {
 
 absl::StatusOr<json> HubSpotConnector::Call(const std::string& method, const std::string& path,
                                             const json* body, absl::Time deadline) {
+  // A body that does not parse (cut short by a proxy, garbled) is asked for again, up
+  // to twice, before the call (and with it the pass) fails: every call the connector
+  // makes is a read, safe to repeat.
+  int malformed = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     const std::string token = CurrentToken();
     HttpRequest request;
@@ -243,6 +252,10 @@ absl::StatusOr<json> HubSpotConnector::Call(const std::string& method, const std
       return response.status();
     }
     json parsed = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if ((parsed.is_discarded() || !parsed.is_object()) && malformed++ < kMalformedRetries) {
+      --attempt;  // not a token problem: the token retry stays available
+      continue;
+    }
     if (parsed.is_discarded() || !parsed.is_object()) {
       return absl::FailedPreconditionError(absl::StrCat(
           kCrm, ": ", DescribeCall(method, request.url), ": ", response->status,
@@ -256,20 +269,30 @@ absl::StatusOr<json> HubSpotConnector::Call(const std::string& method, const std
 absl::StatusOr<std::map<std::string, json>> HubSpotConnector::BatchRead(
     const std::string& type, const std::vector<std::string>& ids,
     const std::vector<std::string>& properties, absl::Time deadline) {
+  // Batches of 100 inputs, sent at once (the HTTP layer bounds how many are in flight).
+  const size_t chunks = (ids.size() + kBatchLimit - 1) / kBatchLimit;
+  std::vector<json> pages(chunks);
+  std::vector<std::function<absl::Status()>> tasks;
+  for (size_t c = 0; c < chunks; ++c) {
+    tasks.push_back([&, c]() -> absl::Status {
+      json inputs = json::array();
+      for (size_t i = c * kBatchLimit; i < std::min(ids.size(), (c + 1) * kBatchLimit); ++i) {
+        inputs.push_back({{"id", ids[i]}});
+      }
+      const json body = {{"properties", properties}, {"inputs", inputs}};
+      DC_ASSIGN_OR_RETURN(
+          pages[c],
+          Call("POST", absl::StrCat("/crm/v3/objects/", type, "/batch/read"), &body, deadline));
+      if (!pages[c].contains("results") || !pages[c]["results"].is_array()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            kCrm, ": POST /crm/v3/objects/", type, "/batch/read: response has no `results` array"));
+      }
+      return absl::OkStatus();
+    });
+  }
+  DC_RETURN_IF_ERROR(RunAll(std::move(tasks)));
   std::map<std::string, json> out;
-  for (size_t start = 0; start < ids.size(); start += kBatchLimit) {
-    json inputs = json::array();
-    for (size_t i = start; i < std::min(ids.size(), start + kBatchLimit); ++i) {
-      inputs.push_back({{"id", ids[i]}});
-    }
-    const json body = {{"properties", properties}, {"inputs", inputs}};
-    DC_ASSIGN_OR_RETURN(
-        json page,
-        Call("POST", absl::StrCat("/crm/v3/objects/", type, "/batch/read"), &body, deadline));
-    if (!page.contains("results") || !page["results"].is_array()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          kCrm, ": POST /crm/v3/objects/", type, "/batch/read: response has no `results` array"));
-    }
+  for (json& page : pages) {
     for (json& record : page["results"]) {
       const std::string id = JsonId(record.value("id", json()));
       if (!id.empty()) out[id] = std::move(record);
@@ -278,43 +301,113 @@ absl::StatusOr<std::map<std::string, json>> HubSpotConnector::BatchRead(
   return out;
 }
 
-absl::StatusOr<std::map<std::string, std::vector<std::pair<std::string, json>>>>
-HubSpotConnector::BatchAssociations(const std::string& to_type,
-                                    const std::vector<std::string>& deal_ids, absl::Time deadline,
-                                    const std::string& from_type) {
-  std::map<std::string, std::vector<std::pair<std::string, json>>> out;
-  const std::string path =
-      absl::StrCat("/crm/v4/associations/", from_type, "/", to_type, "/batch/read");
-  for (size_t start = 0; start < deal_ids.size(); start += kBatchLimit) {
-    json inputs = json::array();
-    for (size_t i = start; i < std::min(deal_ids.size(), start + kBatchLimit); ++i) {
-      inputs.push_back({{"id", deal_ids[i]}});
-    }
-    const json body = {{"inputs", inputs}};
-    // 207 Multi-Status is normal here: deals without associations come back as errors.
-    DC_ASSIGN_OR_RETURN(json page, Call("POST", path, &body, deadline));
-    if (!page.contains("results") || !page["results"].is_array()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(kCrm, ": POST ", path, ": response has no `results` array"));
-    }
-    for (const json& result : page["results"]) {
-      const std::string from =
-          JsonId(result.contains("from") ? result["from"].value("id", json()) : json());
-      if (from.empty() || !result.contains("to") || !result["to"].is_array()) continue;
-      for (const json& to : result["to"]) {
-        const std::string to_id = JsonId(to.value("toObjectId", json()));
-        if (to_id.empty()) continue;
-        json labels = json::array();
-        for (const json& t : to.value("associationTypes", json::array())) {
-          if (t.contains("label") && t["label"].is_string() &&
-              !t["label"].get<std::string>().empty()) {
-            labels.push_back(t["label"]);
-          }
-        }
-        out[from].emplace_back(to_id, std::move(labels));
+namespace {
+
+// Appends the v4 association rows `to` ([{toObjectId, associationTypes[{label}]}]) of
+// object `from` to `out` as (to id, labels).
+void AddLinks(const std::string& from, const json& to, HubSpotConnector::Links* out) {
+  if (from.empty() || !to.is_array()) return;
+  for (const json& row : to) {
+    const std::string to_id = JsonId(row.value("toObjectId", json()));
+    if (to_id.empty()) continue;
+    json labels = json::array();
+    for (const json& t : row.value("associationTypes", json::array())) {
+      if (t.contains("label") && t["label"].is_string() && !t["label"].get<std::string>().empty()) {
+        labels.push_back(t["label"]);
       }
     }
+    (*out)[from].emplace_back(to_id, std::move(labels));
   }
+}
+
+// The batch association endpoint is not there for this app or portal (404, 405, 501, or
+// 403 on it alone): the per-record endpoint may still be.
+bool BatchEndpointUnavailable(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kPermissionDenied:
+      return true;
+    case absl::StatusCode::kFailedPrecondition:
+      return absl::StrContains(s.message(), ": 405 ");
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<HubSpotConnector::Links> HubSpotConnector::BatchAssociations(
+    const std::string& to_type, const std::vector<std::string>& from_ids, absl::Time deadline,
+    const std::string& from_type) {
+  Links out;
+  if (from_ids.empty()) return out;
+  if (batch_associations_.load()) {
+    const std::string path =
+        absl::StrCat("/crm/v4/associations/", from_type, "/", to_type, "/batch/read");
+    const size_t chunks = (from_ids.size() + kBatchLimit - 1) / kBatchLimit;
+    std::vector<json> pages(chunks);
+    std::vector<std::function<absl::Status()>> tasks;
+    for (size_t c = 0; c < chunks; ++c) {
+      tasks.push_back([&, c]() -> absl::Status {
+        json inputs = json::array();
+        for (size_t i = c * kBatchLimit; i < std::min(from_ids.size(), (c + 1) * kBatchLimit);
+             ++i) {
+          inputs.push_back({{"id", from_ids[i]}});
+        }
+        const json body = {{"inputs", inputs}};
+        // 207 Multi-Status is normal here: inputs without associations come back as errors.
+        DC_ASSIGN_OR_RETURN(pages[c], Call("POST", path, &body, deadline));
+        if (!pages[c].contains("results") || !pages[c]["results"].is_array()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(kCrm, ": POST ", path, ": response has no `results` array"));
+        }
+        return absl::OkStatus();
+      });
+    }
+    absl::Status s = RunAll(std::move(tasks));
+    if (s.ok()) {
+      for (const json& page : pages) {
+        for (const json& result : page["results"]) {
+          AddLinks(JsonId(result.contains("from") ? result["from"].value("id", json()) : json()),
+                   result.value("to", json()), &out);
+        }
+      }
+      return out;
+    }
+    if (!BatchEndpointUnavailable(s)) return s;
+    if (batch_associations_.exchange(false)) {
+      std::cerr << "hubspot: warning: the batch association endpoint is unavailable ("
+                << s.message()
+                << "); reading associations one record at a time (GET /crm/v4/objects/" << from_type
+                << "/{id}/associations/" << to_type << ")\n";
+    }
+  }
+  // One call (and its pages) per record, sent at once.
+  std::vector<json> rows(from_ids.size(), json::array());
+  std::vector<std::function<absl::Status()>> tasks;
+  for (size_t i = 0; i < from_ids.size(); ++i) {
+    tasks.push_back([&, i]() -> absl::Status {
+      std::string after;
+      do {
+        std::string path = absl::StrCat("/crm/v4/objects/", from_type, "/", UrlEncode(from_ids[i]),
+                                        "/associations/", to_type, "?limit=500");
+        if (!after.empty()) absl::StrAppend(&path, "&after=", UrlEncode(after));
+        absl::StatusOr<json> page = Call("GET", path, nullptr, deadline);
+        // A record deleted since it was listed has no associations to read.
+        if (page.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+        DC_RETURN_IF_ERROR(page.status());
+        for (const json& row : page->value("results", json::array())) rows[i].push_back(row);
+        after = page->contains("paging") && (*page)["paging"].contains("next")
+                    ? JsonId((*page)["paging"]["next"].value("after", json()))
+                    : "";
+      } while (!after.empty());
+      per_record_association_calls_.fetch_add(1);
+      return absl::OkStatus();
+    });
+  }
+  DC_RETURN_IF_ERROR(RunAll(std::move(tasks)));
+  for (size_t i = 0; i < from_ids.size(); ++i) AddLinks(from_ids[i], rows[i], &out);
   return out;
 }
 
@@ -324,62 +417,97 @@ absl::Status HubSpotConnector::Enrich(std::vector<json>* deals, bool need_histor
   std::vector<std::string> ids;
   for (const json& d : *deals) ids.push_back(JsonId(d.value("id", json())));
 
+  // The reads below depend on each other only within a branch (associations, then the
+  // records they name), so the branches run at once: a slow CRM costs the depth of this
+  // graph (two or three calls), not its width.
+  std::map<std::string, json> history;
+  Links contact_links;
+  std::map<std::string, json> contacts;
+  struct EngagementReads {
+    Links links;
+    std::map<std::string, json> records;
+  };
+  std::vector<EngagementReads> reads(options_.engagement_types.size());
+  std::vector<std::function<absl::Status()>> branches;
   if (options_.stage_history && need_history) {
-    json inputs = json::array();
-    for (const std::string& id : ids) inputs.push_back({{"id", id}});
-    const json body = {{"properties", json::array({"dealstage", "closedate"})},
-                       {"propertiesWithHistory", json::array({"dealstage", "closedate"})},
-                       {"inputs", inputs}};
-    DC_ASSIGN_OR_RETURN(json page,
-                        Call("POST", absl::StrCat(kDeals, "/batch/read"), &body, deadline));
-    std::map<std::string, json> history;
-    for (json& r : page.value("results", json::array())) {
-      if (r.contains("propertiesWithHistory")) {
-        history[JsonId(r.value("id", json()))] = std::move(r["propertiesWithHistory"]);
+    branches.push_back([&]() -> absl::Status {
+      json inputs = json::array();
+      for (const std::string& id : ids) inputs.push_back({{"id", id}});
+      const json body = {{"properties", json::array({"dealstage", "closedate"})},
+                         {"propertiesWithHistory", json::array({"dealstage", "closedate"})},
+                         {"inputs", inputs}};
+      DC_ASSIGN_OR_RETURN(json page,
+                          Call("POST", absl::StrCat(kDeals, "/batch/read"), &body, deadline));
+      for (json& r : page.value("results", json::array())) {
+        if (r.contains("propertiesWithHistory")) {
+          history[JsonId(r.value("id", json()))] = std::move(r["propertiesWithHistory"]);
+        }
       }
-    }
-    for (json& d : *deals) {
-      auto it = history.find(JsonId(d.value("id", json())));
-      if (it != history.end()) d["propertiesWithHistory"] = it->second;
-    }
+      return absl::OkStatus();
+    });
   }
-
   // Contacts with their association labels (buying roles).
-  DC_ASSIGN_OR_RETURN(auto contact_links, BatchAssociations("contacts", ids, deadline));
-  std::set<std::string> contact_ids;
-  for (const auto& [deal, links] : contact_links) {
-    for (const auto& link : links) contact_ids.insert(link.first);
+  branches.push_back([&]() -> absl::Status {
+    DC_ASSIGN_OR_RETURN(contact_links, BatchAssociations("contacts", ids, deadline));
+    std::set<std::string> contact_ids;
+    for (const auto& [deal, links] : contact_links) {
+      for (const auto& link : links) contact_ids.insert(link.first);
+    }
+    DC_ASSIGN_OR_RETURN(
+        contacts,
+        BatchRead("contacts", std::vector<std::string>(contact_ids.begin(), contact_ids.end()),
+                  PropertiesFor("contacts"), deadline));
+    return absl::OkStatus();
+  });
+  for (size_t t = 0; t < options_.engagement_types.size(); ++t) {
+    branches.push_back([&, t]() -> absl::Status {
+      const std::string& type = options_.engagement_types[t];
+      EngagementReads& r = reads[t];
+      DC_ASSIGN_OR_RETURN(r.links, BatchAssociations(type, ids, deadline));
+      std::set<std::string> wanted;
+      for (const auto& [deal, to] : r.links) {
+        for (const auto& link : to) wanted.insert(link.first);
+      }
+      const std::vector<std::string> wanted_ids(wanted.begin(), wanted.end());
+      // Who took part: meeting and call → contact associations (a contact's
+      // last_met_at is derived from them at normalisation), read beside the records.
+      const bool attendees = (type == "meetings" || type == "calls") && !wanted_ids.empty();
+      Links attended;
+      std::vector<std::function<absl::Status()>> reads_of_type;
+      reads_of_type.push_back([&]() -> absl::Status {
+        DC_ASSIGN_OR_RETURN(r.records, BatchRead(type, wanted_ids, PropertiesFor(type), deadline));
+        return absl::OkStatus();
+      });
+      if (attendees) {
+        reads_of_type.push_back([&]() -> absl::Status {
+          DC_ASSIGN_OR_RETURN(attended, BatchAssociations("contacts", wanted_ids, deadline, type));
+          return absl::OkStatus();
+        });
+      }
+      DC_RETURN_IF_ERROR(RunAll(std::move(reads_of_type)));
+      if (attendees) {
+        for (auto& [eid, record] : r.records) {
+          json contact_ids = json::array();
+          for (const auto& link : attended[eid]) contact_ids.push_back(link.first);
+          record["contact_ids"] = std::move(contact_ids);
+        }
+      }
+      return absl::OkStatus();
+    });
   }
-  DC_ASSIGN_OR_RETURN(
-      auto contacts,
-      BatchRead("contacts", std::vector<std::string>(contact_ids.begin(), contact_ids.end()),
-                PropertiesFor("contacts"), deadline));
-
+  DC_RETURN_IF_ERROR(RunAll(std::move(branches)));
+  for (json& d : *deals) {
+    auto it = history.find(JsonId(d.value("id", json())));
+    if (it != history.end()) d["propertiesWithHistory"] = it->second;
+  }
   std::map<std::string, std::map<std::string, std::vector<std::string>>> engagement_links;
   std::map<std::string, std::map<std::string, json>> engagements;
-  for (const std::string& type : options_.engagement_types) {
-    DC_ASSIGN_OR_RETURN(auto links, BatchAssociations(type, ids, deadline));
-    std::set<std::string> wanted;
-    for (const auto& [deal, to] : links) {
-      for (const auto& link : to) {
-        engagement_links[deal][type].push_back(link.first);
-        wanted.insert(link.first);
-      }
+  for (size_t t = 0; t < options_.engagement_types.size(); ++t) {
+    const std::string& type = options_.engagement_types[t];
+    for (const auto& [deal, to] : reads[t].links) {
+      for (const auto& link : to) engagement_links[deal][type].push_back(link.first);
     }
-    const std::vector<std::string> wanted_ids(wanted.begin(), wanted.end());
-    DC_ASSIGN_OR_RETURN(engagements[type],
-                        BatchRead(type, wanted_ids, PropertiesFor(type), deadline));
-    // Who took part: meeting and call → contact associations (a contact's last_met_at
-    // is derived from them at normalisation).
-    if ((type == "meetings" || type == "calls") && !wanted_ids.empty()) {
-      DC_ASSIGN_OR_RETURN(auto attendees,
-                          BatchAssociations("contacts", wanted_ids, deadline, type));
-      for (auto& [eid, record] : engagements[type]) {
-        json contact_ids = json::array();
-        for (const auto& link : attendees[eid]) contact_ids.push_back(link.first);
-        record["contact_ids"] = std::move(contact_ids);
-      }
-    }
+    engagements[type] = std::move(reads[t].records);
   }
 
   for (json& d : *deals) {
@@ -494,24 +622,38 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
   const absl::Time deadline = absl::Now() + options_.sync_timeout;
   SyncResult result;
-  std::set<std::string> delivered;
-  auto deliver_page = [&](std::vector<json> deals) -> absl::Status {
-    // Re-anchored searches return the deals at the anchor time again: skip them.
-    deals.erase(std::remove_if(deals.begin(), deals.end(),
-                               [&](const json& d) {
-                                 return delivered.count(JsonId(d.value("id", json()))) > 0;
-                               }),
-                deals.end());
-    DC_RETURN_IF_ERROR(Enrich(&deals, /*need_history=*/true, deadline));
-    for (const json& d : deals) {
+  // Deals handed to enrichment in this pass: re-anchored searches return the deals at
+  // the anchor time again, and they are skipped.
+  std::set<std::string> seen;
+  // One page is enriched in the background while the next is listed, so a slow CRM
+  // costs about one call per page plus one enrichment, not their sum for every page.
+  std::vector<json> pending_deals;
+  std::future<absl::Status> pending;
+  auto finish_pending = [&]() -> absl::Status {
+    if (!pending.valid()) return absl::OkStatus();
+    DC_RETURN_IF_ERROR(pending.get());
+    for (const json& d : pending_deals) {
       v1::Opportunity opp = Map(d);
-      delivered.insert(opp.id());
       if (opp.has_updated_at()) {
         result.high_water_mark = std::max(result.high_water_mark, ToAbslTime(opp.updated_at()));
       }
       ++result.count;
       DC_RETURN_IF_ERROR(sink(std::move(opp)));
     }
+    pending_deals.clear();
+    return absl::OkStatus();
+  };
+  auto deliver_page = [&](std::vector<json> deals) -> absl::Status {
+    deals.erase(std::remove_if(deals.begin(), deals.end(),
+                               [&](const json& d) {
+                                 return !seen.insert(JsonId(d.value("id", json()))).second;
+                               }),
+                deals.end());
+    DC_RETURN_IF_ERROR(finish_pending());
+    pending_deals = std::move(deals);
+    pending = std::async(std::launch::async, [this, &pending_deals, deadline] {
+      return Enrich(&pending_deals, /*need_history=*/true, deadline);
+    });
     return absl::OkStatus();
   };
   auto results_of = [](json& page, absl::string_view call) -> absl::StatusOr<std::vector<json>> {
@@ -526,74 +668,93 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
     return JsonId(page["paging"]["next"].value("after", json()));
   };
 
-  if (since == absl::InfinitePast()) {
-    // Full sync: the list endpoint has no result cap.
-    std::string after;
-    do {
-      std::string path =
-          absl::StrCat(kDeals, "?limit=", options_.page_size,
-                       "&properties=", UrlEncode(absl::StrJoin(properties_.at("deals"), ",")));
-      if (!after.empty()) absl::StrAppend(&path, "&after=", UrlEncode(after));
-      DC_ASSIGN_OR_RETURN(json page, Call("GET", path, nullptr, deadline));
-      DC_ASSIGN_OR_RETURN(std::vector<json> deals, results_of(page, "GET /crm/v3/objects/deals"));
-      DC_RETURN_IF_ERROR(deliver_page(std::move(deals)));
-      after = next_after(page);
-    } while (!after.empty());
-    return result;
-  }
+  // Pages are listed and handed to enrichment here; finish_pending() delivers the last
+  // one (also after an error, so a page already read is not lost).
+  auto list_pages = [&]() -> absl::Status {
+    if (since == absl::InfinitePast()) {
+      // Full sync: the list endpoint has no result cap.
+      std::string after;
+      do {
+        std::string path =
+            absl::StrCat(kDeals, "?limit=", options_.page_size,
+                         "&properties=", UrlEncode(absl::StrJoin(properties_.at("deals"), ",")));
+        if (!after.empty()) absl::StrAppend(&path, "&after=", UrlEncode(after));
+        DC_ASSIGN_OR_RETURN(json page, Call("GET", path, nullptr, deadline));
+        DC_ASSIGN_OR_RETURN(std::vector<json> deals, results_of(page, "GET /crm/v3/objects/deals"));
+        DC_RETURN_IF_ERROR(deliver_page(std::move(deals)));
+        after = next_after(page);
+      } while (!after.empty());
+      return absl::OkStatus();
+    }
 
-  int64_t anchor_ms = absl::ToUnixMillis(since);
-  int after = 0;
-  while (true) {
-    json body = {{"filterGroups",
-                  {{{"filters",
-                     {{{"propertyName", "hs_lastmodifieddate"},
-                       {"operator", "GTE"},
-                       {"value", std::to_string(anchor_ms)}}}}}}},
-                 {"sorts", {{{"propertyName", "hs_lastmodifieddate"}, {"direction", "ASCENDING"}}}},
-                 {"properties", properties_.at("deals")},
-                 {"limit", options_.page_size}};
-    if (after > 0) body["after"] = std::to_string(after);
-    DC_ASSIGN_OR_RETURN(json page, Call("POST", absl::StrCat(kDeals, "/search"), &body, deadline));
-    DC_ASSIGN_OR_RETURN(std::vector<json> deals,
-                        results_of(page, "POST /crm/v3/objects/deals/search"));
-    int64_t last_ms = anchor_ms;
-    if (!deals.empty()) {
-      const json props = deals.back().value("properties", json::object());
-      if (props.contains("hs_lastmodifieddate") && props["hs_lastmodifieddate"].is_string()) {
-        absl::StatusOr<absl::Time> t =
-            ParseCrmTime(props["hs_lastmodifieddate"].get<std::string>());
-        if (t.ok()) last_ms = absl::ToUnixMillis(*t);
+    int64_t anchor_ms = absl::ToUnixMillis(since);
+    int after = 0;
+    while (true) {
+      json body = {
+          {"filterGroups",
+           {{{"filters",
+              {{{"propertyName", "hs_lastmodifieddate"},
+                {"operator", "GTE"},
+                {"value", std::to_string(anchor_ms)}}}}}}},
+          {"sorts", {{{"propertyName", "hs_lastmodifieddate"}, {"direction", "ASCENDING"}}}},
+          {"properties", properties_.at("deals")},
+          {"limit", options_.page_size}};
+      if (after > 0) body["after"] = std::to_string(after);
+      DC_ASSIGN_OR_RETURN(json page,
+                          Call("POST", absl::StrCat(kDeals, "/search"), &body, deadline));
+      DC_ASSIGN_OR_RETURN(std::vector<json> deals,
+                          results_of(page, "POST /crm/v3/objects/deals/search"));
+      int64_t last_ms = anchor_ms;
+      if (!deals.empty()) {
+        const json props = deals.back().value("properties", json::object());
+        if (props.contains("hs_lastmodifieddate") && props["hs_lastmodifieddate"].is_string()) {
+          absl::StatusOr<absl::Time> t =
+              ParseCrmTime(props["hs_lastmodifieddate"].get<std::string>());
+          if (t.ok()) last_ms = absl::ToUnixMillis(*t);
+        }
       }
-    }
-    DC_RETURN_IF_ERROR(deliver_page(std::move(deals)));
-    const std::string next = next_after(page);
-    if (next.empty()) break;
-    int next_offset = 0;
-    if (!absl::SimpleAtoi(next, &next_offset)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          kCrm, ": POST /crm/v3/objects/deals/search: non-numeric paging cursor '", next, "'"));
-    }
-    if (next_offset + options_.page_size > options_.search_result_cap) {
-      // HubSpot refuses to page past its search cap: restart the search from the last
-      // modification time seen (GTE, so deals sharing that millisecond come back and
-      // are skipped as already delivered).
-      if (last_ms <= anchor_ms) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(kCrm, ": POST /crm/v3/objects/deals/search: more than ",
-                         options_.search_result_cap, " deals share hs_lastmodifieddate ", anchor_ms,
-                         " ms; cannot page past the search cap"));
+      DC_RETURN_IF_ERROR(deliver_page(std::move(deals)));
+      const std::string next = next_after(page);
+      if (next.empty()) break;
+      int next_offset = 0;
+      if (!absl::SimpleAtoi(next, &next_offset)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            kCrm, ": POST /crm/v3/objects/deals/search: non-numeric paging cursor '", next, "'"));
       }
-      anchor_ms = last_ms;
-      after = 0;
-      continue;
+      if (next_offset + options_.page_size > options_.search_result_cap) {
+        // HubSpot refuses to page past its search cap: restart the search from the last
+        // modification time seen (GTE, so deals sharing that millisecond come back and
+        // are skipped as already delivered).
+        if (last_ms <= anchor_ms) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(kCrm, ": POST /crm/v3/objects/deals/search: more than ",
+                           options_.search_result_cap, " deals share hs_lastmodifieddate ",
+                           anchor_ms, " ms; cannot page past the search cap"));
+        }
+        anchor_ms = last_ms;
+        after = 0;
+        continue;
+      }
+      after = next_offset;
     }
-    after = next_offset;
-  }
+    return absl::OkStatus();
+  };
+  const absl::Status listed = list_pages();
+  const absl::Status delivered = finish_pending();
+  DC_RETURN_IF_ERROR(listed);
+  DC_RETURN_IF_ERROR(delivered);
   return result;
 }
 
-ConnectorHealth HubSpotConnector::Health() const { return http_->Health(); }
+ConnectorHealth HubSpotConnector::Health() const {
+  ConnectorHealth health = http_->Health();
+  if (!batch_associations_.load()) {
+    absl::StrAppend(&health.detail,
+                    " (the batch association endpoint is unavailable: associations are read "
+                    "one record at a time)");
+  }
+  return health;
+}
 
 namespace {
 

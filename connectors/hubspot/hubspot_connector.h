@@ -19,6 +19,10 @@
 //                     POST /crm/v3/objects/contacts/batch/read
 //                     POST /crm/v4/associations/deals/{meetings,calls,emails}/batch/read
 //                     POST /crm/v3/objects/{meetings,calls,emails}/batch/read
+//                     (independent reads at once, and the next page's listing while a
+//                     page is enriched; at most max_concurrent_requests in flight)
+// When the batch association endpoint is unavailable, associations come from
+// GET /crm/v4/objects/{from}/{id}/associations/{to} per record (a warning is logged once).
 // Each deal becomes one JSON record (layout in default_mapping.yaml) mapped onto
 // dealcoach.v1.Opportunity by the YAML mapping. Properties requested are exactly those
 // the mapping reads (plus `extra_properties`).
@@ -27,6 +31,7 @@
 #ifndef DEALCOACH_CONNECTORS_HUBSPOT_HUBSPOT_CONNECTOR_H_
 #define DEALCOACH_CONNECTORS_HUBSPOT_HUBSPOT_CONNECTOR_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,6 +90,13 @@ class HubSpotConnector : public Connector {
   absl::StatusOr<std::vector<std::string>> ListIds(absl::Time deadline) override;
   ConnectorHealth Health() const override;
 
+  // From id → [(to id, labels)] of one association type.
+  using Links = std::map<std::string, std::vector<std::pair<std::string, nlohmann::json>>>;
+  // Per-record association calls made since the batch endpoint turned out unavailable.
+  int64_t per_record_association_calls() const { return per_record_association_calls_.load(); }
+  // The most requests that were in flight to HubSpot at once (max_concurrent_requests).
+  int max_in_flight() const { return http_->max_in_flight(); }
+
  private:
   HubSpotConnector(HubSpotOptions options, OpportunityMapping mapping, std::string token,
                    YAML::Node token_config, ConnectorContext context,
@@ -100,10 +112,13 @@ class HubSpotConnector : public Connector {
       const std::string& type, const std::vector<std::string>& ids,
       const std::vector<std::string>& properties, absl::Time deadline);
   // From id → [(to id, labels)] for associations `from_type` → `to_type` (deals →
-  // contacts for buying roles, meetings → contacts for attendees).
-  absl::StatusOr<std::map<std::string, std::vector<std::pair<std::string, nlohmann::json>>>>
-  BatchAssociations(const std::string& to_type, const std::vector<std::string>& deal_ids,
-                    absl::Time deadline, const std::string& from_type = "deals");
+  // contacts for buying roles, meetings → contacts for attendees): the v4 batch endpoint
+  // in batches of 100; when it is unavailable (404/405/501/403 on it), one
+  // GET /crm/v4/objects/{from}/{id}/associations/{to} per record from then on.
+  absl::StatusOr<Links> BatchAssociations(const std::string& to_type,
+                                          const std::vector<std::string>& from_ids,
+                                          absl::Time deadline,
+                                          const std::string& from_type = "deals");
   v1::Opportunity Map(const nlohmann::json& record) const;
   std::string CurrentToken() const;
   // The properties to request for an object type (empty when the mapping reads none).
@@ -119,6 +134,9 @@ class HubSpotConnector : public Connector {
   std::unique_ptr<ResilientHttp> http_;
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
+  // False once the batch association endpoint answered that it is not there.
+  std::atomic<bool> batch_associations_{true};
+  std::atomic<int64_t> per_record_association_calls_{0};
 };
 
 // HubSpot's error body ({"status":"error","message":...,"category":...}) as a Status,

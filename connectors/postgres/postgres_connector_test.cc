@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -288,6 +289,45 @@ TEST_F(PostgresConnectorTest, IncrementalSyncPagesByUpdatedAt) {
     return o.id() == "o-2" ? absl::CancelledError("sink full") : absl::OkStatus();
   });
   EXPECT_EQ(stopped.status(), absl::CancelledError("sink full"));
+}
+
+// Item 6 of issue 10: an UPDATE of the opportunity row itself that does not set
+// updated_at (an admin's fix in psql, a bulk stage change) is still seen by the next
+// incremental pass; an UPDATE that sets updated_at keeps its value, and one that
+// changes nothing does not move the row.
+TEST_F(PostgresConnectorTest, UpdateThatDoesNotTouchUpdatedAtIsStillSynced) {
+  InsertOpps(3);
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  auto all = connector->SyncChangedSince(absl::InfinitePast(),
+                                         [](v1::Opportunity) { return absl::OkStatus(); });
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->high_water_mark, T("2026-06-01T00:03:00Z"));
+
+  ASSERT_TRUE(Sql("UPDATE opportunities SET stage = 'Negotiation/Review', amount = 42000 "
+                  "WHERE id = 'o-1';"
+                  // Sets the same values: no change, no new stamp.
+                  "UPDATE opportunities SET stage = 'Qualification' WHERE id = 'o-2';"
+                  // Carries its own modification time: kept as given.
+                  "UPDATE opportunities SET name = 'Deal 3 (renamed)', "
+                  "updated_at = '2026-05-01 00:00:00+00' WHERE id = 'o-3';")
+                  .ok());
+  std::map<std::string, v1::Opportunity> seen;
+  auto next = connector->SyncChangedSince(all->high_water_mark + absl::Microseconds(1),
+                                          [&](v1::Opportunity o) {
+                                            seen[o.id()] = o;
+                                            return absl::OkStatus();
+                                          });
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_EQ(seen.size(), 1u);
+  ASSERT_EQ(seen.count("o-1"), 1u);
+  EXPECT_EQ(seen["o-1"].stage(), "Negotiation/Review");
+  EXPECT_EQ(seen["o-1"].amount(), 42000);
+  EXPECT_GT(next->high_water_mark, all->high_water_mark);
+  auto renamed = connector->FetchOpportunity("o-3", absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_EQ(renamed->name(), "Deal 3 (renamed)");
+  EXPECT_EQ(Ts(renamed->updated_at()), "2026-05-01T00:00:00Z");
 }
 
 TEST_F(PostgresConnectorTest, UserSuppliedQueryMapsThroughTheMapping) {

@@ -7,7 +7,8 @@
 --
 -- Incremental sync reads opportunities.updated_at. The triggers at the bottom bump it
 -- whenever a row that belongs to the opportunity (contact role, activity, stage change)
--- changes, so a sync never misses a child-row edit.
+-- changes, and whenever the opportunity row itself is updated without setting it, so a
+-- sync never misses an edit.
 
 CREATE TABLE IF NOT EXISTS accounts (
   id         text PRIMARY KEY,
@@ -103,5 +104,30 @@ BEGIN
                      t || '_touch_opportunity', t);
     END IF;
   END LOOP;
+END;
+$$;
+
+-- An UPDATE of an opportunity row that does not set updated_at itself (an admin's
+-- `UPDATE opportunities SET stage = 'Negotiation'`, a bulk fix) still moves it, so the
+-- next incremental sync sees the change. An UPDATE that sets updated_at keeps its value
+-- (imports that carry the CRM's own modification time), and one that changes nothing
+-- leaves the row alone.
+CREATE OR REPLACE FUNCTION dealcoach_stamp_opportunity() RETURNS trigger AS $$
+BEGIN
+  NEW.updated_at := now();
+  RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                  WHERE tgname = 'opportunities_stamp_updated_at'
+                    AND tgrelid = to_regclass('opportunities')) THEN
+    CREATE TRIGGER opportunities_stamp_updated_at BEFORE UPDATE ON opportunities
+      FOR EACH ROW
+      WHEN (OLD.updated_at IS NOT DISTINCT FROM NEW.updated_at AND OLD.* IS DISTINCT FROM NEW.*)
+      EXECUTE FUNCTION dealcoach_stamp_opportunity();
+  END IF;
 END;
 $$;

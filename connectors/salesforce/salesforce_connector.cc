@@ -31,6 +31,8 @@ namespace {
 constexpr absl::Duration kSyncDeadline = absl::Minutes(10);
 
 constexpr absl::string_view kCrm = "salesforce";
+// Extra GETs of a response whose body is not valid JSON.
+constexpr int kMalformedRetries = 2;
 constexpr absl::string_view kTokenPath = "/services/oauth2/token";
 
 // obj[key] as a string, or "" when absent or not a string (bodies are untrusted).
@@ -208,9 +210,128 @@ std::vector<std::string> SalesforceConnector::dropped_columns() const {
   return dropped_;
 }
 
+namespace {
+
+// Describe result helpers (the DescribeSObjectResult shape: fields[{name,
+// relationshipName, referenceTo}], childRelationships[{relationshipName, childSObject}]).
+bool DescribedHasField(const json& describe, absl::string_view name) {
+  const json* fields = FindPath(describe, "fields");
+  if (fields == nullptr || !fields->is_array()) return true;  // unreadable: assume present
+  for (const json& f : *fields) {
+    if (absl::EqualsIgnoreCase(StringField(f, "name"), name)) return true;
+  }
+  return false;
+}
+
+// The object a parent relationship ("Account", "Owner") points to, or "" when the
+// relationship is unknown or polymorphic (Who: Contact or Lead).
+std::string DescribedParent(const json& describe, absl::string_view relationship) {
+  const json* fields = FindPath(describe, "fields");
+  if (fields == nullptr || !fields->is_array()) return "";
+  for (const json& f : *fields) {
+    if (!absl::EqualsIgnoreCase(StringField(f, "relationshipName"), relationship)) continue;
+    const json* to = FindPath(f, "referenceTo");
+    if (to != nullptr && to->is_array() && to->size() == 1 && (*to)[0].is_string()) {
+      return (*to)[0].get<std::string>();
+    }
+    return "";
+  }
+  return "";
+}
+
+std::string DescribedChild(const json& describe, absl::string_view relationship) {
+  const json* children = FindPath(describe, "childRelationships");
+  if (children == nullptr || !children->is_array()) return "";
+  for (const json& c : *children) {
+    if (absl::EqualsIgnoreCase(StringField(c, "relationshipName"), relationship)) {
+      return StringField(c, "childSObject");
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+void SalesforceConnector::CheckFieldsOnce(absl::Time deadline) {
+  if (!options_.describe_fields) return;
+  // Callers wait for the one check (it runs before the first query, at start-up).
+  absl::MutexLock lock(&schema_mu_);
+  if (schema_checked_) return;
+  std::map<std::string, json> described;
+  auto describe = [&](const std::string& object) -> absl::StatusOr<const json*> {
+    auto it = described.find(object);
+    if (it != described.end()) return &it->second;
+    DC_ASSIGN_OR_RETURN(json d, GetJson(absl::StrCat("/services/data/", options_.api_version,
+                                                     "/sobjects/", UrlEncode(object), "/describe"),
+                                        deadline));
+    return &(described[object] = std::move(d));
+  };
+  std::vector<std::string> missing;
+  // `path` read on an `object` row: a field, or one parent hop ("Account.Name"); deeper
+  // paths and unknown relationships are left to the query.
+  auto check = [&](const std::string& object, const std::string& path) -> absl::Status {
+    std::string on = object;
+    std::string field = path;
+    const size_t dot = path.find('.');
+    if (dot != std::string::npos) {
+      if (path.find('.', dot + 1) != std::string::npos) return absl::OkStatus();
+      DC_ASSIGN_OR_RETURN(const json* d, describe(object));
+      on = DescribedParent(*d, path.substr(0, dot));
+      if (on.empty()) return absl::OkStatus();
+      field = path.substr(dot + 1);
+    }
+    DC_ASSIGN_OR_RETURN(const json* d, describe(on));
+    if (!DescribedHasField(*d, field)) missing.push_back(absl::StrCat(on, ".", field));
+    return absl::OkStatus();
+  };
+  const absl::Status s = [&]() -> absl::Status {
+    for (const std::string& f : options_.mapping.ScalarSources()) {
+      DC_RETURN_IF_ERROR(check("Opportunity", f));
+    }
+    // Pointers into `described` stay valid (std::map nodes do not move).
+    DC_ASSIGN_OR_RETURN(const json* opportunity, describe("Opportunity"));
+    for (const auto& list : options_.mapping.ListSources()) {
+      const std::string child = DescribedChild(*opportunity, Relationship(list.source));
+      if (child.empty()) continue;
+      for (const std::string& f : list.fields) DC_RETURN_IF_ERROR(check(child, f));
+    }
+    return absl::OkStatus();
+  }();
+  if (!s.ok()) {
+    // Worth another try before the next query: the org was briefly unreachable. Not
+    // when its API quota is spent (describes would eat what the sync needs).
+    const bool transient = s.code() == absl::StatusCode::kUnavailable ||
+                           s.code() == absl::StatusCode::kDeadlineExceeded;
+    std::cerr << "salesforce: warning: could not describe the org's objects (" << s.message()
+              << "); "
+              << (transient ? "trying again before the next query"
+                            : "fields the org lacks are found from INVALID_FIELD errors instead")
+              << "\n";
+    if (!transient) schema_checked_ = true;
+    return;
+  }
+  schema_checked_ = true;
+  std::vector<std::string> added;
+  {
+    absl::MutexLock select_lock(&select_mu_);
+    for (const std::string& m : missing) {
+      if (std::find(dropped_.begin(), dropped_.end(), m) != dropped_.end()) continue;
+      dropped_.push_back(m);
+      added.push_back(m);
+    }
+    select_ = BuildSelect(options_.mapping, options_.modstamp_field, dropped_);
+  }
+  for (const std::string& m : added) {
+    std::cerr << "salesforce: warning: this org has no " << m
+              << " (describe); left it out of the query, its canonical field stays unset "
+                 "(\"not recorded\")\n";
+  }
+}
+
 absl::Status SalesforceConnector::QueryWithSelect(
     const std::function<std::string(const std::string& select)>& make_soql, absl::Time deadline,
     const std::function<absl::Status(const json&)>& on_record) {
+  CheckFieldsOnce(deadline);
   for (int attempt = 0;; ++attempt) {
     const std::string select = select_clause();
     bool delivered = false;
@@ -323,6 +444,9 @@ void SalesforceConnector::InvalidateToken(const std::string& stale) {
 
 absl::StatusOr<json> SalesforceConnector::GetJson(const std::string& path_and_query,
                                                   absl::Time deadline) {
+  // A body that does not parse (cut short by a proxy, garbled) is asked for again, up
+  // to twice, before the call (and with it the pass) fails: GETs are safe to repeat.
+  int malformed = 0;
   for (int attempt = 0;; ++attempt) {
     DC_ASSIGN_OR_RETURN(Token token, GetToken(deadline));
     HttpRequest request;
@@ -341,10 +465,11 @@ absl::StatusOr<json> SalesforceConnector::GetJson(const std::string& path_and_qu
       return response.status();
     }
     json doc = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() && malformed++ < kMalformedRetries) continue;
     if (doc.is_discarded()) {
-      return absl::UnavailableError(absl::StrCat("salesforce: ", DescribeCall("GET", request.url),
-                                                 ": response is not valid JSON (",
-                                                 response->body.size(), " bytes)"));
+      return absl::UnavailableError(absl::StrCat(
+          "salesforce: ", DescribeCall("GET", request.url), ": response is not valid JSON (",
+          response->body.size(), " bytes, ", kMalformedRetries + 1, " times)"));
     }
     return doc;
   }
@@ -537,9 +662,10 @@ class SalesforceConnectorFactory : public ConnectorFactory {
   absl::StatusOr<std::unique_ptr<Connector>> Create(
       const YAML::Node& config, const ConnectorContext& context) const override {
     ConfigReader r(config, context);
-    DC_RETURN_IF_ERROR(r.CheckHttpConnectorKeys(
-        {"login_url", "api_version", "client_id", "client_secret_env", "client_secret_file",
-         "client_secret", "jwt", "page_size", "modstamp_field", "where", "mapping"}));
+    DC_RETURN_IF_ERROR(
+        r.CheckHttpConnectorKeys({"login_url", "api_version", "client_id", "client_secret_env",
+                                  "client_secret_file", "client_secret", "jwt", "page_size",
+                                  "modstamp_field", "where", "describe_fields", "mapping"}));
     SalesforceOptions o;
     DC_ASSIGN_OR_RETURN(o.login_url, r.String("login_url"));
     DC_ASSIGN_OR_RETURN(o.api_version, r.String("api_version", o.api_version));
@@ -552,6 +678,7 @@ class SalesforceConnectorFactory : public ConnectorFactory {
     o.page_size = static_cast<int>(page_size);
     DC_ASSIGN_OR_RETURN(o.modstamp_field, r.String("modstamp_field", o.modstamp_field));
     DC_ASSIGN_OR_RETURN(o.where, r.String("where", ""));
+    DC_ASSIGN_OR_RETURN(o.describe_fields, r.Bool("describe_fields", o.describe_fields));
     DC_ASSIGN_OR_RETURN(YAML::Node jwt, r.Map("jwt"));
     if (jwt.IsMap()) {
       ConfigReader j(jwt, context);

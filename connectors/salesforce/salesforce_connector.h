@@ -10,6 +10,10 @@
 //     the field mapping; pages follow `nextRecordsUrl` (batchSize via
 //     Sforce-Query-Options).
 //   - Incremental sync: WHERE SystemModstamp >= <since> ORDER BY SystemModstamp.
+//   - Org differences: before the first query the connector describes the objects the
+//     mapping reads (GET /services/data/<v>/sobjects/<Object>/describe) and leaves the
+//     fields this org lacks out of the SELECT, with a warning each; a column the
+//     describe did not cover that still fails with INVALID_FIELD is dropped the same way.
 //   - Errors: the [{"message","errorCode"}] body is decoded into the Status message;
 //     403 REQUEST_LIMIT_EXCEEDED is ResourceExhausted, 400 INVALID_FIELD /
 //     MALFORMED_QUERY / INVALID_TYPE (a mapped field missing from the org) is
@@ -59,6 +63,12 @@ struct SalesforceOptions {
   std::string modstamp_field = "SystemModstamp";
   // Optional extra SOQL condition ANDed into every query, e.g. "IsDeleted = false".
   std::string where;
+  // Before the first query, read the org's field lists (GET .../sobjects/{Object}/describe
+  // for Opportunity, the objects its mapped relationships reach and its child
+  // relationships' objects) and leave out of the SELECT, with one warning each, the
+  // mapped fields this org lacks. Default: true. Off, such fields are found from the
+  // queries' INVALID_FIELD errors instead (one failed query each).
+  bool describe_fields = true;
   HttpClientOptions http;
   ResilienceOptions resilience;
   OpportunityMapping mapping;
@@ -116,6 +126,10 @@ class SalesforceConnector : public Connector {
   absl::Status QueryWithSelect(
       const std::function<std::string(const std::string& select)>& make_soql, absl::Time deadline,
       const std::function<absl::Status(const nlohmann::json&)>& on_record);
+  // describe_fields: once (until it succeeds or fails for good), describes the objects
+  // the mapping reads and drops the fields this org lacks from the SELECT. Never fails
+  // the caller: an org whose describe calls fail falls back to INVALID_FIELD handling.
+  void CheckFieldsOnce(absl::Time deadline);
   v1::Opportunity MapRecord(const nlohmann::json& record);
   std::string QueryPath(absl::string_view soql) const;
 
@@ -125,6 +139,8 @@ class SalesforceConnector : public Connector {
   mutable absl::Mutex select_mu_;
   std::string select_ ABSL_GUARDED_BY(select_mu_);
   std::vector<std::string> dropped_ ABSL_GUARDED_BY(select_mu_);
+  absl::Mutex schema_mu_;
+  bool schema_checked_ ABSL_GUARDED_BY(schema_mu_) = false;
   // A pass that failed after delivering records (REQUEST_LIMIT_EXCEEDED on page 7 of
   // 10): records come ordered by the modstamp, so the next pass from the same `since`
   // resumes at the last delivered modstamp instead of page 1.

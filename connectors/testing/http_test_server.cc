@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <thread>
@@ -90,6 +91,9 @@ struct HttpTestServer::Impl {
   std::map<std::pair<std::string, std::string>, std::deque<ScriptedResponse>> queued
       ABSL_GUARDED_BY(mu);
   std::vector<RecordedRequest> log ABSL_GUARDED_BY(mu);
+  absl::Duration latency ABSL_GUARDED_BY(mu) = absl::ZeroDuration();
+  int in_flight ABSL_GUARDED_BY(mu) = 0;
+  int max_in_flight ABSL_GUARDED_BY(mu) = 0;
 
   ScriptedResponse Dispatch(const RecordedRequest& request) {
     Handler handler;
@@ -144,14 +148,27 @@ absl::Status HttpTestServer::Start() {
     }
     for (const auto& [k, v] : req.headers) r.headers.emplace_back(k, v);
     r.body = req.body;
+    absl::Duration latency;
+    {
+      absl::MutexLock lock(&impl->mu);
+      latency = impl->latency;
+      impl->max_in_flight = std::max(impl->max_in_flight, ++impl->in_flight);
+    }
     ScriptedResponse out = impl->Dispatch(r);
-    if (out.delay > absl::ZeroDuration()) {
-      impl->stopping.WaitForNotificationWithTimeout(out.delay);
+    if (out.delay + latency > absl::ZeroDuration()) {
+      impl->stopping.WaitForNotificationWithTimeout(out.delay + latency);
+    }
+    {
+      absl::MutexLock lock(&impl->mu);
+      --impl->in_flight;
     }
     res.status = out.status;
     for (const auto& [k, v] : out.headers) res.set_header(k, v);
     res.set_content(out.body, out.content_type.c_str());
   };
+  // Enough workers for a connector's concurrent requests (httplib keeps one per
+  // keep-alive connection), so the server never caps the concurrency a test measures.
+  impl->server.new_task_queue = [] { return new httplib::ThreadPool(64); };
   impl->server.Get(".*", handler);
   impl->server.Post(".*", handler);
   impl->server.Put(".*", handler);
@@ -210,6 +227,16 @@ int HttpTestServer::Count(absl::string_view method, absl::string_view path) cons
     if ((method.empty() || r.method == method) && r.path == path) ++n;
   }
   return n;
+}
+
+void HttpTestServer::SetLatency(absl::Duration latency) {
+  absl::MutexLock lock(&impl_->mu);
+  impl_->latency = latency;
+}
+
+int HttpTestServer::max_in_flight() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->max_in_flight;
 }
 
 void HttpTestServer::ClearRequests() {

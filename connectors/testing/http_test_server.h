@@ -97,6 +97,12 @@ class HttpTestServer {
 
   // Every request received so far, in arrival order.
   std::vector<RecordedRequest> requests() const;
+  // Every response from now on waits this long first (a slow CRM), on top of any
+  // scripted delay. Default: none.
+  void SetLatency(absl::Duration latency);
+  // The most requests that were being handled at once so far.
+  int max_in_flight() const;
+
   // Number of requests to (method, path); an empty method matches any method.
   int Count(absl::string_view method, absl::string_view path) const;
   void ClearRequests();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "connectors/common/http_client.h"
@@ -88,7 +89,10 @@ FakeDynamics::FakeDynamics() {
   server_.Route("POST", TokenPath(), [this](const Req& r) { return Token(r); });
   server_.RoutePrefix("GET", absl::StrCat(kApi, "/opportunities"),
                       [this](const Req& r) { return Opportunities(r); });
+  server_.RoutePrefix("GET", absl::StrCat(kApi, "/EntityDefinitions"),
+                      [this](const Req& r) { return Attributes(r); });
   server_.Route("GET", absl::StrCat(kApi, "/connections"), [this](const Req& r) {
+    if (auto missing = MissingProperty("connection", "", r.Param("$expand"))) return *missing;
     std::vector<json> rows;
     {
       absl::MutexLock lock(&mu_);
@@ -126,6 +130,123 @@ void FakeDynamics::AddActivityParty(const std::string& activity_id, const std::s
 }
 
 absl::Status FakeDynamics::Start() { return server_.Start(); }
+
+void FakeDynamics::SetMissingAttributes(std::vector<std::string> attributes) {
+  absl::MutexLock lock(&mu_);
+  missing_attributes_ = std::set<std::string>(attributes.begin(), attributes.end());
+}
+
+int FakeDynamics::metadata_requests() const {
+  absl::MutexLock lock(&mu_);
+  return metadata_requests_;
+}
+
+namespace {
+
+// "_parentaccountid_value" → "parentaccountid" (a lookup's attribute).
+std::string AttributeOf(std::string name) {
+  if (absl::StartsWith(name, "_") && absl::EndsWith(name, "_value")) {
+    name = name.substr(1, name.size() - 7);
+  }
+  return name;
+}
+
+// The entity a navigation property of the fake's records reaches.
+std::string EntityOfNavigation(absl::string_view nav) {
+  if (nav == "parentaccountid") return "account";
+  if (nav == "transactioncurrencyid") return "transactioncurrency";
+  if (nav == "record2id_contact") return "contact";
+  return "";
+}
+
+}  // namespace
+
+std::optional<FakeDynamics::Resp> FakeDynamics::MissingProperty(const std::string& entity,
+                                                                const std::string& select,
+                                                                const std::string& expand) {
+  std::vector<std::pair<std::string, std::string>> wanted;  // (entity, attribute)
+  for (absl::string_view a : absl::StrSplit(select, ',', absl::SkipEmpty())) {
+    wanted.emplace_back(entity, AttributeOf(std::string(a)));
+  }
+  // nav($select=a,b),nav2($select=c)
+  std::regex item(R"(([A-Za-z_0-9]+)\(\$select=([^)]*)\))");
+  for (std::sregex_iterator it(expand.begin(), expand.end(), item), end; it != end; ++it) {
+    const std::string target = EntityOfNavigation((*it)[1].str());
+    if (target.empty()) continue;
+    const std::string columns = (*it)[2].str();
+    for (absl::string_view a : absl::StrSplit(columns, ',', absl::SkipEmpty())) {
+      wanted.emplace_back(target, AttributeOf(std::string(a)));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  for (const auto& [e, a] : wanted) {
+    if (missing_attributes_.count(absl::StrCat(e, ".", a))) {
+      return ODataError(400, "0x80060888",
+                        absl::StrCat("Could not find a property named '", a,
+                                     "' on type 'Microsoft.Dynamics.CRM.", e, "'."));
+    }
+  }
+  return std::nullopt;
+}
+
+// GET EntityDefinitions(LogicalName='<entity>')/Attributes?$select=LogicalName: a
+// standard set plus every attribute the stored rows of that entity carry, minus the
+// missing ones.
+FakeDynamics::Resp FakeDynamics::Attributes(const Req& r) {
+  if (auto denied = Admit(r)) return *denied;
+  std::smatch m;
+  const std::string path = absl::StrReplaceAll(r.path, {{"%27", "'"}, {"%28", "("}, {"%29", ")"}});
+  if (!std::regex_search(
+          path, m, std::regex(R"(EntityDefinitions\(LogicalName='([a-z_0-9]+)'\)/Attributes$)"))) {
+    return ODataError(404, "0x8006088a",
+                      absl::StrCat("Resource not found for the segment '", path, "'."));
+  }
+  const std::string entity = m[1].str();
+  static const std::map<std::string, std::vector<std::string>> kStandard = {
+      {"opportunity",
+       {"opportunityid", "name", "estimatedvalue", "estimatedclosedate", "closeprobability",
+        "stepname", "salesstage", "statecode", "msdyn_forecastcategory", "parentaccountid",
+        "ownerid", "transactioncurrencyid", "createdon", "modifiedon", "decisionmaker"}},
+      {"contact", {"contactid", "fullname", "jobtitle"}},
+      {"account", {"accountid", "name", "numberofemployees", "industrycode"}},
+      {"transactioncurrency", {"transactioncurrencyid", "isocurrencycode"}}};
+  auto standard = kStandard.find(entity);
+  if (standard == kStandard.end()) {
+    return ODataError(404, "0x80040217",
+                      absl::StrCat("Could not find an entity with name ", entity));
+  }
+  std::set<std::string> names(standard->second.begin(), standard->second.end());
+  {
+    absl::MutexLock lock(&mu_);
+    ++metadata_requests_;
+    auto collect = [&](const json& row) {
+      if (!row.is_object()) return;
+      for (auto it = row.begin(); it != row.end(); ++it) {
+        if (it->is_object() || it.key().find('@') != std::string::npos) continue;
+        names.insert(AttributeOf(it.key()));
+      }
+    };
+    if (entity == "opportunity") {
+      for (const auto& [id, o] : opportunities_) collect(o);
+    } else {
+      for (const auto& [id, o] : opportunities_) {
+        if (entity == "account" && o.contains("parentaccountid")) collect(o["parentaccountid"]);
+      }
+      for (const json& c : connections_) {
+        if (entity == "contact" && c.contains("record2id_contact")) collect(c["record2id_contact"]);
+      }
+    }
+    for (const std::string& missing : missing_attributes_) {
+      if (absl::StartsWith(missing, entity + ".")) names.erase(missing.substr(entity.size() + 1));
+    }
+  }
+  json value = json::array();
+  for (const std::string& n : names) value.push_back({{"LogicalName", n}, {"MetadataId", n}});
+  return OData(200,
+               {{"@odata.context", absl::StrCat(base_url(), kApi, "/$metadata#EntityDefinitions('",
+                                                entity, "')/Attributes(LogicalName)")},
+                {"value", value}});
+}
 
 std::string FakeDynamics::TokenPath() { return absl::StrCat("/", kTenant, "/oauth2/v2.0/token"); }
 
@@ -355,6 +476,9 @@ FakeDynamics::Resp FakeDynamics::Collection(const Req& r, const std::vector<json
 
 FakeDynamics::Resp FakeDynamics::Opportunities(const Req& r) {
   if (auto denied = Admit(r)) return *denied;
+  if (auto missing = MissingProperty("opportunity", r.Param("$select"), r.Param("$expand"))) {
+    return *missing;
+  }
   absl::string_view rest = r.path;
   absl::ConsumePrefix(&rest, absl::StrCat(kApi, "/opportunities"));
   if (absl::ConsumePrefix(&rest, "(") && absl::ConsumeSuffix(&rest, ")")) {

@@ -62,6 +62,14 @@ class FakeDynamics {
   nlohmann::json AddSample(int index, const std::string& modifiedon);
   static std::string OpportunityId(int index);
 
+  // Attributes this environment lacks, as "entity.attribute" ("opportunity.msdyn_x",
+  // "contact.dc_confirmedpain", "account.industrycode"): a $select (or an expanded
+  // $select) naming one gets 400 "Could not find a property named ...", and
+  // EntityDefinitions(LogicalName='<entity>')/Attributes leaves it out.
+  void SetMissingAttributes(std::vector<std::string> attributes);
+  // Number of EntityDefinitions requests served.
+  int metadata_requests() const;
+
   // Makes every issued token invalid (the next API call gets 401).
   void ExpireTokens();
   // expires_in for newly issued tokens. Default 3599.
@@ -79,6 +87,11 @@ class FakeDynamics {
   Resp Related(const Req& r, const std::string& lookup, const std::vector<nlohmann::json>& rows,
                const std::string& entity_set);
   std::optional<Resp> Admit(const Req& r);
+  Resp Attributes(const Req& r);
+  // A 400 naming the first attribute of `select` (or of `expand`'s nested $select)
+  // that `entity` lacks; nullopt when all exist.
+  std::optional<Resp> MissingProperty(const std::string& entity, const std::string& select,
+                                      const std::string& expand);
   static Resp OData(int status, const nlohmann::json& body);
   static Resp ODataError(int status, const std::string& code, const std::string& message);
 
@@ -88,6 +101,8 @@ class FakeDynamics {
   std::vector<nlohmann::json> connections_ ABSL_GUARDED_BY(mu_);
   std::vector<nlohmann::json> activities_ ABSL_GUARDED_BY(mu_);
   std::vector<nlohmann::json> parties_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> missing_attributes_ ABSL_GUARDED_BY(mu_);
+  int metadata_requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> tokens_ ABSL_GUARDED_BY(mu_);
   int token_counter_ ABSL_GUARDED_BY(mu_) = 0;
   int token_lifetime_ ABSL_GUARDED_BY(mu_) = 3599;

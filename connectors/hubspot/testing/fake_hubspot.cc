@@ -66,9 +66,46 @@ FakeHubSpot::FakeHubSpot() {
                     [this, t](const Req& r) { return EngagementContacts(t, r); });
     }
   }
+  server_.RoutePrefix("GET", "/crm/v4/objects/",
+                      [this](const Req& r) { return RecordAssociations(r); });
 }
 
 absl::Status FakeHubSpot::Start() { return server_.Start(); }
+
+void FakeHubSpot::SetBatchAssociationsAvailable(bool available) {
+  absl::MutexLock lock(&mu_);
+  batch_associations_ = available;
+}
+
+// GET /crm/v4/objects/{from}/{id}/associations/{to}: the batch answer for one input,
+// reshaped as HubSpot's per-record collection ({"results":[{toObjectId,
+// associationTypes}]}; no associations is an empty list, not an error).
+FakeHubSpot::Resp FakeHubSpot::RecordAssociations(const Req& r) {
+  if (auto denied = Admit(r)) return *denied;
+  std::vector<std::string> parts = absl::StrSplit(r.path, '/', absl::SkipEmpty());
+  // crm v4 objects {from} {id} associations {to}
+  if (parts.size() != 7 || parts[5] != "associations") {
+    return Error(404, "OBJECT_NOT_FOUND", absl::StrCat("no such path ", r.path));
+  }
+  Req batch = r;
+  batch.method = "GET";  // not the (possibly disabled) batch endpoint itself
+  batch.body = json({{"inputs", {{{"id", parts[4]}}}}}).dump();
+  Resp answer;
+  if (parts[3] == "deals") {
+    answer = BatchAssociations(parts[6], batch);
+  } else if (parts[6] == "contacts") {
+    answer = EngagementContacts(parts[3], batch);
+  } else {
+    return Error(404, "OBJECT_NOT_FOUND", absl::StrCat("no such path ", r.path));
+  }
+  if (answer.status != 200 && answer.status != 207) return answer;
+  const json body = json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  json rows = json::array();
+  for (const json& result : body.value("results", json::array())) {
+    for (const json& to : result.value("to", json::array())) rows.push_back(to);
+  }
+  return Respond(200, {{"results", rows}});
+}
 
 void FakeHubSpot::UpsertDeal(Deal deal) {
   absl::MutexLock lock(&mu_);
@@ -205,6 +242,12 @@ void FakeHubSpot::SetEngagementContacts(const std::string& type, const std::stri
 
 FakeHubSpot::Resp FakeHubSpot::EngagementContacts(const std::string& type, const Req& r) {
   if (auto denied = Admit(r)) return *denied;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!batch_associations_ && r.method == "POST") {
+      return Error(404, "OBJECT_NOT_FOUND", "Unable to infer object type from: batch");
+    }
+  }
   const json body = ParseBody(r);
   if (body.is_discarded()) return Error(400, "VALIDATION_ERROR", "Invalid JSON input");
   absl::MutexLock lock(&mu_);
@@ -455,6 +498,12 @@ FakeHubSpot::Resp FakeHubSpot::BatchReadObjects(const std::string& type, const R
 
 FakeHubSpot::Resp FakeHubSpot::BatchAssociations(const std::string& to_type, const Req& r) {
   if (auto denied = Admit(r)) return *denied;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!batch_associations_ && r.method == "POST") {
+      return Error(404, "OBJECT_NOT_FOUND", "Unable to infer object type from: batch");
+    }
+  }
   const json body = ParseBody(r);
   if (body.is_discarded()) return Error(400, "VALIDATION_ERROR", "Invalid JSON input");
   absl::MutexLock lock(&mu_);

@@ -14,6 +14,9 @@
 //   POST /crm/v3/objects/{contacts|meetings|calls|emails}/batch/read
 //   POST /crm/v4/associations/deals/{contacts|meetings|calls|emails}/batch/read
 //                                              toObjectId + associationTypes with labels
+//   GET  /crm/v4/objects/{deals|meetings|calls}/{id}/associations/{type}
+//                                              one record's associations (same rows,
+//                                              {"results":[...]}; limit/after accepted)
 // Every response carries X-HubSpot-RateLimit-* headers. Property values are strings,
 // as HubSpot sends them; missing properties are null.
 //
@@ -87,6 +90,10 @@ class FakeHubSpot {
   // Results a search may page through before HubSpot's cap (default 10,000).
   void SetSearchCap(int cap);
 
+  // false: the batch association endpoints answer 404 (an app or portal without them);
+  // the per-record GET still works. Default: true.
+  void SetBatchAssociationsAvailable(bool available);
+
   // Parsed JSON bodies of every search request, in order.
   std::vector<nlohmann::json> search_bodies() const;
 
@@ -107,6 +114,7 @@ class FakeHubSpot {
   Resp BatchReadObjects(const std::string& type, const Req& r);
   Resp BatchAssociations(const std::string& to_type, const Req& r);
   Resp EngagementContacts(const std::string& type, const Req& r);
+  Resp RecordAssociations(const Req& r);
 
   testing::HttpTestServer server_;
   mutable absl::Mutex mu_;
@@ -118,6 +126,7 @@ class FakeHubSpot {
   std::string token_ ABSL_GUARDED_BY(mu_) = kToken;
   bool expired_ ABSL_GUARDED_BY(mu_) = false;
   int search_cap_ ABSL_GUARDED_BY(mu_) = 10000;
+  bool batch_associations_ ABSL_GUARDED_BY(mu_) = true;
   std::vector<nlohmann::json> search_bodies_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -41,6 +41,8 @@ FakeSalesforce::FakeSalesforce() {
   server_.Route("POST", "/services/oauth2/token",
                 [this](const RecordedRequest& r) { return Token(r); });
   server_.Route("GET", QueryPath(), [this](const RecordedRequest& r) { return Query(r); });
+  server_.RoutePrefix("GET", absl::StrCat("/services/data/", kApiVersion, "/sobjects/"),
+                      [this](const RecordedRequest& r) { return Describe(r); });
   server_.RoutePrefix("GET", QueryPath() + "/",
                       [this](const RecordedRequest& r) { return Page(r); });
 }
@@ -131,11 +133,144 @@ json FakeSalesforce::MakeOpportunity(int i, const std::string& modstamp) {
   };
 }
 
+namespace {
+
+// The sObject behind a relationship name in the records the fake stores.
+std::string ObjectOfRelationship(const std::string& relationship) {
+  static const std::map<std::string, std::string> kObjects = {
+      {"Account", "Account"},
+      {"Owner", "User"},
+      {"Contact", "Contact"},
+      {"OpportunityContactRoles", "OpportunityContactRole"},
+      {"Tasks", "Task"},
+      {"Events", "Event"},
+      {"OpportunityHistories", "OpportunityHistory"},
+      {"EventRelations", "EventRelation"}};
+  auto it = kObjects.find(relationship);
+  return it == kObjects.end() ? relationship : it->second;
+}
+
+// Records the field names of `record` (an `object` row) and of its relationships.
+void CollectFields(const std::string& object, const json& record,
+                   std::map<std::string, std::set<std::string>>* out) {
+  if (!record.is_object()) return;
+  for (auto it = record.begin(); it != record.end(); ++it) {
+    if (it.key() == "attributes") continue;
+    if (it->is_object() && it->contains("records")) {
+      for (const json& child : (*it)["records"]) {
+        CollectFields(ObjectOfRelationship(it.key()), child, out);
+      }
+    } else if (it->is_object()) {
+      CollectFields(ObjectOfRelationship(it.key()), *it, out);
+    } else {
+      (*out)[object].insert(it.key());
+    }
+  }
+}
+
+}  // namespace
+
 void FakeSalesforce::Upsert(json record) {
   const std::string id = record.value("Id", "");
   Stored stored{Modstamp(record), std::make_shared<const std::string>(record.dump())};
   absl::MutexLock lock(&mu_);
+  CollectFields("Opportunity", record, &seen_fields_);
   records_[id] = std::move(stored);
+}
+
+int FakeSalesforce::describe_requests() const {
+  absl::MutexLock lock(&mu_);
+  return describe_requests_;
+}
+
+ScriptedResponse FakeSalesforce::Describe(const RecordedRequest& r) {
+  if (auto denied = Admit(r)) return *denied;
+  // /services/data/v59.0/sobjects/{Object}/describe
+  std::vector<std::string> parts = absl::StrSplit(r.path, '/', absl::SkipEmpty());
+  if (parts.size() != 6 || parts[5] != "describe") {
+    return SfJson(404, Error("NOT_FOUND", "The requested resource does not exist").dump());
+  }
+  const std::string object = parts[4];
+  // Standard fields (a subset), reference fields and child relationships of the objects
+  // the default mapping reads.
+  struct Reference {
+    const char* field;
+    const char* relationship;
+    std::vector<std::string> to;
+  };
+  static const std::map<std::string, std::vector<std::string>> kStandard = {
+      {"Opportunity",
+       {"Id", "Name", "StageName", "Amount", "CloseDate", "CreatedDate", "SystemModstamp",
+        "LastModifiedDate", "ForecastCategoryName", "NextStep", "IsClosed", "IsWon", "AccountId",
+        "OwnerId", "Probability", "CurrencyIsoCode"}},
+      {"Account", {"Id", "Name", "Industry", "NumberOfEmployees"}},
+      {"User", {"Id", "Name", "ManagerId"}},
+      {"Contact", {"Id", "Name", "Title"}},
+      {"OpportunityContactRole", {"Id", "OpportunityId", "ContactId", "Role", "IsPrimary"}},
+      {"Task",
+       {"Id", "WhoId", "WhatId", "Subject", "ActivityDate", "TaskSubtype", "CallDisposition"}},
+      {"Event", {"Id", "WhoId", "WhatId", "Subject", "ActivityDateTime"}},
+      {"OpportunityHistory",
+       {"Id", "OpportunityId", "StageName", "CloseDate", "Amount", "CreatedDate"}},
+      {"EventRelation", {"Id", "EventId", "RelationId"}}};
+  static const std::map<std::string, std::vector<Reference>> kReferences = {
+      {"Opportunity", {{"AccountId", "Account", {"Account"}}, {"OwnerId", "Owner", {"User"}}}},
+      {"OpportunityContactRole", {{"ContactId", "Contact", {"Contact"}}}},
+      {"Task", {{"WhoId", "Who", {"Contact", "Lead"}}}},
+      {"Event", {{"WhoId", "Who", {"Contact", "Lead"}}}}};
+  static const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kChildren = {
+      {"Opportunity",
+       {{"OpportunityContactRoles", "OpportunityContactRole"},
+        {"Tasks", "Task"},
+        {"Events", "Event"},
+        {"OpportunityHistories", "OpportunityHistory"}}},
+      {"Event", {{"EventRelations", "EventRelation"}}}};
+  auto standard = kStandard.find(object);
+  json fields = json::array();
+  {
+    absl::MutexLock lock(&mu_);
+    ++describe_requests_;
+    if (standard == kStandard.end() && seen_fields_.count(object) == 0) {
+      return SfJson(404, Error("NOT_FOUND", "The requested resource does not exist").dump());
+    }
+    std::set<std::string> names;
+    if (standard != kStandard.end()) names.insert(standard->second.begin(), standard->second.end());
+    if (auto seen = seen_fields_.find(object); seen != seen_fields_.end()) {
+      names.insert(seen->second.begin(), seen->second.end());
+    }
+    for (const std::string& missing : missing_columns_) {
+      if (absl::StartsWith(missing, object + ".")) names.erase(missing.substr(object.size() + 1));
+    }
+    for (const std::string& name : names) {
+      json field = {{"name", name},
+                    {"type", "string"},
+                    {"relationshipName", nullptr},
+                    {"referenceTo", json::array()}};
+      if (auto refs = kReferences.find(object); refs != kReferences.end()) {
+        for (const Reference& ref : refs->second) {
+          if (name == ref.field) {
+            field["type"] = "reference";
+            field["relationshipName"] = ref.relationship;
+            field["referenceTo"] = ref.to;
+          }
+        }
+      }
+      fields.push_back(std::move(field));
+    }
+  }
+  json children = json::array();
+  if (auto c = kChildren.find(object); c != kChildren.end()) {
+    for (const auto& [relationship, child] : c->second) {
+      children.push_back({{"relationshipName", relationship},
+                          {"childSObject", child},
+                          {"field", child == "EventRelation" ? "EventId" : "WhatId"},
+                          {"deprecatedAndHidden", false}});
+    }
+  }
+  return Respond(200, {{"name", object},
+                       {"fields", fields},
+                       {"childRelationships", children},
+                       {"queryable", true}});
 }
 
 void FakeSalesforce::Delete(const std::string& id) {

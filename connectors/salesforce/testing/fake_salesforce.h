@@ -3,6 +3,10 @@
 // errors, Sforce-Limit-Info headers) over HttpTestServer. For connector tests and the
 // sync benchmark; it understands just enough SOQL for what the connector sends:
 // `WHERE Id = '...'` and `WHERE SystemModstamp >= <datetime>`, ordered by SystemModstamp.
+// GET /services/data/v59.0/sobjects/{Object}/describe answers with the object's fields
+// (a standard set, plus every field of that object any upserted record carries, minus
+// SetMissingColumns), reference fields' relationshipName/referenceTo and the
+// Opportunity's and Event's childRelationships, in Salesforce's describe shape.
 //
 // Thread safety: all methods are safe to call while the server handles requests.
 #ifndef DEALCOACH_CONNECTORS_SALESFORCE_TESTING_FAKE_SALESFORCE_H_
@@ -11,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +55,8 @@ class FakeSalesforce {
   // Columns this org lacks, as "Entity.Column" ("OpportunityContactRole.Confirmed_Pain__c"):
   // a query naming one gets 400 INVALID_FIELD "No such column 'Column' on entity 'Entity'".
   void SetMissingColumns(std::vector<std::string> columns);
+  // Number of describe requests served.
+  int describe_requests() const;
   // After `n` more API (non-token) requests, answer 403 REQUEST_LIMIT_EXCEEDED.
   void SetRemainingApiRequests(int n);
 
@@ -63,6 +70,7 @@ class FakeSalesforce {
   testing::ScriptedResponse Token(const testing::RecordedRequest& r);
   testing::ScriptedResponse Query(const testing::RecordedRequest& r);
   testing::ScriptedResponse Page(const testing::RecordedRequest& r);
+  testing::ScriptedResponse Describe(const testing::RecordedRequest& r);
   testing::ScriptedResponse Respond(int status, const nlohmann::json& body);
   // Checks the bearer token and the quota; nullopt when the request may proceed.
   std::optional<testing::ScriptedResponse> Admit(const testing::RecordedRequest& r);
@@ -81,6 +89,9 @@ class FakeSalesforce {
   int token_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int remaining_api_ ABSL_GUARDED_BY(mu_) = -1;
   std::vector<std::string> missing_columns_ ABSL_GUARDED_BY(mu_);
+  // Object → field names seen in upserted records (for describe).
+  std::map<std::string, std::set<std::string>> seen_fields_ ABSL_GUARDED_BY(mu_);
+  int describe_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int api_used_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> last_token_form_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> queries_ ABSL_GUARDED_BY(mu_);
