@@ -342,7 +342,7 @@ int main(int argc, char** argv) {
   int rounds = 3;
   int64_t agenda_deals = 0;
   int calls = 1000;
-  int batch = 256;
+  int batch = 32;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string arg = argv[i];
     if (arg == "--count" && absl::SimpleAtoi(argv[i + 1], &count) && count > 0) continue;
