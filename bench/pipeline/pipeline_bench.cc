@@ -31,6 +31,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "bench/common/opportunity_generator.h"
 #include "sidecar/engine/engine.h"
+#include "sidecar/pipeline/compact.h"
 #include "sidecar/pipeline/pipeline.h"
 
 namespace dealcoach::bench {
@@ -99,6 +100,57 @@ void BM_EvaluationPass(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(deals.size()));
 }
 BENCHMARK(BM_EvaluationPass)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// The parts of one streamed deal, per deal: EvaluateInto with every behavior (heap
+// scratch, and on an arena reset every 256 deals), the indicators, and EvaluateDeal whole.
+void BM_Part(benchmark::State& state) {
+  const std::vector<v1::Opportunity>& deals = Deals(10000);
+  const auto playbook = Playbook();
+  const int part = static_cast<int>(state.range(0));
+  pipeline::PassOptions pass;
+  pass.playbook = playbook.get();
+  pass.now = BenchNow();
+  pass.scope.set_all(true);
+  pass.include_closed = true;
+  v1::DealGuidance scratch;
+  v1::DealResult result;
+  std::string reason;
+  engine::EvaluateOptions all;
+  all.max_behaviors = pipeline::kAllBehaviors;
+  google::protobuf::Arena arena;
+  for (auto _ : state) {
+    int n = 0;
+    for (const v1::Opportunity& o : deals) {
+      switch (part) {
+        case 0:
+          playbook->EvaluateInto(o, pass.now, {}, &scratch);
+          break;
+        case 1:
+          playbook->EvaluateInto(o, pass.now, all, &scratch);
+          break;
+        case 2: {
+          if (++n % 256 == 0) arena.Reset();
+          auto* g = google::protobuf::Arena::CreateMessage<v1::DealGuidance>(&arena);
+          playbook->EvaluateInto(o, pass.now, all, g);
+          break;
+        }
+        case 3:
+          benchmark::DoNotOptimize(engine::EvaluateIndicators(*playbook, o, pass.now, "x"));
+          break;
+        case 4:
+          pipeline::EvaluateDeal(pass, o, &scratch, &result, &reason);
+          break;
+        case 5:
+          benchmark::DoNotOptimize(result.ByteSizeLong());
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(deals.size()));
+}
+BENCHMARK(BM_Part)->DenseRange(0, 4)->Unit(benchmark::kMillisecond);
 
 void BM_PipelineReview(benchmark::State& state) {
   const std::vector<v1::Opportunity>& deals = Deals(state.range(0));

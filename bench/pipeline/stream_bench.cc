@@ -37,6 +37,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "bench/common/opportunity_generator.h"
 #include "dealcoach/v1/admin_service.grpc.pb.h"
@@ -141,7 +142,7 @@ std::unique_ptr<Served> Serve(const std::vector<v1::Opportunity>& deals, absl::T
   return served;
 }
 
-int Run(int64_t count, int rounds) {
+int Run(int64_t count, int rounds, int batch) {
   OpportunityGenerator generator(21);
   std::vector<v1::Opportunity> deals = generator.MakeMany(0, count);
   std::unique_ptr<Served> served = Serve(deals, generator.now(), 21);
@@ -176,18 +177,22 @@ int Run(int64_t count, int rounds) {
                 static_cast<double>(count) / absl::ToDoubleSeconds(absl::Now() - t0)};
   };
   int64_t result_bytes = 0;
-  auto stream = [&](int64_t* read_out) {
+  auto stream = [&](int batch, int64_t* read_out) {
     const double cpu0 = CpuSeconds();
     const absl::Time t0 = absl::Now();
     v1::EvaluatePipelineRequest req;
     req.mutable_scope()->set_all(true);
+    req.set_batch_size(batch);
     grpc::ClientContext ctx;
     auto reader = coaching->EvaluatePipeline(&ctx, req);
     v1::EvaluatePipelineResponse msg;
     int64_t read = 0;
     int64_t size = 0;
     while (reader->Read(&msg)) {
-      ++read;
+      // Deals, not messages: a batched message holds up to `batch` of them.
+      read += msg.has_deal() || msg.has_not_evaluated()
+                  ? 1
+                  : msg.deals_size() + msg.not_evaluated_deals_size();
       size += static_cast<int64_t>(msg.ByteSizeLong());
     }
     grpc::Status st = reader->Finish();
@@ -198,24 +203,44 @@ int Run(int64_t count, int rounds) {
                 static_cast<double>(read) / absl::ToDoubleSeconds(absl::Now() - t0)};
   };
 
-  std::printf("stream_bench: %lld cached deals, %d rounds (bulk, then stream)\n",
-              static_cast<long long>(count), rounds);
+  std::printf(
+      "stream_bench: %lld cached deals, %d rounds (bulk, stream one deal per message, stream "
+      "batch_size %d)\n",
+      static_cast<long long>(count), rounds, batch);
   std::vector<double> cpu_ratios;
   std::vector<double> wall_ratios;
+  std::vector<double> single_cpu_ratios;
+  std::vector<double> single_wall_ratios;
   for (int r = 0; r < rounds; ++r) {
     const Rate b = bulk();
+    int64_t single_read = 0;
+    const Rate one = stream(1, &single_read);
     int64_t read = 0;
-    const Rate s = stream(&read);
+    const Rate s = stream(batch, &read);
+    single_cpu_ratios.push_back(one.cpu_per_s / b.cpu_per_s);
+    single_wall_ratios.push_back(one.wall_per_s / b.wall_per_s);
     cpu_ratios.push_back(s.cpu_per_s / b.cpu_per_s);
     wall_ratios.push_back(s.wall_per_s / b.wall_per_s);
     std::printf(
-        "round %d: bulk %.0f deals/s CPU (%.0f wall), stream %.0f deals/s CPU (%.0f wall), "
-        "%lld messages: stream / bulk = %.2fx CPU, %.2fx wall\n",
-        r + 1, b.cpu_per_s, b.wall_per_s, s.cpu_per_s, s.wall_per_s, static_cast<long long>(read),
-        cpu_ratios.back(), wall_ratios.back());
+        "round %d: bulk %.0f deals/s CPU (%.0f wall); one per message %.0f deals/s CPU (%.0f "
+        "wall) = %.2fx CPU, %.2fx wall; batch_size %d %.0f deals/s CPU (%.0f wall) = %.2fx "
+        "CPU, %.2fx wall; %lld / %lld deals\n",
+        r + 1, b.cpu_per_s, b.wall_per_s, one.cpu_per_s, one.wall_per_s, single_cpu_ratios.back(),
+        single_wall_ratios.back(), batch, s.cpu_per_s, s.wall_per_s, cpu_ratios.back(),
+        wall_ratios.back(), static_cast<long long>(single_read), static_cast<long long>(read));
   }
-  std::printf("median stream / bulk = %.2fx (CPU time), %.2fx (wall time)\n", Median(cpu_ratios),
-              Median(wall_ratios));
+  auto spread = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return absl::StrFormat("%.2f-%.2f", v.front(), v.back());
+  };
+  std::printf(
+      "median stream / bulk, one deal per message = %.2fx CPU (range %s), %.2fx wall (range "
+      "%s)\n",
+      Median(single_cpu_ratios), spread(single_cpu_ratios).c_str(), Median(single_wall_ratios),
+      spread(single_wall_ratios).c_str());
+  std::printf("median stream / bulk, batch_size %d = %.2fx CPU (range %s), %.2fx wall (range %s)\n",
+              batch, Median(cpu_ratios), spread(cpu_ratios).c_str(), Median(wall_ratios),
+              spread(wall_ratios).c_str());
 
   // Memory during one stream.
   const int64_t before = RssBytes();
@@ -229,7 +254,7 @@ int Run(int64_t count, int rounds) {
     }
   });
   int64_t read = 0;
-  stream(&read);
+  stream(batch, &read);
   done = true;
   sampler.join();
   const int64_t growth = peak.load() - before;
@@ -317,6 +342,7 @@ int main(int argc, char** argv) {
   int rounds = 3;
   int64_t agenda_deals = 0;
   int calls = 1000;
+  int batch = 32;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string arg = argv[i];
     if (arg == "--count" && absl::SimpleAtoi(argv[i + 1], &count) && count > 0) continue;
@@ -324,11 +350,13 @@ int main(int argc, char** argv) {
     if (arg == "--agenda" && absl::SimpleAtoi(argv[i + 1], &agenda_deals) && agenda_deals > 0) {
       continue;
     }
+    if (arg == "--batch" && absl::SimpleAtoi(argv[i + 1], &batch) && batch > 1) continue;
     if (arg == "--calls" && absl::SimpleAtoi(argv[i + 1], &calls) && calls > 0) continue;
-    std::fprintf(stderr,
-                 "usage: stream_bench [--count N] [--rounds R] | --agenda DEALS [--calls C]\n");
+    std::fprintf(
+        stderr,
+        "usage: stream_bench [--count N] [--rounds R] [--batch B] | --agenda DEALS [--calls C]\n");
     return 2;
   }
   if (agenda_deals > 0) return dealcoach::bench::Agenda(agenda_deals, calls);
-  return dealcoach::bench::Run(count, rounds);
+  return dealcoach::bench::Run(count, rounds, batch);
 }

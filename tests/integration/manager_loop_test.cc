@@ -500,6 +500,83 @@ TEST_F(ManagerLoopTest, ScopesNarrowThePipeline) {
 }
 
 // A pipeline large enough that the stream is still running when the client gives up.
+
+// batch_size packs several deals per message: the same results in the same order as one
+// deal per message, at most batch_size per message, the revision on the first message
+// only, deals the filter errors on in not_evaluated_deals; out of range is rejected.
+TEST_F(ManagerLoopTest, BatchedStreamEqualsOneDealPerMessage) {
+  StartOnSamples(/*store=*/false);
+  struct Read {
+    std::vector<v1::DealResult> deals;
+    std::vector<std::string> not_evaluated;
+    std::vector<v1::EvaluatePipelineResponse> messages;
+    grpc::Status status;
+  };
+  auto stream = [&](int batch, const std::string& filter) {
+    v1::EvaluatePipelineRequest req;
+    req.mutable_scope()->set_all(true);
+    *req.mutable_as_of() = Ts(kNow);
+    req.set_include_closed(true);
+    req.set_batch_size(batch);
+    req.set_filter(filter);
+    grpc::ClientContext ctx;
+    auto reader = stub_->EvaluatePipeline(&ctx, req);
+    Read out;
+    v1::EvaluatePipelineResponse msg;
+    while (reader->Read(&msg)) {
+      if (msg.has_deal()) out.deals.push_back(msg.deal());
+      if (msg.has_not_evaluated())
+        out.not_evaluated.push_back(msg.not_evaluated().opportunity_id());
+      for (const v1::DealResult& d : msg.deals()) out.deals.push_back(d);
+      for (const v1::NotEvaluated& n : msg.not_evaluated_deals()) {
+        EXPECT_TRUE(absl::StrContains(n.reason(), "filter: ")) << n.reason();
+        out.not_evaluated.push_back(n.opportunity_id());
+      }
+      out.messages.push_back(msg);
+    }
+    out.status = reader->Finish();
+    return out;
+  };
+  constexpr int kBatch = 7;  // does not divide the sample count: the last batch is short
+  const Read one = stream(0, "");
+  const Read batched = stream(kBatch, "");
+  ASSERT_TRUE(one.status.ok()) << one.status.error_message();
+  ASSERT_TRUE(batched.status.ok()) << batched.status.error_message();
+  ASSERT_EQ(one.deals.size(), samples_.size());
+  ASSERT_EQ(batched.deals.size(), one.deals.size());
+  for (size_t i = 0; i < one.deals.size(); ++i) {
+    EXPECT_EQ(batched.deals[i].SerializeAsString(), one.deals[i].SerializeAsString())
+        << one.deals[i].opportunity_id();
+  }
+  ASSERT_EQ(batched.messages.size(), (samples_.size() + kBatch - 1) / kBatch);
+  for (size_t i = 0; i < batched.messages.size(); ++i) {
+    const v1::EvaluatePipelineResponse& m = batched.messages[i];
+    EXPECT_FALSE(m.has_deal());
+    EXPECT_LE(m.deals_size(), kBatch);
+    EXPECT_EQ(m.playbook().name().empty(), i > 0);
+    EXPECT_EQ(m.has_evaluated_at(), i == 0);
+  }
+  for (const v1::EvaluatePipelineResponse& m : one.messages) EXPECT_EQ(m.deals_size(), 0);
+  // A filter that errors on the deals with one contact, batched like the others.
+  const std::string filter = "100 / (opp.contacts.size() - 1) >= 0";
+  const Read one_f = stream(1, filter);
+  const Read batched_f = stream(kBatch, filter);
+  ASSERT_TRUE(batched_f.status.ok()) << batched_f.status.error_message();
+  int single = 0;
+  for (const v1::Opportunity& o : samples_) single += o.contacts_size() == 1;
+  ASSERT_GT(single, 0);
+  EXPECT_EQ(static_cast<int>(batched_f.not_evaluated.size()), single);
+  EXPECT_EQ(batched_f.not_evaluated, one_f.not_evaluated);
+  ASSERT_EQ(batched_f.deals.size(), one_f.deals.size());
+  EXPECT_EQ(batched_f.deals.size(), samples_.size() - single);
+  for (int bad : {-1, 1025}) {
+    const Read r = stream(bad, "");
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_TRUE(absl::StrContains(r.status.error_message(), "batch_size")) << bad;
+    EXPECT_TRUE(r.messages.empty());
+  }
+}
+
 class ManagerLoopLargeTest : public ManagerLoopTest {
  protected:
   static constexpr int kCopies = 80;  // x 55 samples = 4,400 deals
