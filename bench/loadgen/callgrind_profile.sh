@@ -19,7 +19,7 @@ out=${2:-$(mktemp -d "${TMPDIR:-/tmp}/dealcoach-callgrind.XXXXXX")}
 n=${3:-2000}
 warmup=${DEALCOACH_PROFILE_WARMUP:-300}
 mkdir -p "$out"
-server_bin=$build/sidecar/server/dealcoach
+server_bin=${DEALCOACH_PROFILE_SERVER:-$build/sidecar/server/dealcoach}
 [ -x "$server_bin" ] || server_bin=$(find "$build" -maxdepth 3 -type f -name dealcoach -perm -u+x | head -1)
 loadgen=$build/bench/loadgen/loadgen
 port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
