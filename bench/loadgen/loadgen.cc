@@ -358,6 +358,8 @@ int Run(const Options& o) {
       }
     }
     if (now >= end_ns && outstanding == 0) break;
+    // --max-requests reached and answered: a fixed number of calls (callgrind_profile.sh).
+    if (issued >= o.max_requests && outstanding == 0) break;
     if (now >= drain_end_ns) {
       timed_out = true;
       break;

@@ -117,7 +117,19 @@ function loadPlaybookRules(path) {
       rules.push({ id: `checklist/${name}/${it.id}`, kind: 'checklist', when: cond(it) });
     }
   }
-  return { name: pb.metadata.name, phases, rules };
+  // `phase` in conditions: the phase the deal's CRM stage claims through crm_stages
+  // (lower-cased, trimmed, as the loader keys it), "" when none does.
+  const stageToPhase = {};
+  for (const p of pb.phases || []) {
+    for (const st of p.crm_stages || []) stageToPhase[String(st).trim().toLowerCase()] = p.id;
+  }
+  return { name: pb.metadata.name, phases, rules, stageToPhase };
+}
+
+// The `phase` variable of the engine's activation (evaluate.cc, EvalState).
+function claimedPhase(playbook, opp) {
+  if (typeof opp.stage !== 'string') return '';
+  return playbook.stageToPhase[opp.stage.trim().toLowerCase()] || '';
 }
 
 // The engine's selection over raw condition results (sidecar/engine/evaluate.cc), as in
@@ -210,6 +222,7 @@ async function celPeers(playbook) {
       input: (opp, nowMs) => ({
         opp: celValue(opp, (s) => new Date(s)),
         now: new Date(nowMs),
+        phase: claimedPhase(playbook, opp),
         nr: nrValue(notRecorded(opp)),
       }),
       evaluate(compiled, input) {
@@ -241,6 +254,7 @@ async function celPeers(playbook) {
       input: (opp, nowMs) => ({
         opp: asMaps(celValue(opp, (s) => timestampFromMs(Date.parse(s)))),
         now: timestampFromMs(nowMs),
+        phase: claimedPhase(playbook, opp),
         nr: asMaps(nrValue(notRecorded(opp))),
       }),
       evaluate(compiled, input) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,24 @@ using google::protobuf::RepeatedPtrField;
 constexpr char kNotRecorded[] = "not recorded in the CRM";
 
 google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTimestamp(t); }
+
+// The playbook's constant sub-messages (a rule's RuleRef, a phase's PhaseRef, the
+// PlaybookRef) are referenced, not copied, when the answer lives on an arena: an arena
+// message never deletes its sub-messages, and Clear() on one only drops the pointer
+// (proto3 singular message fields have no has-bit to reuse them), so the shared message
+// is never written. Every reader, serialization and CopyFrom sees the same answer. On
+// the heap (Evaluate, EvaluateChecklist) the message owns its sub-messages and they are
+// copied as before. Callers must not mutate these sub-messages of an arena answer in
+// place (nothing does; a copy of the answer owns its own).
+#define DC_SET_SHARED(out, field, value)                                                         \
+  do {                                                                                           \
+    if ((out)->GetArena() != nullptr) {                                                          \
+      (out)->unsafe_arena_set_allocated_##field(                                                 \
+          const_cast<std::remove_const_t<std::remove_reference_t<decltype(value)>>*>(&(value))); \
+    } else {                                                                                     \
+      *(out)->mutable_##field() = (value);                                                       \
+    }                                                                                            \
+  } while (false)
 
 std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
@@ -177,7 +196,7 @@ void AddFacts(const Rule& rule, FactCache* facts, RepeatedPtrField<v1::Fact>* ou
 void AddIssue(const Rule& rule, const Outcome& o, RepeatedPtrField<v1::EvaluationIssue>* issues) {
   if (issues == nullptr) return;
   v1::EvaluationIssue* issue = issues->Add();
-  *issue->mutable_rule() = rule.ref;
+  DC_SET_SHARED(issue, rule, rule.ref);
   issue->set_message(absl::StrCat("condition could not be evaluated: ", o.error));
 }
 
@@ -196,7 +215,7 @@ v1::CriterionStatus StatusOf(const Outcome& o) {
 template <typename Result>
 void FillResult(const Rule& rule, const Outcome& o, FactCache* facts, Result* r,
                 RepeatedPtrField<v1::EvaluationIssue>* issues) {
-  *r->mutable_rule() = rule.ref;
+  DC_SET_SHARED(r, rule, rule.ref);
   r->set_status(StatusOf(o));
   AddFacts(rule, facts, r->mutable_facts());
   for (const std::string& m : o.missing) r->add_missing_fields(m);
@@ -249,7 +268,7 @@ struct GateTally {
 void CompiledPlaybookImpl::EvaluateGate(int index, EvalState* state, v1::GateResult* out,
                                         RepeatedPtrField<v1::EvaluationIssue>* issues) const {
   const Phase& phase = phases_[index];
-  *out->mutable_phase() = phase.ref;
+  DC_SET_SHARED(out, phase, phase.ref);
   out->mutable_criteria()->Reserve(static_cast<int>(phase.gate.size()));
   GateTally tally;
   for (const Criterion& c : phase.gate) {
@@ -306,15 +325,15 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
   v1::DealGuidance& g = *result;
   g.set_opportunity_id(opp.id());
   g.set_opportunity_name(opp.name());
-  *g.mutable_playbook() = ref_;
+  DC_SET_SHARED(&g, playbook, ref_);
   g.set_crm_stage(opp.stage());
   *g.mutable_evaluated_at() = ToProto(now);
 
   const int claimed = opp.has_stage() ? PhaseForStage(opp.stage()) : -1;
-  if (claimed >= 0) *g.mutable_claimed_phase() = phases_[claimed].ref;
+  if (claimed >= 0) DC_SET_SHARED(&g, claimed_phase, phases_[claimed].ref);
   const int evidence = WalkGates(&state, g.mutable_gates(), g.mutable_issues());
   const Phase& phase = phases_[evidence];
-  *g.mutable_evidence_phase() = phase.ref;
+  DC_SET_SHARED(&g, evidence_phase, phase.ref);
 
   // Stage ahead of evidence: every criterion not met between the evidence phase and the
   // claimed phase blocks the claim.
@@ -386,7 +405,7 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
     }
     const BehaviorRule& b = *fired[i].rule;
     v1::Behavior* out = g.add_next_best_behaviors();
-    *out->mutable_rule() = b.ref;
+    DC_SET_SHARED(out, rule, b.ref);
     out->set_prompt(b.prompt);
     out->set_why(b.why);
     out->set_priority(b.priority);
@@ -411,7 +430,7 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
                    [](const RiskRule* a, const RiskRule* b) { return a->severity > b->severity; });
   for (const RiskRule* r : risks) {
     v1::Risk* out = g.add_risks();
-    *out->mutable_rule() = r->ref;
+    DC_SET_SHARED(out, rule, r->ref);
     out->set_text(r->text);
     out->set_severity(r->severity);
     AddFacts(*r, state.facts(), out->mutable_facts());
@@ -486,10 +505,10 @@ void CompiledPlaybookImpl::FillChecklist(const v1::Opportunity& opp, absl::Time 
   v1::ReviewChecklist& out = *result;
   out.set_opportunity_id(opp.id());
   out.set_opportunity_name(opp.name());
-  *out.mutable_playbook() = ref_;
+  DC_SET_SHARED(&out, playbook, ref_);
   out.set_checklist(list->name);
   *out.mutable_evaluated_at() = ToProto(now);
-  *out.mutable_evidence_phase() = phases_[WalkGates(&state, nullptr, nullptr)].ref;
+  DC_SET_SHARED(&out, evidence_phase, phases_[WalkGates(&state, nullptr, nullptr)].ref);
   int open = 0;
   out.mutable_items()->Reserve(static_cast<int>(list->items.size()));
   for (const ChecklistItemRule& item : list->items) {
@@ -504,6 +523,8 @@ void CompiledPlaybookImpl::FillChecklist(const v1::Opportunity& opp, absl::Time 
   }
   out.set_open_items(open);
 }
+
+#undef DC_SET_SHARED
 
 }  // namespace dealcoach::engine::internal
 

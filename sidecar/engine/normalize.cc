@@ -59,15 +59,22 @@ void KeepLatest(const Timestamp& t, bool* have, Timestamp* best) {
 }
 
 void DeriveContactMeetings(v1::Opportunity* opp, const Timestamp& now) {
+  if (opp->contacts_size() == 0) return;
+  // Which activities are meetings held, decided once per activity rather than once per
+  // (contact, activity) pair: Met lower-cases the type and outcome each time.
+  std::vector<const v1::Activity*> met;
+  for (const v1::Activity& a : opp->activities()) {
+    if (Met(a, now)) met.push_back(&a);
+  }
+  if (met.empty()) return;
   for (v1::Contact& c : *opp->mutable_contacts()) {
     if (c.id().empty()) continue;
-    for (const v1::Activity& a : opp->activities()) {
-      if (!Met(a, now)) continue;
-      if (std::find(a.participant_ids().begin(), a.participant_ids().end(), c.id()) ==
-          a.participant_ids().end()) {
+    for (const v1::Activity* a : met) {
+      if (std::find(a->participant_ids().begin(), a->participant_ids().end(), c.id()) ==
+          a->participant_ids().end()) {
         continue;
       }
-      if (!c.has_last_met_at() || a.at() > c.last_met_at()) *c.mutable_last_met_at() = a.at();
+      if (!c.has_last_met_at() || a->at() > c.last_met_at()) *c.mutable_last_met_at() = a->at();
     }
   }
 }

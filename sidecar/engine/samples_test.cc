@@ -196,6 +196,37 @@ TEST_F(SamplesTest, ReviewEqualsSeparateCalls) {
   EXPECT_NE(status.message().find("no-such-list"), absl::string_view::npos) << status;
 }
 
+// An arena answer references the playbook's RuleRef / PhaseRef / PlaybookRef instead of
+// copying them (evaluate.cc, DC_SET_SHARED). Reusing one arena message for deal after
+// deal (Clear() drops the references), copying it out and destroying the arena must
+// leave the playbook's messages as they were and every answer equal to the heap one.
+TEST_F(SamplesTest, ArenaAnswersShareThePlaybooksRefsWithoutChangingThem) {
+  const std::string ref_before = playbook_->ref().SerializeAsString();
+  const std::vector<std::string> names = playbook_->checklist_names();
+  std::vector<std::string> copies;
+  {
+    google::protobuf::Arena arena;
+    auto* guidance = google::protobuf::Arena::CreateMessage<v1::DealGuidance>(&arena);
+    auto* list = google::protobuf::Arena::CreateMessage<v1::ReviewChecklist>(&arena);
+    for (const v1::Opportunity& opp : samples_) {
+      playbook_->EvaluateInto(opp, Now(), {}, guidance);  // the same message every time
+      v1::DealGuidance copy = *guidance;                  // a heap copy owns its parts
+      EXPECT_EQ(copy.SerializeAsString(), playbook_->Evaluate(opp, Now()).SerializeAsString())
+          << opp.id();
+      copies.push_back(copy.SerializeAsString());
+      ASSERT_TRUE(playbook_->EvaluateChecklistInto(opp, Now(), names[0], list).ok());
+      auto separate = playbook_->EvaluateChecklist(opp, Now(), names[0]);
+      ASSERT_TRUE(separate.ok());
+      EXPECT_EQ(list->SerializeAsString(), separate->SerializeAsString()) << opp.id();
+    }
+  }
+  EXPECT_EQ(playbook_->ref().SerializeAsString(), ref_before);
+  for (size_t i = 0; i < samples_.size(); ++i) {
+    EXPECT_EQ(copies[i], playbook_->Evaluate(samples_[i], Now()).SerializeAsString())
+        << samples_[i].id();
+  }
+}
+
 // A deal as a CRM without a confirmed-pain field sends it: contacts, roles, a meeting
 // each contact attended, and no contact carrying confirmed_pain.
 v1::Opportunity HubSpotLikeDeal(const std::string& stage, bool won) {

@@ -1,9 +1,12 @@
 #include "sidecar/server/request_limits.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "dealcoach/v1/opportunity.pb.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/generated_message_util.h"
 #include "sidecar/common/time_util.h"
 
 namespace dealcoach::server {
@@ -124,6 +127,91 @@ absl::Status Walk(const Message& message, const Path& path, const InlineLimits& 
   return absl::OkStatus();
 }
 
+bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() >= kMinTimestampSeconds && ts.seconds() <= kMaxTimestampSeconds &&
+         ts.nanos() >= 0 && ts.nanos() <= 999999999;
+}
+
+// Every google.protobuf.Timestamp of an Opportunity, read through the generated
+// accessors (an unset one reads as the default, 1970, which is valid). Must name every
+// Timestamp the schema has: request_limits_test builds an opportunity with an invalid
+// value at each Timestamp path the descriptor lists and checks that this rejects it.
+bool OpportunityTimestampsValid(const v1::Opportunity& o) {
+  if (!ValidTimestamp(o.stage_entered_at()) || !ValidTimestamp(o.close_date()) ||
+      !ValidTimestamp(o.created_at()) || !ValidTimestamp(o.updated_at()) ||
+      !ValidTimestamp(o.last_meeting_at()) || !ValidTimestamp(o.last_activity_at())) {
+    return false;
+  }
+  for (const v1::StageChange& c : o.stage_history()) {
+    if (!ValidTimestamp(c.entered_at())) return false;
+  }
+  for (const v1::CloseDateChange& c : o.close_date_history()) {
+    if (!ValidTimestamp(c.from_date()) || !ValidTimestamp(c.to_date()) ||
+        !ValidTimestamp(c.changed_at())) {
+      return false;
+    }
+  }
+  for (const v1::Contact& c : o.contacts()) {
+    if (!ValidTimestamp(c.last_met_at())) return false;
+  }
+  for (const v1::Activity& a : o.activities()) {
+    if (!ValidTimestamp(a.at())) return false;
+  }
+  for (const v1::Artifact& a : o.artifacts()) {
+    if (!ValidTimestamp(a.updated_at())) return false;
+  }
+  for (const auto& [key, value] : o.fields()) {
+    if (value.kind_case() == v1::FieldValue::kTimestampValue &&
+        !ValidTimestamp(value.timestamp_value())) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The deepest Walk can go in messages of `d`'s type (a map entry is a level, as in
+// Walk; a Timestamp ends a branch), or -1 when the schema is recursive.
+int StaticDepth(const google::protobuf::Descriptor* d, std::vector<const void*>* stack) {
+  if (d == google::protobuf::Timestamp::descriptor()) return 0;
+  for (const void* on : *stack) {
+    if (on == d) return -1;
+  }
+  stack->push_back(d);
+  int deepest = 0;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const int sub = StaticDepth(f->message_type(), stack);
+    if (sub < 0) {
+      deepest = -1;
+      break;
+    }
+    deepest = std::max(deepest, sub + 1);
+  }
+  stack->pop_back();
+  return deepest;
+}
+
+// True when the inline opportunity provably passes Walk without walking it: its
+// serialized size bounds every string (a string's bytes are part of it) and every
+// repeated count (each element takes at least one byte), the schema bounds the nesting,
+// and the timestamps are read through generated code. False means "walk it" (the walk
+// then finds the problem, if any, and names it), never "invalid".
+bool PassesWithoutWalk(const Message& message, size_t total, const InlineLimits& limits) {
+  static const int kOpportunityDepth = [] {
+    std::vector<const void*> stack;
+    return StaticDepth(v1::Opportunity::descriptor(), &stack);
+  }();
+  if (total > limits.max_string_bytes || total > static_cast<size_t>(limits.max_repeated)) {
+    return false;
+  }
+  const auto* opportunity = google::protobuf::DynamicCastToGenerated<v1::Opportunity>(&message);
+  if (opportunity == nullptr || kOpportunityDepth < 0 || kOpportunityDepth > limits.max_depth) {
+    return false;
+  }
+  return OpportunityTimestampsValid(*opportunity);
+}
+
 }  // namespace
 
 std::string EchoValue(absl::string_view value) {
@@ -146,6 +234,18 @@ absl::Status ValidateTimestamp(const google::protobuf::Timestamp& ts, absl::stri
 
 absl::Status ValidateInlineOpportunity(const google::protobuf::Message& message,
                                        absl::string_view path, const InlineLimits& limits) {
+  const size_t total = message.ByteSizeLong();
+  if (total > limits.max_total_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", total, " bytes; at most ",
+                                                   limits.max_total_bytes, " are accepted"));
+  }
+  if (PassesWithoutWalk(message, total, limits)) return absl::OkStatus();
+  const Path root{nullptr, Path::kRoot, path};
+  return Walk(message, root, limits, 0);
+}
+
+absl::Status ValidateInlineOpportunityByWalk(const google::protobuf::Message& message,
+                                             absl::string_view path, const InlineLimits& limits) {
   const size_t total = message.ByteSizeLong();
   if (total > limits.max_total_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", total, " bytes; at most ",

@@ -8,6 +8,9 @@
 //    google.protobuf.Timestamp in it (0001..9999, nanos 0..999999999). Each problem is
 //    INVALID_ARGUMENT naming the field path, e.g.
 //    "opportunity.activities[3].at: not a valid timestamp (seconds ..., nanos ...)".
+//    An opportunity no larger than the string and count limits can only break the
+//    timestamp rule, which is then checked through generated code with no reflection
+//    (docs/performance.md, "The request path").
 //
 // Thread safety: pure functions.
 #ifndef DEALCOACH_SIDECAR_SERVER_REQUEST_LIMITS_H_
@@ -46,6 +49,14 @@ struct InlineLimits {
 [[nodiscard]] absl::Status ValidateInlineOpportunity(const google::protobuf::Message& message,
                                                      absl::string_view path,
                                                      const InlineLimits& limits = {});
+
+// ValidateInlineOpportunity by the reflective walk over every field, always (the
+// function above skips the walk when the opportunity's size and schema bound every
+// limit and its timestamps are valid: same verdicts, same messages). Kept for tests
+// and the sync handlers, which serve as the reference for the callback path.
+[[nodiscard]] absl::Status ValidateInlineOpportunityByWalk(const google::protobuf::Message& message,
+                                                           absl::string_view path,
+                                                           const InlineLimits& limits = {});
 
 // OK, or INVALID_ARGUMENT "<path>: not a valid timestamp (...)".
 [[nodiscard]] absl::Status ValidateTimestamp(const google::protobuf::Timestamp& ts,

@@ -7,6 +7,8 @@
 #endif
 
 #include <algorithm>
+#include <memory>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +16,37 @@
 #include "absl/time/clock.h"
 
 namespace dealcoach::store {
+namespace {
+
+// Distinct shared inputs whose hash the writer remembers (cleared when full).
+constexpr size_t kInputHashMemoEntries = 4096;
+
+// InputHash(*input), remembered per object when someone else also holds it: a deal
+// looked up by id is the opportunity source's parsed message, the same object for every
+// lookup while its cached version lasts, so the writer serializes and hashes it once,
+// not once per request (it was about a third of a by-id request's CPU). A push-mode
+// input is held by its decision alone and is hashed without being remembered. The
+// weak_ptr proves a remembered entry is still that object: once it is freed, an
+// address reused by another message finds an expired entry. Writer thread only.
+std::string HashInput(const std::shared_ptr<const google::protobuf::Message>& input) {
+  struct Entry {
+    std::weak_ptr<const google::protobuf::Message> object;
+    std::string hash;
+  };
+  thread_local std::unordered_map<const google::protobuf::Message*, Entry> memo;
+  if (input.use_count() <= 1) return InputHash(*input);
+  auto it = memo.find(input.get());
+  if (it != memo.end()) {
+    std::shared_ptr<const google::protobuf::Message> live = it->second.object.lock();
+    if (live != nullptr && live.get() == input.get()) return it->second.hash;
+  }
+  std::string hash = InputHash(*input);
+  if (memo.size() >= kInputHashMemoEntries) memo.clear();
+  memo.insert_or_assign(input.get(), Entry{input, hash});
+  return hash;
+}
+
+}  // namespace
 
 absl::Status ValidateMaskedFields(const std::set<std::string>& fields) {
   for (const std::string& f : fields) {
@@ -139,7 +172,7 @@ void DecisionLogger::WriteBatch(size_t begin, size_t end) {
   batch.reserve(end - begin);
   for (size_t i = begin; i < end; ++i) {
     Decision& d = taken_[i];
-    if (d.input_hash.empty() && d.input != nullptr) d.input_hash = InputHash(*d.input);
+    if (d.input_hash.empty() && d.input != nullptr) d.input_hash = HashInput(d.input);
     d.input.reset();
     if (mask_caller) d.caller = Mask(options_.mask_salt, d.caller);
     if (mask_deal) d.deal_id = Mask(options_.mask_salt, d.deal_id);

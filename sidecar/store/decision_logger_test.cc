@@ -2,6 +2,7 @@
 // dropped counter, flush on destruction and retention.
 #include "sidecar/store/decision_logger.h"
 
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -135,6 +136,47 @@ TEST_F(DecisionLoggerTest, TheWriterHashesADeferredInputAndMasksTheHash) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ((*got)[0].input_hash, DecisionLogger::Mask("", expected));
+}
+
+// The writer remembers the hash of an input others also hold (a deal's parsed message
+// in the opportunity source), per object: every decision still gets its own input's
+// hash, also when a freed input's address is reused by a new message.
+TEST_F(DecisionLoggerTest, ASharedInputIsHashedPerObject) {
+  DecisionLoggerOptions o;
+  o.flush_interval = absl::Milliseconds(10);
+  std::map<std::string, std::string> expected;  // decision id -> hash
+  DecisionLogger logger(store_.get(), o);
+  auto log = [&](int i, const std::shared_ptr<const CompactResult>& input) {
+    Decision d = Make(i);
+    d.input_hash.clear();
+    d.input = input;
+    expected[d.decision_id] = InputHash(*input);
+    ASSERT_TRUE(logger.Log(std::move(d)));
+  };
+  auto a = std::make_shared<CompactResult>();
+  a->set_deal_id("a");
+  auto b = std::make_shared<CompactResult>();
+  b->set_deal_id("b");
+  for (int i = 0; i < 3; ++i) log(i, a);
+  log(3, b);
+  ASSERT_TRUE(logger.Flush(absl::Seconds(5)).ok());
+  // Free `a` everywhere, then new inputs of other content (the allocator may well
+  // hand one `a`'s address).
+  a.reset();
+  std::vector<std::shared_ptr<CompactResult>> later;
+  for (int i = 0; i < 8; ++i) {
+    later.push_back(std::make_shared<CompactResult>());
+    later.back()->set_deal_id(absl::StrCat("later-", i));
+    log(10 + i, later.back());
+    log(20 + i, later.back());
+  }
+  ASSERT_TRUE(logger.Flush(absl::Seconds(5)).ok());
+  absl::StatusOr<std::vector<Decision>> got = store_->ListDecisions("acme", "", 100);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), expected.size());
+  for (const Decision& d : *got) EXPECT_EQ(d.input_hash, expected[d.decision_id]) << d.decision_id;
+  EXPECT_NE(expected["dec-0"], expected["dec-10"]);
+  EXPECT_EQ(expected["dec-0"], expected["dec-2"]);
 }
 
 TEST_F(DecisionLoggerTest, ManyThreadsLoggingAtOnceLoseNothingBelowCapacity) {
