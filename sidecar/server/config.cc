@@ -358,11 +358,13 @@ absl::Status ParseTenants(const YAML::Node& section, const Origins& origins,
     DC_RETURN_IF_ERROR(CheckKeys(t, key, {"connector", "playbooks"}, origins));
     TenantConfig out;
     out.name = name;
-    out.connector = t["connector"];
-    if (!out.connector || !out.connector.IsMap() || !out.connector["type"]) {
+    // (Assigning a missing node throws: test it first.)
+    const YAML::Node connector = t["connector"];
+    if (!connector || !connector.IsMap() || !connector["type"]) {
       return origins.Error(absl::StrCat(key, ".connector"), t,
                            "must be a mapping with a 'type' (as the top-level connector)");
     }
+    out.connector = connector;
     const YAML::Node playbooks = t["playbooks"];
     DC_RETURN_IF_ERROR(
         CheckKeys(playbooks, absl::StrCat(key, ".playbooks"), {"files", "default"}, origins));
