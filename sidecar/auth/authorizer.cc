@@ -426,8 +426,7 @@ absl::Status MethodDenied(const Identity& identity, absl::string_view full_metho
 }
 
 absl::Status Authorizer::AuthorizeDeal(const Identity& identity, absl::string_view owner_id,
-                                       absl::string_view manager_id,
-                                       absl::string_view team) const {
+                                       absl::string_view manager_id, absl::string_view team) const {
   if (TeamLimited(identity)) {
     return InTeam(identity, manager_id, team) ? absl::OkStatus() : TeamDenied(identity);
   }

@@ -253,9 +253,8 @@ TEST_F(AuthorizerTest, TeamLimitedManagersSeeOnlyTheirTeamsDeals) {
   absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Create(c);
   ASSERT_TRUE(a.ok()) << a.status();
   const int64_t now = absl::ToUnixSeconds(absl::Now());
-  Json claims = {{"iss", "iss"},         {"aud", "aud"},         {"sub", "mgr"},
-                 {"exp", now + 60},      {"roles", {"manager"}}, {"tenant", "globex"},
-                 {"team", "005M"}};
+  Json claims = {{"iss", "iss"},         {"aud", "aud"},       {"sub", "mgr"},  {"exp", now + 60},
+                 {"roles", {"manager"}}, {"tenant", "globex"}, {"team", "005M"}};
   CallCredentials creds;
   creds.authorization = "Bearer " + test_keys::Sign(*key_, claims);
   absl::StatusOr<Identity> id = (*a)->Authenticate(creds);

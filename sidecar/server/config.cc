@@ -424,8 +424,7 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
         CheckKeys(root, "",
                   {"listen", "log_level", "log_format", "max_message_bytes", "grpc_handlers",
                    "max_behaviors", "playbooks", "reload", "shutdown_grace", "source", "connector",
-                   "store", "admin_http", "tls", "insecure", "http", "pipeline", "auth",
-                   "tenants"},
+                   "store", "admin_http", "tls", "insecure", "http", "pipeline", "auth", "tenants"},
                   origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["pipeline"], "pipeline", {"snapshot_interval"}, origins));
     DC_RETURN_IF_ERROR(

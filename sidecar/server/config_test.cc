@@ -151,7 +151,8 @@ TEST(ConfigTest, TenantsSectionAddsTenantsWithTheirConnectorAndPlaybooks) {
 
 TEST(ConfigTest, TenantsErrorsNameTheTenant) {
   const std::string base = "playbooks: {files: [a.yaml]}\nconnector: {type: file}\n";
-  const std::string auth = "auth: {tenant: acme, jwt: {jwks_file: j, issuers: [i], audiences: [a]}}\n";
+  const std::string auth =
+      "auth: {tenant: acme, jwt: {jwks_file: j, issuers: [i], audiences: [a]}}\n";
   struct Case {
     std::string yaml;
     std::string error;
@@ -165,8 +166,9 @@ TEST(ConfigTest, TenantsErrorsNameTheTenant) {
             "tenants.globex.connector: must be a mapping with a 'type'"},
            {base + auth + "tenants: {globex: {connector: {type: file}}}\n",
             "tenants.globex.playbooks.files: list at least one playbook file"},
-           {base + auth + "tenants: {globex: {connector: {type: file}, playbooks: {files: [g]}, "
-                          "store: {}}}\n",
+           {base + auth +
+                "tenants: {globex: {connector: {type: file}, playbooks: {files: [g]}, "
+                "store: {}}}\n",
             "tenants.globex.store: unknown setting"},
            {base + auth + "tenants: [globex]\n", "tenants: must map tenant names"}}) {
     auto c = ParseConfig(k.yaml, "c.yaml", "/d", {});

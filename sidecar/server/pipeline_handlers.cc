@@ -80,8 +80,8 @@ absl::Status ForEachDeal(const ServiceDeps& deps, grpc::ServerContext* context,
 }
 
 absl::Status ScopeNotFound(const v1::PipelineScope& scope) {
-  return ScopeMissing(absl::NotFoundError(
-      absl::StrCat("no deals for ", EchoValue(pipeline::DescribeScope(scope)), " in the pipeline")));
+  return ScopeMissing(absl::NotFoundError(absl::StrCat(
+      "no deals for ", EchoValue(pipeline::DescribeScope(scope)), " in the pipeline")));
 }
 
 // Which snapshot to compare with (see GetPipelineReviewRequest.compare_to / since).

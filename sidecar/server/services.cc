@@ -300,8 +300,8 @@ grpc::internal::MethodHandler* ParsingHandler(
   static const std::string full_method = FullMethodOf(Request::descriptor());
   return new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
       [method = std::move(method), authorizer = deps.authorizer, decisions = deps.decision_log,
-       tenant = deps.tenant, tenants = deps.tenants](grpc::ServerContext* context,
-                                                     Streamer* stream) {
+       tenant = deps.tenant,
+       tenants = deps.tenants](grpc::ServerContext* context, Streamer* stream) {
         absl::StatusOr<auth::Identity> caller =
             AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
         if (!caller.ok()) return ToGrpcStatus(caller.status());
@@ -442,9 +442,9 @@ grpc::internal::MethodHandler* CallbackHandler(
   static const std::string full_method = FullMethodOf(Request::descriptor());
   return new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
       [serve = std::move(serve), pool, authorizer = deps.authorizer, decisions = deps.decision_log,
-       tenant = deps.tenant, tenants = deps.tenants](
-          grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
-          grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
+       tenant = deps.tenant,
+       tenants = deps.tenants](grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                               grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
         grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
         absl::StatusOr<auth::Identity> caller =
             AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
@@ -572,7 +572,10 @@ absl::StatusOr<auth::Identity> AuthorizeCall(const auth::Authorizer* authorizer,
   if (status.ok()) return identity;
   if (decisions != nullptr) {
     store::Decision d;
-    d.tenant = std::string(tenant);
+    // A denial of a caller of another tenant served here goes to that tenant's log, so
+    // no tenant's decisions name another's callers.
+    d.tenant = identity.ok() && authorizer->ServesTenant(identity->tenant) ? identity->tenant
+                                                                           : std::string(tenant);
     d.at = absl::Now();
     d.decision_id = NewDecisionId(d.at);
     d.caller =

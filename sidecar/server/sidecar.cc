@@ -137,9 +137,9 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
           for (const ServiceDeps* d : all) {
             absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> playbook =
                 ResolveRequestPlaybook(*d, "");
-            absl::Status st = playbook.ok()
-                                  ? WritePipelineSnapshot(*d, **playbook, absl::Now(), "", {}).status()
-                                  : playbook.status();
+            absl::Status st =
+                playbook.ok() ? WritePipelineSnapshot(*d, **playbook, absl::Now(), "", {}).status()
+                              : playbook.status();
             if (!st.ok() && first.ok()) first = st;
           }
           return first;

@@ -76,8 +76,8 @@ absl::StatusOr<std::unique_ptr<TenantRegistry>> TenantRegistry::Create(const Sid
     options.now = shared.now;
     t->admin = std::make_unique<admin::PlaybookAdmin>(std::move(options));
     registry->by_name_[t->name] = t.get();
-    runtime::LogInfo("tenant ", tc.name, ": connector ", t->source->connector_type(), ", ",
-                     serving, " of ", tc.playbook_files.size(), " playbooks valid");
+    runtime::LogInfo("tenant ", tc.name, ": connector ", t->source->connector_type(), ", ", serving,
+                     " of ", tc.playbook_files.size(), " playbooks valid");
     registry->order_.push_back(std::move(t));
   }
   return registry;

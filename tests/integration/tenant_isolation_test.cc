@@ -47,13 +47,13 @@ constexpr char kIssuer[] = "https://login.example.com";
 // What a tenant holds that a caller could ask about.
 struct Data {
   std::string tenant;
-  std::string deal_id;   // owned by rep_id
-  std::string rep_id;    // in team `team`
-  std::string team;      // the rep's owner.manager_id
+  std::string deal_id;         // owned by rep_id
+  std::string rep_id;          // in team `team`
+  std::string team;            // the rep's owner.manager_id
   std::string other_team_rep;  // a rep of the other team of the same tenant
-  std::string playbook;  // its serving playbook's name
-  std::string yaml;      // that playbook's YAML
-  std::string plan_id;   // a plan its admin made (setup)
+  std::string playbook;        // its serving playbook's name
+  std::string yaml;            // that playbook's YAML
+  std::string plan_id;         // a plan its admin made (setup)
   int64_t revision = 1;
   std::string snapshot_id;
   std::string id_prefix;  // every deal id of the tenant starts so
@@ -76,12 +76,11 @@ const std::vector<std::string>& AllRpcs() {
   // this list against the descriptors). The writes come last, PublishPlaybook before
   // PlanPlaybookChange, so that no earlier cell's write changes a later cell's answer.
   static const std::vector<std::string> rpcs = {
-      "GetDealGuidance",     "GetReviewChecklist", "EvaluatePipeline",
-      "GetPipelineReview",   "GetCoachingAgenda",  "GetActivePlaybook",
-      "ValidatePlaybook",    "ListPlaybookRevisions", "GetPlaybookRevision",
-      "ListAuditEvents",     "ListDecisions",      "BacktestPlaybook",
-      "GetStatus",           "TakeSnapshot",       "PublishPlaybook",
-      "PlanPlaybookChange",  "RollbackPlaybook"};
+      "GetDealGuidance",     "GetReviewChecklist", "EvaluatePipeline", "GetPipelineReview",
+      "GetCoachingAgenda",   "GetActivePlaybook",  "ValidatePlaybook", "ListPlaybookRevisions",
+      "GetPlaybookRevision", "ListAuditEvents",    "ListDecisions",    "BacktestPlaybook",
+      "GetStatus",           "TakeSnapshot",       "PublishPlaybook",  "PlanPlaybookChange",
+      "RollbackPlaybook"};
   return rpcs;
 }
 
@@ -173,7 +172,8 @@ class TenantIsolationTest : public ::testing::Test {
       req.set_yaml(d->yaml + "\n# a change for the plan\n");
       req.set_author("ops");
       v1::PlanPlaybookChangeResponse resp;
-      grpc::Status st = v1::PlaybookService::NewStub(channel_)->PlanPlaybookChange(&ctx, req, &resp);
+      grpc::Status st =
+          v1::PlaybookService::NewStub(channel_)->PlanPlaybookChange(&ctx, req, &resp);
       ASSERT_TRUE(st.ok()) << st.error_message();
       d->plan_id = resp.plan_id();
       ASSERT_FALSE(d->plan_id.empty());
@@ -208,7 +208,8 @@ class TenantIsolationTest : public ::testing::Test {
     n.team = "005999999999998AAA";
     n.playbook = "no-such-playbook";
     n.yaml = absl::StrReplaceAll(like.yaml, {{"name: " + like.playbook, "name: no-such-playbook"}});
-    n.plan_id = absl::StrReplaceAll(like.plan_id, {{":" + like.playbook + ":", ":no-such-playbook:"}});
+    n.plan_id =
+        absl::StrReplaceAll(like.plan_id, {{":" + like.playbook + ":", ":no-such-playbook:"}});
     n.snapshot_id = "snap-nowhere";
     return n;
   }
@@ -444,8 +445,8 @@ TEST_F(TenantIsolationTest, RoleTenantRpcMatrixIsolatesTenants) {
        std::vector<std::pair<Data*, Data*>>{{&acme_, &globex_}, {&globex_, &acme_}}) {
     const Data nowhere = Nowhere(*other);
     for (const Role& role : roles) {
-      const std::string token = Token(role.role, self->tenant, role.sub(*self),
-                                      role.team ? role.team(*self) : "");
+      const std::string token =
+          Token(role.role, self->tenant, role.sub(*self), role.team ? role.team(*self) : "");
       for (const std::string& rpc : AllRpcs()) {
         const std::string cell = absl::StrCat(self->tenant, " x ", role.name, " x ", rpc);
         // 1. The caller's own data: the table.
@@ -463,8 +464,7 @@ TEST_F(TenantIsolationTest, RoleTenantRpcMatrixIsolatesTenants) {
         EXPECT_EQ(Neutral(theirs.status.error_message(), *other),
                   Neutral(none.status.error_message(), nowhere))
             << cell;
-        EXPECT_EQ(Neutral(theirs.response, *other), Neutral(none.response, nowhere))
-            << cell;
+        EXPECT_EQ(Neutral(theirs.response, *other), Neutral(none.response, nowhere)) << cell;
         // No answer holds an id of the other tenant, nor its playbook's name unless the
         // request sent it.
         for (const Answer* a : {&mine, &theirs, &none}) {
@@ -483,6 +483,11 @@ TEST_F(TenantIsolationTest, RoleTenantRpcMatrixIsolatesTenants) {
 }
 
 TEST_F(TenantIsolationTest, StatusAndPlaybooksAreTheCallersTenantOnly) {
+  // Denials are decisions too: each tenant's go to its own log.
+  for (const Data* d : {&acme_, &globex_}) {
+    ASSERT_EQ(Call("GetStatus", Token("rep", d->tenant, d->rep_id), *d).status.error_code(),
+              C::PERMISSION_DENIED);
+  }
   for (const auto& [self, other] :
        std::vector<std::pair<Data*, Data*>>{{&acme_, &globex_}, {&globex_, &acme_}}) {
     const std::string admin = Token("admin", self->tenant, "ops");
@@ -504,11 +509,16 @@ TEST_F(TenantIsolationTest, StatusAndPlaybooksAreTheCallersTenantOnly) {
     for (int i = 0; i < 500; ++i) {
       decisions = Call("ListDecisions", Token("service", self->tenant, "crm"), WithDeal(""));
       ASSERT_TRUE(decisions.status.ok()) << decisions.status.error_message();
-      if (absl::StrContains(decisions.response, self->deal_id)) break;
+      if (absl::StrContains(decisions.response, self->deal_id) &&
+          absl::StrContains(decisions.response, "authz.denied")) {
+        break;
+      }
       absl::SleepFor(absl::Milliseconds(20));
     }
     EXPECT_THAT(decisions.response, HasSubstr(self->deal_id));
     EXPECT_THAT(decisions.response, Not(HasSubstr(other->id_prefix)));
+    EXPECT_THAT(decisions.response, HasSubstr(absl::StrCat("jwt:", self->rep_id)));
+    EXPECT_THAT(decisions.response, Not(HasSubstr(other->owner_prefix)));
   }
 }
 
@@ -525,8 +535,9 @@ TEST_F(TenantIsolationTest, TenantComesFromIdentityNotFromTheRequest) {
     v1::GetDealGuidanceResponse r;
     grpc::Status st = v1::CoachingService::NewStub(channel_)->GetDealGuidance(&ctx, q, &r);
     EXPECT_EQ(st.error_code(), C::PERMISSION_DENIED) << tenant;
-    EXPECT_EQ(st.error_message(), "caller 'ops' (role admin) may not call GetDealGuidance on "
-                                  "this sidecar");
+    EXPECT_EQ(st.error_message(),
+              "caller 'ops' (role admin) may not call GetDealGuidance on "
+              "this sidecar");
   }
   {
     grpc::ClientContext ctx;
