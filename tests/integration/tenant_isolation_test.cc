@@ -32,6 +32,7 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "sidecar/auth/jwt_test_util.h"
+#include "sidecar/store/test_support.h"
 #include "tests/integration/test_support.h"
 
 namespace dealcoach::testing {
@@ -84,7 +85,9 @@ const std::vector<std::string>& AllRpcs() {
   return rpcs;
 }
 
-class TenantIsolationTest : public ::testing::Test {
+// Parameter: the shared store's backend, "sqlite" or "postgres" (row-level security on,
+// the app role; the test server of scripts/start-postgres.sh).
+class TenantIsolationTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     key_ = auth::test_keys::MakeRsa("k1");
@@ -94,12 +97,20 @@ class TenantIsolationTest : public ::testing::Test {
                                                             {"\"005000000", "\"005900000"},
                                                             {"\"001000000", "\"001900000"},
                                                             {"\"003000000", "\"003900000"}}));
+    std::string store =
+        absl::StrCat("store: {backend: sqlite, data_dir: \"", dir_.path(), "/data\"}\n");
+    if (GetParam() == "postgres") {
+      auto db = store::testing::PgTestDatabase::Create();
+      ASSERT_TRUE(db.ok()) << db.status();
+      db_ = *std::move(db);
+      store = absl::StrCat("store:\n  backend: postgres\n  postgres: {conninfo: \"",
+                           db_->app_conninfo(), "\"}\n");
+    }
     const std::string yaml = absl::StrCat(
         "listen: 127.0.0.1:0\nlog_level: error\n", "playbooks:\n  files: [\"",
         ShippedPlaybook("customer-journey"), "\"]\n", "reload: {poll_interval: 1h}\n",
         "connector: {type: file, file: {path: \"", SamplesFile(), "\"}}\n",
-        "source: {sync_interval: 1h}\n", "store: {backend: sqlite, data_dir: \"", dir_.path(),
-        "/data\"}\n", "http: {listen: 127.0.0.1:0}\n",
+        "source: {sync_interval: 1h}\n", store, "http: {listen: 127.0.0.1:0}\n",
         "auth:\n  mode: required\n  tenant: acme\n  jwt:\n    jwks_file: jwks.json\n",
         "    issuers: [\"", kIssuer, "\"]\n    audiences: [dealcoach]\n    team_claim: team\n",
         "tenants:\n  globex:\n    connector: {type: file, file: {path: globex.json}}\n",
@@ -377,6 +388,7 @@ class TenantIsolationTest : public ::testing::Test {
                                       {d.playbook, "<playbook>"}});
   }
 
+  std::unique_ptr<store::testing::PgTestDatabase> db_;  // outlives the sidecar
   TempDir dir_;
   std::unique_ptr<auth::test_keys::TestKey> key_;
   std::unique_ptr<server::Sidecar> sidecar_;
@@ -397,7 +409,7 @@ TEST(TenantIsolationRpcs, TheMatrixCoversEveryRpc) {
   EXPECT_THAT(AllRpcs(), ::testing::UnorderedElementsAreArray(methods));
 }
 
-TEST_F(TenantIsolationTest, RoleTenantRpcMatrixIsolatesTenants) {
+TEST_P(TenantIsolationTest, RoleTenantRpcMatrixIsolatesTenants) {
   // Role rows: the role claim, the subject, and the team claim (for each tenant's data).
   struct Role {
     std::string name;
@@ -482,7 +494,7 @@ TEST_F(TenantIsolationTest, RoleTenantRpcMatrixIsolatesTenants) {
   EXPECT_EQ(cells, 2 * 5 * 17);
 }
 
-TEST_F(TenantIsolationTest, StatusAndPlaybooksAreTheCallersTenantOnly) {
+TEST_P(TenantIsolationTest, StatusAndPlaybooksAreTheCallersTenantOnly) {
   // Denials are decisions too: each tenant's go to its own log.
   for (const Data* d : {&acme_, &globex_}) {
     ASSERT_EQ(Call("GetStatus", Token("rep", d->tenant, d->rep_id), *d).status.error_code(),
@@ -522,7 +534,7 @@ TEST_F(TenantIsolationTest, StatusAndPlaybooksAreTheCallersTenantOnly) {
   }
 }
 
-TEST_F(TenantIsolationTest, TenantComesFromIdentityNotFromTheRequest) {
+TEST_P(TenantIsolationTest, TenantComesFromIdentityNotFromTheRequest) {
   // A request field naming another tenant is refused like any other tenant's call; the
   // caller's own name passes.
   const std::string admin = Token("admin", "acme", "ops");
@@ -570,7 +582,7 @@ TEST_F(TenantIsolationTest, TenantComesFromIdentityNotFromTheRequest) {
   }
 }
 
-TEST_F(TenantIsolationTest, ManagersSeeOnlyTheirTeam) {
+TEST_P(TenantIsolationTest, ManagersSeeOnlyTheirTeam) {
   const std::string manager = Token("manager", "acme", "mgr", acme_.team);
   auto review = [&](const std::function<void(v1::PipelineScope*)>& scope) {
     grpc::ClientContext ctx;
@@ -619,7 +631,7 @@ TEST_F(TenantIsolationTest, ManagersSeeOnlyTheirTeam) {
   EXPECT_THAT(no_team.status.error_message(), HasSubstr("no 'team' claim"));
 }
 
-TEST_F(TenantIsolationTest, HttpRoutesRouteByIdentityToo) {
+TEST_P(TenantIsolationTest, HttpRoutesRouteByIdentityToo) {
   httplib::Client http("127.0.0.1", sidecar_->http_port());
   auto get = [&](const std::string& path, const std::string& token) {
     httplib::Headers headers = {{"Authorization", "Bearer " + token}};
@@ -643,6 +655,11 @@ TEST_F(TenantIsolationTest, HttpRoutesRouteByIdentityToo) {
   EXPECT_THAT(status->body, HasSubstr("meddicc"));
   EXPECT_THAT(status->body, Not(HasSubstr("customer-journey")));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, TenantIsolationTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace dealcoach::testing
