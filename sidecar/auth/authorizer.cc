@@ -111,7 +111,7 @@ absl::Status ParseSection(const YAML::Node& s, const std::string& base_dir, Auth
   if (const YAML::Node j = s["jwt"]; j) {
     if (auto st = CheckKeys(j, "jwt",
                             {"jwks_file", "issuers", "audiences", "max_clock_skew", "role_claim",
-                             "tenant_claim", "owner_claim"});
+                             "tenant_claim", "owner_claim", "team_claim"});
         !st.ok()) {
       return st;
     }
@@ -137,6 +137,9 @@ absl::Status ParseSection(const YAML::Node& s, const std::string& base_dir, Auth
       return st;
     }
     if (auto st = ReadString(j["owner_claim"], "jwt.owner_claim", &c->owner_claim); !st.ok()) {
+      return st;
+    }
+    if (auto st = ReadString(j["team_claim"], "jwt.team_claim", &c->team_claim); !st.ok()) {
       return st;
     }
     c->jwt = std::move(o);
@@ -327,6 +330,14 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const CallCredentials& credent
             absl::StrCat("token has role rep but no '", config_.owner_claim, "' claim"));
       }
     }
+    if (id.role == Role::kManager && !config_.team_claim.empty()) {
+      auto it = token->claims.find(config_.team_claim);
+      if (it == token->claims.end() || it->second.empty()) {
+        return absl::UnauthenticatedError(
+            absl::StrCat("token has role manager but no '", config_.team_claim, "' claim"));
+      }
+      id.team = it->second;
+    }
     authenticated = true;
   } else if (!credentials.peer_subjects.empty() && !config_.mtls_identities.empty()) {
     for (const MtlsIdentity& m : config_.mtls_identities) {
@@ -390,12 +401,35 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const CallCredentials& credent
 absl::Status Authorizer::Authorize(const Identity& identity, absl::string_view full_method) const {
   std::optional<Role> needed = PolicyFor(full_method);
   if (!needed.has_value()) return Denied(identity, full_method);
-  if (identity.tenant != config_.tenant) return Denied(identity, full_method);
+  if (!ServesTenant(identity.tenant)) return Denied(identity, full_method);
   if (identity.role < *needed) return Denied(identity, full_method);
   return absl::OkStatus();
 }
 
-absl::Status Authorizer::AuthorizeDeal(const Identity& identity, absl::string_view owner_id) const {
+bool Authorizer::ServesTenant(absl::string_view tenant) const {
+  if (tenant == config_.tenant) return true;
+  return std::find(config_.other_tenants.begin(), config_.other_tenants.end(), tenant) !=
+         config_.other_tenants.end();
+}
+
+bool InTeam(const Identity& identity, absl::string_view manager_id, absl::string_view team) {
+  return !identity.team.empty() && (manager_id == identity.team || team == identity.team);
+}
+
+absl::Status TeamDenied(const Identity& identity) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      "caller '", identity.subject, "' (role manager) may see only their own team's deals"));
+}
+
+absl::Status MethodDenied(const Identity& identity, absl::string_view full_method) {
+  return Denied(identity, full_method);
+}
+
+absl::Status Authorizer::AuthorizeDeal(const Identity& identity, absl::string_view owner_id,
+                                       absl::string_view manager_id, absl::string_view team) const {
+  if (TeamLimited(identity)) {
+    return InTeam(identity, manager_id, team) ? absl::OkStatus() : TeamDenied(identity);
+  }
   if (identity.role != Role::kRep || identity.owner_id.empty()) return absl::OkStatus();
   if (owner_id == identity.owner_id) return absl::OkStatus();
   return absl::PermissionDeniedError(

@@ -13,6 +13,7 @@
 //       role_claim: roles       # claim naming the caller's roles (list or comma-joined)
 //       tenant_claim: tenant    # claim naming the caller's tenant
 //       owner_claim: sub        # claim holding the CRM user id a rep owns deals as
+//       team_claim: team        # optional: managers see only their team (see Identity)
 //     mtls:                     # client certificates (needs tls.client_ca_file)
 //       identities:
 //         - subject: crm-backend    # the certificate's CN or a SAN
@@ -61,6 +62,9 @@ struct Identity {
   // The CRM user id whose deals a rep may see ("" = not restricted: not a rep, or no
   // owner claim configured).
   std::string owner_id;
+  // The team a manager is limited to ("" = not limited: not a manager, or no team claim
+  // configured): a deal is the team's when its owner.manager_id or owner.team equals it.
+  std::string team;
   std::string via;  // "jwt", "mtls", "hubspot", "anonymous"
 };
 
@@ -95,6 +99,12 @@ struct AuthConfig {
   std::string role_claim = "roles";
   std::string tenant_claim = "tenant";
   std::string owner_claim = "sub";
+  // jwt.team_claim: the claim naming a manager's team ("" = managers see the whole
+  // tenant). When set, a manager token without it is refused (UNAUTHENTICATED).
+  std::string team_claim;
+  // The other tenants this sidecar serves (the `tenants:` section, docs/production.md);
+  // a caller of any of them, or of `tenant`, passes the tenant check.
+  std::vector<std::string> other_tenants;
   std::vector<MtlsIdentity> mtls_identities;
   std::map<std::string, Role> role_map;
   std::optional<HubSpotAuth> hubspot;
@@ -143,9 +153,14 @@ class Authorizer {
                                        absl::string_view full_method) const;
 
   // PermissionDenied unless `identity` may see a deal owned by `owner_id` (reps see only
-  // their own deals when an owner claim is configured).
-  [[nodiscard]] absl::Status AuthorizeDeal(const Identity& identity,
-                                           absl::string_view owner_id) const;
+  // their own deals when an owner claim is configured; a team-limited manager only deals
+  // whose owner's `manager_id` or `team` is their team).
+  [[nodiscard]] absl::Status AuthorizeDeal(const Identity& identity, absl::string_view owner_id,
+                                           absl::string_view manager_id = {},
+                                           absl::string_view team = {}) const;
+
+  // True when `tenant` is this sidecar's or one of `other_tenants`.
+  [[nodiscard]] bool ServesTenant(absl::string_view tenant) const;
 
   const AuthConfig& config() const { return config_; }
   int64_t signature_checks() const;
@@ -158,6 +173,20 @@ class Authorizer {
   AuthConfig config_;
   std::unique_ptr<JwtVerifier> jwt_;
 };
+
+// True for a manager limited to a team (Identity::team set).
+[[nodiscard]] inline bool TeamLimited(const Identity& identity) {
+  return identity.role == Role::kManager && !identity.team.empty();
+}
+// Whether a deal whose owner has `manager_id` and `team` is in `identity`'s team.
+[[nodiscard]] bool InTeam(const Identity& identity, absl::string_view manager_id,
+                          absl::string_view team);
+// The one PERMISSION_DENIED text for a team-limited manager asking outside the team,
+// whatever exists there.
+[[nodiscard]] absl::Status TeamDenied(const Identity& identity);
+// The one PERMISSION_DENIED text of Authorize (wrong role, wrong tenant, no policy),
+// for checks outside the authorizer that must not be told apart from it.
+[[nodiscard]] absl::Status MethodDenied(const Identity& identity, absl::string_view full_method);
 
 // The identity of the call running on this thread (set by the service layer for the
 // duration of a handler, so handlers deeper down can apply per-deal rules without every

@@ -239,5 +239,64 @@ TEST(HubSpotIdentityTest, RepsOwnTheirUserIdsDealsAndOperatorRolesAreRefused) {
   EXPECT_THAT(std::string(admin.status().message()), HasSubstr("auth.hubspot.role"));
 }
 
+TEST_F(AuthorizerTest, TeamLimitedManagersSeeOnlyTheirTeamsDeals) {
+  AuthConfig c;
+  c.required = true;
+  c.tenant = "acme";
+  c.other_tenants = {"globex"};
+  JwtVerifierOptions o;
+  o.jwks_file = dir_ + "/jwks.json";
+  o.issuers = {"iss"};
+  o.audiences = {"aud"};
+  c.jwt = o;
+  c.team_claim = "team";
+  absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Create(c);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  Json claims = {{"iss", "iss"},         {"aud", "aud"},       {"sub", "mgr"},  {"exp", now + 60},
+                 {"roles", {"manager"}}, {"tenant", "globex"}, {"team", "005M"}};
+  CallCredentials creds;
+  creds.authorization = "Bearer " + test_keys::Sign(*key_, claims);
+  absl::StatusOr<Identity> id = (*a)->Authenticate(creds);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->team, "005M");
+  EXPECT_TRUE(TeamLimited(*id));
+  // globex is served here too, so its managers pass the tenant check.
+  EXPECT_TRUE((*a)->Authorize(*id, kMethodGuidance).ok());
+  EXPECT_TRUE((*a)->AuthorizeDeal(*id, "005R", "005M", "").ok());
+  EXPECT_TRUE((*a)->AuthorizeDeal(*id, "005R", "", "005M").ok());
+  absl::Status other = (*a)->AuthorizeDeal(*id, "005R", "005N", "West");
+  EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(other.message(), "caller 'mgr' (role manager) may see only their own team's deals");
+  // A manager token without the claim is refused; other roles need none.
+  claims.erase("team");
+  creds.authorization = "Bearer " + test_keys::Sign(*key_, claims);
+  EXPECT_EQ((*a)->Authenticate(creds).status().code(), absl::StatusCode::kUnauthenticated);
+  claims["roles"] = {"admin"};
+  creds.authorization = "Bearer " + test_keys::Sign(*key_, claims);
+  absl::StatusOr<Identity> admin = (*a)->Authenticate(creds);
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  EXPECT_FALSE(TeamLimited(*admin));
+  EXPECT_TRUE((*a)->AuthorizeDeal(*admin, "005R", "005N", "West").ok());
+  // A tenant not served here: the one denial text.
+  claims["tenant"] = "initech";
+  creds.authorization = "Bearer " + test_keys::Sign(*key_, claims);
+  absl::StatusOr<Identity> stranger = (*a)->Authenticate(creds);
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_EQ((*a)->Authorize(*stranger, kMethodGuidance).message(),
+            "caller 'mgr' (role admin) may not call GetDealGuidance on this sidecar");
+}
+
+TEST(AuthConfigTest, TeamClaimIsAJwtSetting) {
+  absl::StatusOr<AuthConfig> c =
+      Parse("jwt: {jwks_file: j.json, issuers: [i], audiences: [a], team_claim: team}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->team_claim, "team");
+  EXPECT_EQ(Parse("jwt: {jwks_file: j.json, issuers: [i], audiences: [a], team_claim: [x]}\n")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace dealcoach::auth

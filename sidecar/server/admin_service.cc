@@ -6,6 +6,7 @@
 #include "sidecar/common/time_util.h"
 #include "sidecar/server/services.h"
 #include "sidecar/server/status.h"
+#include "sidecar/server/tenants.h"
 
 namespace dealcoach::server {
 namespace {
@@ -69,9 +70,12 @@ grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* context,
   absl::StatusOr<auth::Identity> caller =
       AuthorizeCall(authorizer_, *context, method, denials_, tenant_);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  FillStatus(source_, playbooks_, response);
-  FillStoreStatus(store_enabled_, store_, decisions_, store_open_error_, store_options_,
-                  response->mutable_store());
+  ScopedTenant tenant_scope(tenants_, caller->tenant);
+  const TenantRuntime* tenant = CurrentTenant();
+  FillStatus(tenant != nullptr ? tenant->source.get() : source_,
+             tenant != nullptr ? &tenant->holder : playbooks_, response);
+  FillStoreStatus(store_enabled_, store_, tenants_ != nullptr ? nullptr : decisions_,
+                  store_open_error_, store_options_, response->mutable_store());
   return grpc::Status::OK;
 }
 

@@ -17,6 +17,8 @@
 
 namespace dealcoach::server {
 
+class TenantRegistry;
+
 // Fills `response` from the source and the current snapshot (either may be null).
 void FillStatus(const source::OpportunitySource* source, const runtime::SnapshotHolder* playbooks,
                 v1::GetStatusResponse* response);
@@ -46,6 +48,10 @@ class AdminServiceImpl final : public v1::AdminService::Service {
     tenant_ = std::move(tenant);
   }
 
+  // The other tenants (tenants.h; null with one): a caller of one gets its source and
+  // playbooks. With several tenants the process-wide decision-log counters are left
+  // out (they count every tenant's calls; /metrics has them for the operator).
+  void SetTenants(const TenantRegistry* tenants) { tenants_ = tenants; }
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::GetStatusResponse* response) override;
 
@@ -60,6 +66,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   const auth::Authorizer* authorizer_ = nullptr;
   store::DecisionLogger* denials_ = nullptr;
   std::string tenant_ = "default";
+  const TenantRegistry* tenants_ = nullptr;
 };
 
 // Fills `out` from the store (null: it failed to open with `open_error`).

@@ -328,6 +328,68 @@ std::vector<ConfigOverride> OverridesFromEnvironment(char** environ) {
   return out;
 }
 
+namespace {
+
+// `tenants:` (docs/production.md): name -> {connector, playbooks: {files, default}}.
+// Each tenant's caller identities come from `auth:` (tenant claim, mTLS identity), so a
+// multi-tenant sidecar needs it.
+absl::Status ParseTenants(const YAML::Node& section, const Origins& origins,
+                          const std::string& base_dir, SidecarConfig* c) {
+  if (!section || section.IsNull()) return absl::OkStatus();
+  if (!section.IsMap()) {
+    return origins.Error("tenants", section, "must map tenant names to their settings");
+  }
+  if (!c->auth_configured) {
+    return origins.Error("tenants", section,
+                         "needs an auth section: a call's tenant comes from its identity");
+  }
+  for (const auto& kv : section) {
+    const std::string name = kv.first.Scalar();
+    const std::string key = absl::StrCat("tenants.", name);
+    if (name.empty()) return origins.Error("tenants", kv.first, "a tenant name is empty");
+    if (name == c->auth.tenant) {
+      return origins.Error(key, kv.first,
+                           "is auth.tenant, which the top-level connector and playbooks serve");
+    }
+    for (const TenantConfig& t : c->tenants) {
+      if (t.name == name) return origins.Error(key, kv.first, "appears twice");
+    }
+    const YAML::Node t = kv.second;
+    DC_RETURN_IF_ERROR(CheckKeys(t, key, {"connector", "playbooks"}, origins));
+    TenantConfig out;
+    out.name = name;
+    // (Assigning a missing node throws: test it first.)
+    const YAML::Node connector = t["connector"];
+    if (!connector || !connector.IsMap() || !connector["type"]) {
+      return origins.Error(absl::StrCat(key, ".connector"), t,
+                           "must be a mapping with a 'type' (as the top-level connector)");
+    }
+    out.connector = connector;
+    const YAML::Node playbooks = t["playbooks"];
+    DC_RETURN_IF_ERROR(
+        CheckKeys(playbooks, absl::StrCat(key, ".playbooks"), {"files", "default"}, origins));
+    const YAML::Node files = playbooks ? playbooks["files"] : YAML::Node();
+    if (!files || !files.IsSequence() || files.size() == 0) {
+      return origins.Error(absl::StrCat(key, ".playbooks.files"), playbooks ? files : t,
+                           "list at least one playbook file");
+    }
+    for (const YAML::Node& f : files) {
+      if (!f.IsScalar() || f.Scalar().empty()) {
+        return origins.Error(absl::StrCat(key, ".playbooks.files"), f,
+                             "each entry must be a file path");
+      }
+      out.playbook_files.push_back(JoinPath(base_dir, f.Scalar()));
+    }
+    DC_RETURN_IF_ERROR(ReadString(playbooks["default"], absl::StrCat(key, ".playbooks.default"),
+                                  origins, &out.default_playbook));
+    c->auth.other_tenants.push_back(name);
+    c->tenants.push_back(std::move(out));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std::string& file_name,
                                           const std::string& base_dir,
                                           const std::vector<ConfigOverride>& overrides) {
@@ -362,7 +424,7 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
         CheckKeys(root, "",
                   {"listen", "log_level", "log_format", "max_message_bytes", "grpc_handlers",
                    "max_behaviors", "playbooks", "reload", "shutdown_grace", "source", "connector",
-                   "store", "admin_http", "tls", "insecure", "http", "pipeline", "auth"},
+                   "store", "admin_http", "tls", "insecure", "http", "pipeline", "auth", "tenants"},
                   origins));
     DC_RETURN_IF_ERROR(CheckKeys(root["pipeline"], "pipeline", {"snapshot_interval"}, origins));
     DC_RETURN_IF_ERROR(
@@ -547,6 +609,7 @@ absl::StatusOr<SidecarConfig> ParseConfig(absl::string_view yaml_text, const std
     if (!c.connector.IsMap() || !c.connector["type"]) {
       return origins.Error("connector", c.connector, "must be a mapping with a 'type'");
     }
+    DC_RETURN_IF_ERROR(ParseTenants(root["tenants"], origins, base_dir, &c));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(file_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));

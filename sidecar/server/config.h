@@ -33,6 +33,16 @@
 
 namespace dealcoach::server {
 
+// One more tenant (CRM org) of a multi-tenant sidecar (`tenants:`, docs/production.md):
+// its own connector and playbooks; the store is shared, scoped by `name`. The top-level
+// `connector:` and `playbooks:` are the tenant `auth.tenant`.
+struct TenantConfig {
+  std::string name;
+  YAML::Node connector;  // the tenant's `connector:` section, for the registry
+  std::vector<std::string> playbook_files;
+  std::string default_playbook;
+};
+
 struct SidecarConfig {
   // gRPC listen address. Default: 127.0.0.1:50051 (loopback: the sidecar runs next to
   // the CRM, not on the open network). Port 0 picks a free port.
@@ -85,6 +95,8 @@ struct SidecarConfig {
   // Absent: no authentication (every caller is an anonymous admin; loopback only).
   auth::AuthConfig auth;
   bool auth_configured = false;
+  // `tenants:`: the other tenants served (tenants.h). Empty = one tenant, auth.tenant.
+  std::vector<TenantConfig> tenants;
   // Where the file came from ("" when there was no file) and its directory.
   std::string config_file;
   std::string base_dir;

@@ -1,5 +1,8 @@
 #include "sidecar/server/config.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
@@ -116,6 +119,62 @@ TEST(ConfigTest, UnknownOverrideIsRejected) {
   auto c = ParseConfig(kConfig, "c.yaml", "/d", {{"nope", "1", "flag --nope"}});
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().message(), "flag --nope: unknown setting 'nope'");
+}
+
+constexpr char kTenants[] = R"(playbooks: {files: [a.yaml]}
+connector: {type: file, file: {path: acme.json}}
+auth:
+  tenant: acme
+  jwt: {jwks_file: jwks.json, issuers: [i], audiences: [a]}
+tenants:
+  globex:
+    connector: {type: file, file: {path: globex.json}}
+    playbooks: {files: [g.yaml, /abs/h.yaml], default: h}
+)";
+
+TEST(ConfigTest, TenantsSectionAddsTenantsWithTheirConnectorAndPlaybooks) {
+  auto c = ParseConfig(kTenants, "/etc/dc/sidecar.yaml", "/etc/dc", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->tenants.size(), 1u);
+  EXPECT_EQ(c->tenants[0].name, "globex");
+  EXPECT_EQ(c->tenants[0].connector["file"]["path"].Scalar(), "globex.json");
+  EXPECT_EQ(c->tenants[0].playbook_files,
+            (std::vector<std::string>{"/etc/dc/g.yaml", "/abs/h.yaml"}));
+  EXPECT_EQ(c->tenants[0].default_playbook, "h");
+  EXPECT_EQ(c->auth.other_tenants, std::vector<std::string>{"globex"});
+  // The single-tenant file is unchanged: one tenant, no others.
+  auto single = ParseConfig(kConfig, "c.yaml", "/d", {});
+  ASSERT_TRUE(single.ok());
+  EXPECT_TRUE(single->tenants.empty());
+  EXPECT_TRUE(single->auth.other_tenants.empty());
+}
+
+TEST(ConfigTest, TenantsErrorsNameTheTenant) {
+  const std::string base = "playbooks: {files: [a.yaml]}\nconnector: {type: file}\n";
+  const std::string auth =
+      "auth: {tenant: acme, jwt: {jwks_file: j, issuers: [i], audiences: [a]}}\n";
+  struct Case {
+    std::string yaml;
+    std::string error;
+  };
+  for (const Case& k : std::vector<Case>{
+           {base + "tenants: {globex: {connector: {type: file}, playbooks: {files: [g]}}}\n",
+            "tenants: needs an auth section"},
+           {base + auth + "tenants: {acme: {connector: {type: file}, playbooks: {files: [g]}}}\n",
+            "tenants.acme: is auth.tenant"},
+           {base + auth + "tenants: {globex: {playbooks: {files: [g]}}}\n",
+            "tenants.globex.connector: must be a mapping with a 'type'"},
+           {base + auth + "tenants: {globex: {connector: {type: file}}}\n",
+            "tenants.globex.playbooks.files: list at least one playbook file"},
+           {base + auth +
+                "tenants: {globex: {connector: {type: file}, playbooks: {files: [g]}, "
+                "store: {}}}\n",
+            "tenants.globex.store: unknown setting"},
+           {base + auth + "tenants: [globex]\n", "tenants: must map tenant names"}}) {
+    auto c = ParseConfig(k.yaml, "c.yaml", "/d", {});
+    ASSERT_FALSE(c.ok()) << k.yaml;
+    EXPECT_TRUE(absl::StrContains(c.status().message(), k.error)) << c.status() << "\n" << k.yaml;
+  }
 }
 
 }  // namespace

@@ -25,6 +25,8 @@
 #include "sidecar/server/request_limits.h"
 #include "sidecar/server/services.h"
 #include "sidecar/server/status.h"
+#include "sidecar/server/team_scope.h"
+#include "sidecar/server/tenants.h"
 
 namespace dealcoach::server {
 namespace {
@@ -49,6 +51,7 @@ absl::StatusOr<Prepared> Prepare(const ServiceDeps& deps, const v1::PipelineScop
                                  absl::string_view playbook_name, absl::string_view filter,
                                  bool has_as_of, const google::protobuf::Timestamp& as_of) {
   DC_RETURN_IF_ERROR(pipeline::ValidateScope(scope));
+  DC_RETURN_IF_ERROR(AuthorizeScope(scope));
   Prepared p;
   DC_ASSIGN_OR_RETURN(p.pass.now, ResolveRequestNow(deps, has_as_of, as_of));
   DC_ASSIGN_OR_RETURN(p.playbook, ResolveRequestPlaybook(deps, playbook_name));
@@ -68,17 +71,21 @@ absl::StatusOr<Prepared> Prepare(const ServiceDeps& deps, const v1::PipelineScop
 absl::Status ForEachDeal(const ServiceDeps& deps, grpc::ServerContext* context,
                          const std::function<absl::Status(const v1::Opportunity&)>& fn) {
   int n = 0;
+  const auth::Identity* team_limit = TeamLimitedCaller();  // team_scope.h
   return deps.source->ForEach([&](const v1::Opportunity& opp) -> absl::Status {
     if (context != nullptr && ++n % kCheckEvery == 0) {
       DC_RETURN_IF_ERROR(CheckCallAlive(context, absl::StrCat("after ", n, " deals")));
+    }
+    if (!InCallersTeam(team_limit, opp.owner().manager_id(), opp.owner().team())) {
+      return absl::OkStatus();
     }
     return fn(opp);
   });
 }
 
 absl::Status ScopeNotFound(const v1::PipelineScope& scope) {
-  return absl::NotFoundError(
-      absl::StrCat("no deals for ", EchoValue(pipeline::DescribeScope(scope)), " in the pipeline"));
+  return ScopeMissing(absl::NotFoundError(absl::StrCat(
+      "no deals for ", EchoValue(pipeline::DescribeScope(scope)), " in the pipeline")));
 }
 
 // Which snapshot to compare with (see GetPipelineReviewRequest.compare_to / since).
@@ -146,11 +153,13 @@ absl::StatusOr<v1::Comparison> ResolveComparison(const ServiceDeps& deps,
 absl::StatusOr<absl::flat_hash_map<std::string, store::CompactResult>> ReadPrevious(
     const ServiceDeps& deps, const v1::Comparison& comparison, const v1::PipelineScope& scope) {
   absl::flat_hash_map<std::string, store::CompactResult> out;
-  DC_RETURN_IF_ERROR(deps.store->ReadSnapshot(deps.tenant, comparison.snapshot_id(),
-                                              [&](const store::CompactResult& r) {
-                                                if (pipeline::InScope(scope, r))
-                                                  out.emplace(r.deal_id(), r);
-                                              }));
+  const auth::Identity* team_limit = TeamLimitedCaller();
+  DC_RETURN_IF_ERROR(deps.store->ReadSnapshot(
+      deps.tenant, comparison.snapshot_id(), [&](const store::CompactResult& r) {
+        if (pipeline::InScope(scope, r) && InCallersTeam(team_limit, r.manager_id(), r.team())) {
+          out.emplace(r.deal_id(), r);
+        }
+      }));
   return out;
 }
 
@@ -312,8 +321,8 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
   });
   if (!found) {
     DC_RETURN_IF_ERROR(scan);
-    return absl::NotFoundError(
-        absl::StrCat("rep '", EchoValue(request.rep_id()), "' owns no deal in the pipeline"));
+    return ScopeMissing(absl::NotFoundError(
+        absl::StrCat("rep '", EchoValue(request.rep_id()), "' owns no deal in the pipeline")));
   }
   v1::PipelineScope team;
   if (!rep.manager_id().empty()) {
@@ -448,31 +457,38 @@ grpc::Status CoachingServiceImpl::EvaluatePipeline(
       AuthorizeCall(deps_.authorizer, *context, method, deps_.decision_log, deps_.tenant);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auth::ScopedIdentity scope(deps_.authorizer != nullptr ? &*caller : nullptr);
-  return ToGrpcStatus(DoEvaluatePipeline(deps_, context, *request, writer));
+  ScopedTenant tenant_scope(deps_.tenants, caller->tenant);
+  if (deps_.authorizer != nullptr) {
+    if (absl::Status named = CheckRequestTenant(*request, *caller, method); !named.ok()) {
+      return ToGrpcStatus(named);
+    }
+  }
+  return ToGrpcStatus(DoEvaluatePipeline(Deps(), context, *request, writer));
 }
 
 grpc::Status CoachingServiceImpl::GetPipelineReview(grpc::ServerContext* context,
                                                     const v1::GetPipelineReviewRequest* request,
                                                     v1::GetPipelineReviewResponse* response) {
-  return ToGrpcStatus(DoGetPipelineReview(deps_, context, *request, response));
+  return ToGrpcStatus(DoGetPipelineReview(Deps(), context, *request, response));
 }
 
 grpc::Status CoachingServiceImpl::GetCoachingAgenda(grpc::ServerContext* context,
                                                     const v1::GetCoachingAgendaRequest* request,
                                                     v1::GetCoachingAgendaResponse* response) {
-  return ToGrpcStatus(DoGetCoachingAgenda(deps_, context, *request, response));
+  return ToGrpcStatus(DoGetCoachingAgenda(Deps(), context, *request, response));
 }
 
 grpc::Status CoachingServiceImpl::TakeSnapshot(grpc::ServerContext* context,
                                                const v1::TakeSnapshotRequest* request,
                                                v1::TakeSnapshotResponse* response) {
+  const ServiceDeps& deps = Deps();
   absl::Status status = [&]() -> absl::Status {
     DC_RETURN_IF_ERROR(CheckCallAlive(context, "before evaluation"));
     DC_ASSIGN_OR_RETURN(absl::Time now,
-                        ResolveRequestNow(deps_, request->has_as_of(), request->as_of()));
-    DC_ASSIGN_OR_RETURN(auto playbook, ResolveRequestPlaybook(deps_, request->playbook()));
+                        ResolveRequestNow(deps, request->has_as_of(), request->as_of()));
+    DC_ASSIGN_OR_RETURN(auto playbook, ResolveRequestPlaybook(deps, request->playbook()));
     DC_ASSIGN_OR_RETURN(*response,
-                        WritePipelineSnapshot(deps_, *playbook, now, request->snapshot_id(),
+                        WritePipelineSnapshot(deps, *playbook, now, request->snapshot_id(),
                                               request->opportunities()));
     return absl::OkStatus();
   }();

@@ -25,6 +25,8 @@
 #include "sidecar/runtime/log.h"
 #include "sidecar/server/request_limits.h"
 #include "sidecar/server/status.h"
+#include "sidecar/server/team_scope.h"
+#include "sidecar/server/tenants.h"
 
 namespace dealcoach::server {
 namespace {
@@ -160,7 +162,9 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
       // caller learns nothing of the deal beyond that it is not theirs).
       if (const auth::Identity* caller = auth::CurrentIdentity();
           caller != nullptr && deps.authorizer != nullptr) {
-        DC_RETURN_IF_ERROR(deps.authorizer->AuthorizeDeal(*caller, t.opportunity->owner().id()));
+        const v1::Owner& owner = t.opportunity->owner();
+        DC_RETURN_IF_ERROR(
+            deps.authorizer->AuthorizeDeal(*caller, owner.id(), owner.manager_id(), owner.team()));
       }
       return t;
     }
@@ -336,11 +340,13 @@ grpc::internal::MethodHandler* ParsingHandler(
   static const std::string full_method = FullMethodOf(Request::descriptor());
   return new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
       [method = std::move(method), authorizer = deps.authorizer, decisions = deps.decision_log,
-       tenant = deps.tenant](grpc::ServerContext* context, Streamer* stream) {
+       tenant = deps.tenant,
+       tenants = deps.tenants](grpc::ServerContext* context, Streamer* stream) {
         absl::StatusOr<auth::Identity> caller =
             AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
         if (!caller.ok()) return ToGrpcStatus(caller.status());
         auth::ScopedIdentity scope(authorizer != nullptr ? &*caller : nullptr);
+        ScopedTenant tenant_scope(tenants, caller->tenant);
         grpc::ByteBuffer in;
         if (!stream->Read(&in)) {
           return grpc::Status(
@@ -349,6 +355,10 @@ grpc::internal::MethodHandler* ParsingHandler(
         }
         absl::StatusOr<Request> request = ParseRequest<Request>(&in);
         if (!request.ok()) return ToGrpcStatus(request.status());
+        if (authorizer != nullptr) {
+          absl::Status named = CheckRequestTenant(*request, *caller, full_method);
+          if (!named.ok()) return ToGrpcStatus(named);
+        }
         Response response;
         grpc::Status status = method(context, &*request, &response);
         if (!status.ok()) return status;
@@ -483,8 +493,9 @@ grpc::internal::MethodHandler* CallbackHandler(
   static const std::string full_method = FullMethodOf(Request::descriptor());
   return new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
       [serve = std::move(serve), pool, authorizer = deps.authorizer, decisions = deps.decision_log,
-       tenant = deps.tenant](grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
-                             grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
+       tenant = deps.tenant,
+       tenants = deps.tenants](grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+                               grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
         grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
         absl::StatusOr<auth::Identity> caller =
             AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
@@ -498,10 +509,18 @@ grpc::internal::MethodHandler* CallbackHandler(
           reactor->Finish(ToGrpcStatus(request.status()));
           return reactor;
         }
+        if (authorizer != nullptr) {
+          if (absl::Status named = CheckRequestTenant(*request, *caller, full_method);
+              !named.ok()) {
+            reactor->Finish(ToGrpcStatus(named));
+            return reactor;
+          }
+        }
         bool would_block = false;
         grpc::Status status;
         {
           auth::ScopedIdentity scope(authorizer != nullptr ? &*caller : nullptr);
+          ScopedTenant tenant_scope(tenants, caller->tenant);
           status = Respond<Request, Response>(serve, context, &*request, out, &would_block);
         }
         if (!would_block) {
@@ -510,8 +529,10 @@ grpc::internal::MethodHandler* CallbackHandler(
         }
         auto call = std::make_shared<std::pair<auth::Identity, Request>>(*std::move(caller),
                                                                          *std::move(request));
-        pool->Run([serve, call, context, out, reactor, with_identity = authorizer != nullptr]() {
+        pool->Run([serve, call, context, out, reactor, with_identity = authorizer != nullptr,
+                   tenants]() {
           auth::ScopedIdentity scope(with_identity ? &call->first : nullptr);
+          ScopedTenant tenant_scope(tenants, call->first.tenant);
           reactor->Finish(Respond<Request, Response>(serve, context, &call->second, out, nullptr));
         });
         return reactor;
@@ -602,7 +623,10 @@ absl::StatusOr<auth::Identity> AuthorizeCall(const auth::Authorizer* authorizer,
   if (status.ok()) return identity;
   if (decisions != nullptr) {
     store::Decision d;
-    d.tenant = std::string(tenant);
+    // A denial of a caller of another tenant served here goes to that tenant's log, so
+    // no tenant's decisions name another's callers.
+    d.tenant = identity.ok() && authorizer->ServesTenant(identity->tenant) ? identity->tenant
+                                                                           : std::string(tenant);
     d.at = absl::Now();
     d.decision_id = NewDecisionId(d.at);
     d.caller =
@@ -625,14 +649,14 @@ CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(dep
                               deps_, pool_.get(),
                               [this](grpc::ServerContextBase* c, v1::GetDealGuidanceRequest* q,
                                      v1::GetDealGuidanceResponse* r, bool* would_block) {
-                                return ServeGuidance(deps_, c, *q, r, would_block, q);
+                                return ServeGuidance(Deps(), c, *q, r, would_block, q);
                               }));
     MarkMethodRawCallback(
         1, CallbackHandler<v1::GetReviewChecklistRequest, v1::GetReviewChecklistResponse>(
                deps_, pool_.get(),
                [this](grpc::ServerContextBase* c, v1::GetReviewChecklistRequest* q,
                       v1::GetReviewChecklistResponse* r, bool* would_block) {
-                 return ServeChecklist(deps_, c, *q, r, would_block, q);
+                 return ServeChecklist(Deps(), c, *q, r, would_block, q);
                }));
   } else {
     MarkMethodStreamed(
@@ -668,13 +692,13 @@ CoachingServiceImpl::~CoachingServiceImpl() = default;
 grpc::Status CoachingServiceImpl::GetDealGuidance(grpc::ServerContext* context,
                                                   const v1::GetDealGuidanceRequest* request,
                                                   v1::GetDealGuidanceResponse* response) {
-  return ToGrpcStatus(ServeGuidance(deps_, context, *request, response, nullptr));
+  return ToGrpcStatus(ServeGuidance(Deps(), context, *request, response, nullptr));
 }
 
 grpc::Status CoachingServiceImpl::GetReviewChecklist(grpc::ServerContext* context,
                                                      const v1::GetReviewChecklistRequest* request,
                                                      v1::GetReviewChecklistResponse* response) {
-  return ToGrpcStatus(ServeChecklist(deps_, context, *request, response, nullptr));
+  return ToGrpcStatus(ServeChecklist(Deps(), context, *request, response, nullptr));
 }
 
 // Registers method `index` (the rpc's position in the .proto) with ParsingHandler.
@@ -713,12 +737,17 @@ PlaybookServiceImpl::PlaybookServiceImpl(ServiceDeps deps) : deps_(std::move(dep
   MarkParsed(mark, deps_, 9, this, &S::BacktestPlaybook);
 }
 
+admin::PlaybookAdmin& PlaybookServiceImpl::Admin() const {
+  const TenantRuntime* tenant = CurrentTenant();
+  return tenant != nullptr ? *tenant->admin : *admin_;
+}
+
 grpc::Status PlaybookServiceImpl::ValidatePlaybook(grpc::ServerContext* context,
                                                    const v1::ValidatePlaybookRequest* request,
                                                    v1::ValidatePlaybookResponse* response) {
   absl::Status status = DoValidatePlaybook(*request, response);
   if (status.ok()) {
-    absl::Status audited = admin_->AuditValidate(request->author(), *response);
+    absl::Status audited = Admin().AuditValidate(request->author(), *response);
     if (!audited.ok())
       runtime::LogWarning("audit of ValidatePlaybook failed: ", audited.ToString());
   }
@@ -728,7 +757,7 @@ grpc::Status PlaybookServiceImpl::ValidatePlaybook(grpc::ServerContext* context,
 grpc::Status PlaybookServiceImpl::GetActivePlaybook(grpc::ServerContext* context,
                                                     const v1::GetActivePlaybookRequest* request,
                                                     v1::GetActivePlaybookResponse* response) {
-  return ToGrpcStatus(DoGetActivePlaybook(deps_, *request, response));
+  return ToGrpcStatus(DoGetActivePlaybook(Deps(), *request, response));
 }
 
 namespace {
@@ -746,49 +775,52 @@ grpc::Status Answer(absl::StatusOr<Response> result, Response* response) {
 grpc::Status PlaybookServiceImpl::PlanPlaybookChange(grpc::ServerContext* context,
                                                      const v1::PlanPlaybookChangeRequest* request,
                                                      v1::PlanPlaybookChangeResponse* response) {
-  return Answer(admin_->Plan(*request), response);
+  return Answer(Admin().Plan(*request), response);
 }
 
 grpc::Status PlaybookServiceImpl::PublishPlaybook(grpc::ServerContext* context,
                                                   const v1::PublishPlaybookRequest* request,
                                                   v1::PublishPlaybookResponse* response) {
-  return Answer(admin_->Publish(*request), response);
+  return Answer(Admin().Publish(*request), response);
 }
 
 grpc::Status PlaybookServiceImpl::ListPlaybookRevisions(
     grpc::ServerContext* context, const v1::ListPlaybookRevisionsRequest* request,
     v1::ListPlaybookRevisionsResponse* response) {
-  return Answer(admin_->ListRevisions(*request), response);
+  return Answer(Admin().ListRevisions(*request), response);
 }
 
 grpc::Status PlaybookServiceImpl::GetPlaybookRevision(grpc::ServerContext* context,
                                                       const v1::GetPlaybookRevisionRequest* request,
                                                       v1::GetPlaybookRevisionResponse* response) {
-  return Answer(admin_->GetRevision(*request), response);
+  return Answer(Admin().GetRevision(*request), response);
 }
 
 grpc::Status PlaybookServiceImpl::RollbackPlaybook(grpc::ServerContext* context,
                                                    const v1::RollbackPlaybookRequest* request,
                                                    v1::RollbackPlaybookResponse* response) {
-  return Answer(admin_->Rollback(*request), response);
+  return Answer(Admin().Rollback(*request), response);
 }
 
 grpc::Status PlaybookServiceImpl::ListAuditEvents(grpc::ServerContext* context,
                                                   const v1::ListAuditEventsRequest* request,
                                                   v1::ListAuditEventsResponse* response) {
-  return Answer(admin_->ListAudit(*request), response);
+  return Answer(Admin().ListAudit(*request), response);
 }
 
 grpc::Status PlaybookServiceImpl::ListDecisions(grpc::ServerContext* context,
                                                 const v1::ListDecisionsRequest* request,
                                                 v1::ListDecisionsResponse* response) {
-  return Answer(admin_->ListDecisions(*request), response);
+  if (absl::Status team = AuthorizeDecisionQuery(Deps(), request->opportunity_id()); !team.ok()) {
+    return ToGrpcStatus(team);
+  }
+  return Answer(Admin().ListDecisions(*request), response);
 }
 
 grpc::Status PlaybookServiceImpl::BacktestPlaybook(grpc::ServerContext* context,
                                                    const v1::BacktestPlaybookRequest* request,
                                                    v1::BacktestPlaybookResponse* response) {
-  return Answer(admin_->Backtest(*request), response);
+  return Answer(Admin().Backtest(*request), response);
 }
 
 }  // namespace dealcoach::server

@@ -41,6 +41,8 @@
 
 namespace dealcoach::server {
 
+class TenantRegistry;  // tenants.h
+
 // What the handlers share. Pointers are borrowed and must outlive the services.
 struct ServiceDeps {
   const runtime::SnapshotHolder* playbooks = nullptr;
@@ -68,7 +70,14 @@ struct ServiceDeps {
   // server's worker pool. Same steps and same bytes either way (services.cc,
   // CallbackHandler; tests/integration/request_path_test.cc). Config: grpc_handlers.
   bool callback_handlers = true;
+  // The other tenants (`tenants:`, tenants.h); null with one tenant. The handler
+  // wrappers route each call to its caller's tenant through it.
+  const TenantRegistry* tenants = nullptr;
 };
+
+// The deps of the call on this thread: its tenant's (tenants.h, ScopedTenant), or `own`
+// (the default tenant's) when the call is for the default tenant or there is one tenant.
+[[nodiscard]] const ServiceDeps& DepsForCall(const ServiceDeps& own);
 
 // Runs blocking work handed off by the callback handlers (an id the cache does not
 // hold, fetched from the CRM) on a fixed set of threads, in FIFO order. The destructor
@@ -136,6 +145,7 @@ class CoachingServiceImpl final : public v1::CoachingService::Service {
                             v1::TakeSnapshotResponse* response) override;
 
  private:
+  const ServiceDeps& Deps() const { return DepsForCall(deps_); }
   ServiceDeps deps_;
   std::unique_ptr<HandoffPool> pool_;  // with callback_handlers
 };
@@ -195,6 +205,9 @@ class PlaybookServiceImpl final : public v1::PlaybookService::Service {
                                 v1::BacktestPlaybookResponse* response) override;
 
  private:
+  const ServiceDeps& Deps() const { return DepsForCall(deps_); }
+  // The caller's tenant's playbook admin (tenants.h), or the default tenant's.
+  admin::PlaybookAdmin& Admin() const;
   ServiceDeps deps_;
   std::unique_ptr<admin::PlaybookAdmin> admin_;
 };

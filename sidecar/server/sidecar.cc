@@ -12,6 +12,7 @@
 #include "connectors/registry.h"
 #include "sidecar/engine/engine.h"
 #include "sidecar/runtime/log.h"
+#include "sidecar/server/tenants.h"
 
 namespace dealcoach::server {
 namespace {
@@ -109,6 +110,14 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   deps.default_max_behaviors = config.max_behaviors;
   deps.callback_handlers = config.grpc_handlers == "callback";
   deps.plan_max_age = config.plan_max_age;
+  if (!config.tenants.empty()) {
+    // The other tenants' connectors, caches and playbooks (tenants.h); the handlers
+    // route each call to its caller's tenant.
+    absl::StatusOr<std::unique_ptr<TenantRegistry>> tenants = TenantRegistry::Create(config, deps);
+    if (!tenants.ok()) return tenants.status();
+    s->tenants_ = *std::move(tenants);
+    deps.tenants = s->tenants_.get();
+  }
   s->coaching_ = std::make_unique<CoachingServiceImpl>(deps);
   s->playbook_service_ = std::make_unique<PlaybookServiceImpl>(deps);
   s->admin_service_ = std::make_unique<AdminServiceImpl>(s->source_.get(), &s->holder_);
@@ -119,10 +128,21 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
     s->snapshots_ = std::make_unique<pipeline::SnapshotScheduler>(
         config.snapshot_interval,
         [deps]() -> absl::Status {
-          absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> playbook =
-              ResolveRequestPlaybook(deps, "");
-          if (!playbook.ok()) return playbook.status();
-          return WritePipelineSnapshot(deps, **playbook, absl::Now(), "", {}).status();
+          absl::Status first;
+          // Every tenant's pipeline, each against its own default playbook.
+          std::vector<const ServiceDeps*> all = {&deps};
+          if (deps.tenants != nullptr) {
+            for (const TenantRuntime* t : deps.tenants->runtimes()) all.push_back(&t->deps);
+          }
+          for (const ServiceDeps* d : all) {
+            absl::StatusOr<std::shared_ptr<const engine::CompiledPlaybook>> playbook =
+                ResolveRequestPlaybook(*d, "");
+            absl::Status st =
+                playbook.ok() ? WritePipelineSnapshot(*d, **playbook, absl::Now(), "", {}).status()
+                              : playbook.status();
+            if (!st.ok() && first.ok()) first = st;
+          }
+          return first;
         },
         [](bool warning, const std::string& line) {
           if (warning) {
@@ -133,6 +153,7 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
         });
   }
   s->admin_service_->SetAuthorizer(s->authorizer_.get(), s->decision_log_.get(), deps.tenant);
+  s->admin_service_->SetTenants(s->tenants_.get());
 
   s->metrics_ = std::make_unique<metrics::ServerMetrics>();
   s->RegisterMetricSamplers();
@@ -215,6 +236,7 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
 
   if (config.source.background_sync) s->source_->Start();
   s->reloader_->Start();
+  if (s->tenants_ != nullptr) s->tenants_->Start(config.source.background_sync);
   runtime::LogInfo("dealcoach serving on ", s->address_, " (connector ",
                    s->source_->connector_type(), ", ", s->initial_serving_, " of ",
                    config.playbook_files.size(), " playbooks valid)");
@@ -347,6 +369,7 @@ void Sidecar::Shutdown(absl::Duration grace) {
   // The source gets what is left of the grace: a sync stuck in a CRM call is detached
   // rather than allowed to hold shutdown past it.
   if (source_ != nullptr) source_->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+  if (tenants_ != nullptr) tenants_->Stop(deadline);
   // What is queued gets what is left of the grace; the rest is dropped (best-effort log).
   if (decision_log_ != nullptr) {
     (void)decision_log_->Flush(std::max(absl::Milliseconds(100), deadline - absl::Now()));

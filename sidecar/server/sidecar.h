@@ -35,6 +35,7 @@
 #include "sidecar/server/admin_service.h"
 #include "sidecar/server/config.h"
 #include "sidecar/server/services.h"
+#include "sidecar/server/tenants.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/decision_logger.h"
 #include "sidecar/store/store.h"
@@ -95,6 +96,8 @@ class Sidecar {
   std::unique_ptr<metrics::ServerMetrics> metrics_;
   std::unique_ptr<metrics::AdminHttpServer> admin_http_;
   std::unique_ptr<runtime::PlaybookReloader> reloader_;
+  // The other tenants (`tenants:`; null with one). Before the services, which borrow it.
+  std::unique_ptr<TenantRegistry> tenants_;
   std::unique_ptr<CoachingServiceImpl> coaching_;
   std::unique_ptr<PlaybookServiceImpl> playbook_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
