@@ -34,6 +34,7 @@
 #include "sidecar/admin/lifecycle.h"
 #include "sidecar/auth/authorizer.h"
 #include "sidecar/engine/engine.h"
+#include "sidecar/metrics/metrics.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/decision_logger.h"
@@ -68,6 +69,9 @@ struct ServiceDeps {
   // server's worker pool. Same steps and same bytes either way (services.cc,
   // CallbackHandler; tests/integration/request_path_test.cc). Config: grpc_handlers.
   bool callback_handlers = true;
+  // RPC counts and durations (dealcoach_rpc_*), recorded by the handler wrappers through
+  // series resolved at registration; null = not recorded (no admin_http listener).
+  metrics::ServerMetrics* metrics = nullptr;
 };
 
 // Runs blocking work handed off by the callback handlers (an id the cache does not
