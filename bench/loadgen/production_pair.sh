@@ -118,7 +118,7 @@ auth_json=""
 if [ -x "$build/bench/auth/auth_bench" ]; then
   min_time=$([ "$D" = "${D%.*}" ] && [ "$D" -ge 2 ] && echo 0.5 || echo 0.05)
   "$build/bench/auth/auth_bench" --benchmark_min_time="$min_time" \
-    --benchmark_filter='BM_AuthenticateCachedJwt|BM_GetDealGuidance' \
+    --benchmark_filter='BM_AuthenticateCachedJwt|BM_RecordCall|BM_GetDealGuidance' \
     --benchmark_out="$work/auth.json" --benchmark_out_format=json >"$work/auth.txt" 2>&1 ||
     { cat "$work/auth.txt" >&2; exit 1; }
   auth_json=$work/auth.json
@@ -192,12 +192,20 @@ res["metrics_series_seen"] = 'method="/dealcoach.v1.CoachingService/GetDealGuida
 if auth_path:
     b = {x["name"]: x for x in json.load(open(auth_path))["benchmarks"]}
     verify_ns = b["BM_AuthenticateCachedJwt"]["cpu_time"]
-    with_auth = b["BM_GetDealGuidance/auth:1/real_time"]["process_cpu_us_per_call"] * 1000
-    without = b["BM_GetDealGuidance/auth:0/real_time"]["process_cpu_us_per_call"] * 1000
+    call = lambda a, m: b[f"BM_GetDealGuidance/auth:{a}/metrics:{m}/real_time"][
+        "process_cpu_us_per_call"] * 1000
+    with_auth, without = call(1, 0), call(0, 0)
     res["jwt"] = {"cached_verify_ns": verify_ns, "call_cpu_ns_with_auth": with_auth,
                   "call_cpu_ns_without_auth": without,
                   "verify_share": verify_ns / with_auth,
                   "auth_delta_share": (with_auth - without) / with_auth}
+    record_ns = b["BM_RecordCallInHandler"]["cpu_time"]
+    with_metrics = call(0, 1)
+    res["metrics_cost"] = {"record_in_handler_ns": record_ns,
+                           "record_by_lookup_ns": b["BM_RecordCallByLookup"]["cpu_time"],
+                           "call_cpu_ns_with_metrics": with_metrics,
+                           "record_share": record_ns / with_metrics,
+                           "metrics_delta_share": (with_metrics - without) / with_metrics}
 print(f"load: {res['load_average']['start']}  ->  {res['load_average']['end']}")
 print("round  plain rps  mTLS rps  metrics rps | mTLS/pl  metr/pl | server us/call "
       "pl/mTLS/metr | client us/call pl/mTLS | p99 ms @50% pl/mTLS")
@@ -228,6 +236,12 @@ if "jwt" in res:
     print(f"JWT: cached verification {j['cached_verify_ns']:.0f} ns CPU of a "
           f"{j['call_cpu_ns_with_auth'] / 1000:.0f} us call = {100 * j['verify_share']:.2f}% "
           f"(goal < 5%); auth on - off: {100 * j['auth_delta_share']:.1f}% (noisy)")
+if "metrics_cost" in res:
+    m = res["metrics_cost"]
+    print(f"metrics: recording in the handler {m['record_in_handler_ns']:.0f} ns CPU (the "
+          f"interceptor's lookup path {m['record_by_lookup_ns']:.0f} ns) of a "
+          f"{m['call_cpu_ns_with_metrics'] / 1000:.0f} us call = {100 * m['record_share']:.2f}%; "
+          f"metrics on - off: {100 * m['metrics_delta_share']:.1f}% (noisy)")
 print(f"errors: {errors}")
 if out:
     json.dump(res, open(out, "w"), indent=2)
