@@ -15,8 +15,6 @@ namespace dealcoach::metrics {
 
 namespace {
 
-constexpr int kGrpcCodes = 17;  // OK .. UNAUTHENTICATED
-
 // gRPC's codes are absl's, number for number: one name table for both.
 std::string CodeName(int code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
@@ -45,24 +43,26 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
   std::chrono::steady_clock::time_point start_;
 };
 
+// `skip`: the methods their handlers record, frozen when the factory is made (before the
+// server starts), so the per-call check takes no lock. gRPC still makes a ServerRpcInfo
+// per call once any factory is installed; for a skipped method that is all it costs.
 class InterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit InterceptorFactory(ServerMetrics* metrics) : metrics_(metrics) {}
+  InterceptorFactory(ServerMetrics* metrics, absl::flat_hash_set<std::string> skip)
+      : metrics_(metrics), skip_(std::move(skip)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new CallInterceptor(metrics_, info->method());
+    const char* method = info->method();
+    if (method != nullptr && skip_.contains(absl::string_view(method))) return nullptr;
+    return new CallInterceptor(metrics_, method);
   }
 
  private:
   ServerMetrics* metrics_;
+  const absl::flat_hash_set<std::string> skip_;
 };
 
 }  // namespace
-
-struct ServerMetrics::MethodMetrics {
-  std::array<prometheus::Counter*, kGrpcCodes> by_code{};
-  prometheus::Histogram* duration = nullptr;
-};
 
 const std::vector<double>& RpcDurationBuckets() {
   static const std::vector<double> kBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
@@ -79,41 +79,56 @@ ServerMetrics::ServerMetrics()
                      .Register(*registry_)),
       duration_(&prometheus::BuildHistogram()
                      .Name("dealcoach_rpc_duration_seconds")
-                     .Help("gRPC call duration from first byte to status, by method")
+                     .Help("gRPC call duration from the call's start to its status, by method")
                      .Register(*registry_)) {}
 
 ServerMetrics::~ServerMetrics() = default;
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 ServerMetrics::NewInterceptorFactory() {
-  return std::make_unique<InterceptorFactory>(this);
+  absl::flat_hash_set<std::string> skip;
+  {
+    absl::MutexLock lock(&mu_);
+    skip = handler_recorded_;
+  }
+  return std::make_unique<InterceptorFactory>(this, std::move(skip));
 }
 
-ServerMetrics::MethodMetrics* ServerMetrics::MetricsFor(const char* method) {
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    auto it = by_method_.find(method);
-    if (it != by_method_.end()) return it->second.get();
-  }
-  absl::MutexLock lock(&mu_);
-  std::unique_ptr<MethodMetrics>& slot = by_method_[method];
+MethodMetrics* ServerMetrics::CreateSeries(const std::string& name) {
+  std::unique_ptr<MethodMetrics>& slot = by_name_[name];
   if (slot == nullptr) {
     slot = std::make_unique<MethodMetrics>();
-    const std::string name = method == nullptr ? "unknown" : method;
     for (int code = 0; code < kGrpcCodes; ++code) {
       // Counters for every code exist from the first call, so rate() over a code that has
       // not happened yet is 0, not absent.
-      slot->by_code[code] = &requests_->Add({{"method", name}, {"code", CodeName(code)}});
+      slot->by_code_[code] = &requests_->Add({{"method", name}, {"code", CodeName(code)}});
     }
-    slot->duration = &duration_->Add({{"method", name}}, RpcDurationBuckets());
+    slot->duration_ = &duration_->Add({{"method", name}}, RpcDurationBuckets());
   }
   return slot.get();
 }
 
+MethodMetrics* ServerMetrics::ForMethod(absl::string_view full_method) {
+  absl::MutexLock lock(&mu_);
+  const std::string name(full_method);
+  handler_recorded_.insert(name);
+  return CreateSeries(name);
+}
+
+MethodMetrics* ServerMetrics::MetricsFor(const char* method) {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = by_pointer_.find(method);
+    if (it != by_pointer_.end()) return it->second;
+  }
+  absl::MutexLock lock(&mu_);
+  MethodMetrics*& slot = by_pointer_[method];
+  if (slot == nullptr) slot = CreateSeries(method == nullptr ? "unknown" : method);
+  return slot;
+}
+
 void ServerMetrics::RecordCall(const char* method, int code, double seconds) {
-  MethodMetrics* m = MetricsFor(method);
-  m->by_code[code >= 0 && code < kGrpcCodes ? code : 2]->Increment();
-  m->duration->Observe(seconds);
+  MetricsFor(method)->Record(code, seconds);
 }
 
 bool ServerMetrics::AddGaugeSampler(const std::string& name, const std::string& help,

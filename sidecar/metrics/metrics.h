@@ -1,9 +1,17 @@
 // ServerMetrics: the sidecar's Prometheus metrics, in one prometheus-cpp registry.
 //
-//   - Every gRPC call, counted and timed by a server interceptor (NewInterceptorFactory):
+//   - Every gRPC call, counted and timed:
 //       dealcoach_rpc_requests_total{method, code}
 //       dealcoach_rpc_duration_seconds{method}        (histogram)
-//     Handlers are not touched: an RPC added later is measured without a code change.
+//     The service's own handler wrappers (sidecar/server/services.cc) record their methods
+//     through a MethodMetrics resolved once at registration (ForMethod): one counter
+//     increment and one histogram observation per call, no lookup, no allocation. Every
+//     other method (gRPC's health and reflection services, streaming and admin methods
+//     served by generated handlers) is recorded by a server interceptor
+//     (NewInterceptorFactory), which creates no interceptor for the methods the handlers
+//     record: an RPC added later is still measured without a code change, and the hot
+//     path does not pay the interceptor's per-call object and hook batches (issue 15's
+//     "metrics on vs off within 3%", bench/loadgen/production_pair.sh).
 //   - State read at scrape time from the components that own it (AddGaugeSampler): cache
 //     size and freshness, sync lag, connector breaker, serving playbook revisions,
 //     decision-log queue and drops, store health. Sampling at scrape time keeps the
@@ -20,6 +28,8 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <array>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +38,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -42,6 +54,47 @@ struct GaugeSample {
   double value = 0;
 };
 
+// gRPC status codes OK .. UNAUTHENTICATED (gRPC's numbers are absl's).
+inline constexpr int kGrpcCodes = 17;
+
+// The series of one RPC method, resolved once (ServerMetrics::ForMethod). Record is one
+// counter increment and one histogram observation on pre-resolved children: no label
+// lookup, no lock of ours, no allocation. Thread-safe; owned by its ServerMetrics.
+class MethodMetrics {
+ public:
+  // `code` outside OK .. UNAUTHENTICATED counts as UNKNOWN.
+  void Record(int code, double seconds) {
+    by_code_[code >= 0 && code < kGrpcCodes ? code : 2]->Increment();
+    duration_->Observe(seconds);
+  }
+
+ private:
+  friend class ServerMetrics;
+  std::array<prometheus::Counter*, kGrpcCodes> by_code_{};
+  prometheus::Histogram* duration_ = nullptr;
+};
+
+// One call of a method, timed from construction (steady clock) to Finish. A null
+// MethodMetrics (metrics off) records nothing and reads no clock.
+class CallTimer {
+ public:
+  explicit CallTimer(MethodMetrics* method)
+      : method_(method),
+        start_(method != nullptr ? std::chrono::steady_clock::now()
+                                 : std::chrono::steady_clock::time_point()) {}
+  // Records the call with its status code; call once, before the status is sent, so a
+  // scrape after the caller has its answer sees the call.
+  void Finish(int code) const {
+    if (method_ == nullptr) return;
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+    method_->Record(code, elapsed.count());
+  }
+
+ private:
+  MethodMetrics* method_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 class ServerMetrics {
  public:
   ServerMetrics();
@@ -49,8 +102,15 @@ class ServerMetrics {
   ServerMetrics(const ServerMetrics&) = delete;
   ServerMetrics& operator=(const ServerMetrics&) = delete;
 
-  // For grpc::ServerBuilder::experimental().SetInterceptorCreators. Each factory refers to
-  // this object, which must outlive the server.
+  // The series of `full_method` ("/pkg.Service/Method"), created on first use; the
+  // pointer stays valid for this object's life. The method is then recorded by its
+  // handler (MethodMetrics::Record / CallTimer), and interceptor factories made after
+  // this call create no interceptor for it.
+  [[nodiscard]] MethodMetrics* ForMethod(absl::string_view full_method);
+
+  // For grpc::ServerBuilder::experimental().SetInterceptorCreators: records every method
+  // not taken by ForMethod before this call. Each factory refers to this object, which
+  // must outlive the server.
   [[nodiscard]] std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
   NewInterceptorFactory();
 
@@ -69,17 +129,22 @@ class ServerMetrics {
   void RecordCall(const char* method, int code, double seconds);
 
  private:
-  struct MethodMetrics;
+  // The series of `name`, creating them (every code's counter) on first use.
+  MethodMetrics* CreateSeries(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   MethodMetrics* MetricsFor(const char* method);
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* duration_;
 
-  // Keyed by the method name's address: gRPC passes the same pointer (its RpcMethod's)
-  // for every call of a method, so the request path hashes a pointer, not a string.
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<const char*, std::unique_ptr<MethodMetrics>> by_method_ ABSL_GUARDED_BY(mu_);
+  // Every method's series, by name (one MethodMetrics per method, whoever records it).
+  absl::flat_hash_map<std::string, std::unique_ptr<MethodMetrics>> by_name_ ABSL_GUARDED_BY(mu_);
+  // The interceptor's cache, keyed by the method name's address: gRPC passes the same
+  // pointer (its RpcMethod's) for every call of a method, so it hashes a pointer.
+  absl::flat_hash_map<const char*, MethodMetrics*> by_pointer_ ABSL_GUARDED_BY(mu_);
+  // Methods recorded by their handlers (ForMethod): the interceptor skips them.
+  absl::flat_hash_set<std::string> handler_recorded_ ABSL_GUARDED_BY(mu_);
 
   struct Sampler {
     std::string name;

@@ -33,6 +33,57 @@ TEST(ServerMetricsTest, CountsCallsByMethodAndCode) {
                               std::string(kMethod) + "\",le=\"0.0005\"} 2"));
 }
 
+// How many lines of `text` start with `prefix`.
+int LinesStartingWith(const std::string& text, const std::string& prefix) {
+  int n = 0;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(at, prefix.size(), prefix) == 0) ++n;
+    at = end + 1;
+  }
+  return n;
+}
+
+TEST(ServerMetricsTest, HandlerSeriesAreResolvedOnceAndShared) {
+  ServerMetrics m;
+  MethodMetrics* series = m.ForMethod("/a.B/C");
+  ASSERT_NE(series, nullptr);
+  EXPECT_EQ(m.ForMethod("/a.B/C"), series);  // one series per method, a stable pointer
+  EXPECT_NE(m.ForMethod("/a.B/D"), series);
+  series->Record(0, 0.0002);
+  series->Record(0, 0.0002);
+  series->Record(14, 0.3);  // UNAVAILABLE
+  series->Record(99, 0.1);  // not a gRPC code: UNKNOWN
+  // The interceptor's path (a method name at another address) lands in the same series.
+  const std::string same_name = "/a.B/C";
+  m.RecordCall(same_name.c_str(), 0, 0.001);
+  const std::string text = m.Scrape();
+  EXPECT_THAT(text, HasSubstr("dealcoach_rpc_requests_total{code=\"OK\",method=\"/a.B/C\"} 3"));
+  EXPECT_THAT(text,
+              HasSubstr("dealcoach_rpc_requests_total{code=\"UNAVAILABLE\",method=\"/a.B/C\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("dealcoach_rpc_requests_total{code=\"UNKNOWN\",method=\"/a.B/C\"} 1"));
+  EXPECT_EQ(LinesStartingWith(text, "dealcoach_rpc_requests_total{code=\"OK\",method=\"/a.B/C\"}"),
+            1);
+  EXPECT_THAT(text, HasSubstr("dealcoach_rpc_duration_seconds_count{method=\"/a.B/C\"} 5"));
+  // Every code of a method exists (at 0) as soon as its series do.
+  EXPECT_THAT(text,
+              HasSubstr("dealcoach_rpc_requests_total{code=\"INTERNAL\",method=\"/a.B/D\"} 0"));
+}
+
+TEST(ServerMetricsTest, CallTimerRecordsOneCallAndNothingWithoutSeries) {
+  ServerMetrics m;
+  MethodMetrics* series = m.ForMethod("/a.B/C");
+  CallTimer(series).Finish(5);
+  CallTimer(nullptr).Finish(5);  // metrics off: no series, nothing recorded, no crash
+  const std::string text = m.Scrape();
+  EXPECT_THAT(text,
+              HasSubstr("dealcoach_rpc_requests_total{code=\"NOT_FOUND\",method=\"/a.B/C\"} 1"));
+  EXPECT_THAT(text, HasSubstr("dealcoach_rpc_duration_seconds_count{method=\"/a.B/C\"} 1"));
+}
+
 TEST(ServerMetricsTest, GaugeSamplersAreReadAtScrapeTime) {
   ServerMetrics m;
   double value = 1;

@@ -325,6 +325,51 @@ absl::StatusOr<Request> ParseRequest(grpc::ByteBuffer* bytes) {
   return request;
 }
 
+// One call of a ParsingHandler: authenticate and authorize, read and parse the request,
+// `method`, serialize and write the answer.
+template <typename Request, typename Response>
+grpc::Status ServeParsed(
+    const std::function<grpc::Status(grpc::ServerContext*, const Request*, Response*)>& method,
+    const auth::Authorizer* authorizer, store::DecisionLogger* decisions, const std::string& tenant,
+    const TenantRegistry* tenants, const std::string& full_method, grpc::ServerContext* context,
+    grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
+  absl::StatusOr<auth::Identity> caller =
+      AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  auth::ScopedIdentity scope(authorizer != nullptr ? &*caller : nullptr);
+  ScopedTenant tenant_scope(tenants, caller->tenant);
+  grpc::ByteBuffer in;
+  if (!stream->Read(&in)) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("request: no ", Request::descriptor()->full_name(), " received"));
+  }
+  absl::StatusOr<Request> request = ParseRequest<Request>(&in);
+  if (!request.ok()) return ToGrpcStatus(request.status());
+  if (authorizer != nullptr) {
+    absl::Status named = CheckRequestTenant(*request, *caller, full_method);
+    if (!named.ok()) return ToGrpcStatus(named);
+  }
+  Response response;
+  grpc::Status status = method(context, &*request, &response);
+  if (!status.ok()) return status;
+  grpc::ByteBuffer out;
+  bool own = false;
+  status = grpc::SerializationTraits<Response>::Serialize(response, &out, &own);
+  if (!status.ok()) return status;
+  if (!stream->Write(out)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "response: the call ended first");
+  }
+  return grpc::Status::OK;
+}
+
+// The method's series when metrics are on (ServiceDeps::metrics), else null. Resolved
+// once per handler, so a call records without a label lookup; the metrics interceptor
+// then leaves the method alone (metrics.h).
+metrics::MethodMetrics* SeriesFor(const ServiceDeps& deps, const std::string& full_method) {
+  return deps.metrics != nullptr ? deps.metrics->ForMethod(full_method) : nullptr;
+}
+
 // A sync handler over raw bytes: same thread pool and ServerContext as the generated
 // one, but the request is parsed by ParseRequest. Registered through
 // grpc::Service::MarkMethodStreamed (a "streamed unary" method is one read, one write,
@@ -332,6 +377,7 @@ absl::StatusOr<Request> ParseRequest(grpc::ByteBuffer* bytes) {
 //
 // Every call is authenticated and authorized here, before its bytes are parsed: the
 // method's name comes from the request type (each RPC has its own request message).
+// Every call, denied ones included, is counted and timed here (ServiceDeps::metrics).
 template <typename Request, typename Response>
 grpc::internal::MethodHandler* ParsingHandler(
     const ServiceDeps& deps,
@@ -341,35 +387,13 @@ grpc::internal::MethodHandler* ParsingHandler(
   return new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
       [method = std::move(method), authorizer = deps.authorizer, decisions = deps.decision_log,
        tenant = deps.tenant,
-       tenants = deps.tenants](grpc::ServerContext* context, Streamer* stream) {
-        absl::StatusOr<auth::Identity> caller =
-            AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
-        if (!caller.ok()) return ToGrpcStatus(caller.status());
-        auth::ScopedIdentity scope(authorizer != nullptr ? &*caller : nullptr);
-        ScopedTenant tenant_scope(tenants, caller->tenant);
-        grpc::ByteBuffer in;
-        if (!stream->Read(&in)) {
-          return grpc::Status(
-              grpc::StatusCode::INVALID_ARGUMENT,
-              absl::StrCat("request: no ", Request::descriptor()->full_name(), " received"));
-        }
-        absl::StatusOr<Request> request = ParseRequest<Request>(&in);
-        if (!request.ok()) return ToGrpcStatus(request.status());
-        if (authorizer != nullptr) {
-          absl::Status named = CheckRequestTenant(*request, *caller, full_method);
-          if (!named.ok()) return ToGrpcStatus(named);
-        }
-        Response response;
-        grpc::Status status = method(context, &*request, &response);
-        if (!status.ok()) return status;
-        grpc::ByteBuffer out;
-        bool own = false;
-        status = grpc::SerializationTraits<Response>::Serialize(response, &out, &own);
-        if (!status.ok()) return status;
-        if (!stream->Write(out)) {
-          return grpc::Status(grpc::StatusCode::CANCELLED, "response: the call ended first");
-        }
-        return grpc::Status::OK;
+       tenants = deps.tenants,
+       series = SeriesFor(deps, full_method)](grpc::ServerContext* context, Streamer* stream) {
+        const metrics::CallTimer timer(series);
+        grpc::Status status = ServeParsed<Request, Response>(method, authorizer, decisions, tenant,
+                                                             tenants, full_method, context, stream);
+        timer.Finish(status.error_code());
+        return status;
       });
 }
 
@@ -482,8 +506,8 @@ grpc::Status Respond(const Serve& serve, grpc::ServerContextBase* context, Reque
 // read it (as the default Health service is), with no hand-off to a sync-server worker,
 // through the same steps as ParsingHandler: authenticate and authorize (before the
 // bytes are parsed), ParseRequest (INVALID_ARGUMENT for bad bytes, nesting bounded),
-// the same serve function (answer + decision log), the same serialization. The metrics
-// interceptor sees the call as it sees a sync one. `serve` is first run with
+// the same serve function (answer + decision log), the same serialization, and the same
+// metrics (counted and timed here, as ParsingHandler does). `serve` is first run with
 // `would_block` set, so that an id the cache does not hold is not fetched on a gRPC
 // thread; such a call runs again on `pool`, where the CRM fetch may block.
 template <typename Request, typename Response>
@@ -493,26 +517,32 @@ grpc::internal::MethodHandler* CallbackHandler(
   static const std::string full_method = FullMethodOf(Request::descriptor());
   return new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
       [serve = std::move(serve), pool, authorizer = deps.authorizer, decisions = deps.decision_log,
-       tenant = deps.tenant,
-       tenants = deps.tenants](grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
-                               grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
+       tenant = deps.tenant, tenants = deps.tenants, series = SeriesFor(deps, full_method)](
+          grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
+          grpc::ByteBuffer* out) -> grpc::ServerUnaryReactor* {
         grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+        // Counted before Finish sends the status (CallTimer), on whichever path ends it.
+        const metrics::CallTimer timer(series);
+        auto finish = [reactor, timer](const grpc::Status& status) {
+          timer.Finish(status.error_code());
+          reactor->Finish(status);
+        };
         absl::StatusOr<auth::Identity> caller =
             AuthorizeCall(authorizer, *context, full_method, decisions, tenant);
         if (!caller.ok()) {
-          reactor->Finish(ToGrpcStatus(caller.status()));
+          finish(ToGrpcStatus(caller.status()));
           return reactor;
         }
         grpc::ByteBuffer bytes(*in);  // shares the slices; the reader needs a mutable one
         absl::StatusOr<Request> request = ParseRequest<Request>(&bytes);
         if (!request.ok()) {
-          reactor->Finish(ToGrpcStatus(request.status()));
+          finish(ToGrpcStatus(request.status()));
           return reactor;
         }
         if (authorizer != nullptr) {
           if (absl::Status named = CheckRequestTenant(*request, *caller, full_method);
               !named.ok()) {
-            reactor->Finish(ToGrpcStatus(named));
+            finish(ToGrpcStatus(named));
             return reactor;
           }
         }
@@ -524,16 +554,16 @@ grpc::internal::MethodHandler* CallbackHandler(
           status = Respond<Request, Response>(serve, context, &*request, out, &would_block);
         }
         if (!would_block) {
-          reactor->Finish(status);
+          finish(status);
           return reactor;
         }
         auto call = std::make_shared<std::pair<auth::Identity, Request>>(*std::move(caller),
                                                                          *std::move(request));
-        pool->Run([serve, call, context, out, reactor, with_identity = authorizer != nullptr,
+        pool->Run([serve, call, context, out, finish, with_identity = authorizer != nullptr,
                    tenants]() {
           auth::ScopedIdentity scope(with_identity ? &call->first : nullptr);
           ScopedTenant tenant_scope(tenants, call->first.tenant);
-          reactor->Finish(Respond<Request, Response>(serve, context, &call->second, out, nullptr));
+          finish(Respond<Request, Response>(serve, context, &call->second, out, nullptr));
         });
         return reactor;
       });

@@ -34,6 +34,7 @@
 #include "sidecar/admin/lifecycle.h"
 #include "sidecar/auth/authorizer.h"
 #include "sidecar/engine/engine.h"
+#include "sidecar/metrics/metrics.h"
 #include "sidecar/runtime/snapshot.h"
 #include "sidecar/source/opportunity_source.h"
 #include "sidecar/store/decision_logger.h"
@@ -73,6 +74,9 @@ struct ServiceDeps {
   // The other tenants (`tenants:`, tenants.h); null with one tenant. The handler
   // wrappers route each call to its caller's tenant through it.
   const TenantRegistry* tenants = nullptr;
+  // RPC counts and durations (dealcoach_rpc_*), recorded by the handler wrappers through
+  // series resolved at registration; null = not recorded (no admin_http listener).
+  metrics::ServerMetrics* metrics = nullptr;
 };
 
 // The deps of the call on this thread: its tenant's (tenants.h, ScopedTenant), or `own`

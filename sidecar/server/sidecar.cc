@@ -91,7 +91,14 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
         absl::StrCat("playbook configuration: ", s->reloader_->startup_consistency().message()));
   }
 
+  s->metrics_ = std::make_unique<metrics::ServerMetrics>();
+  s->RegisterMetricSamplers();
+
   ServiceDeps deps;
+  // RPCs are counted only when someone can scrape them (admin_http.listen); without the
+  // operator listener nothing on the request path records (the "metrics off" side of
+  // bench/loadgen/production_pair.sh).
+  if (!config.admin_http_listen.empty()) deps.metrics = s->metrics_.get();
   deps.store = s->store_.get();
   deps.decision_log = s->decision_log_.get();
   deps.tenant = config.auth.tenant;
@@ -155,14 +162,11 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   s->admin_service_->SetAuthorizer(s->authorizer_.get(), s->decision_log_.get(), deps.tenant);
   s->admin_service_->SetTenants(s->tenants_.get());
 
-  s->metrics_ = std::make_unique<metrics::ServerMetrics>();
-  s->RegisterMetricSamplers();
-
   grpc::ServerBuilder builder;
-  // RPCs are counted only when someone can scrape them (admin_http.listen): without the
-  // operator listener the request path carries no interceptor at all (the "metrics off"
-  // side of bench/loadgen/production_pair.sh).
-  if (!config.admin_http_listen.empty()) {
+  // The service handlers record their own methods (ServiceDeps::metrics); the
+  // interceptor records the rest (health, reflection, generated handlers) and creates no
+  // interceptor for the methods the handlers took, which are all registered by now.
+  if (deps.metrics != nullptr) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(s->metrics_->NewInterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(creators));
