@@ -386,8 +386,7 @@ grpc::internal::MethodHandler* ParsingHandler(
   static const std::string full_method = FullMethodOf(Request::descriptor());
   return new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
       [method = std::move(method), authorizer = deps.authorizer, decisions = deps.decision_log,
-       tenant = deps.tenant,
-       tenants = deps.tenants,
+       tenant = deps.tenant, tenants = deps.tenants,
        series = SeriesFor(deps, full_method)](grpc::ServerContext* context, Streamer* stream) {
         const metrics::CallTimer timer(series);
         grpc::Status status = ServeParsed<Request, Response>(method, authorizer, decisions, tenant,
@@ -559,12 +558,12 @@ grpc::internal::MethodHandler* CallbackHandler(
         }
         auto call = std::make_shared<std::pair<auth::Identity, Request>>(*std::move(caller),
                                                                          *std::move(request));
-        pool->Run([serve, call, context, out, finish, with_identity = authorizer != nullptr,
-                   tenants]() {
-          auth::ScopedIdentity scope(with_identity ? &call->first : nullptr);
-          ScopedTenant tenant_scope(tenants, call->first.tenant);
-          finish(Respond<Request, Response>(serve, context, &call->second, out, nullptr));
-        });
+        pool->Run(
+            [serve, call, context, out, finish, with_identity = authorizer != nullptr, tenants]() {
+              auth::ScopedIdentity scope(with_identity ? &call->first : nullptr);
+              ScopedTenant tenant_scope(tenants, call->first.tenant);
+              finish(Respond<Request, Response>(serve, context, &call->second, out, nullptr));
+            });
         return reactor;
       });
 }
