@@ -481,6 +481,9 @@ TEST_F(StoreWiringTest, ADatabaseLockedByAnotherConnectionKeepsAnswersFlowingAnd
   const std::string file = absl::StrCat(dir_.path(), "/data/dealcoach.db");
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(file.c_str(), &other), SQLITE_OK);
+  // The sidecar's decision-log writer may hold a short write transaction right now: wait
+  // for it rather than fail to take the lock.
+  sqlite3_busy_timeout(other, 10000);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
 
   for (int i = 0; i < 100; ++i) {
