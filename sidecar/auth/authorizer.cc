@@ -94,6 +94,26 @@ absl::Status ReadRole(const YAML::Node& n, absl::string_view key, Role* out) {
   return absl::OkStatus();
 }
 
+// `team` / `all_teams` of an mTLS identity or a HubSpot portal: only for managers, and
+// not both.
+absl::Status ReadTeam(const YAML::Node& n, absl::string_view key, Role role, std::string* team,
+                      bool* all_teams) {
+  if (auto st = ReadString(n["team"], absl::StrCat(key, ".team"), team); !st.ok()) return st;
+  if (const YAML::Node a = n["all_teams"]; a) {
+    if (!a.IsScalar() || (a.Scalar() != "true" && a.Scalar() != "false")) {
+      return ConfigError(a, absl::StrCat(key, ".all_teams"), "must be true or false");
+    }
+    *all_teams = a.Scalar() == "true";
+  }
+  if ((!team->empty() || *all_teams) && role != Role::kManager) {
+    return ConfigError(n, absl::StrCat(key, ".team"), "applies to the manager role only");
+  }
+  if (!team->empty() && *all_teams) {
+    return ConfigError(n, absl::StrCat(key, ".team"), "set team or all_teams, not both");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseSection(const YAML::Node& s, const std::string& base_dir, AuthConfig* c) {
   if (auto st = CheckKeys(s, "", {"mode", "tenant", "jwt", "mtls", "roles", "hubspot"}); !st.ok()) {
     return st;
@@ -150,7 +170,9 @@ absl::Status ParseSection(const YAML::Node& s, const std::string& base_dir, Auth
     const YAML::Node ids = m["identities"];
     if (ids && !ids.IsSequence()) return ConfigError(ids, "mtls.identities", "must be a list");
     for (const YAML::Node& id : ids) {
-      if (auto st = CheckKeys(id, "mtls.identities[]", {"subject", "role", "tenant"}); !st.ok()) {
+      if (auto st = CheckKeys(id, "mtls.identities[]",
+                              {"subject", "role", "tenant", "team", "all_teams"});
+          !st.ok()) {
         return st;
       }
       MtlsIdentity out;
@@ -163,6 +185,10 @@ absl::Status ParseSection(const YAML::Node& s, const std::string& base_dir, Auth
       if (!id["role"]) return ConfigError(id, "mtls.identities[].role", "is required");
       if (auto st = ReadRole(id["role"], "mtls.identities[].role", &out.role); !st.ok()) return st;
       if (auto st = ReadString(id["tenant"], "mtls.identities[].tenant", &out.tenant); !st.ok()) {
+        return st;
+      }
+      if (auto st = ReadTeam(id, "mtls.identities[]", out.role, &out.team, &out.all_teams);
+          !st.ok()) {
         return st;
       }
       c->mtls_identities.push_back(std::move(out));
@@ -192,7 +218,38 @@ absl::Status ParseSection(const YAML::Node& s, const std::string& base_dir, Auth
       }
     }
     if (auto st = ReadString(h["tenant"], "hubspot.tenant", &out.tenant); !st.ok()) return st;
-    if (auto st = ReadStrings(h["portals"], "hubspot.portals", &out.portals); !st.ok()) return st;
+    if (const YAML::Node p = h["portals"]; p && p.IsMap()) {
+      for (const auto& kv : p) {
+        HubSpotPortal portal;
+        portal.id = kv.first.Scalar();
+        portal.tenant = out.tenant;
+        const std::string key = absl::StrCat("hubspot.portals.", portal.id);
+        if (kv.second.IsMap()) {
+          if (auto st = CheckKeys(kv.second, key, {"tenant", "team", "all_teams"}); !st.ok()) {
+            return st;
+          }
+          if (auto st = ReadString(kv.second["tenant"], key + ".tenant", &portal.tenant);
+              !st.ok()) {
+            return st;
+          }
+          if (auto st = ReadTeam(kv.second, key, out.role, &portal.team, &portal.all_teams);
+              !st.ok()) {
+            return st;
+          }
+        } else if (auto st = ReadString(kv.second, key, &portal.tenant); !st.ok()) {
+          return st;
+        }
+        if (portal.id.empty() || portal.tenant.empty()) {
+          return ConfigError(kv.second, key, "needs a portal id and a tenant");
+        }
+        out.portals.push_back(std::move(portal));
+      }
+    } else {
+      std::vector<std::string> ids;
+      if (auto st = ReadStrings(p, "hubspot.portals", &ids); !st.ok()) return st;
+      for (std::string& portal_id : ids)
+        out.portals.push_back({std::move(portal_id), out.tenant, "", false});
+    }
     c->hubspot = std::move(out);
   }
   if (c->required && !c->jwt.has_value() && c->mtls_identities.empty() && !c->hubspot.has_value()) {
@@ -280,6 +337,19 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(AuthConfig config
   return std::unique_ptr<Authorizer>(new Authorizer(std::move(config), std::move(jwt)));
 }
 
+bool AuthConfig::TeamsOn() const {
+  if (!team_claim.empty()) return true;
+  for (const MtlsIdentity& m : mtls_identities) {
+    if (!m.team.empty()) return true;
+  }
+  if (hubspot.has_value()) {
+    for (const HubSpotPortal& p : hubspot->portals) {
+      if (!p.team.empty()) return true;
+    }
+  }
+  return false;
+}
+
 Role Authorizer::MapRoles(absl::string_view claim) const {
   Role best = Role::kNone;
   for (absl::string_view part : absl::StrSplit(claim, ',', absl::SkipWhitespace())) {
@@ -347,6 +417,12 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const CallCredentials& credent
           id.role = m.role;
           id.tenant = m.tenant;
           id.via = "mtls";
+          if (m.role == Role::kManager && teams_on_ && m.team.empty() && !m.all_teams) {
+            return absl::UnauthenticatedError(absl::StrCat(
+                "client certificate maps to manager '", subject,
+                "' with no team (set auth.mtls.identities[].team, or all_teams: true)"));
+          }
+          id.team = m.team;
           authenticated = true;
           break;
         }
@@ -361,17 +437,28 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const CallCredentials& credent
   if (!authenticated && credentials.hubspot.has_value() && config_.hubspot.has_value()) {
     const HubSpotAuth& h = *config_.hubspot;
     const HubSpotCaller& caller = *credentials.hubspot;
-    if (!h.portals.empty() &&
-        std::find(h.portals.begin(), h.portals.end(), caller.portal_id) == h.portals.end()) {
-      return absl::UnauthenticatedError(
-          "HubSpot signature is valid but the portal is not in auth.hubspot.portals");
-    }
     if (caller.user_id.empty() || caller.portal_id.empty()) {
       return absl::UnauthenticatedError("HubSpot call without portalId or userId");
     }
+    HubSpotPortal portal{caller.portal_id, h.tenant, "", false};
+    if (!h.portals.empty()) {
+      auto it = std::find_if(h.portals.begin(), h.portals.end(),
+                             [&](const HubSpotPortal& p) { return p.id == caller.portal_id; });
+      if (it == h.portals.end()) {
+        return absl::UnauthenticatedError(
+            "HubSpot signature is valid but the portal is not in auth.hubspot.portals");
+      }
+      portal = *it;
+    }
+    if (h.role == Role::kManager && teams_on_ && portal.team.empty() && !portal.all_teams) {
+      return absl::UnauthenticatedError(
+          "HubSpot portal maps to managers with no team (set auth.hubspot.portals.<id>.team, "
+          "or all_teams: true)");
+    }
     id.subject = absl::StrCat("portal/", caller.portal_id, "/user/", caller.user_id);
     id.role = h.role;
-    id.tenant = h.tenant;
+    id.tenant = portal.tenant;
+    if (h.role == Role::kManager) id.team = portal.team;
     id.via = "hubspot";
     if (h.role == Role::kRep) id.owner_id = caller.user_id;
     authenticated = true;

@@ -19,6 +19,9 @@
 //         - subject: crm-backend    # the certificate's CN or a SAN
 //           role: service
 //           tenant: acme
+//         - subject: emea-lead      # a manager: `team: X` limits them to team X;
+//           role: manager           # `all_teams: true` says they see the whole tenant
+//           team: 005000000000001AAA
 //     roles:                    # claim value -> role; rep/manager/admin/service map to
 //       "Sales Rep": rep        # themselves without an entry
 //
@@ -68,10 +71,22 @@ struct Identity {
   std::string via;  // "jwt", "mtls", "hubspot", "anonymous"
 };
 
+// With teams on (AuthConfig::TeamsOn) a manager identity needs `team` or `all_teams`,
+// else its calls are refused (UNAUTHENTICATED), like a JWT manager without the team claim.
 struct MtlsIdentity {
   std::string subject;
   Role role = Role::kNone;
   std::string tenant;
+  std::string team;        // a manager's team ("" = none configured)
+  bool all_teams = false;  // explicit: this manager sees the whole tenant
+};
+
+// One HubSpot account (portalId) a signed call may come from, and whom it speaks for.
+struct HubSpotPortal {
+  std::string id;
+  std::string tenant;
+  std::string team;  // with role manager: the team every user of the portal is limited to
+  bool all_teams = false;
 };
 
 // HTTP calls from a HubSpot app card whose X-HubSpot-Signature-v3 verified
@@ -82,14 +97,19 @@ struct MtlsIdentity {
 //       role: manager          # rep or manager (default manager): HubSpot has already
 //                              # checked the user may open the record
 //       tenant: acme           # default auth.tenant
-//       portals: ["12345678"]  # optional: only these HubSpot accounts (portalId)
+//       portals: ["12345678"]  # optional: only these HubSpot accounts (portalId), all
+//                              # of tenant `tenant`; or a map portal -> tenant:
+//       portals:
+//         "111": acme
+//         "222": {tenant: globex, team: 005900000000001AAA}   # or all_teams: true
 //
-// The identity is "hubspot:portal/<portalId>/user/<userId>"; a rep's owner id is the
+// With `portals` set, a signed call from any other portal is UNAUTHENTICATED. The
+// identity is "hubspot:portal/<portalId>/user/<userId>"; a rep's owner id is the
 // userId (use rep only when the connector's owner ids are HubSpot user ids).
 struct HubSpotAuth {
   Role role = Role::kManager;
   std::string tenant;
-  std::vector<std::string> portals;
+  std::vector<HubSpotPortal> portals;  // empty: any portal, as tenant `tenant`
 };
 
 struct AuthConfig {
@@ -108,6 +128,12 @@ struct AuthConfig {
   std::vector<MtlsIdentity> mtls_identities;
   std::map<std::string, Role> role_map;
   std::optional<HubSpotAuth> hubspot;
+
+  // Teams are on when jwt.team_claim is set or any mTLS identity or HubSpot portal names
+  // a team: then every manager, however authenticated, is limited to a team unless its
+  // mapping says all_teams. (JWT managers are limited by jwt.team_claim alone: when it
+  // is set, a manager token without the claim is refused.)
+  [[nodiscard]] bool TeamsOn() const;
 };
 
 // Parses the `auth:` section (absent: mode off). Relative jwks_file paths resolve against
@@ -167,11 +193,12 @@ class Authorizer {
 
  private:
   Authorizer(AuthConfig config, std::unique_ptr<JwtVerifier> jwt)
-      : config_(std::move(config)), jwt_(std::move(jwt)) {}
+      : config_(std::move(config)), jwt_(std::move(jwt)), teams_on_(config_.TeamsOn()) {}
   Role MapRoles(absl::string_view claim) const;
 
   AuthConfig config_;
   std::unique_ptr<JwtVerifier> jwt_;
+  bool teams_on_;  // config_.TeamsOn(), computed once
 };
 
 // True for a manager limited to a team (Identity::team set).

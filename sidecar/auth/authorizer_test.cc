@@ -106,7 +106,7 @@ class AuthorizerTest : public ::testing::Test {
     o.audiences = {"aud"};
     c.jwt = o;
     c.role_map["Sales Manager"] = Role::kManager;
-    c.mtls_identities.push_back({"crm-backend", Role::kService, "acme"});
+    c.mtls_identities.push_back({"crm-backend", Role::kService, "acme", "", false});
     absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Create(c);
     EXPECT_TRUE(a.ok()) << a.status();
     return a.ok() ? *std::move(a) : nullptr;
@@ -295,6 +295,128 @@ TEST(AuthConfigTest, TeamClaimIsAJwtSetting) {
   EXPECT_EQ(Parse("jwt: {jwks_file: j.json, issuers: [i], audiences: [a], team_claim: [x]}\n")
                 .status()
                 .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace dealcoach::auth
+
+namespace dealcoach::auth {
+namespace {
+
+TEST(TeamCredentialsTest, MtlsManagersCarryATeamOrSayAllTeams) {
+  absl::StatusOr<AuthConfig> c = Parse(R"(
+mode: required
+tenant: acme
+mtls:
+  identities:
+    - {subject: lead-x, role: manager, team: 005X}
+    - {subject: director, role: manager, all_teams: true}
+    - {subject: lead-none, role: manager}
+    - {subject: backend, role: service}
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->TeamsOn());
+  absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Create(*c);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto as = [&](const std::string& subject) {
+    CallCredentials creds;
+    creds.peer_subjects = {subject};
+    return (*a)->Authenticate(creds);
+  };
+  absl::StatusOr<Identity> x = as("lead-x");
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_TRUE(TeamLimited(*x));
+  EXPECT_TRUE((*a)->AuthorizeDeal(*x, "005R", "005X", "").ok());
+  // The same denial text as a JWT manager of another team gets (TeamDenied).
+  EXPECT_EQ((*a)->AuthorizeDeal(*x, "005R", "005Y", "").message(),
+            "caller 'lead-x' (role manager) may see only their own team's deals");
+  absl::StatusOr<Identity> director = as("director");
+  ASSERT_TRUE(director.ok()) << director.status();
+  EXPECT_FALSE(TeamLimited(*director));
+  // No team and no explicit all_teams while teams are on: refused, like a JWT manager
+  // without the team claim.
+  absl::StatusOr<Identity> none = as("lead-none");
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("no team"));
+  EXPECT_TRUE(as("backend").ok());
+
+  // Without any team in the config, a manager sees the whole tenant as before.
+  absl::StatusOr<AuthConfig> old =
+      Parse("mode: required\nmtls: {identities: [{subject: lead, role: manager}]}\n");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->TeamsOn());
+  absl::StatusOr<std::unique_ptr<Authorizer>> b = Authorizer::Create(*old);
+  ASSERT_TRUE(b.ok());
+  CallCredentials creds;
+  creds.peer_subjects = {"lead"};
+  absl::StatusOr<Identity> lead = (*b)->Authenticate(creds);
+  ASSERT_TRUE(lead.ok()) << lead.status();
+  EXPECT_FALSE(TeamLimited(*lead));
+
+  EXPECT_THAT(
+      std::string(
+          Parse("mtls: {identities: [{subject: s, role: service, team: x}]}\n").status().message()),
+      HasSubstr("manager role only"));
+  EXPECT_THAT(std::string(Parse("mtls: {identities: [{subject: s, role: manager, team: x, "
+                                "all_teams: true}]}\n")
+                              .status()
+                              .message()),
+              HasSubstr("not both"));
+}
+
+TEST(TeamCredentialsTest, HubSpotPortalsMapToTenantsAndTeams) {
+  absl::StatusOr<AuthConfig> c = Parse(R"(
+mode: required
+tenant: acme
+hubspot:
+  role: manager
+  portals:
+    "111": acme
+    "222": {tenant: globex, team: 005G}
+    "333": {tenant: globex}
+    "444": {tenant: globex, all_teams: true}
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  c->other_tenants = {"globex"};
+  absl::StatusOr<std::unique_ptr<Authorizer>> a = Authorizer::Create(*c);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto from = [&](const std::string& portal) {
+    CallCredentials creds;
+    creds.hubspot = HubSpotCaller{portal, "42"};
+    return (*a)->Authenticate(creds);
+  };
+  absl::StatusOr<Identity> g = from("222");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->tenant, "globex");
+  EXPECT_EQ(g->team, "005G");
+  EXPECT_EQ((*a)->AuthorizeDeal(*g, "42", "005A", "").message(),
+            "caller 'portal/222/user/42' (role manager) may see only their own team's deals");
+  absl::StatusOr<Identity> all = from("444");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->tenant, "globex");
+  EXPECT_FALSE(TeamLimited(*all));
+  // Teams are on (portal 222 names one): portals 111 and 333 name neither a team nor
+  // all_teams, so their managers are refused.
+  EXPECT_EQ(from("111").status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(from("333").status().code(), absl::StatusCode::kUnauthenticated);
+  absl::StatusOr<Identity> unknown = from("999");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("not in auth.hubspot.portals"));
+
+  // Without teams: the map only routes portals to tenants.
+  absl::StatusOr<AuthConfig> plain =
+      Parse("mode: required\nhubspot: {portals: {\"111\": acme, \"222\": globex}}\n");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  absl::StatusOr<std::unique_ptr<Authorizer>> b = Authorizer::Create(*plain);
+  ASSERT_TRUE(b.ok());
+  CallCredentials creds;
+  creds.hubspot = HubSpotCaller{"222", "7"};
+  absl::StatusOr<Identity> p = (*b)->Authenticate(creds);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->tenant, "globex");
+  EXPECT_FALSE(TeamLimited(*p));
+  EXPECT_EQ(Parse("hubspot: {role: rep, portals: {\"1\": {tenant: a, team: t}}}\n").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
