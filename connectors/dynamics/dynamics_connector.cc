@@ -516,9 +516,11 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
   }
   SyncResult result;
   result.high_water_mark = lower;
+  const int64_t failed_before = http_->failed_attempts();
   const absl::Status s = [&]() -> absl::Status {
     while (!next.empty()) {
       DC_ASSIGN_OR_RETURN(json page, Get(next, deadline));
+      ++result.pages;
       if (!page.contains("value") || !page["value"].is_array()) {
         return absl::FailedPreconditionError(
             absl::StrCat(kCrm, ": ", DescribeCall("GET", next), ": response has no `value` array"));
@@ -558,6 +560,7 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
     return s;
   }
   resume_.reset();
+  result.errors = http_->failed_attempts() - failed_before;
   return result;
 }
 

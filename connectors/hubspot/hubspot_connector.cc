@@ -722,6 +722,7 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
   const absl::Time deadline = absl::Now() + options_.sync_timeout;
   SyncResult result;
+  const int64_t failed_before = http_->failed_attempts();
   RefreshOwners(/*force=*/true, deadline);  // once per pass: owners change rarely
   // Deals handed to enrichment in this pass: re-anchored searches return the deals at
   // the anchor time again, and they are skipped.
@@ -750,6 +751,7 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
                                  return !seen.insert(JsonId(d.value("id", json()))).second;
                                }),
                 deals.end());
+    ++result.pages;
     DC_RETURN_IF_ERROR(finish_pending());
     pending_deals = std::move(deals);
     pending = std::async(std::launch::async, [this, &pending_deals, deadline] {
@@ -844,6 +846,7 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
   const absl::Status delivered = finish_pending();
   DC_RETURN_IF_ERROR(listed);
   DC_RETURN_IF_ERROR(delivered);
+  result.errors = http_->failed_attempts() - failed_before;
   return result;
 }
 
