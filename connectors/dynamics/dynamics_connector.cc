@@ -621,6 +621,7 @@ std::vector<std::string> ExpandItems(const std::string& expand) {
 std::string EntityOfNavigation(absl::string_view nav) {
   if (nav == "parentaccountid") return "account";
   if (nav == "transactioncurrencyid") return "transactioncurrency";
+  if (nav == "owninguser") return "systemuser";
   return "";
 }
 
@@ -654,7 +655,8 @@ absl::Status DynamicsConnector::CheckAttributesOnce(absl::Time deadline) {
     if (!ParseSelectItem(item, &nav, &cols)) continue;
     const std::string entity = EntityOfNavigation(nav);
     if (entity.empty()) continue;
-    for (const std::string& c : cols) wanted[entity].insert(c);
+    // Lookups are selected as _x_value; metadata names the attribute x.
+    for (const std::string& c : cols) wanted[entity].insert(AttributeOf(c));
   }
   if (options_.contacts) {
     std::string nav;
@@ -721,7 +723,7 @@ absl::Status DynamicsConnector::CheckAttributesOnce(absl::Time deadline) {
       }
       std::vector<std::string> left;
       for (const std::string& c : cols) {
-        if (std::find(missing.begin(), missing.end(), absl::StrCat(entity, ".", c)) ==
+        if (std::find(missing.begin(), missing.end(), absl::StrCat(entity, ".", AttributeOf(c))) ==
             missing.end()) {
           left.push_back(c);
         }
