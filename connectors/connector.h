@@ -30,6 +30,11 @@ struct SyncResult {
   int64_t count = 0;
   // The newest modification time seen; pass it as `since` next time.
   absl::Time high_water_mark = absl::InfinitePast();
+  // Listing / query pages read (the sync pass's log line; 0 when not counted).
+  int64_t pages = 0;
+  // Failed CRM responses during the pass, retried or not (ResilientHttp's count; calls
+  // made concurrently outside the pass, such as a FetchOpportunity, are included).
+  int64_t errors = 0;
 };
 
 // What a connector reports about its CRM.

@@ -361,6 +361,7 @@ absl::StatusOr<HttpResponse> ResilientHttp::Execute(HttpRequest request,
     if (!response.ok()) {
       last = absl::Status(response.status().code(),
                           absl::StrCat(crm_, ": ", response.status().message()));
+      failed_attempts_.fetch_add(1, std::memory_order_relaxed);
       if (!IsRetryableTransport(response.status())) {
         record(last);
         return last;
@@ -379,6 +380,7 @@ absl::StatusOr<HttpResponse> ResilientHttp::Execute(HttpRequest request,
         record(last);
         return response;
       }
+      failed_attempts_.fetch_add(1, std::memory_order_relaxed);
       if (response->status >= 500) {
         breaker_.RecordFailure(last);
       } else {

@@ -22,6 +22,7 @@
 #ifndef DEALCOACH_CONNECTORS_COMMON_RESILIENCE_H_
 #define DEALCOACH_CONNECTORS_COMMON_RESILIENCE_H_
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -215,6 +216,9 @@ class ResilientHttp {
   ConnectorHealth Health();
   // The most requests that were ever in flight at once (for tests and metrics).
   int max_in_flight() const;
+  // Attempts that failed (transport error or a non-2xx the classifier did not accept),
+  // retried or not, since construction: a sync pass reports its delta.
+  int64_t failed_attempts() const { return failed_attempts_.load(std::memory_order_relaxed); }
   CircuitBreaker& breaker() { return breaker_; }
   const std::string& crm() const { return crm_; }
   Clock* clock() const { return clock_; }
@@ -233,6 +237,7 @@ class ResilientHttp {
   mutable absl::Mutex flight_mu_;
   int in_flight_ ABSL_GUARDED_BY(flight_mu_) = 0;
   int max_in_flight_ ABSL_GUARDED_BY(flight_mu_) = 0;
+  std::atomic<int64_t> failed_attempts_{0};
 };
 
 }  // namespace dealcoach::connectors

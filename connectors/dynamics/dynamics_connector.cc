@@ -516,9 +516,11 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
   }
   SyncResult result;
   result.high_water_mark = lower;
+  const int64_t failed_before = http_->failed_attempts();
   const absl::Status s = [&]() -> absl::Status {
     while (!next.empty()) {
       DC_ASSIGN_OR_RETURN(json page, Get(next, deadline));
+      ++result.pages;
       if (!page.contains("value") || !page["value"].is_array()) {
         return absl::FailedPreconditionError(
             absl::StrCat(kCrm, ": ", DescribeCall("GET", next), ": response has no `value` array"));
@@ -558,6 +560,7 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
     return s;
   }
   resume_.reset();
+  result.errors = http_->failed_attempts() - failed_before;
   return result;
 }
 
@@ -618,6 +621,7 @@ std::vector<std::string> ExpandItems(const std::string& expand) {
 std::string EntityOfNavigation(absl::string_view nav) {
   if (nav == "parentaccountid") return "account";
   if (nav == "transactioncurrencyid") return "transactioncurrency";
+  if (nav == "owninguser") return "systemuser";
   return "";
 }
 
@@ -651,7 +655,8 @@ absl::Status DynamicsConnector::CheckAttributesOnce(absl::Time deadline) {
     if (!ParseSelectItem(item, &nav, &cols)) continue;
     const std::string entity = EntityOfNavigation(nav);
     if (entity.empty()) continue;
-    for (const std::string& c : cols) wanted[entity].insert(c);
+    // Lookups are selected as _x_value; metadata names the attribute x.
+    for (const std::string& c : cols) wanted[entity].insert(AttributeOf(c));
   }
   if (options_.contacts) {
     std::string nav;
@@ -718,7 +723,7 @@ absl::Status DynamicsConnector::CheckAttributesOnce(absl::Time deadline) {
       }
       std::vector<std::string> left;
       for (const std::string& c : cols) {
-        if (std::find(missing.begin(), missing.end(), absl::StrCat(entity, ".", c)) ==
+        if (std::find(missing.begin(), missing.end(), absl::StrCat(entity, ".", AttributeOf(c))) ==
             missing.end()) {
           left.push_back(c);
         }

@@ -71,7 +71,9 @@ struct DynamicsOptions {
   // $expand for opportunities.
   std::string expand =
       "parentaccountid($select=accountid,name,numberofemployees,industrycode),"
-      "transactioncurrencyid($select=isocurrencycode)";
+      "transactioncurrencyid($select=isocurrencycode),"
+      // The owning user's manager (null when a team owns the opportunity).
+      "owninguser($select=fullname,_parentsystemuserid_value)";
   // Read stakeholders (connections to contacts) and activities. Default: true.
   bool contacts = true;
   bool activities = true;

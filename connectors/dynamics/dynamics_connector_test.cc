@@ -84,6 +84,10 @@ TEST_F(DynamicsConnectorTest, FetchMapsEveryFieldWithStakeholdersAndActivities) 
   EXPECT_EQ(o.account().employees(), 5400);
   EXPECT_EQ(o.owner().id(), "0a0b0c0d-3333-ef11-a72f-000d3a5a1a01");
   EXPECT_EQ(o.owner().name(), "Rita Rep");
+  // Issue 10 item 2: the manager through the owninguser $expand, the business unit as
+  // the team.
+  EXPECT_EQ(o.owner().manager_id(), "0a0b0c0d-4444-ef11-a72f-000d3a5a1a01");
+  EXPECT_EQ(o.owner().team(), "EMEA Sales");
   EXPECT_EQ(o.forecast_category(), "commit");
   ASSERT_TRUE(o.has_is_closed());
   EXPECT_FALSE(o.is_closed());
@@ -139,7 +143,7 @@ TEST_F(DynamicsConnectorTest, FetchMapsEveryFieldWithStakeholdersAndActivities) 
   EXPECT_EQ(form["client_id"], FakeDynamics::kClientId);
   EXPECT_EQ(form["scope"], absl::StrCat(fake_.base_url(), "/.default"));
   // First the attribute lists (once), then the opportunity and its related rows.
-  EXPECT_EQ(fake_.metadata_requests(), 4);  // opportunity, account, currency, contact
+  EXPECT_EQ(fake_.metadata_requests(), 5);  // opportunity, account, currency, systemuser, contact
   std::vector<testing::RecordedRequest> requests;
   for (const auto& r : fake_.server().requests()) {
     if (!absl::StrContains(r.path, "EntityDefinitions")) requests.push_back(r);

@@ -202,6 +202,7 @@ absl::StatusOr<SyncResult> FileConnector::SyncChangedSince(
   }
   SyncResult result;
   result.high_water_mark = since;
+  result.pages = 1;  // the loaded file
   for (const v1::Opportunity& opp : *data) {
     const absl::Time updated = UpdatedAt(opp);
     const absl::Time mark = updated == absl::InfinitePast() ? loaded_at : updated;

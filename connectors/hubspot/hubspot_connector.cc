@@ -38,17 +38,17 @@ std::string JsonId(const json& v) {
 
 // Collects the HubSpot property names a mapping section reads: every scalar
 // "<prefix>properties.<name>" anywhere below `node`.
-void CollectProperties(const YAML::Node& node, std::set<std::string>* out) {
+void CollectProperties(const YAML::Node& node, std::set<std::string>* out,
+                       absl::string_view prefix = "properties.") {
   if (node.IsScalar()) {
     absl::string_view s = node.Scalar();
-    if (absl::ConsumePrefix(&s, "properties.") && !s.empty() &&
-        s.find('.') == absl::string_view::npos) {
+    if (absl::ConsumePrefix(&s, prefix) && !s.empty() && s.find('.') == absl::string_view::npos) {
       out->insert(std::string(s));
     }
   } else if (node.IsMap()) {
-    for (const auto& kv : node) CollectProperties(kv.second, out);
+    for (const auto& kv : node) CollectProperties(kv.second, out, prefix);
   } else if (node.IsSequence()) {
-    for (const auto& item : node) CollectProperties(item, out);
+    for (const auto& item : node) CollectProperties(item, out, prefix);
   }
 }
 
@@ -60,6 +60,8 @@ std::map<std::string, std::set<std::string>> PropertiesFromMapping(const YAML::N
     if (!root.IsDefined() || !root.IsMap()) continue;
     for (const char* section : {"opportunity", "fields", "artifacts", "competitors"}) {
       if (root[section]) CollectProperties(root[section], &out["deals"]);
+      // The deal's company (account.*) reads "company.properties.<name>".
+      if (root[section]) CollectProperties(root[section], &out["companies"], "company.properties.");
     }
     if (root["contacts"]) CollectProperties(root["contacts"], &out["contacts"]);
     if (const YAML::Node activities = root["activities"]) {
@@ -459,6 +461,23 @@ absl::Status HubSpotConnector::Enrich(std::vector<json>* deals, bool need_histor
                   PropertiesFor("contacts"), deadline));
     return absl::OkStatus();
   });
+  // The deal's company (the account): deal → company associations, then the companies.
+  Links company_links;
+  std::map<std::string, json> companies;
+  if (!PropertiesFor("companies").empty()) {
+    branches.push_back([&]() -> absl::Status {
+      DC_ASSIGN_OR_RETURN(company_links, BatchAssociations("companies", ids, deadline));
+      std::set<std::string> company_ids;
+      for (const auto& [deal, links] : company_links) {
+        for (const auto& link : links) company_ids.insert(link.first);
+      }
+      DC_ASSIGN_OR_RETURN(
+          companies,
+          BatchRead("companies", std::vector<std::string>(company_ids.begin(), company_ids.end()),
+                    PropertiesFor("companies"), deadline));
+      return absl::OkStatus();
+    });
+  }
   for (size_t t = 0; t < options_.engagement_types.size(); ++t) {
     branches.push_back([&, t]() -> absl::Status {
       const std::string& type = options_.engagement_types[t];
@@ -534,6 +553,33 @@ absl::Status HubSpotConnector::Enrich(std::vector<json>* deals, bool need_histor
     }
     d["dealcoach"] = std::move(extra);
 
+    // The account: the company labelled "Primary" (HubSpot's primary company
+    // association), else the first associated one.
+    const std::vector<std::pair<std::string, json>>& deal_companies = company_links[id];
+    const std::pair<std::string, json>* account = nullptr;
+    for (const auto& link : deal_companies) {
+      for (const json& label : link.second) {
+        if (label.is_string() && absl::EqualsIgnoreCase(label.get<std::string>(), "Primary")) {
+          account = &link;
+        }
+      }
+      if (account != nullptr) break;
+    }
+    if (account == nullptr && !deal_companies.empty()) account = &deal_companies.front();
+    if (account != nullptr) {
+      json company = {{"id", account->first}};
+      auto c = companies.find(account->first);
+      if (c != companies.end()) company["properties"] = c->second.value("properties", json());
+      d["company"] = std::move(company);
+    }
+    // The owner's name and primary team, from the owners read once per pass.
+    const json props = d.value("properties", json::object());
+    if (props.contains("hubspot_owner_id") && props["hubspot_owner_id"].is_string()) {
+      absl::MutexLock lock(&mu_);
+      auto o = owners_.find(props["hubspot_owner_id"].get<std::string>());
+      if (o != owners_.end()) d["owner"] = o->second;
+    }
+
     json people = json::array();
     for (const auto& [contact_id, labels] : contact_links[id]) {
       json person = {{"id", contact_id}, {"labels", labels}};
@@ -570,6 +616,59 @@ absl::Status HubSpotConnector::Enrich(std::vector<json>* deals, bool need_histor
   return absl::OkStatus();
 }
 
+absl::Status HubSpotConnector::ReadOwners(absl::Time deadline) {
+  std::map<std::string, json> owners;
+  std::string after;
+  do {
+    std::string path = "/crm/v3/owners?limit=100";
+    if (!after.empty()) absl::StrAppend(&path, "&after=", UrlEncode(after));
+    DC_ASSIGN_OR_RETURN(json page, Call("GET", path, nullptr, deadline));
+    for (const json& o : page.value("results", json::array())) {
+      const std::string id = JsonId(o.value("id", json()));
+      if (id.empty()) continue;
+      std::vector<std::string> parts;
+      for (const char* p : {"firstName", "lastName"}) {
+        if (o.contains(p) && o[p].is_string() && !o[p].get<std::string>().empty()) {
+          parts.push_back(o[p].get<std::string>());
+        }
+      }
+      const std::string email = o.contains("email") && o["email"].is_string()
+                                    ? o["email"].get<std::string>()
+                                    : std::string();
+      json owner = {{"id", id}, {"name", parts.empty() ? email : absl::StrJoin(parts, " ")}};
+      if (!email.empty()) owner["email"] = email;
+      for (const json& team : o.value("teams", json::array())) {
+        if (team.value("primary", false) && team.contains("name") && team["name"].is_string()) {
+          owner["team"] = team["name"];
+        }
+      }
+      owners[id] = std::move(owner);
+    }
+    after = page.contains("paging") && page["paging"].contains("next")
+                ? JsonId(page["paging"]["next"].value("after", json()))
+                : "";
+  } while (!after.empty());
+  absl::MutexLock lock(&mu_);
+  owners_ = std::move(owners);
+  owners_loaded_ = true;
+  return absl::OkStatus();
+}
+
+void HubSpotConnector::RefreshOwners(bool force, absl::Time deadline) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (owners_loaded_ && !force) return;
+  }
+  // Names are a nicety: without the crm.objects.owners.read scope (403) the deals still
+  // sync, with owner ids only; said once per failure streak, not per pass.
+  absl::Status s = ReadOwners(deadline);
+  if (!s.ok() && !owners_warned_.exchange(true)) {
+    std::cerr << "hubspot: warning: owner names unavailable (" << s.message()
+              << "); owner.name stays empty (needs scope crm.objects.owners.read)\n";
+  }
+  if (s.ok()) owners_warned_.store(false);
+}
+
 v1::Opportunity HubSpotConnector::Map(const json& record) const {
   v1::Opportunity opp;
   mapping_.Apply(record, &opp, /*issues=*/nullptr);
@@ -590,6 +689,7 @@ absl::StatusOr<v1::Opportunity> HubSpotConnector::FetchOpportunity(absl::string_
                    "&associations=contacts");
   if (options_.stage_history) absl::StrAppend(&path, "&propertiesWithHistory=dealstage,closedate");
   DC_ASSIGN_OR_RETURN(json deal, Call("GET", path, nullptr, deadline));
+  RefreshOwners(/*force=*/false, deadline);
   std::vector<json> deals = {std::move(deal)};
   DC_RETURN_IF_ERROR(Enrich(&deals, /*need_history=*/false, deadline));
   return Map(deals.front());
@@ -622,6 +722,8 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
   const absl::Time deadline = absl::Now() + options_.sync_timeout;
   SyncResult result;
+  const int64_t failed_before = http_->failed_attempts();
+  RefreshOwners(/*force=*/true, deadline);  // once per pass: owners change rarely
   // Deals handed to enrichment in this pass: re-anchored searches return the deals at
   // the anchor time again, and they are skipped.
   std::set<std::string> seen;
@@ -649,6 +751,7 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
                                  return !seen.insert(JsonId(d.value("id", json()))).second;
                                }),
                 deals.end());
+    ++result.pages;
     DC_RETURN_IF_ERROR(finish_pending());
     pending_deals = std::move(deals);
     pending = std::async(std::launch::async, [this, &pending_deals, deadline] {
@@ -743,6 +846,7 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
   const absl::Status delivered = finish_pending();
   DC_RETURN_IF_ERROR(listed);
   DC_RETURN_IF_ERROR(delivered);
+  result.errors = http_->failed_attempts() - failed_before;
   return result;
 }
 

@@ -19,6 +19,9 @@
 //                     POST /crm/v3/objects/contacts/batch/read
 //                     POST /crm/v4/associations/deals/{meetings,calls,emails}/batch/read
 //                     POST /crm/v3/objects/{meetings,calls,emails}/batch/read
+//                     POST /crm/v4/associations/deals/companies/batch/read  (account)
+//                     POST /crm/v3/objects/companies/batch/read
+//   once per pass     GET  /crm/v3/owners?limit=100&after=<cursor>  (owner name, team)
 //                     (independent reads at once, and the next page's listing while a
 //                     page is enriched; at most max_concurrent_requests in flight)
 // When the batch association endpoint is unavailable, associations come from
@@ -120,6 +123,11 @@ class HubSpotConnector : public Connector {
                                           absl::Time deadline,
                                           const std::string& from_type = "deals");
   v1::Opportunity Map(const nlohmann::json& record) const;
+  // Reads every owner (GET /crm/v3/owners, paged) into owners_.
+  absl::Status ReadOwners(absl::Time deadline);
+  // ReadOwners unless already loaded (force: every sync pass); a failure keeps the
+  // previous owners and is logged once.
+  void RefreshOwners(bool force, absl::Time deadline);
   std::string CurrentToken() const;
   // The properties to request for an object type (empty when the mapping reads none).
   const std::vector<std::string>& PropertiesFor(const std::string& type) const;
@@ -134,6 +142,10 @@ class HubSpotConnector : public Connector {
   std::unique_ptr<ResilientHttp> http_;
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
+  // Owner id → {id, name, email, team}, read once per sync pass.
+  std::map<std::string, nlohmann::json> owners_ ABSL_GUARDED_BY(mu_);
+  bool owners_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> owners_warned_{false};
   // False once the batch association endpoint answered that it is not there.
   std::atomic<bool> batch_associations_{true};
   std::atomic<int64_t> per_record_association_calls_{0};

@@ -146,8 +146,12 @@ TEST_F(HubSpotConnectorTest, FetchMapsEveryFieldWithContactsActivitiesAndStageHi
   // The wire calls: the deal GET, then contacts + three engagement types (association
   // read and batch read each).
   auto requests = fake_.server().requests();
-  // Plus the attendees of meetings and calls.
-  ASSERT_EQ(requests.size(), 11u);
+  // Plus the attendees of meetings and calls, the owners (once) and the deal's company
+  // associations (none here, so no company batch read).
+  ASSERT_EQ(requests.size(), 13u);
+  EXPECT_EQ(fake_.server().Count("GET", "/crm/v3/owners"), 1);
+  EXPECT_EQ(fake_.server().Count("POST", "/crm/v4/associations/deals/companies/batch/read"), 1);
+  EXPECT_EQ(fake_.server().Count("POST", "/crm/v3/objects/companies/batch/read"), 0);
   EXPECT_EQ(requests[0].method, "GET");
   EXPECT_EQ(requests[0].path, "/crm/v3/objects/deals/9001");
   EXPECT_EQ(requests[0].Header("Authorization"), absl::StrCat("Bearer ", FakeHubSpot::kToken));
@@ -252,6 +256,61 @@ TEST_F(HubSpotConnectorTest, FullSyncPagesThroughTheListEndpoint) {
   // One history batch read per page.
   EXPECT_EQ(fake_.server().Count("POST", "/crm/v3/objects/deals/batch/read"), 3);
   EXPECT_EQ(fake_.server().Count("POST", "/crm/v3/objects/deals/search"), 0);
+}
+
+// Item 2 of issue 10: the owner's name and team come from GET /crm/v3/owners (read once
+// per pass, paged), the account from the deal's primary associated company; a deal
+// whose owner is unknown or that has no company keeps the id only / no account.
+TEST_F(HubSpotConnectorTest, OwnerNamesAndAccountFromOwnersAndCompanyAssociation) {
+  for (int i = 0; i < 3; ++i) {
+    fake_.SetOwner(
+        {{"id", absl::StrCat(500 + i)},
+         {"email", absl::StrCat("rep", i, "@example.com")},
+         {"type", "PERSON"},
+         {"firstName", absl::StrCat("Rep", i)},
+         {"lastName", "Smith"},
+         {"userId", 9000 + i},
+         {"teams",
+          json::array({{{"id", "1"}, {"name", "Other"}, {"primary", false}},
+                       {{"id", "2"}, {"name", absl::StrCat("Team ", i)}, {"primary", true}}})}});
+  }
+  FakeHubSpot::Deal a = fake_.AddSampleDeal("901", "2026-06-01T00:01:00Z");
+  a.properties["hubspot_owner_id"] = "502";
+  a.engagements["companies"] = {"7001"};
+  fake_.UpsertDeal(a);
+  fake_.UpsertObject("companies", "7001", {{"name", "Globex"}, {"industry", "MANUFACTURING"}});
+  FakeHubSpot::Deal b = fake_.AddSampleDeal("902", "2026-06-01T00:02:00Z");
+  b.properties["hubspot_owner_id"] = "999";  // not (or no longer) an owner
+  fake_.UpsertDeal(b);
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  std::map<std::string, v1::Opportunity> got;
+  for (int pass = 0; pass < 2; ++pass) {
+    auto synced = connector->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity o) {
+      got[o.id()] = o;
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(synced.ok()) << synced.status();
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got["901"].owner().id(), "502");
+  EXPECT_EQ(got["901"].owner().name(), "Rep2 Smith");
+  EXPECT_EQ(got["901"].owner().team(), "Team 2");
+  EXPECT_EQ(got["901"].owner().manager_id(), "");  // HubSpot owners have no manager
+  EXPECT_EQ(got["901"].account().id(), "7001");
+  EXPECT_EQ(got["901"].account().name(), "Globex");
+  EXPECT_EQ(got["901"].account().industry(), "MANUFACTURING");
+  EXPECT_EQ(got["902"].owner().id(), "999");
+  EXPECT_EQ(got["902"].owner().name(), "");
+  EXPECT_FALSE(got["902"].has_account());
+  // Owners are read once per pass; FetchOpportunity reuses them.
+  const int owner_calls = fake_.owner_list_calls();
+  auto fetched = connector->FetchOpportunity("901", Soon());
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(fetched->owner().name(), "Rep2 Smith");
+  EXPECT_EQ(fetched->account().name(), "Globex");
+  EXPECT_EQ(fake_.owner_list_calls(), owner_calls);
+  EXPECT_EQ(fake_.server().Count("GET", "/crm/v3/owners"), owner_calls);
 }
 
 // Item 4 of issue 10: a portal or app without the v4 batch association endpoint still

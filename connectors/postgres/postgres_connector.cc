@@ -186,6 +186,7 @@ absl::StatusOr<SyncResult> PostgresConnector::SyncChangedSince(
     DC_RETURN_IF_ERROR(session_.QueryInBatches(
         "sync query", options_.query, {SqlTime(since)}, options_.page_size,
         absl::Now() + options_.sync_timeout, [&](PgRows& rows) -> absl::Status {
+          ++result.pages;
           for (const nlohmann::json& row : rows) DC_RETURN_IF_ERROR(deliver(row));
           return absl::OkStatus();
         }));
@@ -210,6 +211,7 @@ absl::StatusOr<SyncResult> PostgresConnector::SyncChangedSince(
                                        {after_time, after_id, absl::StrCat(options_.page_size)},
                                        absl::Now() + options_.sync_timeout));
     first_page = false;
+    ++result.pages;
     for (const nlohmann::json& row : rows) DC_RETURN_IF_ERROR(deliver(row));
     if (static_cast<int>(rows.size()) < options_.page_size) break;
     const nlohmann::json& last = rows.back();

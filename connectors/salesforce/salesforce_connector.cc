@@ -330,15 +330,18 @@ void SalesforceConnector::CheckFieldsOnce(absl::Time deadline) {
 
 absl::Status SalesforceConnector::QueryWithSelect(
     const std::function<std::string(const std::string& select)>& make_soql, absl::Time deadline,
-    const std::function<absl::Status(const json&)>& on_record) {
+    const std::function<absl::Status(const json&)>& on_record, int64_t* pages) {
   CheckFieldsOnce(deadline);
   for (int attempt = 0;; ++attempt) {
     const std::string select = select_clause();
     bool delivered = false;
-    absl::Status s = Query(make_soql(select), deadline, [&](const json& record) {
-      delivered = true;
-      return on_record(record);
-    });
+    absl::Status s = Query(
+        make_soql(select), deadline,
+        [&](const json& record) {
+          delivered = true;
+          return on_record(record);
+        },
+        pages);
     if (s.ok() || delivered || attempt >= 50 || s.code() != absl::StatusCode::kFailedPrecondition ||
         !absl::StrContains(s.message(), "INVALID_FIELD")) {
       return s;
@@ -480,10 +483,12 @@ std::string SalesforceConnector::QueryPath(absl::string_view soql) const {
 }
 
 absl::Status SalesforceConnector::Query(const std::string& soql, absl::Time deadline,
-                                        const std::function<absl::Status(const json&)>& on_record) {
+                                        const std::function<absl::Status(const json&)>& on_record,
+                                        int64_t* pages) {
   std::string path = QueryPath(soql);
   for (;;) {
     DC_ASSIGN_OR_RETURN(json page, GetJson(path, deadline));
+    if (pages != nullptr) ++*pages;
     const json* records = page.is_object() ? FindPath(page, "records") : nullptr;
     if (records == nullptr || !records->is_array()) {
       return absl::FailedPreconditionError(absl::StrCat("salesforce: ", DescribeCall("GET", path),
@@ -594,16 +599,20 @@ absl::StatusOr<SyncResult> SalesforceConnector::SyncChangedSince(
   // Every sync has a deadline: a stalled pass fails and the next one resumes from the
   // high-water mark instead of hanging the sync thread.
   const absl::Time deadline = absl::Now() + kSyncDeadline;
-  absl::Status s = QueryWithSelect(make_soql, deadline, [&](const json& record) {
-    if (const json* stamp = FindPath(record, options_.modstamp_field);
-        stamp != nullptr && stamp->is_string()) {
-      absl::StatusOr<absl::Time> t = ParseCrmTime(stamp->get<std::string>());
-      if (t.ok()) result.high_water_mark = std::max(result.high_water_mark, *t);
-    }
-    DC_RETURN_IF_ERROR(sink(MapRecord(record)));
-    ++result.count;
-    return absl::OkStatus();
-  });
+  const int64_t failed_before = http_->failed_attempts();
+  absl::Status s = QueryWithSelect(
+      make_soql, deadline,
+      [&](const json& record) {
+        if (const json* stamp = FindPath(record, options_.modstamp_field);
+            stamp != nullptr && stamp->is_string()) {
+          absl::StatusOr<absl::Time> t = ParseCrmTime(stamp->get<std::string>());
+          if (t.ok()) result.high_water_mark = std::max(result.high_water_mark, *t);
+        }
+        DC_RETURN_IF_ERROR(sink(MapRecord(record)));
+        ++result.count;
+        return absl::OkStatus();
+      },
+      &result.pages);
   absl::MutexLock lock(&resume_mu_);
   if (!s.ok()) {
     if (result.count > 0 && result.high_water_mark > since) {
@@ -615,6 +624,7 @@ absl::StatusOr<SyncResult> SalesforceConnector::SyncChangedSince(
     return s;
   }
   resume_.reset();
+  result.errors = http_->failed_attempts() - failed_before;
   return result;
 }
 

@@ -117,15 +117,18 @@ class SalesforceConnector : public Connector {
   // GET {instance_url}{path_and_query} with auth; one token refresh on 401.
   absl::StatusOr<nlohmann::json> GetJson(const std::string& path_and_query, absl::Time deadline);
   // Runs a query and feeds every record (all pages) to `on_record`.
+  // `pages` (may be null) counts the result pages read.
   absl::Status Query(const std::string& soql, absl::Time deadline,
-                     const std::function<absl::Status(const nlohmann::json&)>& on_record);
+                     const std::function<absl::Status(const nlohmann::json&)>& on_record,
+                     int64_t* pages = nullptr);
   // Query(make_soql(current SELECT)); when the org lacks a mapped column (400
   // INVALID_FIELD "No such column 'X' on entity 'E'" naming a column of the SELECT, as
   // when a profile hides a standard field or a single-currency org has no
   // CurrencyIsoCode), drops it with a warning on stderr and in Health(), and retries.
   absl::Status QueryWithSelect(
       const std::function<std::string(const std::string& select)>& make_soql, absl::Time deadline,
-      const std::function<absl::Status(const nlohmann::json&)>& on_record);
+      const std::function<absl::Status(const nlohmann::json&)>& on_record,
+      int64_t* pages = nullptr);
   // describe_fields: once (until it succeeds or fails for good), describes the objects
   // the mapping reads and drops the fields this org lacks from the SELECT. Never fails
   // the caller: an org whose describe calls fail falls back to INVALID_FIELD handling.

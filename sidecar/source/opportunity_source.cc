@@ -141,9 +141,12 @@ class Core {
         failed_pass_started_ = started;
         failed_pass_delivered_ = delivered;
       }
-      Log(true, absl::StrCat(
-                    "source: sync pass failed after ", absl::FormatDuration(Now() - started), ": ",
-                    result.status().ToString(), "; ", cache_.size(), " cached deals keep serving"));
+      // One line per pass (issue 10 item 7): connector, records, duration, and the CRM's
+      // error, at warning.
+      Log(true, absl::StrCat("source: sync pass failed: connector=", type_, " records=", delivered,
+                             " duration=", absl::FormatDuration(Now() - started),
+                             " error: ", result.status().ToString(), "; ", cache_.size(),
+                             " cached deals keep serving"));
       return result.status();
     }
     high_water_mark_ = std::max(high_water_mark_, result->high_water_mark);
@@ -153,8 +156,10 @@ class Core {
     last_sync_error_.clear();
     failed_pass_started_ = absl::InfinitePast();
     last_error_.clear();
-    Log(false, absl::StrCat("source: sync pass ok: ", result->count, " changed in ",
-                            absl::FormatDuration(Now() - started), "; ", cache_.size(), " cached"));
+    Log(false, absl::StrCat("source: sync pass ok: connector=", type_, " pages=", result->pages,
+                            " records=", result->count,
+                            " duration=", absl::FormatDuration(Now() - started),
+                            " errors=", result->errors, "; ", cache_.size(), " cached"));
     return absl::OkStatus();
   }
 

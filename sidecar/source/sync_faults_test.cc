@@ -54,9 +54,11 @@ std::unique_ptr<connectors::Connector> ConnectSalesforce(
 struct LogLines {
   absl::Mutex mu;
   std::vector<std::string> lines ABSL_GUARDED_BY(mu);
+  std::vector<std::string> warnings ABSL_GUARDED_BY(mu);  // the lines logged at warning
   std::function<void(bool, const std::string&)> Sink() {
-    return [this](bool, const std::string& line) {
+    return [this](bool warning, const std::string& line) {
       absl::MutexLock lock(&mu);
+      if (warning) warnings.push_back(line);
       lines.push_back(line);
     };
   }
@@ -165,6 +167,54 @@ TEST(SyncFaultsTest, ThrottledPassMakesAnswersPartialUntilASyncCompletes) {
 // Dataverse's service protection: a 429 with a Retry-After longer than the connector
 // waits inside a call fails the pass; the breaker then refuses every call (a cache miss
 // too) without sending it until the CRM's time, and the sync loop resumes right then.
+// Item 7 of issue 10: every pass logs one line with the connector, pages, records,
+// duration and the CRM errors it met; a failed pass logs at warning with the CRM's error.
+TEST(SyncFaultsTest, EveryPassLogsOneLineWithPagesRecordsAndErrors) {
+  FakeSalesforce sf;
+  ASSERT_TRUE(sf.Start().ok());
+  const absl::Time base = absl::FromUnixSeconds(1795000000);
+  for (int i = 1; i <= 500; ++i) {
+    sf.Upsert(FakeSalesforce::MakeOpportunity(i, Modstamp(base + absl::Seconds(i))));
+  }
+  // One 503 on the query, retried within the pass.
+  sf.server().Enqueue(
+      "GET", FakeSalesforce::QueryPath(),
+      ScriptedResponse::Json(503, R"([{"message":"down","errorCode":"SERVER_UNAVAILABLE"}])"));
+  LogLines log;
+  SourceOptions o;
+  o.background_sync = false;
+  o.log = log.Sink();
+  auto source = OpportunitySource::Create(
+      ConnectSalesforce(sf, [](SalesforceOptions* s) { s->page_size = 200; }), o);
+  ASSERT_TRUE(source->SyncOnce().ok());
+  std::vector<std::string> ok_lines;
+  {
+    absl::MutexLock lock(&log.mu);
+    for (const std::string& l : log.lines) {
+      if (absl::StrContains(l, "sync pass ok")) ok_lines.push_back(l);
+    }
+    EXPECT_TRUE(log.warnings.empty()) << log.warnings.front();
+  }
+  ASSERT_EQ(ok_lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(ok_lines[0], "connector=salesforce pages=3 records=500 duration="))
+      << ok_lines[0];
+  EXPECT_TRUE(absl::StrContains(ok_lines[0], " errors=1;")) << ok_lines[0];
+
+  // Every deal changes; the org's API quota runs out after the first page.
+  for (int i = 1; i <= 500; ++i) {
+    sf.Upsert(
+        FakeSalesforce::MakeOpportunity(i, Modstamp(base + absl::Hours(1) + absl::Seconds(i))));
+  }
+  sf.SetRemainingApiRequests(1);
+  ASSERT_FALSE(source->SyncOnce().ok());
+  absl::MutexLock lock(&log.mu);
+  ASSERT_EQ(log.warnings.size(), 1u);
+  const std::string& failed = log.warnings[0];
+  EXPECT_TRUE(absl::StrContains(failed, "sync pass failed: connector=salesforce records=200"))
+      << failed;
+  EXPECT_TRUE(absl::StrContains(failed, "REQUEST_LIMIT_EXCEEDED")) << failed;
+}
+
 TEST(SyncFaultsTest, RetryAfterHoldsEveryCallerOffAndTheSyncResumesOnTime) {
   FakeDynamics dv;
   ASSERT_TRUE(dv.Start().ok());

@@ -156,6 +156,7 @@ std::string EntityOfNavigation(absl::string_view nav) {
   if (nav == "parentaccountid") return "account";
   if (nav == "transactioncurrencyid") return "transactioncurrency";
   if (nav == "record2id_contact") return "contact";
+  if (nav == "owninguser") return "systemuser";
   return "";
 }
 
@@ -206,7 +207,9 @@ FakeDynamics::Resp FakeDynamics::Attributes(const Req& r) {
       {"opportunity",
        {"opportunityid", "name", "estimatedvalue", "estimatedclosedate", "closeprobability",
         "stepname", "salesstage", "statecode", "msdyn_forecastcategory", "parentaccountid",
-        "ownerid", "transactioncurrencyid", "createdon", "modifiedon", "decisionmaker"}},
+        "ownerid", "transactioncurrencyid", "createdon", "modifiedon", "decisionmaker",
+        "owninguser", "owningbusinessunit"}},
+      {"systemuser", {"systemuserid", "fullname", "parentsystemuserid", "businessunitid"}},
       {"contact", {"contactid", "fullname", "jobtitle"}},
       {"account", {"accountid", "name", "numberofemployees", "industrycode"}},
       {"transactioncurrency", {"transactioncurrencyid", "isocurrencycode"}}};
@@ -292,6 +295,13 @@ json FakeDynamics::AddSample(int index, const std::string& modifiedon) {
       {Fv("_parentaccountid_value"), "Contoso Ltd"},
       {"_ownerid_value", "0a0b0c0d-3333-ef11-a72f-000d3a5a1a01"},
       {Fv("_ownerid_value"), "Rita Rep"},
+      {"_owningbusinessunit_value", "b0b0b0b0-0000-ef11-a72f-000d3a5a1a01"},
+      {Fv("_owningbusinessunit_value"), "EMEA Sales"},
+      {"owninguser",
+       {{"systemuserid", "0a0b0c0d-3333-ef11-a72f-000d3a5a1a01"},
+        {"fullname", "Rita Rep"},
+        {"_parentsystemuserid_value", "0a0b0c0d-4444-ef11-a72f-000d3a5a1a01"},
+        {Fv("_parentsystemuserid_value"), "Manny Manager"}}},
       {"createdon", "2026-02-01T10:00:00Z"},
       {"modifiedon", modifiedon},
       {"parentaccountid",

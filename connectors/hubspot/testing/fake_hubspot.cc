@@ -55,22 +55,53 @@ FakeHubSpot::FakeHubSpot() {
                 [this](const Req& r) { return SearchDeals(r); });
   server_.Route("POST", absl::StrCat(kDealsPath, "/batch/read"),
                 [this](const Req& r) { return BatchReadDeals(r); });
-  for (const char* type : {"contacts", "meetings", "calls", "emails"}) {
+  for (const char* type : {"contacts", "meetings", "calls", "emails", "companies"}) {
     const std::string t = type;
     server_.Route("POST", absl::StrCat("/crm/v3/objects/", t, "/batch/read"),
                   [this, t](const Req& r) { return BatchReadObjects(t, r); });
     server_.Route("POST", absl::StrCat("/crm/v4/associations/deals/", t, "/batch/read"),
                   [this, t](const Req& r) { return BatchAssociations(t, r); });
-    if (t != "contacts") {
+    if (t != "contacts" && t != "companies") {
       server_.Route("POST", absl::StrCat("/crm/v4/associations/", t, "/contacts/batch/read"),
                     [this, t](const Req& r) { return EngagementContacts(t, r); });
     }
   }
+  server_.Route("GET", "/crm/v3/owners", [this](const Req& r) { return ListOwners(r); });
   server_.RoutePrefix("GET", "/crm/v4/objects/",
                       [this](const Req& r) { return RecordAssociations(r); });
 }
 
 absl::Status FakeHubSpot::Start() { return server_.Start(); }
+
+void FakeHubSpot::SetOwner(json owner) {
+  absl::MutexLock lock(&mu_);
+  owners_.push_back(std::move(owner));
+}
+
+int FakeHubSpot::owner_list_calls() const {
+  absl::MutexLock lock(&mu_);
+  return owner_list_calls_;
+}
+
+// GET /crm/v3/owners?limit=&after=: {results: [owner], paging.next.after} (offset cursor).
+FakeHubSpot::Resp FakeHubSpot::ListOwners(const Req& r) {
+  if (auto denied = Admit(r)) return *denied;
+  absl::MutexLock lock(&mu_);
+  ++owner_list_calls_;
+  int limit = 100;
+  int after = 0;
+  if (!r.Param("limit").empty() && !absl::SimpleAtoi(r.Param("limit"), &limit)) limit = 100;
+  if (!r.Param("after").empty() && !absl::SimpleAtoi(r.Param("after"), &after)) after = 0;
+  json results = json::array();
+  for (int i = after; i < static_cast<int>(owners_.size()) && i < after + limit; ++i) {
+    results.push_back(owners_[i]);
+  }
+  json out = {{"results", results}};
+  if (after + limit < static_cast<int>(owners_.size())) {
+    out["paging"] = {{"next", {{"after", std::to_string(after + limit)}}}};
+  }
+  return Respond(200, out);
+}
 
 void FakeHubSpot::SetBatchAssociationsAvailable(bool available) {
   absl::MutexLock lock(&mu_);

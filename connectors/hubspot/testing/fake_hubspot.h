@@ -58,7 +58,7 @@ class FakeHubSpot {
     // closedate history (propertiesWithHistory=closedate), same shape.
     std::vector<StageEntry> close_date_history;
     std::vector<Association> contacts;
-    // "meetings" / "calls" / "emails" → engagement ids.
+    // "meetings" / "calls" / "emails" / "companies" → associated object ids.
     std::map<std::string, std::vector<std::string>> engagements;
   };
 
@@ -85,6 +85,11 @@ class FakeHubSpot {
 
   // Accepted bearer token (default kToken). Requests with another get 401.
   void SetToken(const std::string& token);
+  // Adds an owner as GET /crm/v3/owners returns it ({id, email, firstName, lastName,
+  // teams[{id, name, primary}]}).
+  void SetOwner(nlohmann::json owner);
+  // GET /crm/v3/owners calls answered (pages, not passes).
+  int owner_list_calls() const;
   // 401 category EXPIRED_AUTHENTICATION for the current token until SetToken.
   void ExpireToken();
   // Results a search may page through before HubSpot's cap (default 10,000).
@@ -113,6 +118,7 @@ class FakeHubSpot {
   Resp BatchReadDeals(const Req& r);
   Resp BatchReadObjects(const std::string& type, const Req& r);
   Resp BatchAssociations(const std::string& to_type, const Req& r);
+  Resp ListOwners(const Req& r);
   Resp EngagementContacts(const std::string& type, const Req& r);
   Resp RecordAssociations(const Req& r);
 
@@ -124,6 +130,8 @@ class FakeHubSpot {
   std::map<std::string, std::map<std::string, std::vector<std::string>>> engagement_contacts_
       ABSL_GUARDED_BY(mu_);
   std::string token_ ABSL_GUARDED_BY(mu_) = kToken;
+  std::vector<nlohmann::json> owners_ ABSL_GUARDED_BY(mu_);
+  int owner_list_calls_ ABSL_GUARDED_BY(mu_) = 0;
   bool expired_ ABSL_GUARDED_BY(mu_) = false;
   int search_cap_ ABSL_GUARDED_BY(mu_) = 10000;
   bool batch_associations_ ABSL_GUARDED_BY(mu_) = true;
