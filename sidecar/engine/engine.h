@@ -121,7 +121,10 @@ class CompiledPlaybook {
   // Evaluate and EvaluateChecklist building the answer in `*out` (cleared first). When
   // `out` lives on a google::protobuf::Arena, every part of the answer is allocated
   // there: bulk and pipeline evaluation reuse one arena per worker and pay no malloc or
-  // free per message or string (about half of the engine's time otherwise).
+  // free per message or string (about half of the engine's time otherwise). An arena
+  // answer references this playbook's constant sub-messages (rule, phase and playbook
+  // refs) instead of copying them: keep the playbook alive for as long as the answer is
+  // read or serialized (the server pins it on the answer's arena).
   // (The defaults copy from Evaluate / EvaluateChecklist; the engine overrides them.)
   virtual void EvaluateInto(const v1::Opportunity& opportunity, absl::Time now,
                             const EvaluateOptions& options, v1::DealGuidance* out) const;

@@ -174,6 +174,17 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
   return absl::InvalidArgumentError("target: set opportunity_id or opportunity");
 }
 
+// An answer built on an arena references the playbook's constant sub-messages (see
+// CompiledPlaybook::EvaluateInto), and it is serialized after the handler has let go of
+// its playbook. A publish or reload in between would free them under the serializer:
+// the arena holds a reference to the playbook until the answer's bytes are out.
+void PinOnArena(const std::shared_ptr<const engine::CompiledPlaybook>& playbook,
+                google::protobuf::Message* response) {
+  google::protobuf::Arena* arena = response->GetArena();
+  if (arena == nullptr) return;
+  google::protobuf::Arena::Create<std::shared_ptr<const engine::CompiledPlaybook>>(arena, playbook);
+}
+
 absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContextBase* context,
                                const v1::GetDealGuidanceRequest& request,
                                v1::GetDealGuidanceResponse* response,
@@ -195,6 +206,7 @@ absl::Status DoGetDealGuidance(const ServiceDeps& deps, grpc::ServerContextBase*
   v1::DealGuidance* guidance = response->mutable_guidance();
   if (owned != nullptr) {
     // Built in place (on the response's arena, see Respond).
+    PinOnArena(playbook, response);
     playbook->EvaluateInto(*target.opportunity, now, options, guidance);
   } else {
     *guidance = playbook->Evaluate(*target.opportunity, now, options);
@@ -221,6 +233,7 @@ absl::Status DoGetReviewChecklist(const ServiceDeps& deps, grpc::ServerContextBa
   absl::StatusOr<v1::ReviewChecklist> checklist;
   if (owned != nullptr) {
     // Built in place (on the response's arena, see Respond).
+    PinOnArena(playbook, response);
     absl::Status status = playbook->EvaluateChecklistInto(
         *target.opportunity, now, request.checklist(), response->mutable_checklist());
     if (status.ok()) {

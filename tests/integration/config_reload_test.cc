@@ -5,14 +5,18 @@
 // SERVING; at start-up the sidecar refuses to start.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "dealcoach/v1/admin_service.grpc.pb.h"
+#include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -167,6 +171,51 @@ TEST_F(ConfigReloadTest, StartupRefusesADefaultNamingNothing) {
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(s.status().message(), "playbooks.default is 'no-such-playbook'"))
       << s.status();
+}
+
+// Answers are built on a per-call arena that references the playbook's rule, phase and
+// playbook refs instead of copying them, and are serialized after the handler has let
+// go of its playbook. Reloads swapping the playbook under calls in flight must never
+// free those refs under the serializer (the sanitizer stage found exactly that once:
+// a use-after-free when a publish landed mid-answer); every answer stays whole.
+TEST_F(ConfigReloadTest, AnswersInFlightDuringReloadsStayWhole) {
+  auto s = StartSidecar(Yaml(Files(), "customer-journey"), SourceDir());
+  ASSERT_TRUE(s.ok()) << s.status();
+  Client client((*s)->address());
+  auto channel = grpc::CreateChannel((*s)->address(), grpc::InsecureChannelCredentials());
+  std::atomic<bool> stop{false};
+  std::atomic<int> answers{0}, broken{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 3; ++t) {
+    callers.emplace_back([&] {
+      auto stub = v1::CoachingService::NewStub(channel);
+      while (!stop.load()) {
+        grpc::ClientContext ctx;
+        v1::GetDealGuidanceRequest req;
+        req.set_opportunity_id("006000000000006AAA");
+        v1::GetDealGuidanceResponse resp;
+        grpc::Status status = stub->GetDealGuidance(&ctx, req, &resp);
+        const v1::DealGuidance& g = resp.guidance();
+        bool whole = status.ok() && g.playbook().name() == "customer-journey" &&
+                     !g.playbook().revision().empty() && !g.evidence_phase().id().empty() &&
+                     g.next_best_behaviors_size() > 0 &&
+                     !g.next_best_behaviors(0).rule().id().empty();
+        if (!whole) broken.fetch_add(1);
+        answers.fetch_add(1);
+      }
+    });
+  }
+  std::string revision = client.Active().playbook().revision();
+  for (int i = 0; i < 40; ++i) {
+    dir_.Write("cj.yaml", absl::StrCat(cj_, "\n# edit ", i, std::string(i % 7, '#'), "\n"));
+    ASSERT_TRUE(WaitFor([&] { return client.Active().playbook().revision() != revision; }))
+        << "reload " << i << " was not picked up";
+    revision = client.Active().playbook().revision();
+  }
+  stop.store(true);
+  for (std::thread& t : callers) t.join();
+  EXPECT_GT(answers.load(), 40);
+  EXPECT_EQ(broken.load(), 0) << "of " << answers.load() << " answers";
 }
 
 }  // namespace
