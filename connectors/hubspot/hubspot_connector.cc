@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -718,44 +719,124 @@ absl::StatusOr<std::vector<std::string>> HubSpotConnector::ListIds(absl::Time de
   return ids;
 }
 
+namespace {
+
+// A listed deal's hs_lastmodifieddate, or InfinitePast when it has none.
+absl::Time ModifiedAt(const json& deal) {
+  const json props = deal.value("properties", json::object());
+  if (props.contains("hs_lastmodifieddate") && props["hs_lastmodifieddate"].is_string()) {
+    absl::StatusOr<absl::Time> t = ParseCrmTime(props["hs_lastmodifieddate"].get<std::string>());
+    if (t.ok()) return *t;
+  }
+  return absl::InfinitePast();
+}
+
+// "id@<hs_lastmodifieddate>": one version of a deal. A deal changed since it was
+// delivered has a new key, so it is delivered again (an update, not a duplicate).
+std::string VersionKey(const json& deal) {
+  const json props = deal.value("properties", json::object());
+  const json modified = props.value("hs_lastmodifieddate", json());
+  return absl::StrCat(JsonId(deal.value("id", json())), "@",
+                      modified.is_string() ? modified.get<std::string>() : std::string());
+}
+
+}  // namespace
+
 absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
   const absl::Time deadline = absl::Now() + options_.sync_timeout;
   SyncResult result;
   const int64_t failed_before = http_->failed_attempts();
+  const bool listing = since == absl::InfinitePast();
+  // Where the last failed pass from this `since` stopped: a listing resumes at its
+  // cursor, a search at its last delivered modification time.
+  std::optional<Resume> resumed;
+  {
+    absl::MutexLock lock(&resume_mu_);
+    if (resume_.has_value() && resume_->listing == listing &&
+        (listing ? resume_->since == since
+                 : resume_->since <= since && resume_->anchor_ms > absl::ToUnixMillis(since))) {
+      resumed = resume_;
+    }
+  }
   RefreshOwners(/*force=*/true, deadline);  // once per pass: owners change rarely
-  // Deals handed to enrichment in this pass: re-anchored searches return the deals at
-  // the anchor time again, and they are skipped.
+  // Versions of deals handed to enrichment in this pass (or delivered by the failed pass
+  // this one resumes): re-anchored and resumed searches list them again, and they are
+  // skipped.
   std::set<std::string> seen;
+  // The resume point as deliveries progress (copied into resume_ if the pass fails).
+  Resume progress;
+  progress.since = since;
+  progress.listing = listing;
+  progress.anchor_ms = absl::ToUnixMillis(since);
+  if (resumed.has_value()) {
+    seen = resumed->delivered;
+    progress = *resumed;
+    result.high_water_mark = resumed->mark;
+  }
+  // A listing is ordered by id, not by modification time: a resumed listing keeps the
+  // failed pass's high-water mark, so the next search also covers deals on pages
+  // delivered then that changed while the listing waited.
+  const bool cap_mark = listing && resumed.has_value();
   // One page is enriched in the background while the next is listed, so a slow CRM
   // costs about one call per page plus one enrichment, not their sum for every page.
-  std::vector<json> pending_deals;
+  struct Page {
+    std::vector<json> deals;
+    std::string after;              // the cursor that listed it
+    std::string next;               // the cursor of the page after it
+    std::set<std::string> already;  // versions on it delivered by an earlier pass
+  };
+  Page pending_page;
   std::future<absl::Status> pending;
   auto finish_pending = [&]() -> absl::Status {
     if (!pending.valid()) return absl::OkStatus();
     DC_RETURN_IF_ERROR(pending.get());
-    for (const json& d : pending_deals) {
+    if (listing) {
+      progress.after = pending_page.after;
+      progress.delivered = pending_page.already;
+    }
+    for (const json& d : pending_page.deals) {
       v1::Opportunity opp = Map(d);
-      if (opp.has_updated_at()) {
+      const absl::Time modified = ModifiedAt(d);
+      if (!cap_mark && opp.has_updated_at()) {
         result.high_water_mark = std::max(result.high_water_mark, ToAbslTime(opp.updated_at()));
       }
-      ++result.count;
       DC_RETURN_IF_ERROR(sink(std::move(opp)));
+      ++result.count;
+      if (listing) {
+        progress.delivered.insert(VersionKey(d));
+      } else if (modified != absl::InfinitePast()) {
+        const int64_t ms = absl::ToUnixMillis(modified);
+        if (ms > progress.anchor_ms) {
+          progress.anchor_ms = ms;
+          progress.delivered.clear();
+        }
+        if (ms == progress.anchor_ms) progress.delivered.insert(VersionKey(d));
+      }
     }
-    pending_deals.clear();
+    if (listing) {
+      progress.after = pending_page.next;
+      progress.delivered.clear();
+    }
+    pending_page = Page();
     return absl::OkStatus();
   };
-  auto deliver_page = [&](std::vector<json> deals) -> absl::Status {
-    deals.erase(std::remove_if(deals.begin(), deals.end(),
-                               [&](const json& d) {
-                                 return !seen.insert(JsonId(d.value("id", json()))).second;
-                               }),
-                deals.end());
+  auto deliver_page = [&](std::vector<json> deals, std::string after,
+                          std::string next) -> absl::Status {
+    Page page{{}, std::move(after), std::move(next), {}};
+    for (json& d : deals) {
+      const std::string key = VersionKey(d);
+      if (!seen.insert(key).second) {
+        page.already.insert(key);
+        continue;
+      }
+      page.deals.push_back(std::move(d));
+    }
     ++result.pages;
     DC_RETURN_IF_ERROR(finish_pending());
-    pending_deals = std::move(deals);
-    pending = std::async(std::launch::async, [this, &pending_deals, deadline] {
-      return Enrich(&pending_deals, /*need_history=*/true, deadline);
+    pending_page = std::move(page);
+    pending = std::async(std::launch::async, [this, &pending_page, deadline] {
+      return Enrich(&pending_page.deals, /*need_history=*/true, deadline);
     });
     return absl::OkStatus();
   };
@@ -774,9 +855,9 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
   // Pages are listed and handed to enrichment here; finish_pending() delivers the last
   // one (also after an error, so a page already read is not lost).
   auto list_pages = [&]() -> absl::Status {
-    if (since == absl::InfinitePast()) {
+    if (listing) {
       // Full sync: the list endpoint has no result cap.
-      std::string after;
+      std::string after = resumed.has_value() ? resumed->after : "";
       do {
         std::string path =
             absl::StrCat(kDeals, "?limit=", options_.page_size,
@@ -784,13 +865,14 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
         if (!after.empty()) absl::StrAppend(&path, "&after=", UrlEncode(after));
         DC_ASSIGN_OR_RETURN(json page, Call("GET", path, nullptr, deadline));
         DC_ASSIGN_OR_RETURN(std::vector<json> deals, results_of(page, "GET /crm/v3/objects/deals"));
-        DC_RETURN_IF_ERROR(deliver_page(std::move(deals)));
-        after = next_after(page);
+        std::string next = next_after(page);
+        DC_RETURN_IF_ERROR(deliver_page(std::move(deals), after, next));
+        after = std::move(next);
       } while (!after.empty());
       return absl::OkStatus();
     }
 
-    int64_t anchor_ms = absl::ToUnixMillis(since);
+    int64_t anchor_ms = resumed.has_value() ? resumed->anchor_ms : absl::ToUnixMillis(since);
     int after = 0;
     while (true) {
       json body = {
@@ -809,15 +891,11 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
                           results_of(page, "POST /crm/v3/objects/deals/search"));
       int64_t last_ms = anchor_ms;
       if (!deals.empty()) {
-        const json props = deals.back().value("properties", json::object());
-        if (props.contains("hs_lastmodifieddate") && props["hs_lastmodifieddate"].is_string()) {
-          absl::StatusOr<absl::Time> t =
-              ParseCrmTime(props["hs_lastmodifieddate"].get<std::string>());
-          if (t.ok()) last_ms = absl::ToUnixMillis(*t);
-        }
+        const absl::Time t = ModifiedAt(deals.back());
+        if (t != absl::InfinitePast()) last_ms = absl::ToUnixMillis(t);
       }
-      DC_RETURN_IF_ERROR(deliver_page(std::move(deals)));
       const std::string next = next_after(page);
+      DC_RETURN_IF_ERROR(deliver_page(std::move(deals), "", next));
       if (next.empty()) break;
       int next_offset = 0;
       if (!absl::SimpleAtoi(next, &next_offset)) {
@@ -844,8 +922,25 @@ absl::StatusOr<SyncResult> HubSpotConnector::SyncChangedSince(
   };
   const absl::Status listed = list_pages();
   const absl::Status delivered = finish_pending();
-  DC_RETURN_IF_ERROR(listed);
-  DC_RETURN_IF_ERROR(delivered);
+  const absl::Status s = !listed.ok() ? listed : delivered;
+  absl::MutexLock lock(&resume_mu_);
+  if (!s.ok()) {
+    if (result.count > 0 || resumed.has_value()) {
+      progress.mark = cap_mark ? resumed->mark : result.high_water_mark;
+      const std::string where =
+          listing ? (progress.after.empty() ? std::string("the first page")
+                                            : absl::StrCat("listing cursor ", progress.after))
+                  : absl::StrCat("hs_lastmodifieddate ",
+                                 absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                                                  absl::FromUnixMillis(progress.anchor_ms),
+                                                  absl::UTCTimeZone()));
+      resume_ = std::move(progress);
+      return absl::Status(s.code(), absl::StrCat(s.message(), " (after ", result.count,
+                                                 " deals; the next pass resumes at ", where, ")"));
+    }
+    return s;
+  }
+  resume_.reset();
   result.errors = http_->failed_attempts() - failed_before;
   return result;
 }

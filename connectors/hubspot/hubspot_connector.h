@@ -37,6 +37,8 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,6 +88,11 @@ class HubSpotConnector : public Connector {
   absl::string_view type() const override { return kType; }
   absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id,
                                                    absl::Time deadline) override;
+  // A pass that fails after delivering some deals (retries exhausted on a throttled or
+  // failing portal) is resumed by the next pass from the same `since`: a search resumes
+  // at the last delivered hs_lastmodifieddate, a full listing at the cursor of the first
+  // page not wholly delivered; deals already delivered unchanged (same id and
+  // hs_lastmodifieddate) are skipped, so nothing is lost or delivered twice.
   absl::StatusOr<SyncResult> SyncChangedSince(
       absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override;
   // Every deal id (the list endpoint / entity set, ids only, paged), so the cache can
@@ -149,6 +156,23 @@ class HubSpotConnector : public Connector {
   // False once the batch association endpoint answered that it is not there.
   std::atomic<bool> batch_associations_{true};
   std::atomic<int64_t> per_record_association_calls_{0};
+  // Where a failed pass stopped (see SyncChangedSince).
+  struct Resume {
+    absl::Time since;
+    // The newest hs_lastmodifieddate delivered so far: the resumed pass's high-water
+    // mark starts there.
+    absl::Time mark;
+    // Full listing: the `after` cursor of the first page not wholly delivered ("" =
+    // the first page). Search: the hs_lastmodifieddate (epoch ms) to search from.
+    bool listing = false;
+    std::string after;
+    int64_t anchor_ms = 0;
+    // "id@hs_lastmodifieddate" of the deals already delivered that the resumed pass
+    // will list again (those on the page at `after`, or at `anchor_ms`).
+    std::set<std::string> delivered;
+  };
+  absl::Mutex resume_mu_;
+  std::optional<Resume> resume_ ABSL_GUARDED_BY(resume_mu_);
 };
 
 // HubSpot's error body ({"status":"error","message":...,"category":...}) as a Status,

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -439,6 +440,142 @@ TEST_F(HubSpotConnectorTest, IncrementalSyncSearchesGteAndReanchorsAtTheSearchCa
       EXPECT_LT(std::stoi(b["after"].get<std::string>()), 4);
     }
   }
+}
+
+// Item 5 of issue 10 (round 3): a full listing that runs out of retries mid-sync
+// (throttled on page 3 of 5) is resumed by the next pass at the cursor of the first
+// page it did not deliver, not from page 1; every deal ends in the cache exactly once,
+// and a deal on an early page that changed meanwhile is caught by the next search (the
+// resumed listing keeps the failed pass's high-water mark).
+TEST_F(HubSpotConnectorTest, ListingThatRunsOutOfRetriesResumesAtTheNextCursor) {
+  for (int i = 1; i <= 10; ++i) {
+    fake_.AddSampleDeal(absl::StrCat(9000 + i),
+                        absl::StrCat("2026-06-01T00:", i < 10 ? "0" : "", i, ":00Z"));
+  }
+  auto connector = Make(
+      "page_size: 2\nretry: {max_attempts: 3, initial_backoff: 10ms, "
+      "max_backoff: 20ms}\n");
+  ASSERT_NE(connector, nullptr);
+  std::map<std::string, v1::Opportunity> cache;
+  std::map<std::string, int> deliveries;
+  bool throttle = true;
+  auto sink = [&](v1::Opportunity o) {
+    ++deliveries[o.id()];
+    if (o.id() == "9002" && std::exchange(throttle, false)) {
+      // Page 1 is delivered while page 2 is enriched: page 3's listing is throttled
+      // until the retries are exhausted.
+      for (int i = 0; i < 3; ++i) {
+        ScriptedResponse limited = ScriptedResponse::Json(
+            429, R"({"status":"error","message":"You have reached your ten_secondly_rolling )"
+                 R"(limit.","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING",)"
+                 R"("category":"RATE_LIMITS"})");
+        limited.headers = {{"X-HubSpot-RateLimit-Remaining", "0"}};
+        fake_.server().Enqueue("GET", "/crm/v3/objects/deals", limited);
+      }
+    }
+    cache[o.id()] = std::move(o);
+    return absl::OkStatus();
+  };
+  auto afters = [&] {
+    std::vector<std::string> out;
+    for (const auto& r : fake_.server().requests()) {
+      if (r.method == "GET" && r.path == "/crm/v3/objects/deals") out.push_back(r.Param("after"));
+    }
+    return out;
+  };
+  auto throttled = connector->SyncChangedSince(absl::InfinitePast(), sink);
+  ASSERT_FALSE(throttled.ok());
+  EXPECT_EQ(throttled.status().code(), absl::StatusCode::kResourceExhausted) << throttled.status();
+  EXPECT_TRUE(absl::StrContains(throttled.status().message(),
+                                "(after 4 deals; the next pass resumes at listing cursor 4)"))
+      << throttled.status();
+  EXPECT_EQ(afters(), (std::vector<std::string>{"", "2", "4", "4", "4"}));
+  ASSERT_EQ(cache.size(), 4u);
+
+  // Meanwhile a deal on page 1 changes.
+  FakeHubSpot::Deal changed = fake_.AddSampleDeal("9001", "2026-06-01T00:20:00Z");
+  changed.properties["dealname"] = "Acme - deal 9001 (renamed)";
+  fake_.UpsertDeal(changed);
+
+  fake_.server().ClearRequests();
+  auto resumed = connector->SyncChangedSince(absl::InfinitePast(), sink);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  // Pages 3, 4 and 5 only.
+  EXPECT_EQ(afters(), (std::vector<std::string>{"4", "6", "8"}));
+  EXPECT_EQ(resumed->count, 6);
+  EXPECT_EQ(cache.size(), 10u);
+  for (const auto& [id, n] : deliveries) EXPECT_EQ(n, 1) << id << " delivered " << n << " times";
+  // The failed pass's mark (deal 9004), not the listing's newest: 9001's change is after it.
+  EXPECT_EQ(resumed->high_water_mark, T("2026-06-01T00:04:00Z"));
+
+  auto next = connector->SyncChangedSince(resumed->high_water_mark, sink);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(cache["9001"].name(), "Acme - deal 9001 (renamed)");
+  EXPECT_EQ(deliveries["9001"], 2);  // the change, once more
+  // Completed: a fresh listing starts at page 1 again.
+  fake_.server().ClearRequests();
+  ASSERT_TRUE(connector->SyncChangedSince(absl::InfinitePast(), sink).ok());
+  EXPECT_EQ(afters().front(), "");
+}
+
+// The same for an incremental search that fails on page 3 with a 5xx burst longer than
+// the retries: the next pass searches from the last delivered hs_lastmodifieddate,
+// skips the deals it already delivered at that millisecond, and delivers the one that
+// shares it but was not delivered, and a delivered deal that changed meanwhile again.
+TEST_F(HubSpotConnectorTest, SearchThatRunsOutOfRetriesResumesAtTheLastDeliveredModifiedTime) {
+  const std::vector<std::pair<std::string, std::string>> deals = {
+      {"9101", "2026-06-01T00:01:00Z"}, {"9102", "2026-06-01T00:02:00Z"},
+      {"9103", "2026-06-01T00:03:00Z"}, {"9104", "2026-06-01T00:03:00Z"},
+      {"9105", "2026-06-01T00:03:00Z"}, {"9106", "2026-06-01T00:04:00Z"},
+      {"9107", "2026-06-01T00:05:00Z"}};
+  for (const auto& [id, modified] : deals) fake_.AddSampleDeal(id, modified);
+  auto connector = Make("page_size: 2\n");
+  ASSERT_NE(connector, nullptr);
+  std::map<std::string, v1::Opportunity> cache;
+  std::set<std::string> versions;  // id@updated_at delivered
+  int duplicates = 0;
+  auto sink = [&](v1::Opportunity o) {
+    if (o.id() == "9102") {
+      for (int i = 0; i < 4; ++i) {
+        fake_.server().Enqueue("POST", "/crm/v3/objects/deals/search",
+                               ScriptedResponse::Json(503, R"({"status":"error",)"
+                                                           R"("message":"Service Unavailable"})"));
+      }
+    }
+    duplicates += !versions.insert(absl::StrCat(o.id(), "@", Ts(o.updated_at()))).second;
+    cache[o.id()] = std::move(o);
+    return absl::OkStatus();
+  };
+  const absl::Time since = T("2026-06-01T00:00:00Z");
+  auto failed = connector->SyncChangedSince(since, sink);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  EXPECT_TRUE(absl::StrContains(
+      failed.status().message(),
+      "(after 4 deals; the next pass resumes at hs_lastmodifieddate 2026-06-01T00:03:00.000Z)"))
+      << failed.status();
+  ASSERT_EQ(cache.size(), 4u);
+
+  FakeHubSpot::Deal changed = fake_.AddSampleDeal("9103", "2026-06-01T00:06:00Z");
+  fake_.UpsertDeal(changed);
+  const size_t searches_before = fake_.search_bodies().size();
+  std::vector<std::string> second;
+  auto resumed = connector->SyncChangedSince(since, [&](v1::Opportunity o) {
+    second.push_back(o.id());
+    return sink(std::move(o));
+  });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  const std::vector<json> bodies = fake_.search_bodies();
+  ASSERT_GT(bodies.size(), searches_before);
+  const json& first = bodies[searches_before];
+  EXPECT_EQ(first["filterGroups"][0]["filters"][0]["value"],
+            std::to_string(absl::ToUnixMillis(T("2026-06-01T00:03:00Z"))));
+  EXPECT_FALSE(first.contains("after"));
+  EXPECT_EQ(second, (std::vector<std::string>{"9105", "9106", "9107", "9103"}));
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(cache.size(), 7u);
+  EXPECT_EQ(Ts(cache["9103"].updated_at()), "2026-06-01T00:06:00Z");
+  EXPECT_EQ(resumed->high_water_mark, T("2026-06-01T00:06:00Z"));
 }
 
 TEST_F(HubSpotConnectorTest, RateLimitedCallWaitsForRetryAfter) {
