@@ -133,6 +133,8 @@ struct ListRule {
   const FieldDescriptor* target = nullptr;  // repeated message field of Opportunity
   std::string source;                       // "." = the record itself, one row
   std::string when;                         // row kept only when this path is truthy
+  // `when: {Field: CloseDate}`: row kept only when every path's text equals its value.
+  std::vector<std::pair<std::string, std::string>> when_equals;
   std::string merge_by;
   std::vector<FieldRule> fields;
 };
@@ -263,7 +265,16 @@ absl::StatusOr<ListRule> ParseList(const FieldDescriptor* target, const YAML::No
       if (!v.IsScalar()) return Err(v, file, "`source` must be a dotted path");
       list.source = v.Scalar();
     } else if (k == "when") {
-      if (!v.IsScalar()) return Err(v, file, "`when` must be a dotted path");
+      if (v.IsMap() && v.size() > 0) {
+        for (const auto& eq : v) {
+          if (!eq.second.IsScalar()) return Err(eq.second, file, "`when` values must be scalars");
+          list.when_equals.emplace_back(eq.first.Scalar(), eq.second.Scalar());
+        }
+        continue;
+      }
+      if (!v.IsScalar()) {
+        return Err(v, file, "`when` must be a dotted path or a map of path: value");
+      }
       list.when = v.Scalar();
     } else if (k == "merge_by") {
       if (!v.IsScalar()) return Err(v, file, "`merge_by` must be a field name");
@@ -653,6 +664,12 @@ void ApplyList(const ListRule& list, const json& record, v1::Opportunity* opp,
       list.merge_by.empty() ? nullptr : list.target->message_type()->FindFieldByName(list.merge_by);
   for (const json& row : *rows) {
     if (!list.when.empty() && !Truthy(FindPath(row, list.when))) continue;
+    if (!std::all_of(list.when_equals.begin(), list.when_equals.end(), [&](const auto& eq) {
+          const json* v = FindPath(row, eq.first);
+          return v != nullptr && !v->is_null() && JsonText(*v) == eq.second;
+        })) {
+      continue;
+    }
     std::unique_ptr<Message> element(google::protobuf::MessageFactory::generated_factory()
                                          ->GetPrototype(list.target->message_type())
                                          ->New());
@@ -745,6 +762,7 @@ std::vector<std::string> OpportunityMapping::ScalarSources() const {
     for (const ListRule& list : lists) {
       if (list.source != ".") continue;
       if (!list.when.empty()) out.push_back(list.when);
+      for (const auto& eq : list.when_equals) out.push_back(eq.first);
       for (const FieldRule& rule : list.fields) {
         if (!rule.source.empty() && !rule.constant.has_value()) out.push_back(rule.source);
       }
@@ -767,6 +785,8 @@ std::vector<OpportunityMapping::ListSource> OpportunityMapping::ListSources() co
         if (!rule.source.empty() && !rule.constant.has_value()) ls.fields.push_back(rule.source);
       }
       if (!list.when.empty()) ls.fields.push_back(list.when);
+      for (const auto& eq : list.when_equals) ls.fields.push_back(eq.first);
+      ls.when_equals = list.when_equals;
       std::sort(ls.fields.begin(), ls.fields.end());
       ls.fields.erase(std::unique(ls.fields.begin(), ls.fields.end()), ls.fields.end());
       out.push_back(std::move(ls));

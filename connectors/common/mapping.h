@@ -35,6 +35,10 @@
 //     - source: .                     # `when` keeps a row only when that path is
 //       when: Mutual_Action_Plan__c   # truthy (not null/false/0/"")
 //       fields: {kind: {value: mutual_action_plan}, customer_validated: {value: true}}
+//   close_date_history:               # `when` as a map keeps the rows whose paths'
+//     - source: Histories.records     # text equals the value (field history rows)
+//       when: {Field: CloseDate}
+//       fields: {from_date: OldValue, to_date: NewValue, changed_at: CreatedDate}
 //
 // Rule keys: `source` (dotted JSON path; array elements by index "a.0.b"), `type`
 // (string | int | double | bool | timestamp; inferred from the target field when
@@ -57,6 +61,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -113,6 +118,9 @@ class OpportunityMapping {
     std::string target;               // "contacts"
     std::string source;               // "OpportunityContactRoles.records"
     std::vector<std::string> fields;  // element source paths, sorted and unique
+    // The `when: {path: value}` row filter (Salesforce turns it into the subquery's
+    // WHERE); empty when the list has none.
+    std::vector<std::pair<std::string, std::string>> when_equals;
   };
   // One entry per list mapping, ordered by target name.
   std::vector<ListSource> ListSources() const;

@@ -5,12 +5,15 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "connectors/common/config.h"
@@ -123,11 +126,26 @@ bool IsDropped(const std::vector<std::string>& dropped, const std::string& item,
   return false;
 }
 
+// A SOQL string literal's body: quotes and backslashes escaped.
+std::string SoqlQuote(absl::string_view v) {
+  return absl::StrReplaceAll(v, {{"\\", "\\\\"}, {"'", "\\'"}});
+}
+
+}  // namespace
+
+bool SalesforceConnector::Dropped::Has(const std::string& relationship,
+                                      const std::string& item) const {
+  return paths.count({relationship, item}) > 0 ||
+         IsDropped(columns, item, /*in_subquery=*/!relationship.empty());
+}
+
+namespace {
+
 std::string BuildSelect(const OpportunityMapping& mapping, const std::string& modstamp,
-                        const std::vector<std::string>& dropped) {
+                        const SalesforceConnector::Dropped& dropped) {
   std::vector<std::string> fields;
   for (std::string& f : mapping.ScalarSources()) {
-    if (!IsDropped(dropped, f, false)) fields.push_back(std::move(f));
+    if (!dropped.Has("", f)) fields.push_back(std::move(f));
   }
   if (std::find(fields.begin(), fields.end(), "Id") == fields.end()) fields.push_back("Id");
   if (std::find(fields.begin(), fields.end(), modstamp) == fields.end()) {
@@ -136,10 +154,23 @@ std::string BuildSelect(const OpportunityMapping& mapping, const std::string& mo
   std::sort(fields.begin(), fields.end());
   // Subqueries, one per relationship (two list mappings may share one).
   std::map<std::string, std::vector<std::string>> subqueries;
+  // The subquery's WHERE: every list on the relationship filters rows on the same path
+  // (`when: {Field: CloseDate}`), so only those values are fetched.
+  std::map<std::string, std::optional<std::pair<std::string, std::set<std::string>>>> filters;
   for (const auto& list : mapping.ListSources()) {
-    std::vector<std::string>& f = subqueries[Relationship(list.source)];
+    const std::string rel = Relationship(list.source);
+    if (dropped.relationships.count(rel)) continue;
+    std::vector<std::string>& f = subqueries[rel];
     for (const std::string& field : list.fields) {
-      if (!IsDropped(dropped, field, true)) f.push_back(field);
+      if (!dropped.Has(rel, field)) f.push_back(field);
+    }
+    auto [it, first] = filters.try_emplace(rel);
+    if (list.when_equals.size() == 1 &&
+        (first || (it->second.has_value() && it->second->first == list.when_equals[0].first))) {
+      if (first) it->second.emplace(list.when_equals[0].first, std::set<std::string>());
+      it->second->second.insert(list.when_equals[0].second);
+    } else {
+      it->second.reset();  // a list on it reads every row
     }
   }
   for (auto& [rel, f] : subqueries) {
@@ -149,15 +180,67 @@ std::string BuildSelect(const OpportunityMapping& mapping, const std::string& mo
     // A meeting's attendees beyond its WhoId: EventRelation rows (RelationId = contact,
     // lead or user), nested under Events (REST API v58.0+ allows five levels of
     // parent-to-child subqueries). MapRecord folds them into WhoId.
-    if (rel == "Events" && !IsDropped(dropped, "RelationId", true)) {
+    if (rel == "Events" && !dropped.Has("EventRelations", "RelationId") &&
+        !dropped.relationships.count("EventRelations")) {
       f.push_back("(SELECT RelationId FROM EventRelations)");
     }
-    fields.push_back(absl::StrCat("(SELECT ", absl::StrJoin(f, ", "), " FROM ", rel, ")"));
+    std::string where;
+    if (const auto& filter = filters[rel];
+        filter.has_value() && !dropped.Has(rel, filter->first)) {
+      std::vector<std::string> values;
+      for (const std::string& v : filter->second) values.push_back(absl::StrCat("'", SoqlQuote(v), "'"));
+      where = absl::StrCat(" WHERE ", filter->first, " IN (", absl::StrJoin(values, ", "), ")");
+    }
+    fields.push_back(absl::StrCat("(SELECT ", absl::StrJoin(f, ", "), " FROM ", rel, where, ")"));
   }
   return absl::StrCat("SELECT ", absl::StrJoin(fields, ", "), " FROM Opportunity");
 }
 
 absl::Time TimestampToTime(const google::protobuf::Timestamp& ts) { return ToAbslTime(ts); }
+
+// Close-date rows come in two shapes: OpportunityHistory snapshots (to_date only) and
+// OpportunityFieldHistory changes (from_date → to_date). An org that has both records
+// most changes twice: the snapshots become changes here (as normalisation would), and
+// a field-history change that repeats one of them (same dates, saved within a minute)
+// is dropped; the rest is kept, oldest first.
+void MergeCloseDateHistory(v1::Opportunity* opp) {
+  using Change = v1::CloseDateChange;
+  auto* history = opp->mutable_close_date_history();
+  std::vector<Change> snapshots, changes;
+  for (Change& c : *history) (c.has_from_date() ? changes : snapshots).push_back(std::move(c));
+  const auto same = [](const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
+    return a.seconds() == b.seconds() && a.nanos() == b.nanos();
+  };
+  const auto by_time = [](const Change& a, const Change& b) {
+    return ToAbslTime(a.changed_at()) < ToAbslTime(b.changed_at());
+  };
+  std::stable_sort(snapshots.begin(), snapshots.end(), by_time);
+  std::vector<Change> merged;
+  for (size_t i = 1; i < snapshots.size(); ++i) {
+    const Change& before = snapshots[i - 1];
+    const Change& after = snapshots[i];
+    if (!before.has_to_date() || !after.has_to_date() || same(before.to_date(), after.to_date())) {
+      continue;
+    }
+    Change& c = merged.emplace_back();
+    *c.mutable_from_date() = before.to_date();
+    *c.mutable_to_date() = after.to_date();
+    if (after.has_changed_at()) *c.mutable_changed_at() = after.changed_at();
+  }
+  const size_t from_snapshots = merged.size();
+  for (Change& c : changes) {
+    const bool repeated =
+        std::any_of(merged.begin(), merged.begin() + from_snapshots, [&](const Change& m) {
+          return same(m.from_date(), c.from_date()) && same(m.to_date(), c.to_date()) &&
+                 absl::AbsDuration(ToAbslTime(m.changed_at()) - ToAbslTime(c.changed_at())) <=
+                     absl::Minutes(1);
+        });
+    if (!repeated) merged.push_back(std::move(c));
+  }
+  std::stable_sort(merged.begin(), merged.end(), by_time);
+  history->Clear();
+  for (Change& c : merged) *history->Add() = std::move(c);
+}
 
 // OpportunityHistory has a row per change of any tracked field; keep stage changes only,
 // oldest first, and derive stage_entered_at.
@@ -197,7 +280,7 @@ SalesforceConnector::SalesforceConnector(SalesforceOptions options,
   http_ = std::make_unique<ResilientHttp>(std::string(kCrm), client_.get(), options_.resilience,
                                           options_.clock);
   absl::MutexLock lock(&select_mu_);
-  select_ = BuildSelect(options_.mapping, options_.modstamp_field, {});
+  select_ = BuildSelect(options_.mapping, options_.modstamp_field, Dropped());
 }
 
 std::string SalesforceConnector::select_clause() const {
@@ -223,31 +306,41 @@ bool DescribedHasField(const json& describe, absl::string_view name) {
   return false;
 }
 
-// The object a parent relationship ("Account", "Owner") points to, or "" when the
-// relationship is unknown or polymorphic (Who: Contact or Lead).
-std::string DescribedParent(const json& describe, absl::string_view relationship) {
+// What a describe says about a relationship: the object it reaches, that the object has
+// no such relationship, or nothing checkable (polymorphic, such as Who: Contact or Lead,
+// or an unreadable describe), which is left to the query.
+struct Reached {
+  enum Kind { kObject, kMissing, kUnchecked } kind = kUnchecked;
+  std::string object;
+};
+
+// A parent relationship ("Account", "Owner", "Manager") of a described object.
+Reached DescribedParent(const json& describe, absl::string_view relationship) {
   const json* fields = FindPath(describe, "fields");
-  if (fields == nullptr || !fields->is_array()) return "";
+  if (fields == nullptr || !fields->is_array()) return {};
   for (const json& f : *fields) {
     if (!absl::EqualsIgnoreCase(StringField(f, "relationshipName"), relationship)) continue;
     const json* to = FindPath(f, "referenceTo");
     if (to != nullptr && to->is_array() && to->size() == 1 && (*to)[0].is_string()) {
-      return (*to)[0].get<std::string>();
+      return {Reached::kObject, (*to)[0].get<std::string>()};
     }
-    return "";
+    return {};
   }
-  return "";
+  return {Reached::kMissing, ""};
 }
 
-std::string DescribedChild(const json& describe, absl::string_view relationship) {
+// A child relationship ("OpportunityContactRoles", "Histories") of a described object.
+Reached DescribedChild(const json& describe, absl::string_view relationship) {
   const json* children = FindPath(describe, "childRelationships");
-  if (children == nullptr || !children->is_array()) return "";
+  if (children == nullptr || !children->is_array()) return {};
   for (const json& c : *children) {
     if (absl::EqualsIgnoreCase(StringField(c, "relationshipName"), relationship)) {
-      return StringField(c, "childSObject");
+      const std::string child = StringField(c, "childSObject");
+      if (child.empty()) return {};
+      return {Reached::kObject, child};
     }
   }
-  return "";
+  return {Reached::kMissing, ""};
 }
 
 }  // namespace
@@ -266,34 +359,59 @@ void SalesforceConnector::CheckFieldsOnce(absl::Time deadline) {
                                         deadline));
     return &(described[object] = std::move(d));
   };
-  std::vector<std::string> missing;
-  // `path` read on an `object` row: a field, or one parent hop ("Account.Name"); deeper
-  // paths and unknown relationships are left to the query.
-  auto check = [&](const std::string& object, const std::string& path) -> absl::Status {
+  // Select items the org lacks: (relationship or "", item, display name, why).
+  struct Missing {
+    std::string relationship, item, name, why;
+  };
+  std::vector<Missing> missing;
+  std::vector<std::pair<std::string, std::string>> missing_children;  // (relationship, why)
+  // `path` read on an `object` row (`relationship` "" for the main SELECT): a field, or
+  // parent relationships ending in a field ("Account.Owner.Name", "Owner.Manager.Name"),
+  // every hop checked against the describe of the object it reaches.
+  auto check = [&](const std::string& object, const std::string& relationship,
+                   const std::string& path) -> absl::Status {
+    const std::vector<std::string> hops = absl::StrSplit(path, '.');
     std::string on = object;
-    std::string field = path;
-    const size_t dot = path.find('.');
-    if (dot != std::string::npos) {
-      if (path.find('.', dot + 1) != std::string::npos) return absl::OkStatus();
-      DC_ASSIGN_OR_RETURN(const json* d, describe(object));
-      on = DescribedParent(*d, path.substr(0, dot));
-      if (on.empty()) return absl::OkStatus();
-      field = path.substr(dot + 1);
+    for (size_t i = 0; i + 1 < hops.size(); ++i) {
+      DC_ASSIGN_OR_RETURN(const json* d, describe(on));
+      const Reached parent = DescribedParent(*d, hops[i]);
+      if (parent.kind == Reached::kUnchecked) return absl::OkStatus();
+      if (parent.kind == Reached::kMissing) {
+        missing.push_back({relationship, path, absl::StrCat(object, ".", path),
+                           absl::StrCat(on, " has no relationship ", hops[i])});
+        return absl::OkStatus();
+      }
+      on = parent.object;
     }
     DC_ASSIGN_OR_RETURN(const json* d, describe(on));
-    if (!DescribedHasField(*d, field)) missing.push_back(absl::StrCat(on, ".", field));
+    if (!DescribedHasField(*d, hops.back())) {
+      // One hop or none: named "Entity.Column" as the org's own errors name it.
+      missing.push_back({relationship, path,
+                         hops.size() <= 2 ? absl::StrCat(on, ".", hops.back())
+                                          : absl::StrCat(object, ".", path),
+                         absl::StrCat(on, " has no field ", hops.back())});
+    }
     return absl::OkStatus();
   };
   const absl::Status s = [&]() -> absl::Status {
     for (const std::string& f : options_.mapping.ScalarSources()) {
-      DC_RETURN_IF_ERROR(check("Opportunity", f));
+      DC_RETURN_IF_ERROR(check("Opportunity", "", f));
     }
     // Pointers into `described` stay valid (std::map nodes do not move).
     DC_ASSIGN_OR_RETURN(const json* opportunity, describe("Opportunity"));
+    std::set<std::string> children_checked;
     for (const auto& list : options_.mapping.ListSources()) {
-      const std::string child = DescribedChild(*opportunity, Relationship(list.source));
-      if (child.empty()) continue;
-      for (const std::string& f : list.fields) DC_RETURN_IF_ERROR(check(child, f));
+      const std::string rel = Relationship(list.source);
+      const Reached child = DescribedChild(*opportunity, rel);
+      if (child.kind == Reached::kMissing) {
+        if (children_checked.insert(rel).second) {
+          missing_children.emplace_back(rel, absl::StrCat("Opportunity has no child relationship ",
+                                                          rel, " (or this user cannot read it)"));
+        }
+        continue;
+      }
+      if (child.kind != Reached::kObject) continue;
+      for (const std::string& f : list.fields) DC_RETURN_IF_ERROR(check(child.object, rel, f));
     }
     return absl::OkStatus();
   }();
@@ -311,21 +429,41 @@ void SalesforceConnector::CheckFieldsOnce(absl::Time deadline) {
     return;
   }
   schema_checked_ = true;
-  std::vector<std::string> added;
+  std::vector<std::string> warnings;
   {
     absl::MutexLock select_lock(&select_mu_);
-    for (const std::string& m : missing) {
-      if (std::find(dropped_.begin(), dropped_.end(), m) != dropped_.end()) continue;
-      dropped_.push_back(m);
-      added.push_back(m);
+    for (const Missing& m : missing) {
+      if (!drops_.paths.insert({m.relationship, m.item}).second) continue;
+      if (std::find(dropped_.begin(), dropped_.end(), m.name) == dropped_.end()) {
+        dropped_.push_back(m.name);
+      }
+      warnings.push_back(absl::StrCat(
+          "this org has no ", m.name, " (describe: ", m.why,
+          "); left it out of the query, its canonical field stays unset (\"not recorded\")"));
     }
-    select_ = BuildSelect(options_.mapping, options_.modstamp_field, dropped_);
+    for (const auto& [rel, why] : missing_children) {
+      if (!drops_.relationships.insert(rel).second) continue;
+      dropped_.push_back(absl::StrCat("Opportunity.", rel));
+      std::vector<std::string> targets;
+      for (const auto& list : options_.mapping.ListSources()) {
+        if (Relationship(list.source) == rel) targets.push_back(list.target);
+      }
+      warnings.push_back(absl::StrCat("this org has no Opportunity.", rel, " (describe: ", why,
+                                      "); left the subquery out, ", absl::StrJoin(targets, ", "),
+                                      " from it stays unknown (\"not recorded\")"));
+    }
+    // A list whose every source relationship is gone is unknown, not empty.
+    std::map<std::string, bool> any_source;
+    for (const auto& list : options_.mapping.ListSources()) {
+      any_source[list.target] |= drops_.relationships.count(Relationship(list.source)) == 0;
+    }
+    unrecorded_lists_.clear();
+    for (const auto& [target, any] : any_source) {
+      if (!any) unrecorded_lists_.push_back(target);
+    }
+    select_ = BuildSelect(options_.mapping, options_.modstamp_field, drops_);
   }
-  for (const std::string& m : added) {
-    std::cerr << "salesforce: warning: this org has no " << m
-              << " (describe); left it out of the query, its canonical field stays unset "
-                 "(\"not recorded\")\n";
-  }
+  for (const std::string& w : warnings) std::cerr << "salesforce: warning: " << w << "\n";
 }
 
 absl::Status SalesforceConnector::QueryWithSelect(
@@ -358,11 +496,12 @@ absl::Status SalesforceConnector::QueryWithSelect(
     {
       absl::MutexLock lock(&select_mu_);
       if (select_ != select) continue;  // another thread dropped one meanwhile
-      std::vector<std::string> next = dropped_;
-      next.push_back(dropped);
+      Dropped next = drops_;
+      next.columns.push_back(dropped);
       std::string rebuilt = BuildSelect(options_.mapping, options_.modstamp_field, next);
       if (rebuilt == select_) return s;  // not a column of ours: a real error
-      dropped_ = std::move(next);
+      drops_ = std::move(next);
+      dropped_.push_back(dropped);
       select_ = std::move(rebuilt);
     }
     std::cerr << "salesforce: warning: this org has no " << dropped
@@ -542,6 +681,15 @@ v1::Opportunity SalesforceConnector::MapRecord(const json& record) {
   const std::unique_ptr<json> folded = WithEventAttendees(record);
   options_.mapping.Apply(folded != nullptr ? *folded : record, &opp, &issues);
   TidyHistory(&opp);
+  if (std::any_of(opp.close_date_history().begin(), opp.close_date_history().end(),
+                  [](const v1::CloseDateChange& c) { return c.has_from_date(); })) {
+    MergeCloseDateHistory(&opp);
+  }
+  {
+    // Lists read only from relationships this org lacks: unknown, not empty.
+    absl::MutexLock lock(&select_mu_);
+    for (const std::string& list : unrecorded_lists_) opp.add_not_recorded(list);
+  }
   if (issues.count > 0) {
     mapping_issues_ += issues.count;
     absl::MutexLock lock(&issue_mu_);

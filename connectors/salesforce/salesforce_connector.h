@@ -29,7 +29,10 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -102,6 +105,19 @@ class SalesforceConnector : public Connector {
   // Total record-level mapping problems seen (fields left unset).
   int64_t mapping_issue_count() const { return mapping_issues_.load(); }
 
+  // What the SELECT leaves out because the org lacks it.
+  struct Dropped {
+    // Named by an INVALID_FIELD error: "Entity.Column", matched by entity and column.
+    std::vector<std::string> columns;
+    // Found by the describe check: exact select items, as (child relationship, or ""
+    // for the main SELECT; item such as "Account.Owner.Name").
+    std::set<std::pair<std::string, std::string>> paths;
+    // Child relationships (subqueries) the org lacks or this user cannot read; the
+    // lists mapped only from them are "not recorded".
+    std::set<std::string> relationships;
+    bool Has(const std::string& relationship, const std::string& item) const;
+  };
+
  private:
   struct Token {
     std::string access_token;
@@ -141,7 +157,11 @@ class SalesforceConnector : public Connector {
   std::unique_ptr<ResilientHttp> http_;
   mutable absl::Mutex select_mu_;
   std::string select_ ABSL_GUARDED_BY(select_mu_);
+  // dropped_columns(), in the order found.
   std::vector<std::string> dropped_ ABSL_GUARDED_BY(select_mu_);
+  Dropped drops_ ABSL_GUARDED_BY(select_mu_);
+  // List targets every source of which is a dropped relationship ("close_date_history").
+  std::vector<std::string> unrecorded_lists_ ABSL_GUARDED_BY(select_mu_);
   absl::Mutex schema_mu_;
   bool schema_checked_ ABSL_GUARDED_BY(schema_mu_) = false;
   // A pass that failed after delivering records (REQUEST_LIMIT_EXCEEDED on page 7 of

@@ -145,6 +145,8 @@ std::string ObjectOfRelationship(const std::string& relationship) {
       {"Tasks", "Task"},
       {"Events", "Event"},
       {"OpportunityHistories", "OpportunityHistory"},
+      {"Histories", "OpportunityFieldHistory"},
+      {"Manager", "User"},
       {"EventRelations", "EventRelation"}};
   auto it = kObjects.find(relationship);
   return it == kObjects.end() ? relationship : it->second;
@@ -183,6 +185,12 @@ int FakeSalesforce::describe_requests() const {
   return describe_requests_;
 }
 
+int FakeSalesforce::describe_requests(const std::string& object) const {
+  absl::MutexLock lock(&mu_);
+  auto it = describes_by_object_.find(object);
+  return it == describes_by_object_.end() ? 0 : it->second;
+}
+
 ScriptedResponse FakeSalesforce::Describe(const RecordedRequest& r) {
   if (auto denied = Admit(r)) return *denied;
   // /services/data/v59.0/sobjects/{Object}/describe
@@ -203,18 +211,23 @@ ScriptedResponse FakeSalesforce::Describe(const RecordedRequest& r) {
        {"Id", "Name", "StageName", "Amount", "CloseDate", "CreatedDate", "SystemModstamp",
         "LastModifiedDate", "ForecastCategoryName", "NextStep", "IsClosed", "IsWon", "AccountId",
         "OwnerId", "Probability", "CurrencyIsoCode"}},
-      {"Account", {"Id", "Name", "Industry", "NumberOfEmployees"}},
+      {"Account", {"Id", "Name", "Industry", "NumberOfEmployees", "OwnerId"}},
       {"User", {"Id", "Name", "ManagerId"}},
-      {"Contact", {"Id", "Name", "Title"}},
+      {"Contact", {"Id", "Name", "Title", "AccountId"}},
       {"OpportunityContactRole", {"Id", "OpportunityId", "ContactId", "Role", "IsPrimary"}},
       {"Task",
        {"Id", "WhoId", "WhatId", "Subject", "ActivityDate", "TaskSubtype", "CallDisposition"}},
       {"Event", {"Id", "WhoId", "WhatId", "Subject", "ActivityDateTime"}},
       {"OpportunityHistory",
        {"Id", "OpportunityId", "StageName", "CloseDate", "Amount", "CreatedDate"}},
+      {"OpportunityFieldHistory",
+       {"Id", "OpportunityId", "Field", "OldValue", "NewValue", "DataType", "CreatedDate"}},
       {"EventRelation", {"Id", "EventId", "RelationId"}}};
   static const std::map<std::string, std::vector<Reference>> kReferences = {
       {"Opportunity", {{"AccountId", "Account", {"Account"}}, {"OwnerId", "Owner", {"User"}}}},
+      {"Account", {{"OwnerId", "Owner", {"User"}}}},
+      {"User", {{"ManagerId", "Manager", {"User"}}}},
+      {"Contact", {{"AccountId", "Account", {"Account"}}}},
       {"OpportunityContactRole", {{"ContactId", "Contact", {"Contact"}}}},
       {"Task", {{"WhoId", "Who", {"Contact", "Lead"}}}},
       {"Event", {{"WhoId", "Who", {"Contact", "Lead"}}}}};
@@ -223,13 +236,15 @@ ScriptedResponse FakeSalesforce::Describe(const RecordedRequest& r) {
        {{"OpportunityContactRoles", "OpportunityContactRole"},
         {"Tasks", "Task"},
         {"Events", "Event"},
-        {"OpportunityHistories", "OpportunityHistory"}}},
+        {"OpportunityHistories", "OpportunityHistory"},
+        {"Histories", "OpportunityFieldHistory"}}},
       {"Event", {{"EventRelations", "EventRelation"}}}};
   auto standard = kStandard.find(object);
   json fields = json::array();
   {
     absl::MutexLock lock(&mu_);
     ++describe_requests_;
+    ++describes_by_object_[object];
     if (standard == kStandard.end() && seen_fields_.count(object) == 0) {
       return SfJson(404, Error("NOT_FOUND", "The requested resource does not exist").dump());
     }
@@ -260,7 +275,11 @@ ScriptedResponse FakeSalesforce::Describe(const RecordedRequest& r) {
   }
   json children = json::array();
   if (auto c = kChildren.find(object); c != kChildren.end()) {
+    absl::MutexLock lock(&mu_);
     for (const auto& [relationship, child] : c->second) {
+      if (std::count(hidden_relationships_.begin(), hidden_relationships_.end(), relationship)) {
+        continue;
+      }
       children.push_back({{"relationshipName", relationship},
                           {"childSObject", child},
                           {"field", child == "EventRelation" ? "EventId" : "WhatId"},
@@ -286,6 +305,11 @@ void FakeSalesforce::ExpireTokens() {
 void FakeSalesforce::SetMissingColumns(std::vector<std::string> columns) {
   absl::MutexLock lock(&mu_);
   missing_columns_ = std::move(columns);
+}
+
+void FakeSalesforce::SetHiddenRelationships(std::vector<std::string> relationships) {
+  absl::MutexLock lock(&mu_);
+  hidden_relationships_ = std::move(relationships);
 }
 
 void FakeSalesforce::SetRemainingApiRequests(int n) {
@@ -409,6 +433,20 @@ ScriptedResponse FakeSalesforce::Query(const RecordedRequest& r) {
   }
   {
     absl::MutexLock lock(&mu_);
+    for (const std::string& rel : hidden_relationships_) {
+      if (absl::StrContains(soql, absl::StrCat(" FROM ", rel, " ")) ||
+          absl::StrContains(soql, absl::StrCat(" FROM ", rel, ")"))) {
+        queries_.push_back(soql);
+        return SfJson(400, Error("INVALID_TYPE",
+                                 absl::StrCat("\n", soql.substr(0, 60), "\n^\nERROR at Row:1\n",
+                                              "Didn't understand relationship '", rel,
+                                              "' in FROM part of query call. If you are "
+                                              "attempting to use a custom relationship, be sure "
+                                              "to append the '__r' after the custom relationship "
+                                              "name."))
+                               .dump());
+      }
+    }
     for (const std::string& missing : missing_columns_) {
       const size_t dot = missing.find('.');
       const std::string column = missing.substr(dot + 1);

@@ -55,8 +55,13 @@ class FakeSalesforce {
   // Columns this org lacks, as "Entity.Column" ("OpportunityContactRole.Confirmed_Pain__c"):
   // a query naming one gets 400 INVALID_FIELD "No such column 'Column' on entity 'Entity'".
   void SetMissingColumns(std::vector<std::string> columns);
-  // Number of describe requests served.
+  // Child relationships of Opportunity this org lacks or the integration user cannot
+  // read ("Histories" without field history access): left out of describe, and a query
+  // naming one gets 400 INVALID_TYPE "Didn't understand relationship ...".
+  void SetHiddenRelationships(std::vector<std::string> relationships);
+  // Number of describe requests served, and per object.
   int describe_requests() const;
+  int describe_requests(const std::string& object) const;
   // After `n` more API (non-token) requests, answer 403 REQUEST_LIMIT_EXCEEDED.
   void SetRemainingApiRequests(int n);
 
@@ -89,9 +94,11 @@ class FakeSalesforce {
   int token_requests_ ABSL_GUARDED_BY(mu_) = 0;
   int remaining_api_ ABSL_GUARDED_BY(mu_) = -1;
   std::vector<std::string> missing_columns_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> hidden_relationships_ ABSL_GUARDED_BY(mu_);
   // Object → field names seen in upserted records (for describe).
   std::map<std::string, std::set<std::string>> seen_fields_ ABSL_GUARDED_BY(mu_);
   int describe_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int> describes_by_object_ ABSL_GUARDED_BY(mu_);
   int api_used_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string> last_token_form_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> queries_ ABSL_GUARDED_BY(mu_);
