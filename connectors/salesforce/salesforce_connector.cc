@@ -134,7 +134,7 @@ std::string SoqlQuote(absl::string_view v) {
 }  // namespace
 
 bool SalesforceConnector::Dropped::Has(const std::string& relationship,
-                                      const std::string& item) const {
+                                       const std::string& item) const {
   return paths.count({relationship, item}) > 0 ||
          IsDropped(columns, item, /*in_subquery=*/!relationship.empty());
 }
@@ -185,10 +185,10 @@ std::string BuildSelect(const OpportunityMapping& mapping, const std::string& mo
       f.push_back("(SELECT RelationId FROM EventRelations)");
     }
     std::string where;
-    if (const auto& filter = filters[rel];
-        filter.has_value() && !dropped.Has(rel, filter->first)) {
+    if (const auto& filter = filters[rel]; filter.has_value() && !dropped.Has(rel, filter->first)) {
       std::vector<std::string> values;
-      for (const std::string& v : filter->second) values.push_back(absl::StrCat("'", SoqlQuote(v), "'"));
+      for (const std::string& v : filter->second)
+        values.push_back(absl::StrCat("'", SoqlQuote(v), "'"));
       where = absl::StrCat(" WHERE ", filter->first, " IN (", absl::StrJoin(values, ", "), ")");
     }
     fields.push_back(absl::StrCat("(SELECT ", absl::StrJoin(f, ", "), " FROM ", rel, where, ")"));
@@ -386,10 +386,10 @@ void SalesforceConnector::CheckFieldsOnce(absl::Time deadline) {
     DC_ASSIGN_OR_RETURN(const json* d, describe(on));
     if (!DescribedHasField(*d, hops.back())) {
       // One hop or none: named "Entity.Column" as the org's own errors name it.
-      missing.push_back({relationship, path,
-                         hops.size() <= 2 ? absl::StrCat(on, ".", hops.back())
-                                          : absl::StrCat(object, ".", path),
-                         absl::StrCat(on, " has no field ", hops.back())});
+      missing.push_back(
+          {relationship, path,
+           hops.size() <= 2 ? absl::StrCat(on, ".", hops.back()) : absl::StrCat(object, ".", path),
+           absl::StrCat(on, " has no field ", hops.back())});
     }
     return absl::OkStatus();
   };

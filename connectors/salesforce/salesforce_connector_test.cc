@@ -6,11 +6,14 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "connectors/registry.h"
 #include "connectors/salesforce/testing/fake_salesforce.h"
 #include "google/protobuf/util/time_util.h"
@@ -532,6 +535,188 @@ TEST_F(SalesforceTest, DescribeFindsFieldsTheOrgLacksBeforeTheFirstQuery) {
   ASSERT_TRUE(
       sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5)).ok());
   EXPECT_EQ(sf_.describe_requests(), describes);
+}
+
+// Issue 10 round 3: every hop of a relationship path is checked (Account → its Owner →
+// a field of User; Owner → Manager → Name), each object described once; a path with a
+// hop or field the org lacks is left out of the query with one warning naming it.
+TEST_F(SalesforceTest, DescribeChecksEveryHopOfARelationshipPath) {
+  SalesforceOptions o = Options();
+  ASSERT_TRUE(o.mapping
+                  .Merge(YAML::Load("fields:\n"
+                                    "  account_owner: {source: Account.Owner.Name, type: string}\n"
+                                    "  manager_name: {source: Owner.Manager.Name, type: string}\n"
+                                    "  owner_department: {source: Account.Owner.Department, "
+                                    "type: string}\n"
+                                    "  mentor: {source: Owner.Mentor.Name, type: string}\n"),
+                         "org.yaml")
+                  .ok());
+  sf_.SetMissingColumns({"User.Department"});
+  nlohmann::json record = FakeSalesforce::MakeOpportunity(1, "2026-11-18T10:00:00.000+0000");
+  record["Account"]["Owner"] = {{"attributes", {{"type", "User"}}}, {"Name", "Alice Owner"}};
+  record["Owner"]["Manager"] = {{"attributes", {{"type", "User"}}}, {"Name", "Mona Manager"}};
+  sf_.Upsert(record);
+  auto sfc = Connect(std::move(o));
+  ASSERT_NE(sfc, nullptr);
+  std::vector<v1::Opportunity> got;
+  ::testing::internal::CaptureStderr();
+  auto r = sfc->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity opp) {
+    got.push_back(std::move(opp));
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(
+      sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5)).ok());
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(got.size(), 1u);
+  // One query, without the two paths the org cannot answer.
+  ASSERT_EQ(sf_.queries().size(), 2u);
+  const std::string soql = sf_.queries()[0];
+  EXPECT_TRUE(absl::StrContains(soql, "Account.Owner.Name")) << soql;
+  EXPECT_TRUE(absl::StrContains(soql, "Owner.Manager.Name")) << soql;
+  EXPECT_FALSE(absl::StrContains(soql, "Department")) << soql;
+  EXPECT_FALSE(absl::StrContains(soql, "Mentor")) << soql;
+  EXPECT_EQ(got[0].fields().at("account_owner").string_value(), "Alice Owner");
+  EXPECT_EQ(got[0].fields().at("manager_name").string_value(), "Mona Manager");
+  EXPECT_EQ(got[0].fields().count("owner_department"), 0u);
+  const std::vector<std::string> dropped = sfc->dropped_columns();
+  EXPECT_EQ(std::set<std::string>(dropped.begin(), dropped.end()),
+            (std::set<std::string>{"Opportunity.Account.Owner.Department",
+                                   "Opportunity.Owner.Mentor.Name"}));
+  // One warning per path, naming it and the hop that is missing.
+  for (const char* w : {"this org has no Opportunity.Account.Owner.Department (describe: User has "
+                        "no field Department)",
+                        "this org has no Opportunity.Owner.Mentor.Name (describe: User has no "
+                        "relationship Mentor)"}) {
+    size_t n = 0;
+    for (size_t p = log.find(w); p != std::string::npos; p = log.find(w, p + 1)) ++n;
+    EXPECT_EQ(n, 1u) << w << " in:\n" << log;
+  }
+  // Each object described once for the whole start-up, however many paths reach it.
+  for (const char* object : {"Opportunity", "Account", "User"}) {
+    EXPECT_EQ(sf_.describe_requests(object), 1) << object;
+  }
+}
+
+namespace {
+
+// "2026-11-30" plus `days`.
+std::string Day(int days) {
+  return absl::FormatTime(
+      "%Y-%m-%d",
+      absl::FromCivil(absl::CivilDay(2026, 11, 30), absl::UTCTimeZone()) + absl::Hours(24 * days),
+      absl::UTCTimeZone());
+}
+
+}  // namespace
+
+// Issue 10 round 3: close-date pushes from OpportunityFieldHistory (Field = 'CloseDate',
+// OldValue → NewValue) as well as OpportunityHistory; an org that records a change in
+// both counts it once. Deal i has i % 4 pushes and one pull-in; odd deals have field
+// history only, even ones both.
+TEST_F(SalesforceTest, CloseDatePushesFromFieldHistoryAndOpportunityHistory) {
+  std::map<std::string, int> expected;
+  for (int i = 1; i <= 24; ++i) {
+    nlohmann::json record = FakeSalesforce::MakeOpportunity(
+        i, absl::StrCat("2026-11-18T10:00:", i < 10 ? "0" : "", i, ".000+0000"));
+    const int pushes = i % 4;
+    // Dates: start, then `pushes` moves later by 10 days each, then one pull-in by 3.
+    std::vector<std::string> dates = {Day(0)};
+    for (int p = 1; p <= pushes; ++p) dates.push_back(Day(10 * p));
+    dates.push_back(Day(10 * pushes - 3));
+    nlohmann::json field_rows = nlohmann::json::array(), snapshots = nlohmann::json::array();
+    auto at = [](size_t k) { return absl::StrCat("2026-10-0", k + 1, "T09:00:00.000+0000"); };
+    snapshots.push_back(
+        {{"StageName", "Prospecting"}, {"CloseDate", dates[0]}, {"CreatedDate", at(0)}});
+    for (size_t k = 1; k < dates.size(); ++k) {
+      field_rows.push_back({{"Field", "CloseDate"},
+                            {"DataType", "Date"},
+                            {"OldValue", dates[k - 1]},
+                            {"NewValue", dates[k]},
+                            {"CreatedDate", at(k)}});
+      field_rows.push_back({{"Field", "Amount"},  // another tracked field: not a push
+                            {"DataType", "Currency"},
+                            {"OldValue", 1000},
+                            {"NewValue", 2000},
+                            {"CreatedDate", at(k)}});
+      snapshots.push_back(
+          {{"StageName", "Prospecting"}, {"CloseDate", dates[k]}, {"CreatedDate", at(k)}});
+    }
+    record["Histories"] = {
+        {"totalSize", field_rows.size()}, {"done", true}, {"records", field_rows}};
+    if (i % 2 == 1) {
+      record["OpportunityHistories"] = {
+          {"totalSize", 0}, {"done", true}, {"records", nlohmann::json::array()}};
+    } else {
+      record["OpportunityHistories"] = {
+          {"totalSize", snapshots.size()}, {"done", true}, {"records", snapshots}};
+    }
+    sf_.Upsert(record);
+    expected[FakeSalesforce::OpportunityId(i)] = pushes;
+  }
+  auto sfc = Connect(Options());
+  ASSERT_NE(sfc, nullptr);
+  std::map<std::string, v1::Opportunity> got;
+  auto r = sfc->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity opp) {
+    got[opp.id()] = std::move(opp);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  // Only the CloseDate rows are fetched.
+  EXPECT_TRUE(absl::StrContains(sf_.queries()[0], "FROM Histories WHERE Field IN ('CloseDate'))"))
+      << sf_.queries()[0];
+  for (const auto& [id, pushes] : expected) {
+    if (id == FakeSalesforce::OpportunityId(1)) continue;  // the fixture's own deal 1
+    const v1::Opportunity& o = got[id];
+    int counted = 0;
+    for (const auto& h : o.close_date_history()) {
+      counted +=
+          TimeUtil::TimestampToSeconds(h.to_date()) > TimeUtil::TimestampToSeconds(h.from_date());
+    }
+    EXPECT_EQ(counted, pushes) << id;
+    EXPECT_EQ(o.close_date_history_size(), pushes + 1) << id;  // the pushes and the pull-in
+    for (int k = 1; k < o.close_date_history_size(); ++k) {
+      EXPECT_LE(TimeUtil::TimestampToSeconds(o.close_date_history(k - 1).changed_at()),
+                TimeUtil::TimestampToSeconds(o.close_date_history(k).changed_at()));
+    }
+    EXPECT_TRUE(o.not_recorded().empty()) << id;
+  }
+}
+
+// Where history is not readable (a profile without access to the history objects, or
+// an org without them), the subqueries are left out and the pushes are unknown, never
+// zero; with only field history unreadable, OpportunityHistory still counts them.
+TEST_F(SalesforceTest, UnreadableHistoryLeavesPushesUnknownNotZero) {
+  {
+    sf_.SetHiddenRelationships({"Histories"});
+    auto sfc = Connect(Options());
+    ASSERT_NE(sfc, nullptr);
+    auto got =
+        sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_FALSE(absl::StrContains(sf_.queries().back(), "FROM Histories"));
+    // The three OpportunityHistory snapshots (11-30, 11-30, 12-15); normalisation makes
+    // them one change.
+    EXPECT_EQ(got->close_date_history_size(), 3);
+    EXPECT_TRUE(got->not_recorded().empty());
+  }
+  sf_.SetHiddenRelationships({"Histories", "OpportunityHistories"});
+  // Nor do its records carry them.
+  nlohmann::json record = FakeSalesforce::MakeOpportunity(1, "2026-11-18T10:00:00.000+0000");
+  record.erase("OpportunityHistories");
+  sf_.Upsert(record);
+  auto sfc = Connect(Options());
+  ASSERT_NE(sfc, nullptr);
+  auto got =
+      sfc->FetchOpportunity(FakeSalesforce::OpportunityId(1), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(got.ok()) << got.status();
+  const std::string soql = sf_.queries().back();
+  EXPECT_FALSE(absl::StrContains(soql, "Histories")) << soql;
+  EXPECT_EQ(got->close_date_history_size(), 0);
+  EXPECT_EQ(std::vector<std::string>(got->not_recorded().begin(), got->not_recorded().end()),
+            (std::vector<std::string>{"close_date_history", "stage_history"}));
+  EXPECT_TRUE(absl::StrContains(sfc->Health().detail, "Opportunity.OpportunityHistories"))
+      << sfc->Health().detail;
 }
 
 TEST_F(SalesforceTest, ThrottledSyncResumesFromWhereItStopped) {
