@@ -5,6 +5,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -133,10 +134,11 @@ DynamicsConnector::DynamicsConnector(DynamicsOptions options, OpportunityMapping
 absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
     const YAML::Node& config, const ConnectorContext& context) {
   ConfigReader r(config, context);
-  DC_RETURN_IF_ERROR(r.CheckHttpConnectorKeys(
-      {"org_url", "authority", "tenant_id", "client_id", "client_secret", "client_secret_env",
-       "client_secret_file", "scope", "api_version", "page_size", "expand", "contacts",
-       "activities", "activity_parties", "check_attributes", "sync_timeout", "mapping"}));
+  DC_RETURN_IF_ERROR(
+      r.CheckHttpConnectorKeys({"org_url", "authority", "tenant_id", "client_id", "client_secret",
+                                "client_secret_env", "client_secret_file", "scope", "api_version",
+                                "page_size", "expand", "contacts", "activities", "activity_parties",
+                                "check_attributes", "audit_history", "sync_timeout", "mapping"}));
   DynamicsOptions o;
   DC_ASSIGN_OR_RETURN(o.org_url, r.String("org_url"));
   while (absl::EndsWith(o.org_url, "/")) o.org_url.pop_back();
@@ -157,6 +159,7 @@ absl::StatusOr<std::unique_ptr<DynamicsConnector>> DynamicsConnector::Create(
   DC_ASSIGN_OR_RETURN(o.activities, r.Bool("activities", true));
   DC_ASSIGN_OR_RETURN(o.activity_parties, r.Bool("activity_parties", true));
   DC_ASSIGN_OR_RETURN(o.check_attributes, r.Bool("check_attributes", true));
+  DC_ASSIGN_OR_RETURN(o.audit_history, r.Bool("audit_history", true));
   DC_ASSIGN_OR_RETURN(o.sync_timeout, r.Duration("sync_timeout", o.sync_timeout));
   DC_ASSIGN_OR_RETURN(o.http, ParseHttpClientOptions(r));
   DC_ASSIGN_OR_RETURN(o.resilience, ParseResilience(r));
@@ -385,6 +388,18 @@ absl::Status DynamicsConnector::Enrich(std::vector<json>* opportunities, absl::T
       });
     }
   }
+  // Close-date changes from the audit log, one RetrieveRecordChangeHistory per
+  // opportunity (the Web API has no batch form), only where auditing covers the
+  // estimated close date (CheckAuditOnce).
+  std::vector<std::optional<json>> audit(ids.size());
+  if (audit_state() == AuditState::kOn) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      tasks.push_back([this, &ids, &audit, i, deadline]() -> absl::Status {
+        DC_ASSIGN_OR_RETURN(audit[i], CloseDateChanges(ids[i], deadline));
+        return absl::OkStatus();
+      });
+    }
+  }
   DC_RETURN_IF_ERROR(RunAll(std::move(tasks)));
   std::map<std::string, json> contacts, activities;
   for (ChunkRows& slot : slots) {
@@ -403,6 +418,8 @@ absl::Status DynamicsConnector::Enrich(std::vector<json>* opportunities, absl::T
     const std::string id = o.value("opportunityid", "");
     json extra = {{"contacts", contacts.count(id) ? contacts[id] : json::array()},
                   {"activities", json::array()}};
+    const size_t index = static_cast<size_t>(&o - opportunities->data());
+    if (audit[index].has_value()) extra["close_date_history"] = std::move(*audit[index]);
     if (activities.count(id)) {
       // `at`: when it happened, else when it is scheduled, else when it was logged.
       std::vector<std::pair<absl::Time, json>> dated;
@@ -455,12 +472,17 @@ v1::Opportunity DynamicsConnector::Map(const json& record) const {
   if (opp.source_system().empty()) opp.set_source_system(kCrm);
   // Dataverse keeps no stage or close-date history on the opportunity (only the audit
   // log, where enabled): unless the mapping names a source, both are unknown, not empty.
+  // The default close-date source, dealcoach.close_date_history, is there only when the
+  // audit log was read for this opportunity.
+  const auto lists = mapping_.ListSources();
   for (const char* list : {"stage_history", "close_date_history"}) {
-    const auto lists = mapping_.ListSources();
-    if (std::none_of(lists.begin(), lists.end(),
-                     [&](const OpportunityMapping::ListSource& l) { return l.target == list; })) {
-      opp.add_not_recorded(list);
+    bool recorded = false;
+    for (const OpportunityMapping::ListSource& l : lists) {
+      if (l.target != list) continue;
+      recorded = recorded || !absl::StartsWith(l.source, "dealcoach.close_date_history") ||
+                 FindPath(record, "dealcoach.close_date_history") != nullptr;
     }
+    if (!recorded) opp.add_not_recorded(list);
   }
   return opp;
 }
@@ -472,6 +494,7 @@ absl::StatusOr<v1::Opportunity> DynamicsConnector::FetchOpportunity(absl::string
         absl::StrCat(kCrm, ": '", id, "' is not a Dataverse opportunity id (a GUID)"));
   }
   DC_RETURN_IF_ERROR(CheckAttributesOnce(deadline));
+  CheckAuditOnce(deadline);
   DC_ASSIGN_OR_RETURN(json entity, Get(absl::StrCat(ApiRoot(), "/opportunities(", id,
                                                     ")?$select=", UrlEncode(Select()),
                                                     "&$expand=", UrlEncode(Expand())),
@@ -497,6 +520,7 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
     absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) {
   const absl::Time deadline = absl::Now() + options_.sync_timeout;
   DC_RETURN_IF_ERROR(CheckAttributesOnce(deadline));
+  CheckAuditOnce(deadline);
   // Rows come ordered by modifiedon, so a pass that failed after delivering some (a 429
   // whose Retry-After is longer than max_retry_after, a 5xx burst) is resumed at the
   // last delivered modifiedon by the next pass from the same `since`, not from page 1.
@@ -564,8 +588,150 @@ absl::StatusOr<SyncResult> DynamicsConnector::SyncChangedSince(
   return result;
 }
 
+namespace {
+
+// A BooleanManagedProperty ({"Value": true, "CanBeChanged": ...}) or a plain bool.
+std::optional<bool> ManagedBool(const json& v) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_object() && v.contains("Value") && v["Value"].is_boolean())
+    return v["Value"].get<bool>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+DynamicsConnector::AuditState DynamicsConnector::audit_state() const {
+  absl::MutexLock lock(&audit_mu_);
+  return audit_;
+}
+
+void DynamicsConnector::SetAuditState(AuditState state, const std::string& why) {
+  bool warn = false;
+  {
+    absl::MutexLock lock(&audit_mu_);
+    warn = audit_ != state && state != AuditState::kOn;
+    audit_ = state;
+    audit_detail_ = why;
+  }
+  if (warn) {
+    std::cerr << "dynamics: warning: " << why
+              << "; close_date_history stays unknown (\"not recorded\"), not empty\n";
+  }
+}
+
+void DynamicsConnector::CheckAuditOnce(absl::Time deadline) {
+  if (!options_.audit_history) return;
+  absl::MutexLock check(&audit_check_mu_);
+  if (audit_state() != AuditState::kUnknown) return;
+  // Auditing must be on for the organization, the opportunity table and its
+  // estimatedclosedate column, or the audit log has no close-date changes to give.
+  std::optional<bool> org, table, column;
+  std::vector<std::function<absl::Status()>> reads = {
+      [&]() -> absl::Status {
+        DC_ASSIGN_OR_RETURN(
+            json page,
+            Get(absl::StrCat(ApiRoot(), "/organizations?$select=isauditenabled"), deadline));
+        for (const json& row : page.value("value", json::array())) {
+          if (row.contains("isauditenabled")) org = ManagedBool(row["isauditenabled"]);
+        }
+        return absl::OkStatus();
+      },
+      [&]() -> absl::Status {
+        DC_ASSIGN_OR_RETURN(json d, Get(absl::StrCat(ApiRoot(), "/EntityDefinitions(LogicalName='",
+                                                     "opportunity')?$select=IsAuditEnabled"),
+                                        deadline));
+        if (d.contains("IsAuditEnabled")) table = ManagedBool(d["IsAuditEnabled"]);
+        return absl::OkStatus();
+      },
+      [&]() -> absl::Status {
+        DC_ASSIGN_OR_RETURN(json d,
+                            Get(absl::StrCat(ApiRoot(),
+                                             "/EntityDefinitions(LogicalName='opportunity')/"
+                                             "Attributes(LogicalName='estimatedclosedate')?$select="
+                                             "IsAuditEnabled"),
+                                deadline));
+        if (d.contains("IsAuditEnabled")) column = ManagedBool(d["IsAuditEnabled"]);
+        return absl::OkStatus();
+      }};
+  const absl::Status s = RunAll(std::move(reads));
+  if (!s.ok()) {
+    if (s.code() == absl::StatusCode::kUnavailable ||
+        s.code() == absl::StatusCode::kDeadlineExceeded ||
+        s.code() == absl::StatusCode::kResourceExhausted) {
+      return;  // asked again before the next query
+    }
+    SetAuditState(AuditState::kOff,
+                  absl::StrCat("the audit settings are not readable (", s.message(), ")"));
+    return;
+  }
+  std::vector<std::string> off;
+  if (!org.value_or(false)) off.push_back("the organization");
+  if (!table.value_or(false)) off.push_back("the opportunity table");
+  if (!column.value_or(false)) off.push_back("opportunity.estimatedclosedate");
+  if (!off.empty()) {
+    SetAuditState(AuditState::kOff, absl::StrCat("auditing is off for ", absl::StrJoin(off, ", ")));
+    return;
+  }
+  SetAuditState(AuditState::kOn, "");
+}
+
+absl::StatusOr<std::optional<json>> DynamicsConnector::CloseDateChanges(const std::string& id,
+                                                                        absl::Time deadline) {
+  json changes = json::array();
+  // A deal with more audited changes than this is read to its newest 5,000 x 4.
+  constexpr int kMaxPages = 4;
+  std::string cookie;
+  for (int page = 1; page <= kMaxPages; ++page) {
+    json paging = {{"PageNumber", page}, {"Count", 5000}, {"ReturnTotalRecordCount", false}};
+    if (!cookie.empty()) paging["PagingCookie"] = cookie;
+    const std::string url = absl::StrCat(
+        ApiRoot(), "/RetrieveRecordChangeHistory(Target=@target,PagingInfo=@paginginfo)?@target=",
+        UrlEncode(absl::StrCat("{'@odata.id':'opportunities(", id, ")'}")),
+        "&@paginginfo=", UrlEncode(paging.dump()));
+    absl::StatusOr<json> got = Get(url, deadline);
+    if (got.status().code() == absl::StatusCode::kPermissionDenied) {
+      // Without prvReadRecordAuditHistory no deal's history can be read: stop asking.
+      SetAuditState(AuditState::kOff, absl::StrCat("the audit history is not readable (",
+                                                   got.status().message(), ")"));
+      return std::optional<json>();
+    }
+    DC_RETURN_IF_ERROR(got.status());
+    const json* collection = FindPath(*got, "AuditDetailCollection");
+    const json* details = collection != nullptr ? FindPath(*collection, "AuditDetails") : nullptr;
+    if (details == nullptr || !details->is_array()) {
+      return absl::FailedPreconditionError(absl::StrCat(kCrm, ": GET ", DescribeCall("GET", url),
+                                                        ": response has no AuditDetailCollection"));
+    }
+    for (const json& d : *details) {
+      if (d.value("@odata.type", "") != "#Microsoft.Dynamics.CRM.AttributeAuditDetail") continue;
+      const json old_value = d.value("OldValue", json::object());
+      const json new_value = d.value("NewValue", json::object());
+      if (!old_value.contains("estimatedclosedate") && !new_value.contains("estimatedclosedate")) {
+        continue;
+      }
+      json change = {{"from", old_value.value("estimatedclosedate", json())},
+                     {"to", new_value.value("estimatedclosedate", json())}};
+      // The Web API's AuditDetail has no AuditRecord today (so no change time); use it
+      // where a version sends it.
+      if (const json* at = FindPath(d, "AuditRecord.createdon"); at != nullptr) {
+        change["changed_at"] = *at;
+      }
+      changes.push_back(std::move(change));
+    }
+    if (!collection->value("MoreRecords", false)) break;
+    cookie = collection->value("PagingCookie", "");
+  }
+  return std::optional<json>(std::move(changes));
+}
+
 ConnectorHealth DynamicsConnector::Health() const {
   ConnectorHealth health = http_->Health();
+  {
+    absl::MutexLock lock(&audit_mu_);
+    if (audit_ == AuditState::kOff && !audit_detail_.empty()) {
+      absl::StrAppend(&health.detail, " (close-date history not recorded: ", audit_detail_, ")");
+    }
+  }
   if (const std::vector<std::string> dropped = dropped_attributes(); !dropped.empty()) {
     absl::StrAppend(&health.detail, " (attributes this environment lacks, left out of the query: ",
                     absl::StrJoin(dropped, ", "), ")");

@@ -83,6 +83,11 @@ struct DynamicsOptions {
   // Check the mapped attributes against the environment's metadata before the first
   // query (see CheckAttributesOnce). Default: true.
   bool check_attributes = true;
+  // Read close-date changes from the audit log (RetrieveRecordChangeHistory, one call
+  // per opportunity) where auditing covers opportunity.estimatedclosedate. Off, or
+  // where auditing is off or the history is not readable (403), close_date_history is
+  // "not recorded". Default: true.
+  bool audit_history = true;
   // Upper bound for one whole sync pass. Default: 10 min.
   absl::Duration sync_timeout = absl::Minutes(10);
   HttpClientOptions http;
@@ -143,8 +148,25 @@ class DynamicsConnector : public Connector {
   // lacks. Fails only when no access token can be had (the query would fail the same
   // way); a failed metadata read leaves the queries as they are.
   [[nodiscard]] absl::Status CheckAttributesOnce(absl::Time deadline);
+  // Whether the audit log can give close-date changes: unknown until CheckAuditOnce
+  // has read the audit settings; off when auditing is off or not readable.
+  enum class AuditState { kUnknown, kOn, kOff };
+  AuditState audit_state() const;
+  // Sets the state; a change to off is logged once with `why`.
+  void SetAuditState(AuditState state, const std::string& why);
+  // Once (again after a transient failure): reads organizations.isauditenabled and
+  // IsAuditEnabled of the opportunity table and its estimatedclosedate column.
+  void CheckAuditOnce(absl::Time deadline);
+  // The estimatedclosedate changes ({from, to[, changed_at]}) in the audit log of one
+  // opportunity, or nullopt when the history turned out not readable (403).
+  absl::StatusOr<std::optional<nlohmann::json>> CloseDateChanges(const std::string& id,
+                                                                 absl::Time deadline);
   std::unique_ptr<HttpClient> client_;
   std::unique_ptr<ResilientHttp> http_;
+  absl::Mutex audit_check_mu_;
+  mutable absl::Mutex audit_mu_;
+  AuditState audit_ ABSL_GUARDED_BY(audit_mu_) = AuditState::kUnknown;
+  std::string audit_detail_ ABSL_GUARDED_BY(audit_mu_);
   struct Resume {
     absl::Time since;
     absl::Time mark;

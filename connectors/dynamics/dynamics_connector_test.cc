@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -146,7 +149,11 @@ TEST_F(DynamicsConnectorTest, FetchMapsEveryFieldWithStakeholdersAndActivities) 
   EXPECT_EQ(fake_.metadata_requests(), 5);  // opportunity, account, currency, systemuser, contact
   std::vector<testing::RecordedRequest> requests;
   for (const auto& r : fake_.server().requests()) {
-    if (!absl::StrContains(r.path, "EntityDefinitions")) requests.push_back(r);
+    // (and the audit settings, read once: organizations, EntityDefinitions)
+    if (!absl::StrContains(r.path, "EntityDefinitions") &&
+        r.path != "/api/data/v9.2/organizations") {
+      requests.push_back(r);
+    }
   }
   ASSERT_EQ(requests.size(), 5u);  // + activityparties
   EXPECT_EQ(requests[0].path, FakeDynamics::TokenPath());
@@ -360,6 +367,113 @@ TEST_F(DynamicsConnectorTest, AttributesTheEnvironmentLacksAreLeftOutOfTheQuerie
 // the connector may wait) fails, and the next pass from the same `since` resumes at the
 // last delivered modifiedon instead of page 1: nothing is lost, and pages already
 // delivered are not read again.
+// Issue 10 round 3: close-date pushes from the audit log where auditing covers
+// opportunity.estimatedclosedate (one RetrieveRecordChangeHistory per opportunity, in
+// its documented shape: AttributeAuditDetail OldValue/NewValue, newest first). Deal i
+// has i % 4 pushes, one pull-in and an unrelated audited change.
+TEST_F(DynamicsConnectorTest, CloseDatePushesFromTheAuditLog) {
+  fake_.SetAudit(true, true, true);
+  std::map<std::string, int> expected;
+  for (int i = 1; i <= 12; ++i) {
+    fake_.AddSample(i, absl::StrCat("2026-06-01T00:", i < 10 ? "0" : "", i, ":00Z"));
+    const std::string id = FakeDynamics::OpportunityId(i);
+    const int pushes = i % 4;
+    std::vector<std::string> dates = {"2026-11-30"};
+    for (int p = 1; p <= pushes; ++p) dates.push_back(absl::StrCat("2027-0", p, "-15"));
+    dates.push_back(absl::StrCat("2027-0", pushes, "-01"));  // pulled in (to 2027-00-01 for 0)
+    if (pushes == 0) dates.back() = "2026-11-15";
+    for (size_t k = 1; k < dates.size(); ++k) {
+      fake_.AddAuditDetail(id, {{"estimatedclosedate", dates[k - 1]}},
+                           {{"estimatedclosedate", dates[k]}});
+      fake_.AddAuditDetail(id, {{"description", "old"}}, {{"description", "new"}});
+    }
+    expected[id] = pushes;
+  }
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  std::map<std::string, v1::Opportunity> got;
+  auto synced = connector->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity o) {
+    got[o.id()] = std::move(o);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(synced.ok()) << synced.status();
+  ASSERT_EQ(got.size(), expected.size());
+  EXPECT_EQ(fake_.record_change_history_requests(), 12);
+  for (const auto& [id, pushes] : expected) {
+    const v1::Opportunity& o = got[id];
+    int counted = 0;
+    for (const auto& h : o.close_date_history()) {
+      counted +=
+          TimeUtil::TimestampToSeconds(h.to_date()) > TimeUtil::TimestampToSeconds(h.from_date());
+    }
+    EXPECT_EQ(counted, pushes) << id;
+    EXPECT_EQ(o.close_date_history_size(), pushes + 1) << id;
+    // Close-date history is recorded now; stage history still is not.
+    EXPECT_EQ(std::vector<std::string>(o.not_recorded().begin(), o.not_recorded().end()),
+              std::vector<std::string>{"stage_history"})
+        << id;
+  }
+}
+
+// Audit off (for the organization, the table or the column), or the history not
+// readable: pushes stay unknown ("not recorded"), never zero, and no per-deal audit call
+// is made once that is known.
+TEST_F(DynamicsConnectorTest, AuditDisabledOrUnreadableLeavesPushesUnknown) {
+  fake_.AddSample(1, "2026-06-01T00:01:00Z");
+  fake_.AddSample(2, "2026-06-01T00:02:00Z");
+  fake_.AddAuditDetail(FakeDynamics::OpportunityId(1), {{"estimatedclosedate", "2026-11-30"}},
+                       {{"estimatedclosedate", "2027-01-31"}});
+  auto unknown = [](const v1::Opportunity& o) {
+    return std::find(o.not_recorded().begin(), o.not_recorded().end(), "close_date_history") !=
+           o.not_recorded().end();
+  };
+  for (const auto& [org, table, column] : std::vector<std::tuple<bool, bool, bool>>{
+           {false, true, true}, {true, false, true}, {true, true, false}}) {
+    fake_.SetAudit(org, table, column);
+    auto connector = Make();
+    ASSERT_NE(connector, nullptr);
+    auto got = connector->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->close_date_history_size(), 0);
+    EXPECT_TRUE(unknown(*got)) << org << table << column;
+    EXPECT_TRUE(absl::StrContains(connector->Health().detail, "auditing is off for"))
+        << connector->Health().detail;
+  }
+  EXPECT_EQ(fake_.record_change_history_requests(), 0);
+
+  // On, but the integration user lacks prvReadRecordAuditHistory: 403, then no more calls.
+  fake_.SetAudit(true, true, true);
+  fake_.SetAuditHistoryReadable(false);
+  auto connector = Make();
+  ASSERT_NE(connector, nullptr);
+  std::vector<v1::Opportunity> synced;
+  auto r = connector->SyncChangedSince(absl::InfinitePast(), [&](v1::Opportunity o) {
+    synced.push_back(std::move(o));
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(synced.size(), 2u);
+  for (const auto& o : synced) EXPECT_TRUE(unknown(o)) << o.id();
+  const int calls = fake_.record_change_history_requests();
+  EXPECT_GE(calls, 1);
+  ASSERT_TRUE(
+      connector
+          ->SyncChangedSince(absl::InfinitePast(), [](v1::Opportunity) { return absl::OkStatus(); })
+          .ok());
+  EXPECT_EQ(fake_.record_change_history_requests(), calls);
+  EXPECT_TRUE(absl::StrContains(connector->Health().detail, "prvReadRecordAuditHistory"))
+      << connector->Health().detail;
+
+  // Turned off in the config: not asked at all, unknown.
+  fake_.SetAuditHistoryReadable(true);
+  auto off = Make("audit_history: false\n");
+  ASSERT_NE(off, nullptr);
+  auto got = off->FetchOpportunity(FakeDynamics::OpportunityId(1), Soon());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(unknown(*got));
+  EXPECT_EQ(fake_.record_change_history_requests(), calls);
+}
+
 TEST_F(DynamicsConnectorTest, ThrottledSyncResumesAtTheLastDeliveredModifiedOn) {
   for (int i = 1; i <= 6; ++i) fake_.AddSample(i, absl::StrCat("2026-06-01T00:0", i, ":00Z"));
   auto connector = Make("page_size: 2\nretry: {max_attempts: 2, max_retry_after: 1s}\n");

@@ -108,6 +108,15 @@ FakeDynamics::FakeDynamics() {
     }
     return Related(r, "_regardingobjectid_value", rows, "activitypointers");
   });
+  server_.Route("GET", absl::StrCat(kApi, "/organizations"), [this](const Req& r) {
+    if (auto denied = Admit(r)) return *denied;
+    absl::MutexLock lock(&mu_);
+    return OData(
+        200, {{"value", json::array({{{"organizationid", "3a1c0e9f-0000-4000-8000-00000000cccc"},
+                                      {"isauditenabled", audit_org_}}})}});
+  });
+  server_.RoutePrefix("GET", absl::StrCat(kApi, "/RetrieveRecordChangeHistory"),
+                      [this](const Req& r) { return RecordChangeHistory(r); });
   server_.Route("GET", absl::StrCat(kApi, "/activityparties"), [this](const Req& r) {
     std::vector<json> rows;
     {
@@ -193,10 +202,92 @@ std::optional<FakeDynamics::Resp> FakeDynamics::MissingProperty(const std::strin
 // GET EntityDefinitions(LogicalName='<entity>')/Attributes?$select=LogicalName: a
 // standard set plus every attribute the stored rows of that entity carry, minus the
 // missing ones.
+void FakeDynamics::SetAudit(bool organization, bool table, bool close_date_column) {
+  absl::MutexLock lock(&mu_);
+  audit_org_ = organization;
+  audit_table_ = table;
+  audit_column_ = close_date_column;
+}
+
+void FakeDynamics::SetAuditHistoryReadable(bool readable) {
+  absl::MutexLock lock(&mu_);
+  audit_readable_ = readable;
+}
+
+void FakeDynamics::AddAuditDetail(const std::string& opportunity_id, json old_value,
+                                  json new_value) {
+  old_value["@odata.type"] = "#Microsoft.Dynamics.CRM.opportunity";
+  new_value["@odata.type"] = "#Microsoft.Dynamics.CRM.opportunity";
+  absl::MutexLock lock(&mu_);
+  audit_details_[opportunity_id].push_back(
+      {{"@odata.type", "#Microsoft.Dynamics.CRM.AttributeAuditDetail"},
+       {"InvalidNewValueAttributes", json::array()},
+       {"LocLabelLanguageCode", 0},
+       {"DeletedAttributes", {{"Count", 0}, {"Keys", json::array()}, {"Values", json::array()}}},
+       {"OldValue", std::move(old_value)},
+       {"NewValue", std::move(new_value)}});
+}
+
+int FakeDynamics::record_change_history_requests() const {
+  absl::MutexLock lock(&mu_);
+  return record_change_history_requests_;
+}
+
+// GET RetrieveRecordChangeHistory(Target=@target,PagingInfo=@paginginfo)?@target=
+// {'@odata.id':'opportunities(<id>)'}&@paginginfo={...}: the documented response, whose
+// AuditDetails carry no AuditRecord (so no change time), newest first.
+FakeDynamics::Resp FakeDynamics::RecordChangeHistory(const Req& r) {
+  if (auto denied = Admit(r)) return *denied;
+  std::smatch m;
+  const std::string target = r.Param("@target");
+  if (!std::regex_search(target, m, std::regex(R"(opportunities\(([0-9a-f-]{36})\))"))) {
+    return ODataError(400, "0x80040203", "Target: expected an opportunity reference");
+  }
+  absl::MutexLock lock(&mu_);
+  ++record_change_history_requests_;
+  if (!audit_readable_) {
+    return ODataError(403, "0x80040220",
+                      "Principal user (Id=0b9f3e11-0000-4000-8000-00000000bbbb, type=8) is "
+                      "missing prvReadRecordAuditHistory privilege");
+  }
+  json details = json::array();
+  auto it = audit_details_.find(m[1].str());
+  if (it != audit_details_.end()) {
+    for (auto d = it->second.rbegin(); d != it->second.rend(); ++d) details.push_back(*d);
+  }
+  return OData(200, {{"@odata.context", absl::StrCat(kApi,
+                                                     "/$metadata#Microsoft.Dynamics.CRM."
+                                                     "RetrieveRecordChangeHistoryResponse")},
+                     {"AuditDetailCollection",
+                      {{"MoreRecords", false},
+                       {"PagingCookie", "<cookie page=\"1\" />"},
+                       {"TotalRecordCount", -1},
+                       {"AuditDetails", details}}}});
+}
+
 FakeDynamics::Resp FakeDynamics::Attributes(const Req& r) {
   if (auto denied = Admit(r)) return *denied;
   std::smatch m;
   const std::string path = absl::StrReplaceAll(r.path, {{"%27", "'"}, {"%28", "("}, {"%29", ")"}});
+  {
+    // The audit settings: EntityDefinitions(LogicalName='opportunity') and its
+    // Attributes(LogicalName='estimatedclosedate'), IsAuditEnabled as a managed property.
+    auto managed = [](bool v) {
+      return json{{"Value", v},
+                  {"CanBeChanged", true},
+                  {"ManagedPropertyLogicalName", "canmodifyauditsettings"}};
+    };
+    absl::MutexLock lock(&mu_);
+    if (absl::EndsWith(path, "EntityDefinitions(LogicalName='opportunity')")) {
+      return OData(200,
+                   {{"LogicalName", "opportunity"}, {"IsAuditEnabled", managed(audit_table_)}});
+    }
+    if (absl::EndsWith(path, "/Attributes(LogicalName='estimatedclosedate')")) {
+      return OData(200, {{"@odata.type", "#Microsoft.Dynamics.CRM.DateTimeAttributeMetadata"},
+                         {"LogicalName", "estimatedclosedate"},
+                         {"IsAuditEnabled", managed(audit_column_)}});
+    }
+  }
   if (!std::regex_search(
           path, m, std::regex(R"(EntityDefinitions\(LogicalName='([a-z_0-9]+)'\)/Attributes$)"))) {
     return ODataError(404, "0x8006088a",

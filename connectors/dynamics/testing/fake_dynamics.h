@@ -13,6 +13,10 @@
 //   GET  /api/data/v9.2/opportunities(<id>)   one entity or 404 OData error
 //   GET  /api/data/v9.2/connections       $filter "(_record1id_value eq <id> or ...)"
 //   GET  /api/data/v9.2/activitypointers  $filter "(_regardingobjectid_value eq <id> or ...)"
+//   GET  /api/data/v9.2/organizations     isauditenabled (SetAudit)
+//   GET  /api/data/v9.2/RetrieveRecordChangeHistory(Target=@target,PagingInfo=@paginginfo)
+//                                         AuditDetailCollection of AttributeAuditDetail
+//                                         (AddAuditDetail), 403 without the privilege
 // API calls need `Authorization: Bearer <issued token>`; otherwise 401 with an empty body
 // and a WWW-Authenticate header, as Dataverse answers.
 //
@@ -70,6 +74,18 @@ class FakeDynamics {
   // Number of EntityDefinitions requests served.
   int metadata_requests() const;
 
+  // Audit settings (GET organizations?$select=isauditenabled, IsAuditEnabled of
+  // EntityDefinitions(LogicalName='opportunity') and of its estimatedclosedate
+  // attribute). Default: all off, as in a new environment.
+  void SetAudit(bool organization, bool table, bool close_date_column);
+  // false: RetrieveRecordChangeHistory answers 403 (no prvReadRecordAuditHistory).
+  void SetAuditHistoryReadable(bool readable);
+  // One AttributeAuditDetail of the opportunity (oldest first; served newest first):
+  // OldValue / NewValue as Dataverse sends them ({"estimatedclosedate": "2026-11-30"}).
+  void AddAuditDetail(const std::string& opportunity_id, nlohmann::json old_value,
+                      nlohmann::json new_value);
+  int record_change_history_requests() const;
+
   // Makes every issued token invalid (the next API call gets 401).
   void ExpireTokens();
   // expires_in for newly issued tokens. Default 3599.
@@ -88,6 +104,7 @@ class FakeDynamics {
                const std::string& entity_set);
   std::optional<Resp> Admit(const Req& r);
   Resp Attributes(const Req& r);
+  Resp RecordChangeHistory(const Req& r);
   // A 400 naming the first attribute of `select` (or of `expand`'s nested $select)
   // that `entity` lacks; nullopt when all exist.
   std::optional<Resp> MissingProperty(const std::string& entity, const std::string& select,
@@ -103,6 +120,12 @@ class FakeDynamics {
   std::vector<nlohmann::json> parties_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> missing_attributes_ ABSL_GUARDED_BY(mu_);
   int metadata_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  bool audit_org_ ABSL_GUARDED_BY(mu_) = false;
+  bool audit_table_ ABSL_GUARDED_BY(mu_) = false;
+  bool audit_column_ ABSL_GUARDED_BY(mu_) = false;
+  bool audit_readable_ ABSL_GUARDED_BY(mu_) = true;
+  std::map<std::string, std::vector<nlohmann::json>> audit_details_ ABSL_GUARDED_BY(mu_);
+  int record_change_history_requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> tokens_ ABSL_GUARDED_BY(mu_);
   int token_counter_ ABSL_GUARDED_BY(mu_) = 0;
   int token_lifetime_ ABSL_GUARDED_BY(mu_) = 3599;
