@@ -24,7 +24,14 @@
 // Every call sends `Prefer: odata.include-annotations="OData.Community.Display.V1.
 // FormattedValue"` so option-set labels (salesstage, statecode) and lookup names come
 // back; they are copied into `formatted.<attribute>` of each record for the YAML mapping.
-// Dataverse has no stage-history entity, so stage_history is left empty (see README).
+//   once, at start-up  GET .../organizations?$select=isauditenabled and IsAuditEnabled of
+//                         EntityDefinitions(LogicalName='opportunity') and its
+//                         estimatedclosedate attribute (audit_history)
+//   then per opportunity GET .../RetrieveRecordChangeHistory(Target=@target,...)
+//                         where auditing covers estimatedclosedate: close-date changes
+// Dataverse has no stage-history entity and the audit log gives no change times through
+// the Web API, so stage_history is "not recorded"; close_date_history is too where
+// auditing is off or its history is not readable.
 //
 // Thread safety: all methods are safe to call concurrently.
 #ifndef DEALCOACH_CONNECTORS_DYNAMICS_DYNAMICS_CONNECTOR_H_
