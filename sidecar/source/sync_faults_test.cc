@@ -7,8 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -16,6 +19,8 @@
 #include "absl/time/clock.h"
 #include "connectors/dynamics/dynamics_connector.h"
 #include "connectors/dynamics/testing/fake_dynamics.h"
+#include "connectors/hubspot/hubspot_connector.h"
+#include "connectors/hubspot/testing/fake_hubspot.h"
 #include "connectors/salesforce/salesforce_connector.h"
 #include "connectors/salesforce/testing/fake_salesforce.h"
 #include "sidecar/source/opportunity_source.h"
@@ -25,6 +30,8 @@ namespace {
 
 using connectors::dynamics::DynamicsConnector;
 using connectors::dynamics::FakeDynamics;
+using connectors::hubspot::FakeHubSpot;
+using connectors::hubspot::HubSpotConnector;
 using connectors::salesforce::FakeSalesforce;
 using connectors::salesforce::SalesforceConnector;
 using connectors::salesforce::SalesforceOptions;
@@ -162,6 +169,86 @@ TEST(SyncFaultsTest, ThrottledPassMakesAnswersPartialUntilASyncCompletes) {
   ASSERT_TRUE(after.ok());
   EXPECT_FALSE(after->freshness.partial());
   EXPECT_EQ(source->size(), 500u);
+}
+
+// Passes a connector through, calling `on_record` with each record's id before the
+// cache sees it (to inject a fault at a known point of a pass).
+class Watched : public connectors::Connector {
+ public:
+  Watched(std::unique_ptr<connectors::Connector> inner, std::function<void(const std::string&)> on)
+      : inner_(std::move(inner)), on_(std::move(on)) {}
+  absl::string_view type() const override { return inner_->type(); }
+  absl::StatusOr<v1::Opportunity> FetchOpportunity(absl::string_view id,
+                                                   absl::Time deadline) override {
+    return inner_->FetchOpportunity(id, deadline);
+  }
+  absl::StatusOr<connectors::SyncResult> SyncChangedSince(
+      absl::Time since, const std::function<absl::Status(v1::Opportunity)>& sink) override {
+    return inner_->SyncChangedSince(since, [&](v1::Opportunity opp) {
+      on_(opp.id());
+      return sink(std::move(opp));
+    });
+  }
+  connectors::ConnectorHealth Health() const override { return inner_->Health(); }
+
+ private:
+  std::unique_ptr<connectors::Connector> inner_;
+  std::function<void(const std::string&)> on_;
+};
+
+// Issue 10 round 3: a HubSpot first sync whose listing fails on page 3 of 4 after its
+// retries (4 x 503 with the shipped retry policy) keeps the 20 deals it delivered, and
+// the next pass resumes at page 3's cursor: the cache ends with all 40, and pages 1 and
+// 2 are not listed again.
+TEST(SyncFaultsTest, HubSpotPassThatRunsOutOfRetriesIsResumedAndTheCacheEndsWithEveryDeal) {
+  FakeHubSpot hs;
+  ASSERT_TRUE(hs.Start().ok());
+  for (int i = 1; i <= 40; ++i) {
+    hs.AddSampleDeal(absl::StrCat(9100 + i),
+                     absl::StrCat("2026-06-01T00:", i < 10 ? "0" : "", i, ":00Z"));
+  }
+  setenv("HUBSPOT_FAULTS_TOKEN", FakeHubSpot::kToken, 1);
+  // The shipped resilience defaults; pages of 10.
+  auto hubspot = HubSpotConnector::Create(
+      YAML::Load(absl::StrCat("base_url: ", hs.base_url(),
+                              "\naccess_token_env: HUBSPOT_FAULTS_TOKEN\npage_size: 10\n")),
+      {"sidecar.yaml", ""});
+  ASSERT_TRUE(hubspot.ok()) << hubspot.status();
+  bool fail = true;
+  auto watched = std::make_unique<Watched>(*std::move(hubspot), [&](const std::string& id) {
+    // Page 1 is delivered while page 2 is enriched: page 3's listing fails.
+    if (id == "9110" && std::exchange(fail, false)) {
+      for (int i = 0; i < 4; ++i) {
+        hs.server().Enqueue("GET", "/crm/v3/objects/deals",
+                            ScriptedResponse::Json(503, R"({"status":"error",)"
+                                                        R"("message":"Service Unavailable"})"));
+      }
+    }
+  });
+  SourceOptions o;
+  o.background_sync = false;
+  auto source = OpportunitySource::Create(std::move(watched), o);
+  auto afters = [&] {
+    std::vector<std::string> out;
+    for (const auto& r : hs.server().requests()) {
+      if (r.method == "GET" && r.path == "/crm/v3/objects/deals") out.push_back(r.Param("after"));
+    }
+    return out;
+  };
+  const absl::Status failed = source->SyncOnce();
+  ASSERT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
+  EXPECT_TRUE(absl::StrContains(failed.message(), "the next pass resumes at listing cursor 20"))
+      << failed;
+  EXPECT_EQ(source->size(), 20u);
+  hs.server().ClearRequests();
+  ASSERT_TRUE(source->SyncOnce().ok());
+  EXPECT_EQ(afters(), (std::vector<std::string>{"20", "30"}));
+  EXPECT_EQ(source->size(), 40u);
+  for (int i = 1; i <= 40; ++i) {
+    auto got = source->Get(absl::StrCat(9100 + i));
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status();
+    EXPECT_FALSE(got->freshness.partial()) << i;
+  }
 }
 
 // Dataverse's service protection: a 429 with a Retry-After longer than the connector
