@@ -295,7 +295,7 @@ absl::StatusOr<ListRule> ParseList(const FieldDescriptor* target, const YAML::No
     } else {
       return Err(kv.first, file,
                  absl::StrCat("unknown key '", k, "' in `", target->name(),
-                              "`; use source, merge_by or fields"));
+                              "`; use source, when, merge_by or fields"));
     }
   }
   if (list.source.empty()) {

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace dealcoach::connectors {
@@ -209,6 +213,42 @@ TEST(MappingTest, TypeMismatchAndUnknownSection) {
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.status().message().find("b:1:1: mapping: unknown mapping section 'contactz'"),
             absl::string_view::npos);
+}
+
+// `when: {path: value}` keeps the rows whose field equals the value (field-history rows
+// of one column) and names the filter in ListSources() for the query builders.
+TEST(MappingTest, WhenMapKeepsRowsWhoseFieldsEqualTheValues) {
+  auto m = OpportunityMapping::Parse(R"(
+close_date_history:
+  - source: Histories.records
+    when: {Field: CloseDate}
+    fields: {from_date: OldValue, to_date: NewValue, changed_at: CreatedDate}
+)",
+                                     "m.yaml");
+  ASSERT_TRUE(m.ok()) << m.status();
+  const auto lists = m->ListSources();
+  ASSERT_EQ(lists.size(), 1u);
+  EXPECT_EQ(lists[0].when_equals,
+            (std::vector<std::pair<std::string, std::string>>{{"Field", "CloseDate"}}));
+  EXPECT_NE(std::find(lists[0].fields.begin(), lists[0].fields.end(), "Field"),
+            lists[0].fields.end());
+  v1::Opportunity opp;
+  m->Apply(json::parse(R"({"Histories":{"records":[
+      {"Field":"CloseDate","OldValue":"2026-11-30","NewValue":"2026-12-15","CreatedDate":"2026-10-01T09:00:00Z"},
+      {"Field":"Amount","OldValue":1000,"NewValue":2000,"CreatedDate":"2026-10-02T09:00:00Z"},
+      {"Field":null,"OldValue":"2026-12-15","NewValue":"2027-01-15"},
+      {"OldValue":"2026-12-15","NewValue":"2027-01-15"},
+      {"Field":"CloseDate","OldValue":"2026-12-15","NewValue":"2026-12-01","CreatedDate":"2026-10-03T09:00:00Z"}]}})"),
+           &opp, nullptr);
+  ASSERT_EQ(opp.close_date_history_size(), 2);
+  EXPECT_EQ(TimeUtil::ToString(opp.close_date_history(0).to_date()), "2026-12-15T00:00:00Z");
+  EXPECT_EQ(TimeUtil::ToString(opp.close_date_history(1).to_date()), "2026-12-01T00:00:00Z");
+  // A map value that is not a scalar is a load error with its position.
+  auto bad = OpportunityMapping::Parse(
+      "close_date_history: {source: H.records, when: {Field: [a]}, fields: {to_date: X}}\n",
+      "bad.yaml");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(bad.status().message(), "bad.yaml:1:")) << bad.status();
 }
 
 TEST(MappingTest, MergeOverridesAndExtends) {
