@@ -89,6 +89,21 @@ std::vector<v1::DealChange> DiffDeal(const engine::PlaybookOutline& outline,
 bool GateMet(const engine::PlaybookOutline& outline, const store::CompactResult& result,
              absl::string_view phase_id);
 
+// The evaluated deals of one pass over a scope (open and closed, in id order), the
+// deals the filter could not judge, and whether the scope had any deal at all: what a
+// ReviewBuilder works from, and what the aggregate cache keeps (aggregate_cache.h).
+struct PassResults {
+  std::vector<v1::DealResult> deals;
+  std::vector<TopRisk> risks;  // per deal
+  std::vector<v1::NotEvaluated> not_evaluated;
+  bool seen = false;
+
+  void Add(v1::DealResult deal, TopRisk risk) {
+    deals.push_back(std::move(deal));
+    risks.push_back(std::move(risk));
+  }
+};
+
 // Builds a GetPipelineReviewResponse from the deals of one pass (open and closed) and
 // the compared snapshot's results of the same scope.
 class ReviewBuilder {
@@ -99,6 +114,12 @@ class ReviewBuilder {
   void SetPrevious(absl::flat_hash_map<std::string, store::CompactResult> previous);
   void Add(v1::DealResult deal, TopRisk top_risk);
   void AddNotEvaluated(v1::NotEvaluated item);
+  // Works from a finished pass shared with others (a cached aggregate) instead of Add:
+  // the builder reads it and never changes it; Finish copies the deals it answers with.
+  // Call at most once, before any Add.
+  void UseShared(std::shared_ptr<const PassResults> pass);
+  // The same for a pass this builder owns (its deals move into the answer).
+  void UsePass(PassResults pass);
 
   // The review: open deals ranked for attention (at most `max_deals`, 0 = all), deals
   // closed or removed since the snapshot, per-rep roll-ups (by rep id) and the scope's
@@ -114,7 +135,9 @@ class ReviewBuilder {
   // The reviews of the deals (open and closed) of owner `rep_id` that changed.
   std::vector<v1::DealReview> ChangedDealsOf(absl::string_view rep_id) const;
 
-  const std::vector<v1::DealResult>& deals() const { return deals_; }
+  const std::vector<v1::DealResult>& deals() const {
+    return shared_ != nullptr ? shared_->deals : deals_;
+  }
   const engine::PlaybookOutline& outline() const { return outline_; }
 
  private:
@@ -139,13 +162,18 @@ class ReviewBuilder {
   // The review of deals_[row] without the deal itself (the caller copies or moves it in).
   v1::DealReview ReviewOf(int row) const;
 
+  const std::vector<TopRisk>& risks() const {
+    return shared_ != nullptr ? shared_->risks : risks_;
+  }
+
   const engine::CompiledPlaybook& playbook_;
   const engine::PlaybookOutline& outline_;
   absl::Time now_;
   std::vector<v1::DealResult> deals_;
   std::vector<TopRisk> risks_;
   std::vector<v1::NotEvaluated> not_evaluated_;
-  std::vector<Bits> bits_;  // per deal
+  std::shared_ptr<const PassResults> shared_;  // when set, deals_ and risks_ are unused
+  std::vector<Bits> bits_;                     // per deal
   absl::flat_hash_map<std::string, store::CompactResult> previous_;
   std::vector<PreviousRow> previous_rows_;  // into previous_
   bool has_previous_ = false;

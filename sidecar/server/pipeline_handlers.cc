@@ -6,7 +6,16 @@
 // Every call evaluates against one playbook revision (the shared_ptr resolved at the
 // start, whatever reloads land meanwhile) as of one instant. The deals come from
 // OpportunitySource::ForEach one at a time, so a call never holds the pipeline twice;
-// cancellation and the deadline are checked every kCheckEvery deals.
+// cancellation and the deadline are checked every kCheckEvery deals. A scope of one
+// rep, manager or team is read through the cache's owner index (ForEachOwnedBy), so a
+// call costs its scope's deals, not the whole cache's.
+//
+// The agenda and the review work from their scope's evaluated deals (PassResults),
+// which the aggregate cache (sidecar/pipeline/aggregate_cache.h, ServiceDeps::aggregates)
+// keeps for the next call with the same source generation, playbook object, scope, team
+// limit and instant. Without as_of, both evaluate as of the current minute (now
+// truncated to kNowGranularity, reported as evaluated_at), so calls within a minute can
+// share one aggregate; a synced change or a publish is a new key.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -21,6 +30,7 @@
 #include "sidecar/common/status_macros.h"
 #include "sidecar/common/time_util.h"
 #include "sidecar/engine/engine.h"
+#include "sidecar/pipeline/aggregate_cache.h"
 #include "sidecar/pipeline/pipeline.h"
 #include "sidecar/server/request_limits.h"
 #include "sidecar/server/services.h"
@@ -37,6 +47,9 @@ constexpr int kCheckEvery = 64;
 // The largest EvaluatePipelineRequest.batch_size: about 0.5 MB per message at ~480 bytes
 // per serialized DealResult, well under gRPC's 4 MB default receive limit.
 constexpr int kMaxBatchSize = 1024;
+
+// What "now" is truncated to for the agenda and the review (without as_of).
+constexpr absl::Duration kNowGranularity = absl::Minutes(1);
 
 // The default comparison window: a week before the evaluation time.
 constexpr absl::Duration kDefaultSince = absl::Hours(24 * 7);
@@ -66,13 +79,20 @@ absl::StatusOr<Prepared> Prepare(const ServiceDeps& deps, const v1::PipelineScop
   return p;
 }
 
-// Streams every cached deal through `fn(opportunity)`, checking the call every
-// kCheckEvery deals. Returns the first error.
+// `now` truncated to kNowGranularity (toward the past).
+absl::Time TruncatedNow(absl::Time now) {
+  return absl::UnixEpoch() + absl::Floor(now - absl::UnixEpoch(), kNowGranularity);
+}
+
+// Streams the cached deals that may be in `scope` (all of them for `all`; the owner
+// index's for a rep, manager or team) through `fn(opportunity)`, in id order, checking
+// the call every kCheckEvery deals. Returns the first error.
 absl::Status ForEachDeal(const ServiceDeps& deps, grpc::ServerContext* context,
+                         const v1::PipelineScope& scope,
                          const std::function<absl::Status(const v1::Opportunity&)>& fn) {
   int n = 0;
   const auth::Identity* team_limit = TeamLimitedCaller();  // team_scope.h
-  return deps.source->ForEach([&](const v1::Opportunity& opp) -> absl::Status {
+  auto visit = [&](const v1::Opportunity& opp) -> absl::Status {
     if (context != nullptr && ++n % kCheckEvery == 0) {
       DC_RETURN_IF_ERROR(CheckCallAlive(context, absl::StrCat("after ", n, " deals")));
     }
@@ -80,7 +100,18 @@ absl::Status ForEachDeal(const ServiceDeps& deps, grpc::ServerContext* context,
       return absl::OkStatus();
     }
     return fn(opp);
-  });
+  };
+  switch (scope.scope_case()) {
+    case v1::PipelineScope::kRepId:
+      return deps.source->ForEachOwnedBy(source::OwnerField::kId, scope.rep_id(), visit);
+    case v1::PipelineScope::kManagerId:
+      return deps.source->ForEachOwnedBy(source::OwnerField::kManagerId, scope.manager_id(),
+                                         visit);
+    case v1::PipelineScope::kTeam:
+      return deps.source->ForEachOwnedBy(source::OwnerField::kTeam, scope.team(), visit);
+    default:
+      return deps.source->ForEach(visit);
+  }
 }
 
 absl::Status ScopeNotFound(const v1::PipelineScope& scope) {
@@ -163,29 +194,28 @@ absl::StatusOr<absl::flat_hash_map<std::string, store::CompactResult>> ReadPrevi
   return out;
 }
 
-// One pass of a review into `builder`; false `*seen` when no deal of the scope exists.
+// One pass of a review or agenda over its scope (open and closed deals) into `out`.
 absl::Status ReviewPass(const ServiceDeps& deps, grpc::ServerContext* context,
-                        const pipeline::PassOptions& pass, pipeline::ReviewBuilder* builder,
-                        bool* seen) {
+                        const pipeline::PassOptions& pass, pipeline::PassResults* out) {
   pipeline::PassOptions options = pass;
   options.include_closed = true;
   v1::DealGuidance scratch;
   v1::DealResult result;
   std::string reason;
-  *seen = false;
-  return ForEachDeal(deps, context, [&](const v1::Opportunity& opp) {
+  out->seen = false;
+  return ForEachDeal(deps, context, pass.scope, [&](const v1::Opportunity& opp) {
     if (!pipeline::InScope(pass.scope, opp.owner())) return absl::OkStatus();
-    *seen = true;
+    out->seen = true;
     pipeline::TopRisk risk;
     switch (pipeline::EvaluateDeal(options, opp, &scratch, &result, &reason, &risk)) {
       case pipeline::DealOutcome::kEvaluated:
-        builder->Add(std::move(result), std::move(risk));
+        out->Add(std::move(result), std::move(risk));
         break;
       case pipeline::DealOutcome::kNotEvaluated: {
         v1::NotEvaluated n;
         n.set_opportunity_id(opp.id());
         n.set_reason(reason);
-        builder->AddNotEvaluated(std::move(n));
+        out->not_evaluated.push_back(std::move(n));
         break;
       }
       case pipeline::DealOutcome::kSkipped:
@@ -193,6 +223,54 @@ absl::Status ReviewPass(const ServiceDeps& deps, grpc::ServerContext* context,
     }
     return absl::OkStatus();
   });
+}
+
+// A scope's evaluated deals: shared with the aggregate cache (found there, or kept there
+// after this pass), or this call's own when they cannot be cached (a filter, a source
+// without a generation, a cache changed during the pass, an aggregate too large).
+struct ScopeResults {
+  std::shared_ptr<const pipeline::PassResults> shared;
+  pipeline::PassResults own;
+
+  void Into(pipeline::ReviewBuilder* builder) {
+    if (shared != nullptr) {
+      builder->UseShared(shared);
+    } else {
+      builder->UsePass(std::move(own));
+    }
+  }
+  bool seen() const { return shared != nullptr ? shared->seen : own.seen; }
+};
+
+absl::StatusOr<ScopeResults> EvaluateScope(const ServiceDeps& deps, grpc::ServerContext* context,
+                                           const Prepared& p) {
+  ScopeResults out;
+  const std::optional<uint64_t> generation = deps.source->generation();
+  const bool cacheable = deps.aggregates != nullptr && p.filter == nullptr && generation;
+  pipeline::AggregateKey key;
+  if (cacheable) {
+    const auth::Identity* team_limit = TeamLimitedCaller();
+    key.source = deps.source;
+    key.generation = *generation;
+    key.playbook = p.playbook.get();
+    key.scope = absl::StrCat(p.pass.scope.SerializeAsString(), "\n",
+                             team_limit == nullptr ? "-" : absl::StrCat("team:", team_limit->team));
+    key.now = p.pass.now;
+    out.shared = deps.aggregates->Find(key);
+    if (out.shared != nullptr) return out;
+  }
+  DC_RETURN_IF_ERROR(ReviewPass(deps, context, p.pass, &out.own));
+  // Kept only when no deal was stored or evicted during the pass: then it is exactly the
+  // aggregate of that generation.
+  if (cacheable && deps.source->generation() == generation) {
+    auto shared = std::make_shared<pipeline::PassResults>(std::move(out.own));
+    if (deps.aggregates->Insert(key, p.playbook, shared)) {
+      out.shared = std::move(shared);
+    } else {
+      out.own = std::move(*shared);  // too large to keep: this call's own
+    }
+  }
+  return out;
 }
 
 absl::Status DoEvaluatePipeline(const ServiceDeps& deps, grpc::ServerContext* context,
@@ -232,7 +310,8 @@ absl::Status DoEvaluatePipeline(const ServiceDeps& deps, grpc::ServerContext* co
     out.mutable_not_evaluated_deals()->Clear();
     return absl::OkStatus();
   };
-  DC_RETURN_IF_ERROR(ForEachDeal(deps, context, [&](const v1::Opportunity& opp) -> absl::Status {
+  DC_RETURN_IF_ERROR(ForEachDeal(deps, context, p.pass.scope,
+                                 [&](const v1::Opportunity& opp) -> absl::Status {
     if (!pipeline::InScope(p.pass.scope, opp.owner())) return absl::OkStatus();
     seen = true;
     if (batch == 1) {
@@ -283,6 +362,7 @@ absl::Status DoGetPipelineReview(const ServiceDeps& deps, grpc::ServerContext* c
   }
   DC_ASSIGN_OR_RETURN(Prepared p, Prepare(deps, request.scope(), request.playbook(),
                                           request.filter(), request.has_as_of(), request.as_of()));
+  if (!request.has_as_of()) p.pass.now = TruncatedNow(p.pass.now);
   DC_ASSIGN_OR_RETURN(v1::Comparison comparison,
                       ResolveComparison(deps, request.compare_to(), request.has_since(),
                                         request.since(), p.pass.now));
@@ -291,9 +371,9 @@ absl::Status DoGetPipelineReview(const ServiceDeps& deps, grpc::ServerContext* c
     DC_ASSIGN_OR_RETURN(auto previous, ReadPrevious(deps, comparison, request.scope()));
     builder.SetPrevious(std::move(previous));
   }
-  bool seen = false;
-  DC_RETURN_IF_ERROR(ReviewPass(deps, context, p.pass, &builder, &seen));
-  if (!seen && !request.scope().all()) return ScopeNotFound(request.scope());
+  DC_ASSIGN_OR_RETURN(ScopeResults results, EvaluateScope(deps, context, p));
+  if (!results.seen() && !request.scope().all()) return ScopeNotFound(request.scope());
+  results.Into(&builder);
   DC_RETURN_IF_ERROR(CheckCallAlive(context, "after evaluation"));
   *response = builder.Finish(request.max_deals(), pipeline::DescribeScope(request.scope()),
                              request.filter().empty());
@@ -310,10 +390,11 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
   rep_scope.set_rep_id(request.rep_id());
   DC_ASSIGN_OR_RETURN(Prepared p, Prepare(deps, rep_scope, request.playbook(), "",
                                           request.has_as_of(), request.as_of()));
+  if (!request.has_as_of()) p.pass.now = TruncatedNow(p.pass.now);
   // The rep's team: by manager, else by team name, else the rep alone.
   v1::Owner rep;
   bool found = false;
-  absl::Status scan = ForEachDeal(deps, context, [&](const v1::Opportunity& opp) {
+  absl::Status scan = ForEachDeal(deps, context, rep_scope, [&](const v1::Opportunity& opp) {
     if (opp.owner().id() != request.rep_id()) return absl::OkStatus();
     rep = opp.owner();
     found = true;
@@ -341,8 +422,8 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
     DC_ASSIGN_OR_RETURN(auto previous, ReadPrevious(deps, comparison, team));
     builder.SetPrevious(std::move(previous));
   }
-  bool seen = false;
-  DC_RETURN_IF_ERROR(ReviewPass(deps, context, p.pass, &builder, &seen));
+  DC_ASSIGN_OR_RETURN(ScopeResults results, EvaluateScope(deps, context, p));
+  results.Into(&builder);
   DC_RETURN_IF_ERROR(CheckCallAlive(context, "after evaluation"));
 
   *response->mutable_playbook() = p.playbook->ref();
