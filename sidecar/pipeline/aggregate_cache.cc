@@ -67,6 +67,21 @@ void AggregateCache::EvictOverflow() {
   }
 }
 
+std::optional<v1::Owner> AggregateCache::FindOwner(const void* source, uint64_t generation,
+                                                   const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  auto it = owners_.find(std::make_pair(source, key));
+  if (it == owners_.end() || it->second.generation != generation) return std::nullopt;
+  return it->second.owner;
+}
+
+void AggregateCache::InsertOwner(const void* source, uint64_t generation, const std::string& key,
+                                 const v1::Owner& owner) {
+  absl::MutexLock lock(&mu_);
+  if (owners_.size() >= kMaxOwners) owners_.clear();
+  owners_[std::make_pair(source, key)] = OwnerEntry{generation, owner};
+}
+
 AggregateCache::Stats AggregateCache::stats() const {
   absl::MutexLock lock(&mu_);
   Stats s;

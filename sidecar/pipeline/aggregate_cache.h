@@ -22,9 +22,12 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "sidecar/engine/engine.h"
@@ -70,6 +73,15 @@ class AggregateCache {
   bool Insert(const AggregateKey& key, std::shared_ptr<const engine::CompiledPlaybook> playbook,
               std::shared_ptr<const PassResults> pass);
 
+  // The owner of a rep as a scope scan found it (the first deal, in id order, the caller
+  // may see), for `key` (the rep and the caller's team limit) at a source generation.
+  // At most kMaxOwners are kept (all dropped when full).
+  static constexpr size_t kMaxOwners = 4096;
+  [[nodiscard]] std::optional<v1::Owner> FindOwner(const void* source, uint64_t generation,
+                                                   const std::string& key) const;
+  void InsertOwner(const void* source, uint64_t generation, const std::string& key,
+                   const v1::Owner& owner);
+
   [[nodiscard]] Stats stats() const;
   const Options& options() const { return options_; }
 
@@ -91,6 +103,13 @@ class AggregateCache {
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
+  struct OwnerEntry {
+    uint64_t generation = 0;
+    v1::Owner owner;
+  };
+  // By (source, key).
+  absl::flat_hash_map<std::pair<const void*, std::string>, OwnerEntry> owners_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dealcoach::pipeline

@@ -717,14 +717,20 @@ bool ItemOpen(const v1::DealResult& deal, absl::string_view rule_id) {
 
 std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outline,
                                            absl::string_view rep_id,
-                                           const std::vector<v1::DealResult>& team) {
+                                           const std::vector<v1::DealResult>& team,
+                                           size_t max_gaps) {
+  // One tally per item, keyed by views of the rule ids in `team` (which outlives this
+  // call); the full gaps (texts, questions, deal lists, "why") are built only for the
+  // first `max_gaps` after ranking.
   struct Acc {
+    absl::string_view id;
     double rep_weight = 0, team_weight = 0;
     int rep_deals = 0;
-    std::vector<std::pair<double, std::string>> deals;  // (amount, id) of the rep's
+    std::vector<int> deals;  // indexes into `team` of the rep's deals
+    double rep_share = 0, team_share = 0;
   };
-  absl::flat_hash_map<std::string, Acc> acc;
-  std::vector<std::string> order;  // first-seen order, for stable output before sorting
+  absl::flat_hash_map<absl::string_view, size_t> index;
+  std::vector<Acc> acc;  // first-seen order
   double rep_total = 0, team_total = 0;
   int rep_open = 0, team_open = 0;
   bool rep_amounts = false, team_amounts = false;
@@ -736,7 +742,8 @@ std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outlin
   auto weight = [](const v1::DealResult& d, bool amounts) {
     return amounts ? std::max(0.0, d.amount()) : 1.0;
   };
-  for (const v1::DealResult& d : team) {
+  for (size_t row = 0; row < team.size(); ++row) {
+    const v1::DealResult& d = team[row];
     if (d.is_closed()) continue;
     const bool mine = d.owner().id() == rep_id;
     ++team_open;
@@ -745,14 +752,15 @@ std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outlin
       ++rep_open;
       rep_total += weight(d, rep_amounts);
     }
-    auto visit = [&](const std::string& id) {
-      auto [it, inserted] = acc.try_emplace(id);
-      if (inserted) order.push_back(id);
-      it->second.team_weight += weight(d, team_amounts);
+    auto visit = [&](absl::string_view id) {
+      auto [it, inserted] = index.try_emplace(id, acc.size());
+      if (inserted) acc.emplace_back().id = id;
+      Acc& a = acc[it->second];
+      a.team_weight += weight(d, team_amounts);
       if (mine) {
-        it->second.rep_weight += weight(d, rep_amounts);
-        ++it->second.rep_deals;
-        it->second.deals.emplace_back(d.amount(), d.opportunity_id());
+        a.rep_weight += weight(d, rep_amounts);
+        ++a.rep_deals;
+        a.deals.push_back(static_cast<int>(row));
       }
     };
     for (const v1::CriterionOutcome& c : d.criteria()) {
@@ -760,25 +768,38 @@ std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outlin
     }
     for (const std::string& b : d.fired_behaviors()) visit(b);
   }
-  std::vector<v1::BehaviorGap> gaps;
-  for (const std::string& id : order) {
-    const Acc& a = acc.at(id);
+  std::vector<Acc*> ranked;
+  for (Acc& a : acc) {
     if (a.rep_deals == 0) continue;
-    if (const engine::OutlineRule* rule = outline.FindRule(id); rule && rule->outcome_only) {
+    if (const engine::OutlineRule* rule = outline.FindRule(a.id); rule && rule->outcome_only) {
       continue;  // a result ("the customer has signed"), not a behavior to coach
     }
-    v1::BehaviorGap g;
-    g.set_rule_id(id);
-    g.set_rep_deals(a.rep_deals);
+    a.rep_share = rep_total > 0 ? a.rep_weight / rep_total : 0;
+    a.team_share = team_total > 0 ? a.team_weight / team_total : 0;
+    ranked.push_back(&a);
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Acc* a, const Acc* b) {
+    if (a->rep_share != b->rep_share) return a->rep_share > b->rep_share;
+    if (a->rep_deals != b->rep_deals) return a->rep_deals > b->rep_deals;
+    return a->id < b->id;
+  });
+  if (ranked.size() > max_gaps) ranked.resize(max_gaps);
+  std::vector<v1::BehaviorGap> gaps;
+  gaps.reserve(ranked.size());
+  for (Acc* a : ranked) {
+    v1::BehaviorGap& g = gaps.emplace_back();
+    g.set_rule_id(std::string(a->id));
+    g.set_rep_deals(a->rep_deals);
     g.set_rep_open_deals(rep_open);
-    g.set_rep_share(rep_total > 0 ? a.rep_weight / rep_total : 0);
-    g.set_team_share(team_total > 0 ? a.team_weight / team_total : 0);
-    std::vector<std::pair<double, std::string>> deals = a.deals;
-    std::sort(deals.begin(), deals.end(), [](const auto& x, const auto& y) {
-      return x.first != y.first ? x.first > y.first : x.second < y.second;
+    g.set_rep_share(a->rep_share);
+    g.set_team_share(a->team_share);
+    std::sort(a->deals.begin(), a->deals.end(), [&team](int x, int y) {
+      const double ax = team[x].amount(), ay = team[y].amount();
+      return ax != ay ? ax > ay : team[x].opportunity_id() < team[y].opportunity_id();
     });
-    for (const auto& [amount, deal_id] : deals) g.add_deal_ids(deal_id);
-    if (const engine::OutlineRule* rule = outline.FindRule(id)) {
+    g.mutable_deal_ids()->Reserve(static_cast<int>(a->deals.size()));
+    for (int row : a->deals) g.add_deal_ids(team[row].opportunity_id());
+    if (const engine::OutlineRule* rule = outline.FindRule(a->id)) {
       g.set_kind(rule->kind == engine::OutlineRule::Kind::kCriterion ? "criterion" : "behavior");
       g.set_text(rule->text);
       g.set_hint(rule->hint);
@@ -789,14 +810,6 @@ std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outlin
       }
       for (const v1::ContentLink& link : rule->content) *g.add_content() = link;
     }
-    gaps.push_back(std::move(g));
-  }
-  std::sort(gaps.begin(), gaps.end(), [](const v1::BehaviorGap& a, const v1::BehaviorGap& b) {
-    if (a.rep_share() != b.rep_share()) return a.rep_share() > b.rep_share();
-    if (a.rep_deals() != b.rep_deals()) return a.rep_deals() > b.rep_deals();
-    return a.rule_id() < b.rule_id();
-  });
-  for (v1::BehaviorGap& g : gaps) {
     g.set_why(absl::StrFormat(
         "rule %s is open on %d of the rep's %d open deals (%.0f%% of the amount; team %.0f%%): "
         "%s",

@@ -16,16 +16,19 @@
 #ifndef DEALCOACH_SIDECAR_PIPELINE_PIPELINE_H_
 #define DEALCOACH_SIDECAR_PIPELINE_PIPELINE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dealcoach/v1/guidance.pb.h"
 #include "dealcoach/v1/opportunity.pb.h"
@@ -92,11 +95,34 @@ bool GateMet(const engine::PlaybookOutline& outline, const store::CompactResult&
 // The evaluated deals of one pass over a scope (open and closed, in id order), the
 // deals the filter could not judge, and whether the scope had any deal at all: what a
 // ReviewBuilder works from, and what the aggregate cache keeps (aggregate_cache.h).
+// Answers derived from one pass alone (the agenda's per-rep parts), by the caller's key,
+// so calls sharing a cached pass share them too. At most kMaxEntries; past that, callers
+// compute without keeping. Thread-safe.
+class DerivedMemo {
+ public:
+  static constexpr size_t kMaxEntries = 256;
+  [[nodiscard]] std::shared_ptr<const google::protobuf::Message> Find(absl::string_view key) const {
+    absl::MutexLock lock(&mu_);
+    auto it = values_.find(key);
+    return it == values_.end() ? nullptr : it->second;
+  }
+  void Insert(std::string key, std::shared_ptr<const google::protobuf::Message> value) {
+    absl::MutexLock lock(&mu_);
+    if (values_.size() < kMaxEntries) values_.emplace(std::move(key), std::move(value));
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const google::protobuf::Message>> values_
+      ABSL_GUARDED_BY(mu_);
+};
+
 struct PassResults {
   std::vector<v1::DealResult> deals;
   std::vector<TopRisk> risks;  // per deal
   std::vector<v1::NotEvaluated> not_evaluated;
   bool seen = false;
+  std::shared_ptr<DerivedMemo> memo = std::make_shared<DerivedMemo>();
 
   void Add(v1::DealResult deal, TopRisk risk) {
     deals.push_back(std::move(deal));
@@ -191,10 +217,12 @@ double AttentionScore(int phases_ahead, double amount, double max_amount, absl::
 // "the customer has signed": OutlineRule::outcome_only), ranked by the amount-weighted share of the
 // rep's open deals it is open on (count-weighted when they carry no amount), then by deal count,
 // then by rule id. Each carries the team's share, the playbook's questions and content for it, the
-// deals behind it and a "why".
+// deals behind it and a "why". Only the first `max_gaps` are built (the agenda shows
+// three); they are the same as the first of a longer list.
 std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outline,
                                            absl::string_view rep_id,
-                                           const std::vector<v1::DealResult>& team);
+                                           const std::vector<v1::DealResult>& team,
+                                           size_t max_gaps = SIZE_MAX);
 
 // The open items of a deal for rule `rule_id` (criterion open / behavior fired).
 bool ItemOpen(const v1::DealResult& deal, absl::string_view rule_id);

@@ -225,6 +225,12 @@ absl::Status ReviewPass(const ServiceDeps& deps, grpc::ServerContext* context,
   });
 }
 
+// The caller's team limit as part of a cache key.
+std::string CallerLimitKey() {
+  const auth::Identity* team_limit = TeamLimitedCaller();
+  return team_limit == nullptr ? "-" : absl::StrCat("team:", team_limit->team);
+}
+
 // A scope's evaluated deals: shared with the aggregate cache (found there, or kept there
 // after this pass), or this call's own when they cannot be cached (a filter, a source
 // without a generation, a cache changed during the pass, an aggregate too large).
@@ -249,12 +255,10 @@ absl::StatusOr<ScopeResults> EvaluateScope(const ServiceDeps& deps, grpc::Server
   const bool cacheable = deps.aggregates != nullptr && p.filter == nullptr && generation;
   pipeline::AggregateKey key;
   if (cacheable) {
-    const auth::Identity* team_limit = TeamLimitedCaller();
     key.source = deps.source;
     key.generation = *generation;
     key.playbook = p.playbook.get();
-    key.scope = absl::StrCat(p.pass.scope.SerializeAsString(), "\n",
-                             team_limit == nullptr ? "-" : absl::StrCat("team:", team_limit->team));
+    key.scope = absl::StrCat(p.pass.scope.SerializeAsString(), "\n", CallerLimitKey());
     key.now = p.pass.now;
     out.shared = deps.aggregates->Find(key);
     if (out.shared != nullptr) return out;
@@ -381,6 +385,53 @@ absl::Status DoGetPipelineReview(const ServiceDeps& deps, grpc::ServerContext* c
   return absl::OkStatus();
 }
 
+// The agenda's roll-ups: the rep's, and the rep's and team's indicators.
+void AgendaRollups(const v1::Owner& rep, const v1::PipelineScope& team,
+                   const pipeline::ReviewBuilder& builder, v1::GetCoachingAgendaResponse* out) {
+  const std::string rep_id = rep.id();
+  *out->mutable_rollup() = builder.RollupFor(
+      rep_id, rep.name(), [&rep_id](const v1::Owner& o) { return o.id() == rep_id; });
+  v1::PipelineRollup team_rollup =
+      builder.RollupFor(pipeline::DescribeScope(team), pipeline::DescribeScope(team),
+                        [](const v1::Owner&) { return true; });
+  for (const v1::IndicatorShare& s : out->rollup().indicators()) *out->add_rep_indicators() = s;
+  for (const v1::IndicatorShare& s : team_rollup.indicators()) *out->add_team_indicators() = s;
+}
+
+// The parts of an agenda derived from the team's pass alone: the gaps and the practice
+// cases, and without a comparison the roll-ups and indicators too (with one they depend
+// on the snapshot). Fills those fields of `out`.
+absl::Status AgendaParts(const ServiceDeps& deps, const Prepared& p, const v1::Owner& rep,
+                         const v1::PipelineScope& team, pipeline::ReviewBuilder& builder,
+                         bool with_rollups, v1::GetCoachingAgendaResponse* out) {
+  std::vector<v1::BehaviorGap> gaps =
+      pipeline::RecurringGaps(builder.outline(), rep.id(), builder.deals(), 3);
+  if (!gaps.empty()) *out->mutable_focus() = gaps.front();
+  for (size_t i = 1; i < gaps.size() && i < 3; ++i) *out->add_other_gaps() = gaps[i];
+  if (with_rollups) AgendaRollups(rep, team, builder, out);
+  // Practice cases: the focus gap's two largest deals, with their open checklist items.
+  for (int i = 0; i < out->focus().deal_ids_size() && out->practice_cases_size() < 2; ++i) {
+    const std::string& id = out->focus().deal_ids(i);
+    absl::StatusOr<source::Lookup> lookup = deps.source->Get(id, p.pass.now);
+    if (!lookup.ok()) continue;  // left the cache since the pass: pick the next one
+    absl::StatusOr<v1::ReviewChecklist> checklist =
+        p.playbook->EvaluateChecklist(*lookup->opportunity, p.pass.now, "");
+    v1::PracticeCase* pc = out->add_practice_cases();
+    for (const v1::DealResult& d : builder.deals()) {
+      if (d.opportunity_id() == id) *pc->mutable_deal() = d;
+    }
+    if (checklist.ok()) {
+      for (const v1::ChecklistItem& item : checklist->items()) {
+        if (item.status() != v1::CRITERION_STATUS_MET) *pc->add_open_items() = item;
+      }
+    }
+    pc->set_why(absl::StrFormat("%s is open on this deal, one of the rep's largest (%s %.0f)",
+                                out->focus().rule_id(), pc->deal().currency_code(),
+                                pc->deal().amount()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* context,
                                  const v1::GetCoachingAgendaRequest& request,
                                  v1::GetCoachingAgendaResponse* response) {
@@ -391,19 +442,35 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
   DC_ASSIGN_OR_RETURN(Prepared p, Prepare(deps, rep_scope, request.playbook(), "",
                                           request.has_as_of(), request.as_of()));
   if (!request.has_as_of()) p.pass.now = TruncatedNow(p.pass.now);
-  // The rep's team: by manager, else by team name, else the rep alone.
+  // The rep's team: by manager, else by team name, else the rep alone. The rep is the
+  // owner of their first deal (in id order) the caller may see; remembered per source
+  // generation.
   v1::Owner rep;
   bool found = false;
-  absl::Status scan = ForEachDeal(deps, context, rep_scope, [&](const v1::Opportunity& opp) {
-    if (opp.owner().id() != request.rep_id()) return absl::OkStatus();
-    rep = opp.owner();
-    found = true;
-    return absl::CancelledError("found");  // stops the scan
-  });
+  const std::optional<uint64_t> generation = deps.source->generation();
+  const std::string owner_key = absl::StrCat(request.rep_id(), "\n", CallerLimitKey());
+  if (deps.aggregates != nullptr && generation) {
+    if (std::optional<v1::Owner> owner =
+            deps.aggregates->FindOwner(deps.source, *generation, owner_key)) {
+      rep = *std::move(owner);
+      found = true;
+    }
+  }
   if (!found) {
-    DC_RETURN_IF_ERROR(scan);
-    return ScopeMissing(absl::NotFoundError(
-        absl::StrCat("rep '", EchoValue(request.rep_id()), "' owns no deal in the pipeline")));
+    absl::Status scan = ForEachDeal(deps, context, rep_scope, [&](const v1::Opportunity& opp) {
+      if (opp.owner().id() != request.rep_id()) return absl::OkStatus();
+      rep = opp.owner();
+      found = true;
+      return absl::CancelledError("found");  // stops the scan
+    });
+    if (!found) {
+      DC_RETURN_IF_ERROR(scan);
+      return ScopeMissing(absl::NotFoundError(
+          absl::StrCat("rep '", EchoValue(request.rep_id()), "' owns no deal in the pipeline")));
+    }
+    if (deps.aggregates != nullptr && generation && deps.source->generation() == generation) {
+      deps.aggregates->InsertOwner(deps.source, *generation, owner_key, rep);
+    }
   }
   v1::PipelineScope team;
   if (!rep.manager_id().empty()) {
@@ -417,57 +484,38 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
   DC_ASSIGN_OR_RETURN(v1::Comparison comparison,
                       ResolveComparison(deps, request.compare_to(), request.has_since(),
                                         request.since(), p.pass.now));
+  const bool compared = comparison.available();
   pipeline::ReviewBuilder builder(*p.playbook, p.pass.now);
-  if (comparison.available()) {
+  if (compared) {
     DC_ASSIGN_OR_RETURN(auto previous, ReadPrevious(deps, comparison, team));
     builder.SetPrevious(std::move(previous));
   }
   DC_ASSIGN_OR_RETURN(ScopeResults results, EvaluateScope(deps, context, p));
-  results.Into(&builder);
   DC_RETURN_IF_ERROR(CheckCallAlive(context, "after evaluation"));
+
+  // The parts that follow from the pass alone, shared by the calls that share the pass.
+  const std::string memo_key = absl::StrCat(rep.id(), compared ? "\ncompared" : "\nalone");
+  std::shared_ptr<const google::protobuf::Message> memo;
+  if (results.shared != nullptr) memo = results.shared->memo->Find(memo_key);
+  const bool need_builder = memo == nullptr || compared;
+  if (need_builder) results.Into(&builder);
+  if (memo == nullptr) {
+    auto parts = std::make_shared<v1::GetCoachingAgendaResponse>();
+    DC_RETURN_IF_ERROR(AgendaParts(deps, p, rep, team, builder, !compared, parts.get()));
+    if (results.shared != nullptr) results.shared->memo->Insert(memo_key, parts);
+    memo = std::move(parts);
+  }
+  response->MergeFrom(static_cast<const v1::GetCoachingAgendaResponse&>(*memo));
 
   *response->mutable_playbook() = p.playbook->ref();
   *response->mutable_rep() = rep;
   *response->mutable_evaluated_at() = ToProtoTimestamp(p.pass.now);
   *response->mutable_comparison() = std::move(comparison);
-  for (v1::DealReview& r : builder.ChangedDealsOf(rep.id()))
-    *response->add_changes() = std::move(r);
-  std::vector<v1::BehaviorGap> gaps =
-      pipeline::RecurringGaps(builder.outline(), rep.id(), builder.deals());
-  if (!gaps.empty()) *response->mutable_focus() = gaps.front();
-  for (size_t i = 1; i < gaps.size() && i < 3; ++i) *response->add_other_gaps() = gaps[i];
-  const std::string rep_id = rep.id();
-  *response->mutable_rollup() = builder.RollupFor(
-      rep_id, rep.name(), [&rep_id](const v1::Owner& o) { return o.id() == rep_id; });
-  v1::PipelineRollup team_rollup =
-      builder.RollupFor(pipeline::DescribeScope(team), pipeline::DescribeScope(team),
-                        [](const v1::Owner&) { return true; });
-  for (const v1::IndicatorShare& s : response->rollup().indicators()) {
-    *response->add_rep_indicators() = s;
-  }
-  for (const v1::IndicatorShare& s : team_rollup.indicators()) {
-    *response->add_team_indicators() = s;
-  }
-  // Practice cases: the focus gap's two largest deals, with their open checklist items.
-  for (int i = 0; i < response->focus().deal_ids_size() && response->practice_cases_size() < 2;
-       ++i) {
-    const std::string& id = response->focus().deal_ids(i);
-    absl::StatusOr<source::Lookup> lookup = deps.source->Get(id, p.pass.now);
-    if (!lookup.ok()) continue;  // left the cache since the pass: pick the next one
-    absl::StatusOr<v1::ReviewChecklist> checklist =
-        p.playbook->EvaluateChecklist(*lookup->opportunity, p.pass.now, "");
-    v1::PracticeCase* pc = response->add_practice_cases();
-    for (const v1::DealResult& d : builder.deals()) {
-      if (d.opportunity_id() == id) *pc->mutable_deal() = d;
+  if (compared) {
+    for (v1::DealReview& r : builder.ChangedDealsOf(rep.id())) {
+      *response->add_changes() = std::move(r);
     }
-    if (checklist.ok()) {
-      for (const v1::ChecklistItem& item : checklist->items()) {
-        if (item.status() != v1::CRITERION_STATUS_MET) *pc->add_open_items() = item;
-      }
-    }
-    pc->set_why(absl::StrFormat("%s is open on this deal, one of the rep's largest (%s %.0f)",
-                                response->focus().rule_id(), pc->deal().currency_code(),
-                                pc->deal().amount()));
+    AgendaRollups(rep, team, builder, response);
   }
   return absl::OkStatus();
 }
