@@ -108,8 +108,7 @@ class AggregateCache {
     v1::Owner owner;
   };
   // By (source, key).
-  absl::flat_hash_map<std::pair<const void*, std::string>, OwnerEntry> owners_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::pair<const void*, std::string>, OwnerEntry> owners_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dealcoach::pipeline

@@ -188,9 +188,7 @@ class ReviewBuilder {
   // The review of deals_[row] without the deal itself (the caller copies or moves it in).
   v1::DealReview ReviewOf(int row) const;
 
-  const std::vector<TopRisk>& risks() const {
-    return shared_ != nullptr ? shared_->risks : risks_;
-  }
+  const std::vector<TopRisk>& risks() const { return shared_ != nullptr ? shared_->risks : risks_; }
 
   const engine::CompiledPlaybook& playbook_;
   const engine::PlaybookOutline& outline_;

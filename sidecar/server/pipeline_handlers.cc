@@ -105,8 +105,7 @@ absl::Status ForEachDeal(const ServiceDeps& deps, grpc::ServerContext* context,
     case v1::PipelineScope::kRepId:
       return deps.source->ForEachOwnedBy(source::OwnerField::kId, scope.rep_id(), visit);
     case v1::PipelineScope::kManagerId:
-      return deps.source->ForEachOwnedBy(source::OwnerField::kManagerId, scope.manager_id(),
-                                         visit);
+      return deps.source->ForEachOwnedBy(source::OwnerField::kManagerId, scope.manager_id(), visit);
     case v1::PipelineScope::kTeam:
       return deps.source->ForEachOwnedBy(source::OwnerField::kTeam, scope.team(), visit);
     default:
@@ -314,43 +313,43 @@ absl::Status DoEvaluatePipeline(const ServiceDeps& deps, grpc::ServerContext* co
     out.mutable_not_evaluated_deals()->Clear();
     return absl::OkStatus();
   };
-  DC_RETURN_IF_ERROR(ForEachDeal(deps, context, p.pass.scope,
-                                 [&](const v1::Opportunity& opp) -> absl::Status {
-    if (!pipeline::InScope(p.pass.scope, opp.owner())) return absl::OkStatus();
-    seen = true;
-    if (batch == 1) {
-      out.Clear();
-      switch (pipeline::EvaluateDeal(p.pass, opp, &scratch, out.mutable_deal(), &reason)) {
-        case pipeline::DealOutcome::kSkipped:
-          return absl::OkStatus();
-        case pipeline::DealOutcome::kNotEvaluated:
-          out.mutable_not_evaluated()->set_opportunity_id(opp.id());
-          out.mutable_not_evaluated()->set_reason(reason);
-          break;
-        case pipeline::DealOutcome::kEvaluated:
-          break;
-      }
-      pending = 1;
-      return flush();
-    }
-    v1::DealResult* result = out.mutable_deals()->Add();
-    switch (pipeline::EvaluateDeal(p.pass, opp, &scratch, result, &reason)) {
-      case pipeline::DealOutcome::kSkipped:
-        out.mutable_deals()->RemoveLast();
+  DC_RETURN_IF_ERROR(
+      ForEachDeal(deps, context, p.pass.scope, [&](const v1::Opportunity& opp) -> absl::Status {
+        if (!pipeline::InScope(p.pass.scope, opp.owner())) return absl::OkStatus();
+        seen = true;
+        if (batch == 1) {
+          out.Clear();
+          switch (pipeline::EvaluateDeal(p.pass, opp, &scratch, out.mutable_deal(), &reason)) {
+            case pipeline::DealOutcome::kSkipped:
+              return absl::OkStatus();
+            case pipeline::DealOutcome::kNotEvaluated:
+              out.mutable_not_evaluated()->set_opportunity_id(opp.id());
+              out.mutable_not_evaluated()->set_reason(reason);
+              break;
+            case pipeline::DealOutcome::kEvaluated:
+              break;
+          }
+          pending = 1;
+          return flush();
+        }
+        v1::DealResult* result = out.mutable_deals()->Add();
+        switch (pipeline::EvaluateDeal(p.pass, opp, &scratch, result, &reason)) {
+          case pipeline::DealOutcome::kSkipped:
+            out.mutable_deals()->RemoveLast();
+            return absl::OkStatus();
+          case pipeline::DealOutcome::kNotEvaluated: {
+            out.mutable_deals()->RemoveLast();
+            v1::NotEvaluated* n = out.add_not_evaluated_deals();
+            n->set_opportunity_id(opp.id());
+            n->set_reason(reason);
+            break;
+          }
+          case pipeline::DealOutcome::kEvaluated:
+            break;
+        }
+        if (++pending >= batch) return flush();
         return absl::OkStatus();
-      case pipeline::DealOutcome::kNotEvaluated: {
-        out.mutable_deals()->RemoveLast();
-        v1::NotEvaluated* n = out.add_not_evaluated_deals();
-        n->set_opportunity_id(opp.id());
-        n->set_reason(reason);
-        break;
-      }
-      case pipeline::DealOutcome::kEvaluated:
-        break;
-    }
-    if (++pending >= batch) return flush();
-    return absl::OkStatus();
-  }));
+      }));
   DC_RETURN_IF_ERROR(flush());
   if (!seen && !request.scope().all()) return ScopeNotFound(request.scope());
   return absl::OkStatus();
