@@ -413,12 +413,30 @@ void ReviewBuilder::Add(v1::DealResult deal, TopRisk top_risk) {
   risks_.push_back(std::move(top_risk));
 }
 
+void ReviewBuilder::UseShared(std::shared_ptr<const PassResults> pass) {
+  shared_ = std::move(pass);
+  bits_.clear();
+  bits_.reserve(shared_->deals.size());
+  for (const v1::DealResult& deal : shared_->deals) {
+    bits_.push_back(
+        {IndicatorBits(deal.applicable_indicators()), IndicatorBits(deal.met_indicators())});
+  }
+  not_evaluated_ = shared_->not_evaluated;
+}
+
+void ReviewBuilder::UsePass(PassResults pass) {
+  for (size_t i = 0; i < pass.deals.size(); ++i) {
+    Add(std::move(pass.deals[i]), i < pass.risks.size() ? std::move(pass.risks[i]) : TopRisk{});
+  }
+  for (v1::NotEvaluated& n : pass.not_evaluated) AddNotEvaluated(std::move(n));
+}
+
 void ReviewBuilder::AddNotEvaluated(v1::NotEvaluated item) {
   not_evaluated_.push_back(std::move(item));
 }
 
 v1::DealReview ReviewBuilder::ReviewOf(int row) const {
-  const v1::DealResult& d = deals_[row];
+  const v1::DealResult& d = deals()[row];
   v1::DealReview r;
   if (d.stage_ahead_of_evidence()) {
     r.set_phases_ahead(std::max(0, d.claimed_phase().index() - d.evidence_phase().index()));
@@ -426,8 +444,8 @@ v1::DealReview ReviewBuilder::ReviewOf(int row) const {
   for (const v1::CriterionOutcome& c : d.criteria()) {
     if (c.status() != v1::CRITERION_STATUS_MET) *r.add_open_criteria() = c;
   }
-  r.set_top_risk(risks_[row].id);
-  r.set_top_risk_text(risks_[row].text);
+  r.set_top_risk(risks()[row].id);
+  r.set_top_risk_text(risks()[row].text);
   if (has_previous_) {
     auto it = previous_.find(d.opportunity_id());
     for (v1::DealChange& c :
@@ -460,7 +478,7 @@ v1::PipelineRollup ReviewBuilder::RollupOf(const std::string& id, const std::str
   int64_t open_deals = 0, stage_ahead = 0;
   double open_amount = 0;
   for (int row : rows) {
-    const v1::DealResult& d = deals_[row];
+    const v1::DealResult& d = deals()[row];
     ++open_deals;
     open_amount += d.amount();
     const int e = d.evidence_phase().index();
@@ -538,7 +556,7 @@ v1::PipelineRollup ReviewBuilder::RollupOf(const std::string& id, const std::str
       s->set_previous_share(static_cast<double>(counts[i].prev_met) / counts[i].prev_applicable);
     }
     s->mutable_missing_deal_ids()->Reserve(static_cast<int>(counts[i].missing.size()));
-    for (int row : counts[i].missing) s->add_missing_deal_ids(deals_[row].opportunity_id());
+    for (int row : counts[i].missing) s->add_missing_deal_ids(deals()[row].opportunity_id());
   }
   return r;
 }
@@ -547,8 +565,8 @@ v1::PipelineRollup ReviewBuilder::RollupFor(
     const std::string& id, const std::string& name,
     const std::function<bool(const v1::Owner&)>& include) const {
   std::vector<int> rows;
-  for (size_t i = 0; i < deals_.size(); ++i) {
-    if (!deals_[i].is_closed() && include(deals_[i].owner())) rows.push_back(static_cast<int>(i));
+  for (size_t i = 0; i < deals().size(); ++i) {
+    if (!deals()[i].is_closed() && include(deals()[i].owner())) rows.push_back(static_cast<int>(i));
   }
   std::vector<int> previous;
   for (size_t i = 0; i < previous_rows_.size(); ++i) {
@@ -565,14 +583,14 @@ v1::PipelineRollup ReviewBuilder::RollupFor(
 std::vector<v1::DealReview> ReviewBuilder::ChangedDealsOf(absl::string_view rep_id) const {
   std::vector<v1::DealReview> out;
   if (!has_previous_) return out;
-  for (size_t i = 0; i < deals_.size(); ++i) {
-    if (deals_[i].owner().id() != rep_id) continue;
-    auto it = previous_.find(deals_[i].opportunity_id());
+  for (size_t i = 0; i < deals().size(); ++i) {
+    if (deals()[i].owner().id() != rep_id) continue;
+    auto it = previous_.find(deals()[i].opportunity_id());
     // A deal closed before the compared snapshot is history, not a change.
-    if (deals_[i].is_closed() && (it == previous_.end() || it->second.closed())) continue;
+    if (deals()[i].is_closed() && (it == previous_.end() || it->second.closed())) continue;
     v1::DealReview r = ReviewOf(static_cast<int>(i));
     if (r.changes_size() == 0) continue;
-    *r.mutable_deal() = deals_[i];
+    *r.mutable_deal() = deals()[i];
     out.push_back(std::move(r));
   }
   return out;
@@ -580,6 +598,15 @@ std::vector<v1::DealReview> ReviewBuilder::ChangedDealsOf(absl::string_view rep_
 
 v1::GetPipelineReviewResponse ReviewBuilder::Finish(int max_deals, const std::string& scope_label,
                                                     bool removed_allowed) {
+  // Finish is the builder's last use: its own deals move into the answer; shared ones
+  // are copied.
+  auto TakeDeal = [this](size_t i, v1::DealResult* to) {
+    if (shared_ != nullptr) {
+      *to = shared_->deals[i];
+    } else {
+      *to = std::move(deals_[i]);
+    }
+  };
   v1::GetPipelineReviewResponse out;
   *out.mutable_playbook() = playbook_.ref();
   *out.mutable_evaluated_at() = ToProtoTimestamp(now_);
@@ -591,9 +618,9 @@ v1::GetPipelineReviewResponse ReviewBuilder::Finish(int max_deals, const std::st
   absl::flat_hash_map<absl::string_view, std::vector<int>> previous_by_rep;
   std::vector<int> all_rows;
   std::vector<int> all_previous;
-  all_rows.reserve(deals_.size());
-  for (size_t i = 0; i < deals_.size(); ++i) {
-    const v1::DealResult& d = deals_[i];
+  all_rows.reserve(deals().size());
+  for (size_t i = 0; i < deals().size(); ++i) {
+    const v1::DealResult& d = deals()[i];
     if (d.is_closed()) continue;
     auto [it, inserted] = rows_by_rep.try_emplace(d.owner().id());
     if (inserted) reps.emplace_back(d.owner().name(), d.owner().id());
@@ -617,8 +644,8 @@ v1::GetPipelineReviewResponse ReviewBuilder::Finish(int max_deals, const std::st
   std::vector<std::string> removed;
   if (has_previous_ && removed_allowed) {
     absl::flat_hash_set<absl::string_view> current;
-    current.reserve(deals_.size());
-    for (const v1::DealResult& d : deals_) current.insert(d.opportunity_id());
+    current.reserve(deals().size());
+    for (const v1::DealResult& d : deals()) current.insert(d.opportunity_id());
     for (const auto& [id, p] : previous_) {
       if (!p.closed() && !current.contains(id)) removed.push_back(id);
     }
@@ -626,19 +653,19 @@ v1::GetPipelineReviewResponse ReviewBuilder::Finish(int max_deals, const std::st
   }
 
   double max_amount = 0;
-  for (const v1::DealResult& d : deals_) {
+  for (const v1::DealResult& d : deals()) {
     if (!d.is_closed()) max_amount = std::max(max_amount, d.amount());
   }
   std::vector<v1::DealReview> open;
   open.reserve(all_rows.size());
-  for (size_t i = 0; i < deals_.size(); ++i) {
-    const v1::DealResult& d = deals_[i];
+  for (size_t i = 0; i < deals().size(); ++i) {
+    const v1::DealResult& d = deals()[i];
     if (d.is_closed()) {
       auto it = previous_.find(d.opportunity_id());
       if (has_previous_ && it != previous_.end() && !it->second.closed()) {
         v1::DealReview* r = out.add_closed();
         *r = ReviewOf(static_cast<int>(i));
-        *r->mutable_deal() = std::move(deals_[i]);
+        TakeDeal(i, r->mutable_deal());
       }
       continue;
     }
@@ -646,7 +673,7 @@ v1::GetPipelineReviewResponse ReviewBuilder::Finish(int max_deals, const std::st
     r.set_attention(
         AttentionScore(r.phases_ahead(), d.amount(), max_amount, ToAbslTime(d.close_date()), now_));
     // Finish is the builder's last use: the deal moves into its review.
-    *r.mutable_deal() = std::move(deals_[i]);
+    TakeDeal(i, r.mutable_deal());
     open.push_back(std::move(r));
   }
   std::sort(open.begin(), open.end(), [](const v1::DealReview& a, const v1::DealReview& b) {
@@ -690,14 +717,20 @@ bool ItemOpen(const v1::DealResult& deal, absl::string_view rule_id) {
 
 std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outline,
                                            absl::string_view rep_id,
-                                           const std::vector<v1::DealResult>& team) {
+                                           const std::vector<v1::DealResult>& team,
+                                           size_t max_gaps) {
+  // One tally per item, keyed by views of the rule ids in `team` (which outlives this
+  // call); the full gaps (texts, questions, deal lists, "why") are built only for the
+  // first `max_gaps` after ranking.
   struct Acc {
+    absl::string_view id;
     double rep_weight = 0, team_weight = 0;
     int rep_deals = 0;
-    std::vector<std::pair<double, std::string>> deals;  // (amount, id) of the rep's
+    std::vector<int> deals;  // indexes into `team` of the rep's deals
+    double rep_share = 0, team_share = 0;
   };
-  absl::flat_hash_map<std::string, Acc> acc;
-  std::vector<std::string> order;  // first-seen order, for stable output before sorting
+  absl::flat_hash_map<absl::string_view, size_t> index;
+  std::vector<Acc> acc;  // first-seen order
   double rep_total = 0, team_total = 0;
   int rep_open = 0, team_open = 0;
   bool rep_amounts = false, team_amounts = false;
@@ -709,7 +742,8 @@ std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outlin
   auto weight = [](const v1::DealResult& d, bool amounts) {
     return amounts ? std::max(0.0, d.amount()) : 1.0;
   };
-  for (const v1::DealResult& d : team) {
+  for (size_t row = 0; row < team.size(); ++row) {
+    const v1::DealResult& d = team[row];
     if (d.is_closed()) continue;
     const bool mine = d.owner().id() == rep_id;
     ++team_open;
@@ -718,14 +752,15 @@ std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outlin
       ++rep_open;
       rep_total += weight(d, rep_amounts);
     }
-    auto visit = [&](const std::string& id) {
-      auto [it, inserted] = acc.try_emplace(id);
-      if (inserted) order.push_back(id);
-      it->second.team_weight += weight(d, team_amounts);
+    auto visit = [&](absl::string_view id) {
+      auto [it, inserted] = index.try_emplace(id, acc.size());
+      if (inserted) acc.emplace_back().id = id;
+      Acc& a = acc[it->second];
+      a.team_weight += weight(d, team_amounts);
       if (mine) {
-        it->second.rep_weight += weight(d, rep_amounts);
-        ++it->second.rep_deals;
-        it->second.deals.emplace_back(d.amount(), d.opportunity_id());
+        a.rep_weight += weight(d, rep_amounts);
+        ++a.rep_deals;
+        a.deals.push_back(static_cast<int>(row));
       }
     };
     for (const v1::CriterionOutcome& c : d.criteria()) {
@@ -733,25 +768,38 @@ std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outlin
     }
     for (const std::string& b : d.fired_behaviors()) visit(b);
   }
-  std::vector<v1::BehaviorGap> gaps;
-  for (const std::string& id : order) {
-    const Acc& a = acc.at(id);
+  std::vector<Acc*> ranked;
+  for (Acc& a : acc) {
     if (a.rep_deals == 0) continue;
-    if (const engine::OutlineRule* rule = outline.FindRule(id); rule && rule->outcome_only) {
+    if (const engine::OutlineRule* rule = outline.FindRule(a.id); rule && rule->outcome_only) {
       continue;  // a result ("the customer has signed"), not a behavior to coach
     }
-    v1::BehaviorGap g;
-    g.set_rule_id(id);
-    g.set_rep_deals(a.rep_deals);
+    a.rep_share = rep_total > 0 ? a.rep_weight / rep_total : 0;
+    a.team_share = team_total > 0 ? a.team_weight / team_total : 0;
+    ranked.push_back(&a);
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Acc* a, const Acc* b) {
+    if (a->rep_share != b->rep_share) return a->rep_share > b->rep_share;
+    if (a->rep_deals != b->rep_deals) return a->rep_deals > b->rep_deals;
+    return a->id < b->id;
+  });
+  if (ranked.size() > max_gaps) ranked.resize(max_gaps);
+  std::vector<v1::BehaviorGap> gaps;
+  gaps.reserve(ranked.size());
+  for (Acc* a : ranked) {
+    v1::BehaviorGap& g = gaps.emplace_back();
+    g.set_rule_id(std::string(a->id));
+    g.set_rep_deals(a->rep_deals);
     g.set_rep_open_deals(rep_open);
-    g.set_rep_share(rep_total > 0 ? a.rep_weight / rep_total : 0);
-    g.set_team_share(team_total > 0 ? a.team_weight / team_total : 0);
-    std::vector<std::pair<double, std::string>> deals = a.deals;
-    std::sort(deals.begin(), deals.end(), [](const auto& x, const auto& y) {
-      return x.first != y.first ? x.first > y.first : x.second < y.second;
+    g.set_rep_share(a->rep_share);
+    g.set_team_share(a->team_share);
+    std::sort(a->deals.begin(), a->deals.end(), [&team](int x, int y) {
+      const double ax = team[x].amount(), ay = team[y].amount();
+      return ax != ay ? ax > ay : team[x].opportunity_id() < team[y].opportunity_id();
     });
-    for (const auto& [amount, deal_id] : deals) g.add_deal_ids(deal_id);
-    if (const engine::OutlineRule* rule = outline.FindRule(id)) {
+    g.mutable_deal_ids()->Reserve(static_cast<int>(a->deals.size()));
+    for (int row : a->deals) g.add_deal_ids(team[row].opportunity_id());
+    if (const engine::OutlineRule* rule = outline.FindRule(a->id)) {
       g.set_kind(rule->kind == engine::OutlineRule::Kind::kCriterion ? "criterion" : "behavior");
       g.set_text(rule->text);
       g.set_hint(rule->hint);
@@ -762,14 +810,6 @@ std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outlin
       }
       for (const v1::ContentLink& link : rule->content) *g.add_content() = link;
     }
-    gaps.push_back(std::move(g));
-  }
-  std::sort(gaps.begin(), gaps.end(), [](const v1::BehaviorGap& a, const v1::BehaviorGap& b) {
-    if (a.rep_share() != b.rep_share()) return a.rep_share() > b.rep_share();
-    if (a.rep_deals() != b.rep_deals()) return a.rep_deals() > b.rep_deals();
-    return a.rule_id() < b.rule_id();
-  });
-  for (v1::BehaviorGap& g : gaps) {
     g.set_why(absl::StrFormat(
         "rule %s is open on %d of the rep's %d open deals (%.0f%% of the amount; team %.0f%%): "
         "%s",

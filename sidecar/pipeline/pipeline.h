@@ -16,16 +16,19 @@
 #ifndef DEALCOACH_SIDECAR_PIPELINE_PIPELINE_H_
 #define DEALCOACH_SIDECAR_PIPELINE_PIPELINE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dealcoach/v1/guidance.pb.h"
 #include "dealcoach/v1/opportunity.pb.h"
@@ -89,6 +92,44 @@ std::vector<v1::DealChange> DiffDeal(const engine::PlaybookOutline& outline,
 bool GateMet(const engine::PlaybookOutline& outline, const store::CompactResult& result,
              absl::string_view phase_id);
 
+// The evaluated deals of one pass over a scope (open and closed, in id order), the
+// deals the filter could not judge, and whether the scope had any deal at all: what a
+// ReviewBuilder works from, and what the aggregate cache keeps (aggregate_cache.h).
+// Answers derived from one pass alone (the agenda's per-rep parts), by the caller's key,
+// so calls sharing a cached pass share them too. At most kMaxEntries; past that, callers
+// compute without keeping. Thread-safe.
+class DerivedMemo {
+ public:
+  static constexpr size_t kMaxEntries = 256;
+  [[nodiscard]] std::shared_ptr<const google::protobuf::Message> Find(absl::string_view key) const {
+    absl::MutexLock lock(&mu_);
+    auto it = values_.find(key);
+    return it == values_.end() ? nullptr : it->second;
+  }
+  void Insert(std::string key, std::shared_ptr<const google::protobuf::Message> value) {
+    absl::MutexLock lock(&mu_);
+    if (values_.size() < kMaxEntries) values_.emplace(std::move(key), std::move(value));
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const google::protobuf::Message>> values_
+      ABSL_GUARDED_BY(mu_);
+};
+
+struct PassResults {
+  std::vector<v1::DealResult> deals;
+  std::vector<TopRisk> risks;  // per deal
+  std::vector<v1::NotEvaluated> not_evaluated;
+  bool seen = false;
+  std::shared_ptr<DerivedMemo> memo = std::make_shared<DerivedMemo>();
+
+  void Add(v1::DealResult deal, TopRisk risk) {
+    deals.push_back(std::move(deal));
+    risks.push_back(std::move(risk));
+  }
+};
+
 // Builds a GetPipelineReviewResponse from the deals of one pass (open and closed) and
 // the compared snapshot's results of the same scope.
 class ReviewBuilder {
@@ -99,6 +140,12 @@ class ReviewBuilder {
   void SetPrevious(absl::flat_hash_map<std::string, store::CompactResult> previous);
   void Add(v1::DealResult deal, TopRisk top_risk);
   void AddNotEvaluated(v1::NotEvaluated item);
+  // Works from a finished pass shared with others (a cached aggregate) instead of Add:
+  // the builder reads it and never changes it; Finish copies the deals it answers with.
+  // Call at most once, before any Add.
+  void UseShared(std::shared_ptr<const PassResults> pass);
+  // The same for a pass this builder owns (its deals move into the answer).
+  void UsePass(PassResults pass);
 
   // The review: open deals ranked for attention (at most `max_deals`, 0 = all), deals
   // closed or removed since the snapshot, per-rep roll-ups (by rep id) and the scope's
@@ -114,7 +161,9 @@ class ReviewBuilder {
   // The reviews of the deals (open and closed) of owner `rep_id` that changed.
   std::vector<v1::DealReview> ChangedDealsOf(absl::string_view rep_id) const;
 
-  const std::vector<v1::DealResult>& deals() const { return deals_; }
+  const std::vector<v1::DealResult>& deals() const {
+    return shared_ != nullptr ? shared_->deals : deals_;
+  }
   const engine::PlaybookOutline& outline() const { return outline_; }
 
  private:
@@ -139,13 +188,16 @@ class ReviewBuilder {
   // The review of deals_[row] without the deal itself (the caller copies or moves it in).
   v1::DealReview ReviewOf(int row) const;
 
+  const std::vector<TopRisk>& risks() const { return shared_ != nullptr ? shared_->risks : risks_; }
+
   const engine::CompiledPlaybook& playbook_;
   const engine::PlaybookOutline& outline_;
   absl::Time now_;
   std::vector<v1::DealResult> deals_;
   std::vector<TopRisk> risks_;
   std::vector<v1::NotEvaluated> not_evaluated_;
-  std::vector<Bits> bits_;  // per deal
+  std::shared_ptr<const PassResults> shared_;  // when set, deals_ and risks_ are unused
+  std::vector<Bits> bits_;                     // per deal
   absl::flat_hash_map<std::string, store::CompactResult> previous_;
   std::vector<PreviousRow> previous_rows_;  // into previous_
   bool has_previous_ = false;
@@ -163,10 +215,12 @@ double AttentionScore(int phases_ahead, double amount, double max_amount, absl::
 // "the customer has signed": OutlineRule::outcome_only), ranked by the amount-weighted share of the
 // rep's open deals it is open on (count-weighted when they carry no amount), then by deal count,
 // then by rule id. Each carries the team's share, the playbook's questions and content for it, the
-// deals behind it and a "why".
+// deals behind it and a "why". Only the first `max_gaps` are built (the agenda shows
+// three); they are the same as the first of a longer list.
 std::vector<v1::BehaviorGap> RecurringGaps(const engine::PlaybookOutline& outline,
                                            absl::string_view rep_id,
-                                           const std::vector<v1::DealResult>& team);
+                                           const std::vector<v1::DealResult>& team,
+                                           size_t max_gaps = SIZE_MAX);
 
 // The open items of a deal for rule `rule_id` (criterion open / behavior fired).
 bool ItemOpen(const v1::DealResult& deal, absl::string_view rule_id);

@@ -6,7 +6,16 @@
 // Every call evaluates against one playbook revision (the shared_ptr resolved at the
 // start, whatever reloads land meanwhile) as of one instant. The deals come from
 // OpportunitySource::ForEach one at a time, so a call never holds the pipeline twice;
-// cancellation and the deadline are checked every kCheckEvery deals.
+// cancellation and the deadline are checked every kCheckEvery deals. A scope of one
+// rep, manager or team is read through the cache's owner index (ForEachOwnedBy), so a
+// call costs its scope's deals, not the whole cache's.
+//
+// The agenda and the review work from their scope's evaluated deals (PassResults),
+// which the aggregate cache (sidecar/pipeline/aggregate_cache.h, ServiceDeps::aggregates)
+// keeps for the next call with the same source generation, playbook object, scope, team
+// limit and instant. Without as_of, both evaluate as of the current minute (now
+// truncated to kNowGranularity, reported as evaluated_at), so calls within a minute can
+// share one aggregate; a synced change or a publish is a new key.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -21,6 +30,7 @@
 #include "sidecar/common/status_macros.h"
 #include "sidecar/common/time_util.h"
 #include "sidecar/engine/engine.h"
+#include "sidecar/pipeline/aggregate_cache.h"
 #include "sidecar/pipeline/pipeline.h"
 #include "sidecar/server/request_limits.h"
 #include "sidecar/server/services.h"
@@ -37,6 +47,9 @@ constexpr int kCheckEvery = 64;
 // The largest EvaluatePipelineRequest.batch_size: about 0.5 MB per message at ~480 bytes
 // per serialized DealResult, well under gRPC's 4 MB default receive limit.
 constexpr int kMaxBatchSize = 1024;
+
+// What "now" is truncated to for the agenda and the review (without as_of).
+constexpr absl::Duration kNowGranularity = absl::Minutes(1);
 
 // The default comparison window: a week before the evaluation time.
 constexpr absl::Duration kDefaultSince = absl::Hours(24 * 7);
@@ -66,13 +79,20 @@ absl::StatusOr<Prepared> Prepare(const ServiceDeps& deps, const v1::PipelineScop
   return p;
 }
 
-// Streams every cached deal through `fn(opportunity)`, checking the call every
-// kCheckEvery deals. Returns the first error.
+// `now` truncated to kNowGranularity (toward the past).
+absl::Time TruncatedNow(absl::Time now) {
+  return absl::UnixEpoch() + absl::Floor(now - absl::UnixEpoch(), kNowGranularity);
+}
+
+// Streams the cached deals that may be in `scope` (all of them for `all`; the owner
+// index's for a rep, manager or team) through `fn(opportunity)`, in id order, checking
+// the call every kCheckEvery deals. Returns the first error.
 absl::Status ForEachDeal(const ServiceDeps& deps, grpc::ServerContext* context,
+                         const v1::PipelineScope& scope,
                          const std::function<absl::Status(const v1::Opportunity&)>& fn) {
   int n = 0;
   const auth::Identity* team_limit = TeamLimitedCaller();  // team_scope.h
-  return deps.source->ForEach([&](const v1::Opportunity& opp) -> absl::Status {
+  auto visit = [&](const v1::Opportunity& opp) -> absl::Status {
     if (context != nullptr && ++n % kCheckEvery == 0) {
       DC_RETURN_IF_ERROR(CheckCallAlive(context, absl::StrCat("after ", n, " deals")));
     }
@@ -80,7 +100,17 @@ absl::Status ForEachDeal(const ServiceDeps& deps, grpc::ServerContext* context,
       return absl::OkStatus();
     }
     return fn(opp);
-  });
+  };
+  switch (scope.scope_case()) {
+    case v1::PipelineScope::kRepId:
+      return deps.source->ForEachOwnedBy(source::OwnerField::kId, scope.rep_id(), visit);
+    case v1::PipelineScope::kManagerId:
+      return deps.source->ForEachOwnedBy(source::OwnerField::kManagerId, scope.manager_id(), visit);
+    case v1::PipelineScope::kTeam:
+      return deps.source->ForEachOwnedBy(source::OwnerField::kTeam, scope.team(), visit);
+    default:
+      return deps.source->ForEach(visit);
+  }
 }
 
 absl::Status ScopeNotFound(const v1::PipelineScope& scope) {
@@ -163,29 +193,28 @@ absl::StatusOr<absl::flat_hash_map<std::string, store::CompactResult>> ReadPrevi
   return out;
 }
 
-// One pass of a review into `builder`; false `*seen` when no deal of the scope exists.
+// One pass of a review or agenda over its scope (open and closed deals) into `out`.
 absl::Status ReviewPass(const ServiceDeps& deps, grpc::ServerContext* context,
-                        const pipeline::PassOptions& pass, pipeline::ReviewBuilder* builder,
-                        bool* seen) {
+                        const pipeline::PassOptions& pass, pipeline::PassResults* out) {
   pipeline::PassOptions options = pass;
   options.include_closed = true;
   v1::DealGuidance scratch;
   v1::DealResult result;
   std::string reason;
-  *seen = false;
-  return ForEachDeal(deps, context, [&](const v1::Opportunity& opp) {
+  out->seen = false;
+  return ForEachDeal(deps, context, pass.scope, [&](const v1::Opportunity& opp) {
     if (!pipeline::InScope(pass.scope, opp.owner())) return absl::OkStatus();
-    *seen = true;
+    out->seen = true;
     pipeline::TopRisk risk;
     switch (pipeline::EvaluateDeal(options, opp, &scratch, &result, &reason, &risk)) {
       case pipeline::DealOutcome::kEvaluated:
-        builder->Add(std::move(result), std::move(risk));
+        out->Add(std::move(result), std::move(risk));
         break;
       case pipeline::DealOutcome::kNotEvaluated: {
         v1::NotEvaluated n;
         n.set_opportunity_id(opp.id());
         n.set_reason(reason);
-        builder->AddNotEvaluated(std::move(n));
+        out->not_evaluated.push_back(std::move(n));
         break;
       }
       case pipeline::DealOutcome::kSkipped:
@@ -193,6 +222,58 @@ absl::Status ReviewPass(const ServiceDeps& deps, grpc::ServerContext* context,
     }
     return absl::OkStatus();
   });
+}
+
+// The caller's team limit as part of a cache key.
+std::string CallerLimitKey() {
+  const auth::Identity* team_limit = TeamLimitedCaller();
+  return team_limit == nullptr ? "-" : absl::StrCat("team:", team_limit->team);
+}
+
+// A scope's evaluated deals: shared with the aggregate cache (found there, or kept there
+// after this pass), or this call's own when they cannot be cached (a filter, a source
+// without a generation, a cache changed during the pass, an aggregate too large).
+struct ScopeResults {
+  std::shared_ptr<const pipeline::PassResults> shared;
+  pipeline::PassResults own;
+
+  void Into(pipeline::ReviewBuilder* builder) {
+    if (shared != nullptr) {
+      builder->UseShared(shared);
+    } else {
+      builder->UsePass(std::move(own));
+    }
+  }
+  bool seen() const { return shared != nullptr ? shared->seen : own.seen; }
+};
+
+absl::StatusOr<ScopeResults> EvaluateScope(const ServiceDeps& deps, grpc::ServerContext* context,
+                                           const Prepared& p) {
+  ScopeResults out;
+  const std::optional<uint64_t> generation = deps.source->generation();
+  const bool cacheable = deps.aggregates != nullptr && p.filter == nullptr && generation;
+  pipeline::AggregateKey key;
+  if (cacheable) {
+    key.source = deps.source;
+    key.generation = *generation;
+    key.playbook = p.playbook.get();
+    key.scope = absl::StrCat(p.pass.scope.SerializeAsString(), "\n", CallerLimitKey());
+    key.now = p.pass.now;
+    out.shared = deps.aggregates->Find(key);
+    if (out.shared != nullptr) return out;
+  }
+  DC_RETURN_IF_ERROR(ReviewPass(deps, context, p.pass, &out.own));
+  // Kept only when no deal was stored or evicted during the pass: then it is exactly the
+  // aggregate of that generation.
+  if (cacheable && deps.source->generation() == generation) {
+    auto shared = std::make_shared<pipeline::PassResults>(std::move(out.own));
+    if (deps.aggregates->Insert(key, p.playbook, shared)) {
+      out.shared = std::move(shared);
+    } else {
+      out.own = std::move(*shared);  // too large to keep: this call's own
+    }
+  }
+  return out;
 }
 
 absl::Status DoEvaluatePipeline(const ServiceDeps& deps, grpc::ServerContext* context,
@@ -232,42 +313,43 @@ absl::Status DoEvaluatePipeline(const ServiceDeps& deps, grpc::ServerContext* co
     out.mutable_not_evaluated_deals()->Clear();
     return absl::OkStatus();
   };
-  DC_RETURN_IF_ERROR(ForEachDeal(deps, context, [&](const v1::Opportunity& opp) -> absl::Status {
-    if (!pipeline::InScope(p.pass.scope, opp.owner())) return absl::OkStatus();
-    seen = true;
-    if (batch == 1) {
-      out.Clear();
-      switch (pipeline::EvaluateDeal(p.pass, opp, &scratch, out.mutable_deal(), &reason)) {
-        case pipeline::DealOutcome::kSkipped:
-          return absl::OkStatus();
-        case pipeline::DealOutcome::kNotEvaluated:
-          out.mutable_not_evaluated()->set_opportunity_id(opp.id());
-          out.mutable_not_evaluated()->set_reason(reason);
-          break;
-        case pipeline::DealOutcome::kEvaluated:
-          break;
-      }
-      pending = 1;
-      return flush();
-    }
-    v1::DealResult* result = out.mutable_deals()->Add();
-    switch (pipeline::EvaluateDeal(p.pass, opp, &scratch, result, &reason)) {
-      case pipeline::DealOutcome::kSkipped:
-        out.mutable_deals()->RemoveLast();
+  DC_RETURN_IF_ERROR(
+      ForEachDeal(deps, context, p.pass.scope, [&](const v1::Opportunity& opp) -> absl::Status {
+        if (!pipeline::InScope(p.pass.scope, opp.owner())) return absl::OkStatus();
+        seen = true;
+        if (batch == 1) {
+          out.Clear();
+          switch (pipeline::EvaluateDeal(p.pass, opp, &scratch, out.mutable_deal(), &reason)) {
+            case pipeline::DealOutcome::kSkipped:
+              return absl::OkStatus();
+            case pipeline::DealOutcome::kNotEvaluated:
+              out.mutable_not_evaluated()->set_opportunity_id(opp.id());
+              out.mutable_not_evaluated()->set_reason(reason);
+              break;
+            case pipeline::DealOutcome::kEvaluated:
+              break;
+          }
+          pending = 1;
+          return flush();
+        }
+        v1::DealResult* result = out.mutable_deals()->Add();
+        switch (pipeline::EvaluateDeal(p.pass, opp, &scratch, result, &reason)) {
+          case pipeline::DealOutcome::kSkipped:
+            out.mutable_deals()->RemoveLast();
+            return absl::OkStatus();
+          case pipeline::DealOutcome::kNotEvaluated: {
+            out.mutable_deals()->RemoveLast();
+            v1::NotEvaluated* n = out.add_not_evaluated_deals();
+            n->set_opportunity_id(opp.id());
+            n->set_reason(reason);
+            break;
+          }
+          case pipeline::DealOutcome::kEvaluated:
+            break;
+        }
+        if (++pending >= batch) return flush();
         return absl::OkStatus();
-      case pipeline::DealOutcome::kNotEvaluated: {
-        out.mutable_deals()->RemoveLast();
-        v1::NotEvaluated* n = out.add_not_evaluated_deals();
-        n->set_opportunity_id(opp.id());
-        n->set_reason(reason);
-        break;
-      }
-      case pipeline::DealOutcome::kEvaluated:
-        break;
-    }
-    if (++pending >= batch) return flush();
-    return absl::OkStatus();
-  }));
+      }));
   DC_RETURN_IF_ERROR(flush());
   if (!seen && !request.scope().all()) return ScopeNotFound(request.scope());
   return absl::OkStatus();
@@ -283,6 +365,7 @@ absl::Status DoGetPipelineReview(const ServiceDeps& deps, grpc::ServerContext* c
   }
   DC_ASSIGN_OR_RETURN(Prepared p, Prepare(deps, request.scope(), request.playbook(),
                                           request.filter(), request.has_as_of(), request.as_of()));
+  if (!request.has_as_of()) p.pass.now = TruncatedNow(p.pass.now);
   DC_ASSIGN_OR_RETURN(v1::Comparison comparison,
                       ResolveComparison(deps, request.compare_to(), request.has_since(),
                                         request.since(), p.pass.now));
@@ -291,13 +374,60 @@ absl::Status DoGetPipelineReview(const ServiceDeps& deps, grpc::ServerContext* c
     DC_ASSIGN_OR_RETURN(auto previous, ReadPrevious(deps, comparison, request.scope()));
     builder.SetPrevious(std::move(previous));
   }
-  bool seen = false;
-  DC_RETURN_IF_ERROR(ReviewPass(deps, context, p.pass, &builder, &seen));
-  if (!seen && !request.scope().all()) return ScopeNotFound(request.scope());
+  DC_ASSIGN_OR_RETURN(ScopeResults results, EvaluateScope(deps, context, p));
+  if (!results.seen() && !request.scope().all()) return ScopeNotFound(request.scope());
+  results.Into(&builder);
   DC_RETURN_IF_ERROR(CheckCallAlive(context, "after evaluation"));
   *response = builder.Finish(request.max_deals(), pipeline::DescribeScope(request.scope()),
                              request.filter().empty());
   *response->mutable_comparison() = std::move(comparison);
+  return absl::OkStatus();
+}
+
+// The agenda's roll-ups: the rep's, and the rep's and team's indicators.
+void AgendaRollups(const v1::Owner& rep, const v1::PipelineScope& team,
+                   const pipeline::ReviewBuilder& builder, v1::GetCoachingAgendaResponse* out) {
+  const std::string rep_id = rep.id();
+  *out->mutable_rollup() = builder.RollupFor(
+      rep_id, rep.name(), [&rep_id](const v1::Owner& o) { return o.id() == rep_id; });
+  v1::PipelineRollup team_rollup =
+      builder.RollupFor(pipeline::DescribeScope(team), pipeline::DescribeScope(team),
+                        [](const v1::Owner&) { return true; });
+  for (const v1::IndicatorShare& s : out->rollup().indicators()) *out->add_rep_indicators() = s;
+  for (const v1::IndicatorShare& s : team_rollup.indicators()) *out->add_team_indicators() = s;
+}
+
+// The parts of an agenda derived from the team's pass alone: the gaps and the practice
+// cases, and without a comparison the roll-ups and indicators too (with one they depend
+// on the snapshot). Fills those fields of `out`.
+absl::Status AgendaParts(const ServiceDeps& deps, const Prepared& p, const v1::Owner& rep,
+                         const v1::PipelineScope& team, pipeline::ReviewBuilder& builder,
+                         bool with_rollups, v1::GetCoachingAgendaResponse* out) {
+  std::vector<v1::BehaviorGap> gaps =
+      pipeline::RecurringGaps(builder.outline(), rep.id(), builder.deals(), 3);
+  if (!gaps.empty()) *out->mutable_focus() = gaps.front();
+  for (size_t i = 1; i < gaps.size() && i < 3; ++i) *out->add_other_gaps() = gaps[i];
+  if (with_rollups) AgendaRollups(rep, team, builder, out);
+  // Practice cases: the focus gap's two largest deals, with their open checklist items.
+  for (int i = 0; i < out->focus().deal_ids_size() && out->practice_cases_size() < 2; ++i) {
+    const std::string& id = out->focus().deal_ids(i);
+    absl::StatusOr<source::Lookup> lookup = deps.source->Get(id, p.pass.now);
+    if (!lookup.ok()) continue;  // left the cache since the pass: pick the next one
+    absl::StatusOr<v1::ReviewChecklist> checklist =
+        p.playbook->EvaluateChecklist(*lookup->opportunity, p.pass.now, "");
+    v1::PracticeCase* pc = out->add_practice_cases();
+    for (const v1::DealResult& d : builder.deals()) {
+      if (d.opportunity_id() == id) *pc->mutable_deal() = d;
+    }
+    if (checklist.ok()) {
+      for (const v1::ChecklistItem& item : checklist->items()) {
+        if (item.status() != v1::CRITERION_STATUS_MET) *pc->add_open_items() = item;
+      }
+    }
+    pc->set_why(absl::StrFormat("%s is open on this deal, one of the rep's largest (%s %.0f)",
+                                out->focus().rule_id(), pc->deal().currency_code(),
+                                pc->deal().amount()));
+  }
   return absl::OkStatus();
 }
 
@@ -310,19 +440,36 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
   rep_scope.set_rep_id(request.rep_id());
   DC_ASSIGN_OR_RETURN(Prepared p, Prepare(deps, rep_scope, request.playbook(), "",
                                           request.has_as_of(), request.as_of()));
-  // The rep's team: by manager, else by team name, else the rep alone.
+  if (!request.has_as_of()) p.pass.now = TruncatedNow(p.pass.now);
+  // The rep's team: by manager, else by team name, else the rep alone. The rep is the
+  // owner of their first deal (in id order) the caller may see; remembered per source
+  // generation.
   v1::Owner rep;
   bool found = false;
-  absl::Status scan = ForEachDeal(deps, context, [&](const v1::Opportunity& opp) {
-    if (opp.owner().id() != request.rep_id()) return absl::OkStatus();
-    rep = opp.owner();
-    found = true;
-    return absl::CancelledError("found");  // stops the scan
-  });
+  const std::optional<uint64_t> generation = deps.source->generation();
+  const std::string owner_key = absl::StrCat(request.rep_id(), "\n", CallerLimitKey());
+  if (deps.aggregates != nullptr && generation) {
+    if (std::optional<v1::Owner> owner =
+            deps.aggregates->FindOwner(deps.source, *generation, owner_key)) {
+      rep = *std::move(owner);
+      found = true;
+    }
+  }
   if (!found) {
-    DC_RETURN_IF_ERROR(scan);
-    return ScopeMissing(absl::NotFoundError(
-        absl::StrCat("rep '", EchoValue(request.rep_id()), "' owns no deal in the pipeline")));
+    absl::Status scan = ForEachDeal(deps, context, rep_scope, [&](const v1::Opportunity& opp) {
+      if (opp.owner().id() != request.rep_id()) return absl::OkStatus();
+      rep = opp.owner();
+      found = true;
+      return absl::CancelledError("found");  // stops the scan
+    });
+    if (!found) {
+      DC_RETURN_IF_ERROR(scan);
+      return ScopeMissing(absl::NotFoundError(
+          absl::StrCat("rep '", EchoValue(request.rep_id()), "' owns no deal in the pipeline")));
+    }
+    if (deps.aggregates != nullptr && generation && deps.source->generation() == generation) {
+      deps.aggregates->InsertOwner(deps.source, *generation, owner_key, rep);
+    }
   }
   v1::PipelineScope team;
   if (!rep.manager_id().empty()) {
@@ -336,57 +483,38 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
   DC_ASSIGN_OR_RETURN(v1::Comparison comparison,
                       ResolveComparison(deps, request.compare_to(), request.has_since(),
                                         request.since(), p.pass.now));
+  const bool compared = comparison.available();
   pipeline::ReviewBuilder builder(*p.playbook, p.pass.now);
-  if (comparison.available()) {
+  if (compared) {
     DC_ASSIGN_OR_RETURN(auto previous, ReadPrevious(deps, comparison, team));
     builder.SetPrevious(std::move(previous));
   }
-  bool seen = false;
-  DC_RETURN_IF_ERROR(ReviewPass(deps, context, p.pass, &builder, &seen));
+  DC_ASSIGN_OR_RETURN(ScopeResults results, EvaluateScope(deps, context, p));
   DC_RETURN_IF_ERROR(CheckCallAlive(context, "after evaluation"));
+
+  // The parts that follow from the pass alone, shared by the calls that share the pass.
+  const std::string memo_key = absl::StrCat(rep.id(), compared ? "\ncompared" : "\nalone");
+  std::shared_ptr<const google::protobuf::Message> memo;
+  if (results.shared != nullptr) memo = results.shared->memo->Find(memo_key);
+  const bool need_builder = memo == nullptr || compared;
+  if (need_builder) results.Into(&builder);
+  if (memo == nullptr) {
+    auto parts = std::make_shared<v1::GetCoachingAgendaResponse>();
+    DC_RETURN_IF_ERROR(AgendaParts(deps, p, rep, team, builder, !compared, parts.get()));
+    if (results.shared != nullptr) results.shared->memo->Insert(memo_key, parts);
+    memo = std::move(parts);
+  }
+  response->MergeFrom(static_cast<const v1::GetCoachingAgendaResponse&>(*memo));
 
   *response->mutable_playbook() = p.playbook->ref();
   *response->mutable_rep() = rep;
   *response->mutable_evaluated_at() = ToProtoTimestamp(p.pass.now);
   *response->mutable_comparison() = std::move(comparison);
-  for (v1::DealReview& r : builder.ChangedDealsOf(rep.id()))
-    *response->add_changes() = std::move(r);
-  std::vector<v1::BehaviorGap> gaps =
-      pipeline::RecurringGaps(builder.outline(), rep.id(), builder.deals());
-  if (!gaps.empty()) *response->mutable_focus() = gaps.front();
-  for (size_t i = 1; i < gaps.size() && i < 3; ++i) *response->add_other_gaps() = gaps[i];
-  const std::string rep_id = rep.id();
-  *response->mutable_rollup() = builder.RollupFor(
-      rep_id, rep.name(), [&rep_id](const v1::Owner& o) { return o.id() == rep_id; });
-  v1::PipelineRollup team_rollup =
-      builder.RollupFor(pipeline::DescribeScope(team), pipeline::DescribeScope(team),
-                        [](const v1::Owner&) { return true; });
-  for (const v1::IndicatorShare& s : response->rollup().indicators()) {
-    *response->add_rep_indicators() = s;
-  }
-  for (const v1::IndicatorShare& s : team_rollup.indicators()) {
-    *response->add_team_indicators() = s;
-  }
-  // Practice cases: the focus gap's two largest deals, with their open checklist items.
-  for (int i = 0; i < response->focus().deal_ids_size() && response->practice_cases_size() < 2;
-       ++i) {
-    const std::string& id = response->focus().deal_ids(i);
-    absl::StatusOr<source::Lookup> lookup = deps.source->Get(id, p.pass.now);
-    if (!lookup.ok()) continue;  // left the cache since the pass: pick the next one
-    absl::StatusOr<v1::ReviewChecklist> checklist =
-        p.playbook->EvaluateChecklist(*lookup->opportunity, p.pass.now, "");
-    v1::PracticeCase* pc = response->add_practice_cases();
-    for (const v1::DealResult& d : builder.deals()) {
-      if (d.opportunity_id() == id) *pc->mutable_deal() = d;
+  if (compared) {
+    for (v1::DealReview& r : builder.ChangedDealsOf(rep.id())) {
+      *response->add_changes() = std::move(r);
     }
-    if (checklist.ok()) {
-      for (const v1::ChecklistItem& item : checklist->items()) {
-        if (item.status() != v1::CRITERION_STATUS_MET) *pc->add_open_items() = item;
-      }
-    }
-    pc->set_why(absl::StrFormat("%s is open on this deal, one of the rep's largest (%s %.0f)",
-                                response->focus().rule_id(), pc->deal().currency_code(),
-                                pc->deal().amount()));
+    AgendaRollups(rep, team, builder, response);
   }
   return absl::OkStatus();
 }

@@ -40,6 +40,10 @@
 #include "sidecar/store/decision_logger.h"
 #include "sidecar/store/store.h"
 
+namespace dealcoach::pipeline {
+class AggregateCache;  // sidecar/pipeline/aggregate_cache.h
+}  // namespace dealcoach::pipeline
+
 namespace dealcoach::server {
 
 class TenantRegistry;  // tenants.h
@@ -77,6 +81,9 @@ struct ServiceDeps {
   // RPC counts and durations (dealcoach_rpc_*), recorded by the handler wrappers through
   // series resolved at registration; null = not recorded (no admin_http listener).
   metrics::ServerMetrics* metrics = nullptr;
+  // Team aggregates kept for GetCoachingAgenda / GetPipelineReview (keyed by source and
+  // generation, so tenants may share one); null = every call evaluates its scope.
+  pipeline::AggregateCache* aggregates = nullptr;
 };
 
 // The deps of the call on this thread: its tenant's (tenants.h, ScopedTenant), or `own`

@@ -114,6 +114,8 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
   }
   deps.playbooks = &s->holder_;
   deps.source = s->source_.get();
+  s->aggregates_ = std::make_unique<pipeline::AggregateCache>();
+  deps.aggregates = s->aggregates_.get();
   deps.default_max_behaviors = config.max_behaviors;
   deps.callback_handlers = config.grpc_handlers == "callback";
   deps.plan_max_age = config.plan_max_age;

@@ -29,6 +29,7 @@
 #include "sidecar/http/http_gateway.h"
 #include "sidecar/metrics/admin_http.h"
 #include "sidecar/metrics/metrics.h"
+#include "sidecar/pipeline/aggregate_cache.h"
 #include "sidecar/pipeline/snapshot_scheduler.h"
 #include "sidecar/runtime/reloader.h"
 #include "sidecar/runtime/snapshot.h"
@@ -63,6 +64,8 @@ class Sidecar {
   // Number of playbooks that compiled at start-up.
   int serving_playbooks() const { return initial_serving_; }
   const runtime::SnapshotHolder& playbooks() const { return holder_; }
+  // The team aggregates of GetCoachingAgenda / GetPipelineReview (tests read its stats).
+  const pipeline::AggregateCache& aggregates() const { return *aggregates_; }
   runtime::PlaybookReloader& reloader() { return *reloader_; }
   // The durable store, or null (store.backend: none, or it failed to open: see
   // store_status()).
@@ -87,6 +90,8 @@ class Sidecar {
   SidecarConfig config_;
   runtime::SnapshotHolder holder_;
   std::unique_ptr<source::OpportunitySource> source_;
+  // The pipeline handlers' team aggregates (every tenant's), borrowed by the services.
+  std::unique_ptr<pipeline::AggregateCache> aggregates_;
   // Declared before the reloader and the services, which borrow them (destroyed after).
   std::unique_ptr<store::Store> store_;
   absl::Status store_status_;

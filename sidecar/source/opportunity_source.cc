@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -68,25 +69,25 @@ class Core {
       for (const auto& [id, entry] : cache_) ids.push_back(id);
     }
     std::sort(ids.begin(), ids.end());
-    std::vector<std::string> batch;
-    batch.reserve(kSyncBatch);
-    v1::Opportunity opp;
-    for (size_t start = 0; start < ids.size(); start += kSyncBatch) {
-      const size_t end = std::min(ids.size(), start + kSyncBatch);
-      batch.clear();
-      {
-        absl::ReaderMutexLock lock(&mu_);
-        for (size_t i = start; i < end; ++i) {
-          auto it = cache_.find(ids[i]);
-          batch.push_back(it == cache_.end() ? std::string() : it->second.bytes);
-        }
-      }
-      for (const std::string& bytes : batch) {
-        if (bytes.empty() || !opp.ParseFromString(bytes)) continue;  // evicted meanwhile
-        if (absl::Status s = fn(opp); !s.ok()) return s;
-      }
+    return Scan(ids, nullptr, "", fn);
+  }
+
+  absl::Status ForEachOwnedBy(OwnerField field, absl::string_view value,
+                              const std::function<absl::Status(const v1::Opportunity&)>& fn) const {
+    std::vector<std::string> ids;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      const OwnerIndex& index = IndexOf(field);
+      auto it = index.find(value);
+      if (it == index.end()) return absl::OkStatus();
+      ids.assign(it->second.begin(), it->second.end());  // a btree_set: already in id order
     }
-    return absl::OkStatus();
+    return Scan(ids, &field, value, fn);
+  }
+
+  uint64_t generation() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return generation_;
   }
 
   absl::Status SyncOnce() {
@@ -98,13 +99,18 @@ class Core {
     }
     const absl::Time started = Now();
     // (id, serialized bytes), serialized outside the lock.
-    std::vector<std::pair<std::string, std::string>> batch;
+    struct Delivered {
+      std::string id;
+      std::string bytes;
+      v1::Owner owner;
+    };
+    std::vector<Delivered> batch;
     batch.reserve(kSyncBatch);
     auto flush = [&] {
       if (batch.empty()) return;
       const absl::Time now = Now();
       absl::MutexLock lock(&mu_);
-      for (auto& [id, bytes] : batch) Store(id, std::move(bytes), now);
+      for (Delivered& d : batch) Store(d.id, std::move(d.bytes), d.owner, now);
       batch.clear();
     };
     // Every pass has a deadline and stops early on shutdown; the sink is the one place
@@ -124,7 +130,7 @@ class Core {
           if (opp.id().empty()) return absl::OkStatus();  // unusable; skip
           std::string bytes = Ingest(&opp);
           ++delivered;
-          batch.emplace_back(opp.id(), std::move(bytes));
+          batch.push_back({opp.id(), std::move(bytes), opp.owner()});
           if (batch.size() >= kSyncBatch) flush();
           return absl::OkStatus();
         });
@@ -189,7 +195,7 @@ class Core {
       if (entry.version <= listed_after && !live.contains(id)) evict.push_back(id);
     }
     for (const std::string& id : evict) {
-      cache_.erase(id);
+      Erase(cache_.find(id));
       parsed_.Erase(id);
     }
     last_reconcile_ = Now();
@@ -281,7 +287,7 @@ class Core {
         }
       }
       const absl::Time at = Now();
-      const uint64_t stored = Store(std::string(id), std::move(fetched_bytes), at);
+      const uint64_t stored = Store(std::string(id), std::move(fetched_bytes), opp->owner(), at);
       parsed_.Insert(id, stored, opp);
       out.opportunity = opp;
       FillFreshness(at, at, at, &out.freshness);
@@ -387,7 +393,69 @@ class Core {
     std::string bytes;  // the normalised opportunity, serialized
     absl::Time fetched_at = absl::InfinitePast();
     uint64_t version = 0;  // distinct for every store, so parses of older bytes are ignored
+    // The owner fields it is indexed under (OwnerField order: id, manager_id, team).
+    std::string owner[3];
   };
+
+  // Owner value -> the ids of the cached deals with it, in id order. Empty values are
+  // not indexed (no scope names them).
+  using OwnerIndex = absl::flat_hash_map<std::string, absl::btree_set<std::string>>;
+
+  const OwnerIndex& IndexOf(OwnerField field) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return index_[static_cast<int>(field)];
+  }
+
+  void Unindex(const std::string& id, const Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (int f = 0; f < 3; ++f) {
+      if (e.owner[f].empty()) continue;
+      auto it = index_[f].find(e.owner[f]);
+      if (it == index_[f].end()) continue;
+      it->second.erase(id);
+      if (it->second.empty()) index_[f].erase(it);
+    }
+  }
+
+  // Evicts one cached deal (`it` may be end()).
+  void Erase(absl::flat_hash_map<std::string, Entry>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (it == cache_.end()) return;
+    Unindex(it->first, it->second);
+    cache_.erase(it);
+    ++generation_;
+  }
+
+  // Calls `fn` for the deals `ids` (in that order), copying the bytes of kSyncBatch at a
+  // time under the shared lock (the first batch small, so a scan stopped at its first
+  // deal copies little) and parsing each outside it. With `field`, a deal whose owner no
+  // longer has `value` when its batch is copied is skipped.
+  absl::Status Scan(const std::vector<std::string>& ids, const OwnerField* field,
+                    absl::string_view value,
+                    const std::function<absl::Status(const v1::Opportunity&)>& fn) const {
+    std::vector<std::string> batch;
+    batch.reserve(kSyncBatch);
+    v1::Opportunity opp;
+    size_t start = 0;
+    while (start < ids.size()) {
+      const size_t end = std::min(ids.size(), start + (start == 0 ? 8 : kSyncBatch));
+      batch.clear();
+      {
+        absl::ReaderMutexLock lock(&mu_);
+        for (size_t i = start; i < end; ++i) {
+          auto it = cache_.find(ids[i]);
+          const bool keep =
+              it != cache_.end() &&
+              (field == nullptr || it->second.owner[static_cast<int>(*field)] == value);
+          batch.push_back(keep ? it->second.bytes : std::string());
+        }
+      }
+      start = end;
+      for (const std::string& bytes : batch) {
+        if (bytes.empty() || !opp.ParseFromString(bytes)) continue;  // evicted meanwhile
+        if (absl::Status s = fn(opp); !s.ok()) return s;
+      }
+    }
+    return absl::OkStatus();
+  }
 
   // A bounded cache of parsed opportunities keyed by id and tagged with the version of
   // the bytes they were parsed from, evicting approximately least-recently-used entries
@@ -470,13 +538,24 @@ class Core {
 
   // Stores the bytes of `id`; returns the new version. A stale parse of the old bytes
   // stays in the LRU but no longer matches.
-  uint64_t Store(const std::string& id, std::string bytes, absl::Time fetched_at)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // `owner` is the stored (normalised) deal's owner, for the owner index.
+  uint64_t Store(const std::string& id, std::string bytes, const v1::Owner& owner,
+                 absl::Time fetched_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Entry& e = cache_[id];
+    const std::string* values[3] = {&owner.id(), &owner.manager_id(), &owner.team()};
+    if (e.owner[0] != *values[0] || e.owner[1] != *values[1] || e.owner[2] != *values[2] ||
+        e.version == 0) {
+      Unindex(id, e);
+      for (int f = 0; f < 3; ++f) {
+        e.owner[f] = *values[f];
+        if (!e.owner[f].empty()) index_[f][e.owner[f]].insert(id);
+      }
+    }
     e.bytes = std::move(bytes);
     e.bytes.shrink_to_fit();
     e.fetched_at = fetched_at;
     e.version = ++last_version_;
+    ++generation_;
     return e.version;
   }
 
@@ -547,9 +626,9 @@ class Core {
         if (superseded) {
           // keep the newer bytes
         } else if (fetched.ok()) {
-          Store(id, std::move(fetched_bytes), Now());
+          Store(id, std::move(fetched_bytes), fetched->owner(), Now());
         } else if (fetched.status().code() == absl::StatusCode::kNotFound) {
-          if (it != cache_.end()) cache_.erase(it);  // deleted in the CRM
+          if (it != cache_.end()) Erase(it);  // deleted in the CRM
           parsed_.Erase(id);
         } else {
           last_error_ = std::string(fetched.status().message());
@@ -623,6 +702,10 @@ class Core {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
   uint64_t last_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bumped by every store and eviction (generation()).
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // By OwnerField: id, manager_id, team.
+  OwnerIndex index_[3] ABSL_GUARDED_BY(mu_);
   ParsedCache parsed_{options_.parsed_cache_entries};
   absl::Time high_water_mark_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_sync_ok_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -698,6 +781,12 @@ class OpportunitySourceImpl : public OpportunitySource {
   absl::Status ForEach(const std::function<absl::Status(const v1::Opportunity&)>& fn) override {
     return core_->ForEach(fn);
   }
+  absl::Status ForEachOwnedBy(
+      OwnerField field, absl::string_view value,
+      const std::function<absl::Status(const v1::Opportunity&)>& fn) override {
+    return core_->ForEachOwnedBy(field, value, fn);
+  }
+  std::optional<uint64_t> generation() const override { return core_->generation(); }
   absl::StatusOr<Lookup> Get(absl::string_view id) override { return core_->Get(id); }
   std::optional<Lookup> GetCached(absl::string_view id) override { return core_->GetCached(id); }
   size_t size() const override { return core_->size(); }
@@ -729,6 +818,18 @@ class OpportunitySourceImpl : public OpportunitySource {
 };
 
 }  // namespace
+
+const std::string& OwnerFieldOf(const v1::Owner& owner, OwnerField field) {
+  switch (field) {
+    case OwnerField::kManagerId:
+      return owner.manager_id();
+    case OwnerField::kTeam:
+      return owner.team();
+    case OwnerField::kId:
+      break;
+  }
+  return owner.id();
+}
 
 std::unique_ptr<OpportunitySource> OpportunitySource::Create(
     std::unique_ptr<connectors::Connector> connector, const SourceOptions& options) {

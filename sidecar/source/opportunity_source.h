@@ -35,6 +35,14 @@
 // destructor wait at most `stop_timeout` for a connector call that is stuck; such a
 // thread is then detached and finishes (and frees the state) when the call returns.
 //
+// Owner index and generation: every cached deal is also filed under its owner's id,
+// manager_id and team (the normalised values), so a scan of one rep's, manager's or
+// team's deals (ForEachOwnedBy) visits only those, in id order, without parsing the rest
+// of the cache (about 250 bytes per deal for 18-character ids). generation() changes whenever a
+// cached deal is stored, replaced or evicted (sync, miss, refresh, reconcile), so a
+// result computed from the cache at one generation is still current while it holds
+// (the pipeline's aggregate cache, sidecar/pipeline/aggregate_cache.h).
+//
 // Thread safety: all methods are safe to call concurrently.
 #ifndef DEALCOACH_SIDECAR_SOURCE_OPPORTUNITY_SOURCE_H_
 #define DEALCOACH_SIDECAR_SOURCE_OPPORTUNITY_SOURCE_H_
@@ -95,6 +103,12 @@ struct SourceOptions {
   // Optional.
   std::function<void(bool warning, const std::string& line)> log;
 };
+
+// Which owner field a scoped scan matches (ForEachOwnedBy).
+enum class OwnerField { kId, kManagerId, kTeam };
+
+// `owner`'s value of `field`.
+[[nodiscard]] const std::string& OwnerFieldOf(const v1::Owner& owner, OwnerField field);
 
 // One answer: the opportunity and how fresh it is.
 struct Lookup {
@@ -176,6 +190,23 @@ class OpportunitySource {
   // which stops the scan. Never calls the connector.
   virtual absl::Status ForEach(
       const std::function<absl::Status(const v1::Opportunity& opportunity)>& fn) = 0;
+
+  // ForEach restricted to the cached deals whose owner's `field` equals `value`
+  // (non-empty), in id order, with ForEach's guarantees. The cache answers from its owner
+  // index: the scan parses only those deals. The default filters a full ForEach.
+  virtual absl::Status ForEachOwnedBy(
+      OwnerField field, absl::string_view value,
+      const std::function<absl::Status(const v1::Opportunity& opportunity)>& fn) {
+    return ForEach([&](const v1::Opportunity& opp) {
+      return OwnerFieldOf(opp.owner(), field) == value ? fn(opp) : absl::OkStatus();
+    });
+  }
+
+  // The cache's generation: it changes whenever a cached deal is stored, replaced or
+  // evicted, and never goes back. nullopt when the source cannot tell (then nothing
+  // derived from it may be cached). Read it before and after a scan: equal values mean
+  // the scan saw one unchanged cache.
+  [[nodiscard]] virtual std::optional<uint64_t> generation() const { return std::nullopt; }
 
   // Runs one reconcile pass on the calling thread: lists the CRM's ids and evicts the
   // cached deals it did not return. Unimplemented when the connector cannot list.
