@@ -19,7 +19,7 @@ STAGES = [
     ("whole process (all threads)", None),
     ("gRPC callback handler (whole call)", r"CallbackHandler<"),
     ("  authorize the call", r"dealcoach::server::AuthorizeCall\("),
-    ("  parse request", r"ParseRequest<"),
+    ("  parse request", r"ParseRequest(Into)?<"),
     ("  request limits (ValidateInlineOpportunity)", r"ValidateInlineOpportunity\("),
     ("  copy inline opportunity", r"dealcoach::v1::Opportunity::Opportunity\(dealcoach::v1::Opportunity const&\)"),
     ("  normalize inline opportunity", r"NormalizeOpportunityAsOf\("),
