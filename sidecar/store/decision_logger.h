@@ -6,7 +6,7 @@
 // lock is held, so a request thread never waits behind a preempted low-priority writer)
 // and hands back an emptied vector whose capacity the next Log() calls reuse (no
 // allocation on the request path once warm). Outside the lock the writer computes
-// deferred input hashes (Decision::input), masks the configured sensitive fields and
+// deferred input hashes (Decision::input_bytes or ::input), masks the configured sensitive fields and
 // writes batches of batch_size in one transaction per tenant; every
 // prune_interval it deletes decisions older than `retention` for the tenants it has
 // seen. A batch the store rejects is counted in write_errors() and not retried (the
