@@ -4,6 +4,7 @@
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include <algorithm>
 #include <optional>
 #include <random>
 #include <utility>
@@ -572,6 +573,71 @@ absl::Status ServeChecklist(const ServiceDeps& deps, grpc::ServerContextBase* co
   return absl::OkStatus();
 }
 
+// Puts the entries of the opportunity's `fields` map (the schema's only map) in key
+// order in `bytes` (an Opportunity's encoding as received), leaving every other byte as
+// it came. Protobuf runtimes write a message's fields in field-number order but a map
+// in any order (Go randomizes it on purpose, C++ follows its hash table), so without
+// this the same deal sent twice could hash differently; with it, a sender that writes
+// fields in number order gets exactly InputHash of the parsed opportunity (the
+// deterministic serialization). The entries are moved to where the first one was.
+// Cheap: a scan of the top-level fields, each skipped by its length; nothing is copied
+// unless two or more entries are out of order.
+void SortFieldsMapEntries(std::string* bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  struct Entry {
+    std::string key;
+    size_t begin = 0, end = 0;  // the whole field: tag, length, payload
+  };
+  std::vector<Entry> entries;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes->data()),
+                                            static_cast<int>(bytes->size()));
+  while (true) {
+    const size_t begin = static_cast<size_t>(in.CurrentPosition());
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    if (WireFormatLite::GetTagFieldNumber(tag) != v1::Opportunity::kFieldsFieldNumber ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) return;
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return;
+    const size_t payload = static_cast<size_t>(in.CurrentPosition());
+    if (!in.Skip(static_cast<int>(length))) return;
+    Entry e;
+    e.begin = begin;
+    e.end = static_cast<size_t>(in.CurrentPosition());
+    // The key is the entry's field 1 (the last one, as the parser keeps); none = "".
+    google::protobuf::io::CodedInputStream entry(
+        reinterpret_cast<const uint8_t*>(bytes->data() + payload), static_cast<int>(length));
+    while (const uint32_t t = entry.ReadTag()) {
+      if (t == WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) {
+        if (!WireFormatLite::ReadString(&entry, &e.key)) return;
+      } else if (!WireFormatLite::SkipField(&entry, t)) {
+        return;
+      }
+    }
+    entries.push_back(std::move(e));
+  }
+  auto by_key = [](const Entry& a, const Entry& b) { return a.key < b.key; };
+  if (entries.size() < 2 || std::is_sorted(entries.begin(), entries.end(), by_key)) return;
+  const size_t first = entries.front().begin;  // in wire order, before sorting
+  std::vector<Entry> sorted = entries;
+  std::stable_sort(sorted.begin(), sorted.end(), by_key);
+  std::string out;
+  out.reserve(bytes->size());
+  size_t at = 0;
+  for (const Entry& e : entries) {  // wire order: copy what lies between the entries
+    out.append(*bytes, at, e.begin - at);
+    if (e.begin == first) {
+      for (const Entry& s : sorted) out.append(*bytes, s.begin, s.end - s.begin);
+    }
+    at = e.end;
+  }
+  out.append(*bytes, at, std::string::npos);
+  *bytes = std::move(out);
+}
+
 // A call's response arena, its first block on the caller's stack frame: the answer's
 // messages cost no malloc and no free each (the strings' characters still do in
 // protobuf 3.21), and the arena goes in one step when the bytes are out.
@@ -667,6 +733,7 @@ grpc::internal::MethodHandler* CallbackHandler(const ServiceDeps& deps, HandoffP
           // hash falls back to the parsed opportunity (InputOf).
           if (std::string copied;
               WireFieldBytes(&bytes, Request::kOpportunityFieldNumber, &copied)) {
+            SortFieldsMapEntries(&copied);
             wire = std::move(copied);
           }
         }

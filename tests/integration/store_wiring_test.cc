@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <memory>
@@ -18,6 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "dealcoach/v1/admin_service.grpc.pb.h"
@@ -582,8 +584,10 @@ std::string Deterministic(const google::protobuf::Message& m) {
 //    handlers (the bytes copied off the wire) and the sync ones (the parsed opportunity
 //    re-serialized deterministically) alike; the same bytes at another as_of, the same
 //    hash; not the hash of the normalized opportunity the engine evaluated;
-//  - the callback handlers hash the bytes exactly as received: an opportunity sent in two
-//    parts (protobuf merges them) is the concatenation of the parts.
+//  - the callback handlers hash the bytes exactly as received, but for the order of the
+//    `fields` map's entries: an opportunity sent in two parts (protobuf merges them) is
+//    the concatenation of the parts; the map's entries in reverse key order hash as in
+//    key order.
 TEST_F(StoreWiringTest, APushedOpportunityIsHashedAsTheBytesItWasSentIn) {
   const std::vector<v1::Opportunity> samples = LoadSamples();
   ASSERT_GE(samples.size(), 2u);
@@ -601,6 +605,21 @@ TEST_F(StoreWiringTest, APushedOpportunityIsHashedAsTheBytesItWasSentIn) {
   v1::Opportunity tail = opp;
   tail.clear_id();
   const std::string head_bytes = Deterministic(head), tail_bytes = Deterministic(tail);
+  // The `fields` map's entries after the other fields, in key order and reversed.
+  ASSERT_GE(opp.fields_size(), 2);
+  v1::Opportunity no_fields = opp;
+  no_fields.clear_fields();
+  std::vector<std::string> entries;  // each as a whole field 24 (tag, length, entry)
+  for (const auto& [key, value] : opp.fields()) {
+    v1::Opportunity one;
+    (*one.mutable_fields())[key] = value;
+    entries.push_back(Deterministic(one));
+  }
+  std::sort(entries.begin(), entries.end());  // one key each: sorted by key
+  const std::string sorted_map = absl::StrCat(Deterministic(no_fields), absl::StrJoin(entries, ""));
+  std::reverse(entries.begin(), entries.end());
+  const std::string reversed_map =
+      absl::StrCat(Deterministic(no_fields), absl::StrJoin(entries, ""));
   for (const char* handlers : {"callback", "sync"}) {
     SCOPED_TRACE(handlers);
     TempDir dir;
@@ -641,24 +660,41 @@ TEST_F(StoreWiringTest, APushedOpportunityIsHashedAsTheBytesItWasSentIn) {
     }
     grpc::Status st = PushRawGuidance(channel, split_request);
     ASSERT_TRUE(st.ok()) << st.error_message();
+    for (const std::string* bytes : {&reversed_map, &sorted_map}) {
+      std::string request;
+      {
+        google::protobuf::io::StringOutputStream out(&request);
+        google::protobuf::io::CodedOutputStream coded(&out);
+        coded.WriteTag(26);
+        coded.WriteVarint32(static_cast<uint32_t>(bytes->size()));
+        coded.WriteRaw(bytes->data(), static_cast<int>(bytes->size()));
+      }
+      st = PushRawGuidance(channel, request);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
 
     std::vector<store::Decision> decisions;
     const absl::Time deadline = absl::Now() + absl::Seconds(5);
-    while (decisions.size() < 4 && absl::Now() < deadline) {
+    while (decisions.size() < 6 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(20));
       auto listed = (*s)->store()->ListDecisions("default", "", 10);
       ASSERT_TRUE(listed.ok()) << listed.status();
       decisions = *std::move(listed);
     }
-    ASSERT_EQ(decisions.size(), 4u);
-    // Newest first: the split push, the other deal, then the two pushes of `opp`.
-    EXPECT_EQ(decisions[3].input_hash, store::ContentHash(opp_bytes));
-    EXPECT_EQ(decisions[2].input_hash, store::ContentHash(opp_bytes));
-    EXPECT_EQ(decisions[1].input_hash, store::ContentHash(Deterministic(samples[1])));
-    EXPECT_EQ(decisions[0].deal_id, opp.id());
+    ASSERT_EQ(decisions.size(), 6u);
+    // Newest first: the map in key order, reversed, the split push, the other deal, then
+    // the two pushes of `opp`.
+    EXPECT_EQ(decisions[5].input_hash, store::ContentHash(opp_bytes));
+    EXPECT_EQ(decisions[4].input_hash, store::ContentHash(opp_bytes));
+    EXPECT_EQ(decisions[3].input_hash, store::ContentHash(Deterministic(samples[1])));
+    EXPECT_EQ(decisions[2].deal_id, opp.id());
+    // The map's order does not change the hash.
+    EXPECT_EQ(decisions[1].input_hash, decisions[0].input_hash);
     if (std::string(handlers) == "callback") {
-      EXPECT_EQ(decisions[0].input_hash, store::ContentHash(absl::StrCat(head_bytes, tail_bytes)));
+      EXPECT_EQ(decisions[2].input_hash, store::ContentHash(absl::StrCat(head_bytes, tail_bytes)));
+      EXPECT_EQ(decisions[0].input_hash, store::ContentHash(sorted_map));
     } else {
+      EXPECT_EQ(decisions[2].input_hash, store::ContentHash(opp_bytes));
       EXPECT_EQ(decisions[0].input_hash, store::ContentHash(opp_bytes));
     }
   }
