@@ -585,7 +585,7 @@ absl::Status ServeChecklist(const ServiceDeps& deps, grpc::ServerContextBase* co
 void SortFieldsMapEntries(std::string* bytes) {
   using google::protobuf::internal::WireFormatLite;
   struct Entry {
-    std::string key;
+    absl::string_view key;      // into *bytes
     size_t begin = 0, end = 0;  // the whole field: tag, length, payload
   };
   std::vector<Entry> entries;
@@ -612,7 +612,11 @@ void SortFieldsMapEntries(std::string* bytes) {
         reinterpret_cast<const uint8_t*>(bytes->data() + payload), static_cast<int>(length));
     while (const uint32_t t = entry.ReadTag()) {
       if (t == WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) {
-        if (!WireFormatLite::ReadString(&entry, &e.key)) return;
+        uint32_t key_length = 0;
+        if (!entry.ReadVarint32(&key_length)) return;
+        const size_t key_at = payload + static_cast<size_t>(entry.CurrentPosition());
+        if (!entry.Skip(static_cast<int>(key_length))) return;
+        e.key = absl::string_view(bytes->data() + key_at, key_length);
       } else if (!WireFormatLite::SkipField(&entry, t)) {
         return;
       }
