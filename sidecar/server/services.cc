@@ -4,6 +4,7 @@
 #include <grpcpp/support/method_handler.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include <algorithm>
 #include <optional>
 #include <random>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "sidecar/auth/grpc_credentials.h"
 #include "sidecar/common/status_macros.h"
 #include "sidecar/common/time_util.h"
@@ -100,10 +102,12 @@ struct Target {
 // runs the call again on its pool, where a CRM fetch may block).
 //
 // With `owned` (the callback path: the handler owns the parsed request and it is not read
-// again), the inline opportunity is moved out of it instead of copied, and the request
-// limits skip the reflective walk when they can (ValidateInlineOpportunity). Without it
-// (the sync handlers) every step is as before: they are the reference the callback path
-// is compared with (tests/integration/request_path_test.cc).
+// again), the inline opportunity is normalized in place in it
+// instead of copied, and the request limits skip the reflective walk when they can
+// (ValidateInlineOpportunity); the Target then points into the request without owning
+// it (valid while the request lives; the decision log gets the opportunity's wire bytes,
+// not this message). Without it (the sync handlers) every step is as before: they are
+// the reference the callback path is compared with (tests/integration/request_path_test.cc).
 template <typename Request>
 absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContextBase* context,
                                      const Request& request, absl::Time now,
@@ -111,17 +115,19 @@ absl::StatusOr<Target> ResolveTarget(const ServiceDeps& deps, grpc::ServerContex
   Target t;
   switch (request.target_case()) {
     case Request::kOpportunity: {
-      std::shared_ptr<v1::Opportunity> opp;
       if (owned != nullptr) {
         DC_RETURN_IF_ERROR(ValidateInlineOpportunity(request.opportunity(), "opportunity"));
-        opp = std::make_shared<v1::Opportunity>();
-        opp->Swap(owned->mutable_opportunity());  // both on the heap: pointers swap
+        v1::Opportunity* opp = owned->mutable_opportunity();
+        engine::NormalizeOpportunityAsOf(opp, now);
+        // Aliasing constructor with no owner: a pointer into the request, not a share.
+        t.opportunity =
+            std::shared_ptr<const v1::Opportunity>(std::shared_ptr<const v1::Opportunity>(), opp);
       } else {
         DC_RETURN_IF_ERROR(ValidateInlineOpportunityByWalk(request.opportunity(), "opportunity"));
-        opp = std::make_shared<v1::Opportunity>(request.opportunity());
+        auto opp = std::make_shared<v1::Opportunity>(request.opportunity());
+        engine::NormalizeOpportunityAsOf(opp.get(), now);
+        t.opportunity = std::move(opp);
       }
-      engine::NormalizeOpportunityAsOf(opp.get(), now);
-      t.opportunity = std::move(opp);
       t.freshness.set_source("inline");
       *t.freshness.mutable_fetched_at() = ToProto(now);
       t.freshness.mutable_age();  // zero: the caller sent the data with the request
@@ -320,22 +326,58 @@ absl::Status DoGetActivePlaybook(const ServiceDeps& deps,
 // bytes with INTERNAL and no message, which blames the server. Here they are
 // INVALID_ARGUMENT naming the message type and the size. The size is already bounded by
 // the server's max receive message size; nesting is bounded here.
+// On the heap, not on the call's arena: measured (docs/performance.md), protobuf 3.21
+// parses this request slower onto an arena (each string registers a cleanup) and the
+// engine's sort of the stage history then copies arena elements instead of swapping.
 template <typename Request>
-absl::StatusOr<Request> ParseRequest(grpc::ByteBuffer* bytes) {
+absl::Status ParseRequestInto(grpc::ByteBuffer* bytes, Request* request) {
   const size_t size = bytes->Length();
-  Request request;
   bool ok = false;
   {
     grpc::ProtoBufferReader reader(bytes);
     google::protobuf::io::CodedInputStream coded(&reader);
     coded.SetRecursionLimit(kMaxRequestNesting);
-    ok = request.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
+    ok = request->ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
   }
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(
         "request: not a valid ", Request::descriptor()->full_name(), " (", size, " bytes)"));
   }
+  return absl::OkStatus();
+}
+
+template <typename Request>
+absl::StatusOr<Request> ParseRequest(grpc::ByteBuffer* bytes) {
+  Request request;
+  DC_RETURN_IF_ERROR(ParseRequestInto(bytes, &request));
   return request;
+}
+
+// The payload of top-level field `number` (length-delimited) of the message serialized
+// in `bytes`, exactly as received: every occurrence, concatenated (protobuf merges
+// repeated occurrences of a message field, so the concatenation is what was parsed).
+// This is what a pushed opportunity's input hash covers (docs/store.md, "What the input
+// hash identifies"): the bytes are copied, not re-serialized from the parsed message.
+// Called after ParseRequestInto accepted the same bytes, so a malformed field cannot
+// occur; false if one does anyway.
+bool WireFieldBytes(grpc::ByteBuffer* bytes, int number, std::string* out) {
+  using google::protobuf::internal::WireFormatLite;
+  out->clear();
+  grpc::ProtoBufferReader reader(bytes);
+  google::protobuf::io::CodedInputStream coded(&reader);
+  while (const uint32_t tag = coded.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == number &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t length = 0;
+      if (!coded.ReadVarint32(&length)) return false;
+      const size_t at = out->size();
+      out->resize(at + length);
+      if (!coded.ReadRaw(out->data() + at, static_cast<int>(length))) return false;
+    } else if (!WireFormatLite::SkipField(&coded, tag)) {
+      return false;
+    }
+  }
+  return coded.ConsumedEntireMessage();
 }
 
 // One call of a ParsingHandler: authenticate and authorize, read and parse the request,
@@ -421,10 +463,20 @@ std::string NewDecisionId(absl::Time at) {
 // Queues one decision (never blocks: a full queue drops and counts). The store revision
 // is the serving entry's when that entry still serves `ref`'s content (a reload may have
 // landed since; the content hash in the answer then still names the version).
+//
+// The input hash is computed by the logger's writer thread, off the request path, from
+// `input` (docs/store.md, "What the input hash identifies").
+struct DecisionInput {
+  // Push: the opportunity as received (its wire bytes).
+  std::optional<std::string> bytes;
+  // By id: the deal as the opportunity source holds it (normalized at ingestion), hashed
+  // from its deterministic serialization, once per cached copy.
+  std::shared_ptr<const v1::Opportunity> message;
+};
+
 void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
                  const v1::PlaybookRef& ref, const std::string& deal_id,
-                 std::vector<std::string> fired, std::shared_ptr<const v1::Opportunity> opportunity,
-                 absl::Time start) {
+                 std::vector<std::string> fired, DecisionInput input, absl::Time start) {
   store::Decision d;
   d.tenant = deps.tenant;
   if (const auth::Identity* caller = auth::CurrentIdentity(); caller != nullptr) {
@@ -439,9 +491,8 @@ void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
     d.revision = entry->store_revision;
   }
   d.fired_rule_ids = std::move(fired);
-  // The input hash (sha256 of the opportunity's deterministic serialization) is computed
-  // by the logger's writer thread, off the request path.
-  d.input = std::move(opportunity);
+  d.input_bytes = std::move(input.bytes);
+  d.input = std::move(input.message);
   const absl::Time end = absl::Now();
   d.decision_id = NewDecisionId(end);
   d.at = end;
@@ -449,12 +500,40 @@ void LogDecision(const ServiceDeps& deps, absl::string_view requested_name,
   deps.decision_log->Log(std::move(d));
 }
 
+// What a served call's decision hashes. Push: `wire` (the callback handlers copy the
+// opportunity's bytes out of the request as received, WireFieldBytes); without them
+// (the sync handlers, which keep the request's opportunity as parsed) the opportunity
+// serialized deterministically, which equals the wire bytes of any sender that
+// serializes canonically (docs/store.md). By id: the evaluated (cached) deal.
+template <typename Request>
+DecisionInput InputOf(const Request& request, std::optional<std::string>* wire,
+                      std::shared_ptr<const v1::Opportunity> evaluated) {
+  DecisionInput input;
+  if (request.target_case() != Request::kOpportunity) {
+    input.message = std::move(evaluated);
+  } else if (wire != nullptr && wire->has_value()) {
+    input.bytes = std::move(*wire);
+  } else {
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream out(&bytes);
+      google::protobuf::io::CodedOutputStream coded(&out);
+      coded.SetSerializationDeterministic(true);
+      request.opportunity().SerializeToCodedStream(&coded);
+    }
+    input.bytes = std::move(bytes);
+  }
+  return input;
+}
+
 // GetDealGuidance as both handlers serve it: the answer, then its decision.
 // `owned`: see ResolveTarget (the callback path; null for the sync handlers).
+// `wire`: the inline opportunity's bytes as received, when the handler has them.
 absl::Status ServeGuidance(const ServiceDeps& deps, grpc::ServerContextBase* context,
                            const v1::GetDealGuidanceRequest& request,
                            v1::GetDealGuidanceResponse* response, bool* would_block,
-                           v1::GetDealGuidanceRequest* owned = nullptr) {
+                           v1::GetDealGuidanceRequest* owned = nullptr,
+                           std::optional<std::string>* wire = nullptr) {
   const absl::Time start = absl::Now();
   std::shared_ptr<const v1::Opportunity> evaluated;
   DC_RETURN_IF_ERROR(DoGetDealGuidance(deps, context, request, response,
@@ -466,7 +545,7 @@ absl::Status ServeGuidance(const ServiceDeps& deps, grpc::ServerContextBase* con
     for (const v1::Behavior& b : g.next_best_behaviors()) fired.push_back(b.rule().id());
     for (const v1::Risk& r : g.risks()) fired.push_back(r.rule().id());
     LogDecision(deps, request.playbook(), g.playbook(), g.opportunity_id(), std::move(fired),
-                std::move(evaluated), start);
+                InputOf(request, wire, std::move(evaluated)), start);
   }
   return absl::OkStatus();
 }
@@ -475,7 +554,8 @@ absl::Status ServeGuidance(const ServiceDeps& deps, grpc::ServerContextBase* con
 absl::Status ServeChecklist(const ServiceDeps& deps, grpc::ServerContextBase* context,
                             const v1::GetReviewChecklistRequest& request,
                             v1::GetReviewChecklistResponse* response, bool* would_block,
-                            v1::GetReviewChecklistRequest* owned = nullptr) {
+                            v1::GetReviewChecklistRequest* owned = nullptr,
+                            std::optional<std::string>* wire = nullptr) {
   const absl::Time start = absl::Now();
   std::shared_ptr<const v1::Opportunity> evaluated;
   DC_RETURN_IF_ERROR(DoGetReviewChecklist(deps, context, request, response,
@@ -488,26 +568,117 @@ absl::Status ServeChecklist(const ServiceDeps& deps, grpc::ServerContextBase* co
       if (item.status() == v1::CRITERION_STATUS_MET) fired.push_back(item.rule().id());
     }
     LogDecision(deps, request.playbook(), c.playbook(), c.opportunity_id(), std::move(fired),
-                std::move(evaluated), start);
+                InputOf(request, wire, std::move(evaluated)), start);
   }
   return absl::OkStatus();
 }
 
+// Puts the entries of the opportunity's `fields` map (the schema's only map) in key
+// order in `bytes` (an Opportunity's encoding as received), leaving every other byte as
+// it came. Protobuf runtimes write a message's fields in field-number order but a map
+// in any order (Go randomizes it on purpose, C++ follows its hash table), so without
+// this the same deal sent twice could hash differently; with it, a sender that writes
+// fields in number order gets exactly InputHash of the parsed opportunity (the
+// deterministic serialization). The entries are moved to where the first one was.
+// Cheap: a scan of the top-level fields, each skipped by its length; nothing is copied
+// unless two or more entries are out of order.
+void SortFieldsMapEntries(std::string* bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  struct Entry {
+    absl::string_view key;      // into *bytes
+    size_t begin = 0, end = 0;  // the whole field: tag, length, payload
+  };
+  std::vector<Entry> entries;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes->data()),
+                                            static_cast<int>(bytes->size()));
+  while (true) {
+    const size_t begin = static_cast<size_t>(in.CurrentPosition());
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    if (WireFormatLite::GetTagFieldNumber(tag) != v1::Opportunity::kFieldsFieldNumber ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) return;
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return;
+    const size_t payload = static_cast<size_t>(in.CurrentPosition());
+    if (!in.Skip(static_cast<int>(length))) return;
+    Entry e;
+    e.begin = begin;
+    e.end = static_cast<size_t>(in.CurrentPosition());
+    // The key is the entry's field 1 (the last one, as the parser keeps); none = "".
+    google::protobuf::io::CodedInputStream entry(
+        reinterpret_cast<const uint8_t*>(bytes->data() + payload), static_cast<int>(length));
+    while (const uint32_t t = entry.ReadTag()) {
+      if (t == WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) {
+        uint32_t key_length = 0;
+        if (!entry.ReadVarint32(&key_length)) return;
+        const size_t key_at = payload + static_cast<size_t>(entry.CurrentPosition());
+        if (!entry.Skip(static_cast<int>(key_length))) return;
+        e.key = absl::string_view(bytes->data() + key_at, key_length);
+      } else if (!WireFormatLite::SkipField(&entry, t)) {
+        return;
+      }
+    }
+    entries.push_back(std::move(e));
+  }
+  auto by_key = [](const Entry& a, const Entry& b) { return a.key < b.key; };
+  if (entries.size() < 2 || std::is_sorted(entries.begin(), entries.end(), by_key)) return;
+  const size_t first = entries.front().begin;  // in wire order, before sorting
+  std::vector<Entry> sorted = entries;
+  std::stable_sort(sorted.begin(), sorted.end(), by_key);
+  std::string out;
+  out.reserve(bytes->size());
+  size_t at = 0;
+  for (const Entry& e : entries) {  // wire order: copy what lies between the entries
+    out.append(*bytes, at, e.begin - at);
+    if (e.begin == first) {
+      for (const Entry& s : sorted) out.append(*bytes, s.begin, s.end - s.begin);
+    }
+    at = e.end;
+  }
+  out.append(*bytes, at, std::string::npos);
+  *bytes = std::move(out);
+}
+
+// A call's response arena, its first block on the caller's stack frame: the answer's
+// messages cost no malloc and no free each (the strings' characters still do in
+// protobuf 3.21), and the arena goes in one step when the bytes are out.
+class StackArena {
+ public:
+  StackArena() : arena_(Options(first_block_)) {}
+  StackArena(const StackArena&) = delete;
+  StackArena& operator=(const StackArena&) = delete;
+  google::protobuf::Arena* get() { return &arena_; }
+
+ private:
+  static google::protobuf::ArenaOptions Options(char* block) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = kResponseArenaBlock;
+    return options;
+  }
+  alignas(16) char first_block_[kResponseArenaBlock];
+  google::protobuf::Arena arena_;  // after the block it starts in
+};
+
+// The serve function of a callback handler: the answer into `response` and its decision
+// (see ServeGuidance for `would_block` and `wire`).
+template <typename Request, typename Response>
+using CallbackServe = std::function<absl::Status(grpc::ServerContextBase*, Request*, Response*,
+                                                 bool*, std::optional<std::string>*)>;
+
 // One call's answer as bytes: `serve`, then the response serialized into `out`, as
 // ParsingHandler serializes it. Nothing is written when `*would_block` comes back true.
-// The response is built on a per-call arena whose first block is on this stack frame:
-// the answer's messages cost no malloc and no free each (the strings' characters still
-// do in protobuf 3.21), and the arena goes in one step when the bytes are out.
-template <typename Request, typename Response, typename Serve>
-grpc::Status Respond(const Serve& serve, grpc::ServerContextBase* context, Request* request,
+// The response is built on `arena`.
+template <typename Request, typename Response>
+grpc::Status Respond(const CallbackServe<Request, Response>& serve,
+                     grpc::ServerContextBase* context, Request* request,
+                     std::optional<std::string>* wire, google::protobuf::Arena* arena,
                      grpc::ByteBuffer* out, bool* would_block) {
-  alignas(16) char first_block[kResponseArenaBlock];
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.initial_block = first_block;
-  arena_options.initial_block_size = sizeof(first_block);
-  google::protobuf::Arena arena(arena_options);
-  Response* response = google::protobuf::Arena::CreateMessage<Response>(&arena);
-  absl::Status status = serve(context, request, response, would_block);
+  Response* response = google::protobuf::Arena::CreateMessage<Response>(arena);
+  absl::Status status = serve(context, request, response, would_block, wire);
   if (would_block != nullptr && *would_block) return grpc::Status::OK;
   if (!status.ok()) return ToGrpcStatus(status);
   bool own = false;
@@ -522,10 +693,12 @@ grpc::Status Respond(const Serve& serve, grpc::ServerContextBase* context, Reque
 // metrics (counted and timed here, as ParsingHandler does). `serve` is first run with
 // `would_block` set, so that an id the cache does not hold is not fetched on a gRPC
 // thread; such a call runs again on `pool`, where the CRM fetch may block.
+//
+// With the decision log on, a pushed opportunity's bytes as received are copied out of
+// the request for its input hash (WireFieldBytes), so the writer does not re-serialize.
 template <typename Request, typename Response>
-grpc::internal::MethodHandler* CallbackHandler(
-    const ServiceDeps& deps, HandoffPool* pool,
-    std::function<absl::Status(grpc::ServerContextBase*, Request*, Response*, bool*)> serve) {
+grpc::internal::MethodHandler* CallbackHandler(const ServiceDeps& deps, HandoffPool* pool,
+                                               CallbackServe<Request, Response> serve) {
   static const std::string full_method = FullMethodOf(Request::descriptor());
   return new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
       [serve = std::move(serve), pool, authorizer = deps.authorizer, decisions = deps.decision_log,
@@ -558,12 +731,24 @@ grpc::internal::MethodHandler* CallbackHandler(
             return reactor;
           }
         }
+        std::optional<std::string> wire;
+        if (decisions != nullptr && request->target_case() == Request::kOpportunity) {
+          // Cannot fail on bytes ParseRequestInto accepted; if it did, the decision's
+          // hash falls back to the parsed opportunity (InputOf).
+          if (std::string copied;
+              WireFieldBytes(&bytes, Request::kOpportunityFieldNumber, &copied)) {
+            SortFieldsMapEntries(&copied);
+            wire = std::move(copied);
+          }
+        }
         bool would_block = false;
         grpc::Status status;
         {
           auth::ScopedIdentity scope(authorizer != nullptr ? &*caller : nullptr);
           ScopedTenant tenant_scope(tenants, caller->tenant);
-          status = Respond<Request, Response>(serve, context, &*request, out, &would_block);
+          StackArena arena;
+          status = Respond<Request, Response>(serve, context, &*request, &wire, arena.get(), out,
+                                              &would_block);
         }
         if (!would_block) {
           finish(status);
@@ -575,7 +760,9 @@ grpc::internal::MethodHandler* CallbackHandler(
             [serve, call, context, out, finish, with_identity = authorizer != nullptr, tenants]() {
               auth::ScopedIdentity scope(with_identity ? &call->first : nullptr);
               ScopedTenant tenant_scope(tenants, call->first.tenant);
-              finish(Respond<Request, Response>(serve, context, &call->second, out, nullptr));
+              StackArena arena;
+              finish(Respond<Request, Response>(serve, context, &call->second, nullptr, arena.get(),
+                                                out, nullptr));
             });
         return reactor;
       });
@@ -690,15 +877,17 @@ CoachingServiceImpl::CoachingServiceImpl(ServiceDeps deps) : deps_(std::move(dep
                           CallbackHandler<v1::GetDealGuidanceRequest, v1::GetDealGuidanceResponse>(
                               deps_, pool_.get(),
                               [this](grpc::ServerContextBase* c, v1::GetDealGuidanceRequest* q,
-                                     v1::GetDealGuidanceResponse* r, bool* would_block) {
-                                return ServeGuidance(Deps(), c, *q, r, would_block, q);
+                                     v1::GetDealGuidanceResponse* r, bool* would_block,
+                                     std::optional<std::string>* wire) {
+                                return ServeGuidance(Deps(), c, *q, r, would_block, q, wire);
                               }));
     MarkMethodRawCallback(
         1, CallbackHandler<v1::GetReviewChecklistRequest, v1::GetReviewChecklistResponse>(
                deps_, pool_.get(),
                [this](grpc::ServerContextBase* c, v1::GetReviewChecklistRequest* q,
-                      v1::GetReviewChecklistResponse* r, bool* would_block) {
-                 return ServeChecklist(Deps(), c, *q, r, would_block, q);
+                      v1::GetReviewChecklistResponse* r, bool* would_block,
+                      std::optional<std::string>* wire) {
+                 return ServeChecklist(Deps(), c, *q, r, would_block, q, wire);
                }));
   } else {
     MarkMethodStreamed(

@@ -172,7 +172,14 @@ void DecisionLogger::WriteBatch(size_t begin, size_t end) {
   batch.reserve(end - begin);
   for (size_t i = begin; i < end; ++i) {
     Decision& d = taken_[i];
-    if (d.input_hash.empty() && d.input != nullptr) d.input_hash = HashInput(d.input);
+    if (d.input_hash.empty()) {
+      if (d.input_bytes.has_value()) {
+        d.input_hash = ContentHash(*d.input_bytes);
+      } else if (d.input != nullptr) {
+        d.input_hash = HashInput(d.input);
+      }
+    }
+    d.input_bytes.reset();
     d.input.reset();
     if (mask_caller) d.caller = Mask(options_.mask_salt, d.caller);
     if (mask_deal) d.deal_id = Mask(options_.mask_salt, d.deal_id);

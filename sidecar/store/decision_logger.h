@@ -6,11 +6,11 @@
 // lock is held, so a request thread never waits behind a preempted low-priority writer)
 // and hands back an emptied vector whose capacity the next Log() calls reuse (no
 // allocation on the request path once warm). Outside the lock the writer computes
-// deferred input hashes (Decision::input), masks the configured sensitive fields and
-// writes batches of batch_size in one transaction per tenant; every
-// prune_interval it deletes decisions older than `retention` for the tenants it has
-// seen. A batch the store rejects is counted in write_errors() and not retried (the
-// log is best-effort by design; the counters say how much is missing).
+// deferred input hashes (Decision::input_bytes or ::input), masks the configured sensitive fields
+// and writes batches of batch_size in one transaction per tenant; every prune_interval it deletes
+// decisions older than `retention` for the tenants it has seen. A batch the store rejects is
+// counted in write_errors() and not retried (the log is best-effort by design; the counters say how
+// much is missing).
 //
 // Masking replaces a field's value with "masked:<16 hex digits of sha256(salt+value)>":
 // equal values stay equal (decisions of one deal can still be grouped) but the value is

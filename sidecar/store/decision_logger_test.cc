@@ -138,6 +138,56 @@ TEST_F(DecisionLoggerTest, TheWriterHashesADeferredInputAndMasksTheHash) {
   EXPECT_EQ((*got)[0].input_hash, DecisionLogger::Mask("", expected));
 }
 
+// A pushed opportunity is hashed as the bytes it arrived in (Decision::input_bytes),
+// not re-serialized: the hash is ContentHash of exactly those bytes, they win over a
+// message input, an empty opportunity (zero bytes) still gets a hash, and input_hash
+// masking applies to it as to any other.
+TEST_F(DecisionLoggerTest, InputBytesAreHashedAsReceived) {
+  auto message = std::make_shared<CompactResult>();
+  message->set_deal_id("opp-1");
+  // Not the message's serialization: field 1 written twice (a sender may do so).
+  const std::string bytes = std::string("\x0a\x01x\x0a\x05opp-1", 10);
+  ASSERT_TRUE(CompactResult().ParseFromString(bytes));
+  ASSERT_NE(ContentHash(bytes), InputHash(*message));
+  DecisionLoggerOptions o;
+  o.flush_interval = absl::Milliseconds(10);
+  {
+    DecisionLogger logger(store_.get(), o);
+    Decision d = Make(1);
+    d.input_hash.clear();
+    d.input_bytes = bytes;
+    d.input = message;  // the bytes win
+    ASSERT_TRUE(logger.Log(std::move(d)));
+    Decision empty = Make(2);
+    empty.input_hash.clear();
+    empty.input_bytes = std::string();
+    ASSERT_TRUE(logger.Log(std::move(empty)));
+    ASSERT_TRUE(logger.Flush(absl::Seconds(5)).ok());
+  }
+  absl::StatusOr<std::vector<Decision>> got = store_->ListDecisions("acme", "", 10);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  for (const Decision& d : *got) {
+    EXPECT_EQ(d.input_hash, d.decision_id == "dec-1" ? ContentHash(bytes) : ContentHash(""))
+        << d.decision_id;
+    EXPECT_FALSE(d.input_bytes.has_value());
+  }
+
+  o.masked_fields = {"input_hash"};
+  o.mask_salt = "pepper";
+  {
+    DecisionLogger logger(store_.get(), o);
+    Decision d = Make(3);
+    d.input_hash.clear();
+    d.input_bytes = bytes;
+    ASSERT_TRUE(logger.Log(std::move(d)));
+  }
+  got = store_->ListDecisions("acme", "opp-3", 10);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].input_hash, DecisionLogger::Mask("pepper", ContentHash(bytes)));
+}
+
 // The writer remembers the hash of an input others also hold (a deal's parsed message
 // in the opportunity source), per object: every decision still gets its own input's
 // hash, also when a freed input's address is reused by a new message.

@@ -144,9 +144,12 @@ struct Decision {
   std::vector<std::string> fired_rule_ids;
   std::string input_hash;
   absl::Duration latency;
-  // Not stored. When set and input_hash is empty, DecisionLogger fills input_hash with
-  // InputHash(*input) on its writer thread, so the request thread neither serializes
-  // nor hashes the input.
+  // Not stored. When input_hash is empty, DecisionLogger fills it on its writer thread
+  // (so the request thread neither serializes nor hashes): with ContentHash of
+  // `input_bytes` when set (an input's bytes as received: a pushed opportunity as the
+  // caller serialized it, docs/store.md "What the input hash identifies"), else with
+  // InputHash(*input) (a message, e.g. a cached deal, serialized deterministically).
+  std::optional<std::string> input_bytes;
   std::shared_ptr<const google::protobuf::Message> input;
 };
 

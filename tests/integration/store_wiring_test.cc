@@ -4,23 +4,32 @@
 // the decision log written from GetDealGuidance / GetReviewChecklist, the store's health
 // in AdminService.GetStatus, a corrupt database file at start, and the database locked by
 // another connection while the sidecar serves.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "dealcoach/v1/admin_service.grpc.pb.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "dealcoach/v1/playbook_service.grpc.pb.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
+#include "sidecar/engine/engine.h"
+#include "sidecar/store/store.h"
 #include "tests/integration/test_support.h"
 
 namespace dealcoach::testing {
@@ -530,6 +539,165 @@ TEST_F(StoreWiringTest, ADatabaseLockedByAnotherConnectionKeepsAnswersFlowingAnd
   ASSERT_TRUE(decisions.ok()) << decisions.status();
   ASSERT_EQ(decisions->size(), 1u);
   EXPECT_EQ((*decisions)[0].revision, 2);
+}
+
+// Sends `request` (serialized bytes) to GetDealGuidance over a generic stub, so the test
+// decides the exact bytes on the wire.
+grpc::Status PushRawGuidance(const std::shared_ptr<grpc::Channel>& channel,
+                             const std::string& request) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer in(&slice, 1);
+  grpc::ByteBuffer out;
+  grpc::Status status;
+  bool done = false;
+  std::mutex mu;
+  std::condition_variable cv;
+  stub.UnaryCall(&ctx, "/dealcoach.v1.CoachingService/GetDealGuidance", grpc::StubOptions(), &in,
+                 &out, [&](grpc::Status st) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   status = std::move(st);
+                   done = true;
+                   cv.notify_one();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  return status;
+}
+
+std::string Deterministic(const google::protobuf::Message& m) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+// A pushed opportunity's input hash is sha256 of the opportunity's bytes as the caller
+// sent them (docs/store.md, "What the input hash identifies"), with either handler:
+//  - a canonically serialized opportunity: ContentHash of those bytes, from the callback
+//    handlers (the bytes copied off the wire) and the sync ones (the parsed opportunity
+//    re-serialized deterministically) alike; the same bytes at another as_of, the same
+//    hash; not the hash of the normalized opportunity the engine evaluated;
+//  - the callback handlers hash the bytes exactly as received, but for the order of the
+//    `fields` map's entries: an opportunity sent in two parts (protobuf merges them) is
+//    the concatenation of the parts; the map's entries in reverse key order hash as in
+//    key order.
+TEST_F(StoreWiringTest, APushedOpportunityIsHashedAsTheBytesItWasSentIn) {
+  const std::vector<v1::Opportunity> samples = LoadSamples();
+  ASSERT_GE(samples.size(), 2u);
+  // As a CRM might push it: without the fields normalization derives.
+  v1::Opportunity opp = samples[0];
+  opp.clear_source_system();
+  opp.clear_last_activity_at();
+  const std::string opp_bytes = Deterministic(opp);
+  v1::Opportunity normalized = opp;
+  engine::NormalizeOpportunityAsOf(&normalized, absl::FromUnixSeconds(1795176000));
+  ASSERT_NE(store::ContentHash(opp_bytes), store::InputHash(normalized));
+  // Field 3 (opportunity) twice: the id alone, then the rest.
+  v1::Opportunity head;
+  head.set_id(opp.id());
+  v1::Opportunity tail = opp;
+  tail.clear_id();
+  const std::string head_bytes = Deterministic(head), tail_bytes = Deterministic(tail);
+  // The `fields` map's entries after the other fields, in key order and reversed.
+  ASSERT_GE(opp.fields_size(), 2);
+  v1::Opportunity no_fields = opp;
+  no_fields.clear_fields();
+  std::vector<std::string> entries;  // each as a whole field 24 (tag, length, entry)
+  for (const auto& [key, value] : opp.fields()) {
+    v1::Opportunity one;
+    (*one.mutable_fields())[key] = value;
+    entries.push_back(Deterministic(one));
+  }
+  std::sort(entries.begin(), entries.end());  // one key each: sorted by key
+  const std::string sorted_map = absl::StrCat(Deterministic(no_fields), absl::StrJoin(entries, ""));
+  std::reverse(entries.begin(), entries.end());
+  const std::string reversed_map =
+      absl::StrCat(Deterministic(no_fields), absl::StrJoin(entries, ""));
+  for (const char* handlers : {"callback", "sync"}) {
+    SCOPED_TRACE(handlers);
+    TempDir dir;
+    dir.Write("customer-journey.yaml", PlaybookVersion(1));
+    auto s = StartSidecar(Config(absl::StrCat("grpc_handlers: ", handlers, "\n")), dir.path());
+    ASSERT_TRUE(s.ok()) << s.status();
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel((*s)->address(), grpc::InsecureChannelCredentials());
+    ASSERT_NE((*s)->store(), nullptr) << (*s)->store_status();
+    for (int64_t as_of : {1795176000, 1795262400}) {
+      v1::GetDealGuidanceRequest req;
+      *req.mutable_opportunity() = opp;
+      req.mutable_as_of()->set_seconds(as_of);
+      grpc::Status st = PushRawGuidance(channel, Deterministic(req));
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
+    {
+      v1::GetDealGuidanceRequest other;
+      *other.mutable_opportunity() = samples[1];
+      grpc::Status st = PushRawGuidance(channel, Deterministic(other));
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
+    v1::GetDealGuidanceRequest rest;
+    rest.mutable_as_of()->set_seconds(1795176000);
+    std::string split_request;
+    {
+      google::protobuf::io::StringOutputStream out(&split_request);
+      google::protobuf::io::CodedOutputStream coded(&out);
+      auto part = [&coded](const std::string& bytes) {
+        coded.WriteTag(26);  // field 3, length-delimited
+        coded.WriteVarint32(static_cast<uint32_t>(bytes.size()));
+        coded.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
+      };
+      part(head_bytes);
+      const std::string rest_bytes = Deterministic(rest);
+      coded.WriteRaw(rest_bytes.data(), static_cast<int>(rest_bytes.size()));
+      part(tail_bytes);
+    }
+    grpc::Status st = PushRawGuidance(channel, split_request);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    for (const std::string* bytes : {&reversed_map, &sorted_map}) {
+      std::string request;
+      {
+        google::protobuf::io::StringOutputStream out(&request);
+        google::protobuf::io::CodedOutputStream coded(&out);
+        coded.WriteTag(26);
+        coded.WriteVarint32(static_cast<uint32_t>(bytes->size()));
+        coded.WriteRaw(bytes->data(), static_cast<int>(bytes->size()));
+      }
+      st = PushRawGuidance(channel, request);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
+
+    std::vector<store::Decision> decisions;
+    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (decisions.size() < 6 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+      auto listed = (*s)->store()->ListDecisions("default", "", 10);
+      ASSERT_TRUE(listed.ok()) << listed.status();
+      decisions = *std::move(listed);
+    }
+    ASSERT_EQ(decisions.size(), 6u);
+    // Newest first: the map in key order, reversed, the split push, the other deal, then
+    // the two pushes of `opp`.
+    EXPECT_EQ(decisions[5].input_hash, store::ContentHash(opp_bytes));
+    EXPECT_EQ(decisions[4].input_hash, store::ContentHash(opp_bytes));
+    EXPECT_EQ(decisions[3].input_hash, store::ContentHash(Deterministic(samples[1])));
+    EXPECT_EQ(decisions[2].deal_id, opp.id());
+    // The map's order does not change the hash.
+    EXPECT_EQ(decisions[1].input_hash, decisions[0].input_hash);
+    if (std::string(handlers) == "callback") {
+      EXPECT_EQ(decisions[2].input_hash, store::ContentHash(absl::StrCat(head_bytes, tail_bytes)));
+      EXPECT_EQ(decisions[0].input_hash, store::ContentHash(sorted_map));
+    } else {
+      EXPECT_EQ(decisions[2].input_hash, store::ContentHash(opp_bytes));
+      EXPECT_EQ(decisions[0].input_hash, store::ContentHash(opp_bytes));
+    }
+  }
 }
 
 // store.decisions.masked_fields in the running sidecar: the deal id is stored only as
