@@ -2,13 +2,17 @@
 // as the set of rule ids that fire, for the node peers' equivalence check.
 //
 //   fired_rules --opportunities FILE [--playbook FILE] [--limit N] [--bench-seconds S]
-//               [--normalized-out FILE]
+//               [--normalized-out FILE] [--answers-out FILE]
 //
 // Each opportunity is normalised as of the file's "now" (engine::NormalizeOpportunityAsOf,
 // as the sidecar does at ingestion and for a push call): contacts' last_met_at derived
 // from the activities, `not_recorded` summarised. --normalized-out writes those
 // normalised opportunities in the input's shape ({"now", "opportunities"}, proto3 JSON),
 // so the node peers evaluate exactly the data dealcoach evaluates.
+// --answers-out writes every full answer (guidance with max_behaviors 3, then each
+// checklist, from one EvaluateReviewInto on an arena; deterministic serialization, each
+// preceded by its length as a decimal line) so that two builds can be compared byte for
+// byte.
 //
 // With --bench-seconds it also times dealcoach on exactly these opportunities, single
 // threaded, the way the peers are timed (warm-up, then passes over the data until S
@@ -28,6 +32,8 @@
 
 #include "absl/strings/numbers.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/engine.h"
@@ -35,6 +41,7 @@
 int main(int argc, char** argv) {
   std::string opportunities_path;
   std::string normalized_path;
+  std::string answers_path;
   std::string playbook_path = DEALCOACH_SOURCE_DIR "/config/playbooks/customer-journey.yaml";
   int limit = 1 << 30;
   double bench_seconds = 0;
@@ -47,6 +54,8 @@ int main(int argc, char** argv) {
     } else if (a == "--limit" && absl::SimpleAtoi(argv[i + 1], &limit)) {
     } else if (a == "--normalized-out") {
       normalized_path = argv[i + 1];
+    } else if (a == "--answers-out") {
+      answers_path = argv[i + 1];
     } else if (a == "--bench-seconds" && absl::SimpleAtod(argv[i + 1], &bench_seconds)) {
     } else {
       opportunities_path.clear();
@@ -126,6 +135,35 @@ int main(int argc, char** argv) {
     norm << nlohmann::json{{"now", doc.at("now")}, {"opportunities", normalized}}.dump();
     if (!norm) {
       std::fprintf(stderr, "fired_rules: cannot write %s\n", normalized_path.c_str());
+      return 1;
+    }
+  }
+  if (!answers_path.empty()) {
+    std::ofstream answers(answers_path, std::ios::binary);
+    const std::vector<std::string> lists = pb.checklist_names();
+    for (const auto& opp : all) {
+      google::protobuf::Arena arena;
+      auto* g = google::protobuf::Arena::CreateMessage<dealcoach::v1::DealGuidance>(&arena);
+      std::vector<dealcoach::v1::ReviewChecklist*> outs;
+      for (size_t i = 0; i < lists.size(); ++i) {
+        outs.push_back(
+            google::protobuf::Arena::CreateMessage<dealcoach::v1::ReviewChecklist>(&arena));
+      }
+      if (!pb.EvaluateReviewInto(opp, now, {}, lists, g, outs).ok()) return 1;
+      auto write = [&](const google::protobuf::Message& m) {
+        std::string bytes;
+        google::protobuf::io::StringOutputStream stream(&bytes);
+        google::protobuf::io::CodedOutputStream coded(&stream);
+        coded.SetSerializationDeterministic(true);
+        m.SerializeToCodedStream(&coded);
+        coded.Trim();
+        answers << bytes.size() << "\n" << bytes;
+      };
+      write(*g);
+      for (const auto* list : outs) write(*list);
+    }
+    if (!answers) {
+      std::fprintf(stderr, "fired_rules: cannot write %s\n", answers_path.c_str());
       return 1;
     }
   }

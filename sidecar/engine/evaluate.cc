@@ -22,8 +22,6 @@ using google::protobuf::RepeatedPtrField;
 
 constexpr char kNotRecorded[] = "not recorded in the CRM";
 
-google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTimestamp(t); }
-
 // The playbook's constant sub-messages (a rule's RuleRef, a phase's PhaseRef, the
 // PlaybookRef) are referenced, not copied, when the answer lives on an arena: an arena
 // message never deletes its sub-messages, and Clear() on one only drops the pointer
@@ -66,6 +64,21 @@ std::string RenderNumber(double v) {
   return absl::StrCat(GroupThousands(s.substr(0, dot)), s.substr(dot));
 }
 
+// absl::FormatCivilTime's "YYYY-MM-DD" without cctz's general formatter (a format-string
+// parse and a time-zone lookup per call); years outside 1000..9999 keep the general one.
+std::string RenderDay(absl::CivilDay day) {
+  const int64_t year = day.year();
+  if (year < 1000 || year > 9999) return absl::FormatCivilTime(day);
+  std::string out(10, '-');
+  auto put = [&out](size_t at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<size_t>(i)] = '0' + v % 10;
+  };
+  put(0, year, 4);
+  put(5, day.month(), 2);
+  put(8, day.day(), 2);
+  return out;
+}
+
 std::string RenderDuration(absl::Duration d) {
   const int64_t s = absl::ToInt64Seconds(d);
   if (s >= 86400) return Plural(s / 86400, "day", "days");
@@ -98,8 +111,7 @@ RenderedFact RenderFactValue(const FactProgram& fact, const expr::Value& value) 
       break;
     case expr::ValueKind::kTimestamp:
       // CRM dates are calendar dates; show the UTC day.
-      out.value =
-          absl::FormatCivilTime(absl::ToCivilDay(value.timestamp_value(), absl::UTCTimeZone()));
+      out.value = RenderDay(absl::ToCivilDay(value.timestamp_value(), absl::UTCTimeZone()));
       break;
     case expr::ValueKind::kDuration:
       out.value = RenderDuration(value.duration_value());
@@ -144,19 +156,27 @@ EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity
   activation_.SetMessage("opp", &opportunity);
   activation_.SetTimestamp("now", now);
   // The claimed phase (crm_stages), for CRM-neutral rules: `phase in ["decision"]`.
-  const int claimed = opportunity.has_stage() ? playbook.PhaseForStage(opportunity.stage()) : -1;
-  activation_.SetValue("phase", claimed >= 0
-                                    ? expr::Value::StringView(playbook.phases_[claimed].ref.id())
+  claimed_ = opportunity.has_stage() ? playbook.PhaseForStage(opportunity.stage()) : -1;
+  activation_.SetValue("phase", claimed_ >= 0
+                                    ? expr::Value::StringView(playbook.phases_[claimed_].ref.id())
                                     : expr::Value::StringView(""));
   // What the source does not record reads as unknown, also under has().
   if (opportunity.not_recorded_size() > 0) {
     std::vector<std::string> unknown;
     unknown.reserve(static_cast<size_t>(opportunity.not_recorded_size()));
     for (const std::string& path : opportunity.not_recorded()) {
-      unknown.push_back(NotRecordedAttribute(path));
+      auto known = playbook.not_recorded_attributes_.find(path);
+      unknown.push_back(known != playbook.not_recorded_attributes_.end()
+                            ? known->second
+                            : NotRecordedAttribute(path));
     }
     activation_.SetUnknownAttributes(std::move(unknown));
   }
+}
+
+int EvalState::EvidencePhase(const CompiledPlaybookImpl& playbook) {
+  if (evidence_ < 0) evidence_ = playbook.WalkGates(this, nullptr, nullptr);
+  return evidence_;
 }
 
 const Outcome& EvalState::Evaluate(const Rule& rule) {
@@ -327,9 +347,9 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
   g.set_opportunity_name(opp.name());
   DC_SET_SHARED(&g, playbook, ref_);
   g.set_crm_stage(opp.stage());
-  *g.mutable_evaluated_at() = ToProto(now);
+  SetTimestamp(now, g.mutable_evaluated_at());
 
-  const int claimed = opp.has_stage() ? PhaseForStage(opp.stage()) : -1;
+  const int claimed = state.claimed_phase();
   if (claimed >= 0) DC_SET_SHARED(&g, claimed_phase, phases_[claimed].ref);
   const int evidence = WalkGates(&state, g.mutable_gates(), g.mutable_issues());
   const Phase& phase = phases_[evidence];
@@ -340,16 +360,10 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
   if (claimed > evidence) {
     v1::StageWarning* w = g.mutable_stage_ahead_of_evidence();
     int unmet = 0, unknown = 0;
-    auto collect = [&](const v1::GateResult& gate) {
-      for (const v1::CriterionResult& c : gate.criteria()) {
-        if (c.status() == v1::CRITERION_STATUS_MET) continue;
-        (c.status() == v1::CRITERION_STATUS_UNMET ? unmet : unknown) += 1;
-        *w->add_blocking_criteria() = c;
-      }
-    };
-    collect(g.gates(g.gates_size() - 1));
-    // Later gates: only their blocking criteria are output, so build only those.
-    for (int i = evidence + 1; i < claimed; ++i) {
+    // The evidence gate's and later gates' criteria that are not met, built again from
+    // their outcomes rather than copied from the gate results (a copy would own copies
+    // of the shared rule refs; the result is the same message).
+    for (int i = evidence; i < claimed; ++i) {
       for (const Criterion& c : phases_[i].gate) {
         const Outcome& o = state.Evaluate(c);
         if (o.truth == expr::Truth::kTrue) continue;
@@ -437,7 +451,11 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
   }
 
   g.mutable_coaching_questions()->Reserve(static_cast<int>(phase.questions.size()));
-  for (const v1::CoachingQuestion& q : phase.questions) *g.add_coaching_questions() = q;
+  for (const v1::CoachingQuestion& q : phase.questions) {
+    v1::CoachingQuestion* out = g.add_coaching_questions();
+    if (q.has_rule()) DC_SET_SHARED(out, rule, q.rule());
+    out->set_text(q.text());
+  }
 }
 
 absl::StatusOr<v1::ReviewChecklist> CompiledPlaybookImpl::EvaluateChecklist(
@@ -507,8 +525,8 @@ void CompiledPlaybookImpl::FillChecklist(const v1::Opportunity& opp, absl::Time 
   out.set_opportunity_name(opp.name());
   DC_SET_SHARED(&out, playbook, ref_);
   out.set_checklist(list->name);
-  *out.mutable_evaluated_at() = ToProto(now);
-  DC_SET_SHARED(&out, evidence_phase, phases_[WalkGates(&state, nullptr, nullptr)].ref);
+  SetTimestamp(now, out.mutable_evaluated_at());
+  DC_SET_SHARED(&out, evidence_phase, phases_[state.EvidencePhase(*this)].ref);
   int open = 0;
   out.mutable_items()->Reserve(static_cast<int>(list->items.size()));
   for (const ChecklistItemRule& item : list->items) {

@@ -27,6 +27,27 @@ namespace dealcoach::engine {
 namespace internal {
 namespace {
 
+// Every "list.field" path SummarizePresence (normalize.cc) can put in `not_recorded`,
+// with the attribute it names, so that evaluation looks the attribute up.
+void IndexNotRecordedPaths(CompiledPlaybookImpl* pb) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* d = v1::Opportunity::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* list = d->field(i);
+    if (!list->is_repeated() || list->is_map() ||
+        list->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    const google::protobuf::Descriptor* element = list->message_type();
+    for (int j = 0; j < element->field_count(); ++j) {
+      const FieldDescriptor* f = element->field(j);
+      if (f->is_repeated() || !f->has_presence()) continue;
+      const std::string path = absl::StrCat(list->name(), ".", f->name());
+      pb->not_recorded_attributes_.emplace(path, NotRecordedAttribute(path));
+    }
+  }
+}
+
 const std::vector<std::string> kTopKeys = {"apiVersion", "kind",       "metadata", "fields",
                                            "roles",      "content",    "phases",   "behaviors",
                                            "risks",      "checklists", "tests",    "indicators"};
@@ -134,6 +155,7 @@ class Loader {
     result.diagnostics = diag_.Sorted();
     if (!diag_.has_errors()) {
       BuildOutline(pb_.get());
+      IndexNotRecordedPaths(pb_.get());
       result.playbook = std::move(pb_);
     }
     return result;

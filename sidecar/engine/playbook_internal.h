@@ -158,6 +158,10 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
   std::vector<std::unique_ptr<const expr::Program>> conditions_;
   // Lower-cased, trimmed CRM stage label -> phase index.
   absl::flat_hash_map<std::string, int> stage_to_phase_;
+  // NotRecordedAttribute of every "list.field" path normalisation can put in
+  // `not_recorded` (presence-tracked fields of the Opportunity's message lists),
+  // computed once at load: building it per call walked descriptors for each path.
+  absl::flat_hash_map<std::string, std::string> not_recorded_attributes_;
   // Declared custom fields and their types (for test-file shorthand).
   std::vector<std::pair<std::string, expr::FieldType>> fields_;
   // What the manager's tools read (outline.h); BuildOutline fills it once loaded.
@@ -203,12 +207,19 @@ class EvalState {
 
   const expr::Activation& activation() const { return activation_; }
   FactCache* facts() { return &facts_; }
+  // The phase the opportunity's CRM stage claims (crm_stages), or -1.
+  int claimed_phase() const { return claimed_; }
+  // The evidence phase (WalkGates without results), remembered after the first call:
+  // the guidance and every checklist of one review share it.
+  int EvidencePhase(const CompiledPlaybookImpl& playbook);
   // The outcome of `rule`'s condition (null condition = true), evaluated on first use.
   const Outcome& Evaluate(const Rule& rule);
 
  private:
   expr::Activation activation_;
   FactCache facts_;
+  int claimed_ = -1;
+  int evidence_ = -1;
   // Per condition: index into outcomes_, -1 until evaluated (a deque, as in FactCache).
   std::vector<int> slot_;
   std::deque<Outcome> outcomes_;
