@@ -40,6 +40,14 @@ constexpr char kNotRecorded[] = "not recorded in the CRM";
     }                                                                                            \
   } while (false)
 
+// A proto3 string field set to "" reads and serializes as one never set, but on an arena
+// setting it allocates a std::string (with a cleanup) all the same; many playbook texts
+// (hints, roles, coaching questions, a global behavior's phase) are empty.
+#define DC_SET_TEXT(out, field, value)                \
+  do {                                                \
+    if (!(value).empty()) (out)->set_##field(value);  \
+  } while (false)
+
 std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
@@ -203,12 +211,13 @@ namespace {
 // Field by field rather than operator=: the generated CopyFrom clears and merges through
 // a virtual call, and shows in profiles (every returned item carries facts).
 void AddFacts(const Rule& rule, FactCache* facts, RepeatedPtrField<v1::Fact>* out) {
+  if (rule.facts.empty()) return;
   out->Reserve(out->size() + static_cast<int>(rule.facts.size()));
   for (int index : rule.facts) {
     const RenderedFact& from = facts->Get(index);
     v1::Fact* to = out->Add();
-    to->set_path(*from.path);
-    to->set_value(from.value);
+    DC_SET_TEXT(to, path, *from.path);
+    DC_SET_TEXT(to, value, from.value);
     if (from.missing) to->set_missing(true);
   }
 }
@@ -238,7 +247,10 @@ void FillResult(const Rule& rule, const Outcome& o, FactCache* facts, Result* r,
   DC_SET_SHARED(r, rule, rule.ref);
   r->set_status(StatusOf(o));
   AddFacts(rule, facts, r->mutable_facts());
-  for (const std::string& m : o.missing) r->add_missing_fields(m);
+  if (!o.missing.empty()) {
+    r->mutable_missing_fields()->Reserve(static_cast<int>(o.missing.size()));
+    for (const std::string& m : o.missing) r->add_missing_fields(m);
+  }
   if (o.truth == expr::Truth::kError) AddIssue(rule, o, issues);
 }
 
@@ -263,9 +275,9 @@ namespace {
 void FillCriterion(const Criterion& c, const Outcome& o, FactCache* facts, v1::CriterionResult* r,
                    RepeatedPtrField<v1::EvaluationIssue>* issues) {
   FillResult(c, o, facts, r, issues);
-  r->set_text(c.text);
-  if (o.truth == expr::Truth::kError) r->set_error(o.error);
-  if (o.truth != expr::Truth::kTrue) r->set_hint(c.hint);
+  DC_SET_TEXT(r, text, c.text);
+  if (o.truth == expr::Truth::kError) DC_SET_TEXT(r, error, o.error);
+  if (o.truth != expr::Truth::kTrue) DC_SET_TEXT(r, hint, c.hint);
 }
 
 // A gate is unmet when any criterion is unmet, else unknown when any is unknown or failed.
@@ -343,10 +355,10 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
                                         v1::DealGuidance* result) const {
   result->Clear();
   v1::DealGuidance& g = *result;
-  g.set_opportunity_id(opp.id());
-  g.set_opportunity_name(opp.name());
+  DC_SET_TEXT(&g, opportunity_id, opp.id());
+  DC_SET_TEXT(&g, opportunity_name, opp.name());
   DC_SET_SHARED(&g, playbook, ref_);
-  g.set_crm_stage(opp.stage());
+  DC_SET_TEXT(&g, crm_stage, opp.stage());
   SetTimestamp(now, g.mutable_evaluated_at());
 
   const int claimed = state.claimed_phase();
@@ -420,12 +432,19 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
     const BehaviorRule& b = *fired[i].rule;
     v1::Behavior* out = g.add_next_best_behaviors();
     DC_SET_SHARED(out, rule, b.ref);
-    out->set_prompt(b.prompt);
-    out->set_why(b.why);
+    DC_SET_TEXT(out, prompt, b.prompt);
+    DC_SET_TEXT(out, why, b.why);
     out->set_priority(b.priority);
-    out->set_phase_id(b.phase_id);
-    out->set_role(b.role);
-    for (const v1::ContentLink& link : b.content) *out->add_content() = link;
+    DC_SET_TEXT(out, phase_id, b.phase_id);
+    DC_SET_TEXT(out, role, b.role);
+    if (!b.content.empty()) {
+      out->mutable_content()->Reserve(static_cast<int>(b.content.size()));
+      for (const v1::ContentLink& link : b.content) {
+        v1::ContentLink* to = out->add_content();
+        DC_SET_TEXT(to, title, link.title());
+        DC_SET_TEXT(to, url, link.url());
+      }
+    }
     AddFacts(b, state.facts(), out->mutable_facts());
   }
 
@@ -445,7 +464,7 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
   for (const RiskRule* r : risks) {
     v1::Risk* out = g.add_risks();
     DC_SET_SHARED(out, rule, r->ref);
-    out->set_text(r->text);
+    DC_SET_TEXT(out, text, r->text);
     out->set_severity(r->severity);
     AddFacts(*r, state.facts(), out->mutable_facts());
   }
@@ -454,7 +473,7 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
   for (const v1::CoachingQuestion& q : phase.questions) {
     v1::CoachingQuestion* out = g.add_coaching_questions();
     if (q.has_rule()) DC_SET_SHARED(out, rule, q.rule());
-    out->set_text(q.text());
+    DC_SET_TEXT(out, text, q.text());
   }
 }
 
@@ -521,10 +540,10 @@ void CompiledPlaybookImpl::FillChecklist(const v1::Opportunity& opp, absl::Time 
   const Checklist* list = &checklist;
   result->Clear();
   v1::ReviewChecklist& out = *result;
-  out.set_opportunity_id(opp.id());
-  out.set_opportunity_name(opp.name());
+  DC_SET_TEXT(&out, opportunity_id, opp.id());
+  DC_SET_TEXT(&out, opportunity_name, opp.name());
   DC_SET_SHARED(&out, playbook, ref_);
-  out.set_checklist(list->name);
+  DC_SET_TEXT(&out, checklist, list->name);
   SetTimestamp(now, out.mutable_evaluated_at());
   DC_SET_SHARED(&out, evidence_phase, phases_[state.EvidencePhase(*this)].ref);
   int open = 0;
@@ -533,16 +552,17 @@ void CompiledPlaybookImpl::FillChecklist(const v1::Opportunity& opp, absl::Time 
     const Outcome& o = state.Evaluate(item);
     v1::ChecklistItem* r = out.add_items();
     FillResult(item, o, state.facts(), r, nullptr);
-    r->set_text(item.text);
+    DC_SET_TEXT(r, text, item.text);
     if (o.truth != expr::Truth::kTrue) {
       ++open;
-      r->set_coaching_question(item.question);
+      DC_SET_TEXT(r, coaching_question, item.question);
     }
   }
   out.set_open_items(open);
 }
 
 #undef DC_SET_SHARED
+#undef DC_SET_TEXT
 
 }  // namespace dealcoach::engine::internal
 
