@@ -17,7 +17,8 @@
 // With --bench-seconds it also times dealcoach on exactly these opportunities, single
 // threaded, the way the peers are timed (warm-up, then passes over the data until S
 // seconds have passed): Evaluate alone, and Evaluate plus every review checklist (every
-// condition of the playbook that applies: the figure compared with the peers).
+// condition of the playbook that applies: the figure compared with the peers; the
+// better of two passes, as each peer's figure is its best pass).
 //
 // A rule "fires" when dealcoach reports it as holding: an exit-gate criterion MET in a
 // reported gate, a next-best behavior returned (all of them, no top-N cut), a risk, a
@@ -225,9 +226,23 @@ int main(int argc, char** argv) {
       return nlohmann::json{{"evaluations", count}, {"ns_per_opportunity", ns / count}};
     };
     for (size_t i = 0; i < std::min<size_t>(all.size(), 200); ++i) pb.Evaluate(all[i], now);
-    out["timing"] = {{"evaluate", time_loop(false, false)},
-                     {"evaluate_with_checklists", time_loop(true, false)},
-                     {"evaluate_with_checklists_heap", time_loop(true, true)}};
+    // The full answer is timed before and after the heap loop and the faster pass kept,
+    // as run.js keeps each peer's best pass (the same allowance for a noisy neighbour on
+    // both sides of the ratio).
+    const nlohmann::json evaluate = time_loop(false, false);
+    const nlohmann::json review_first = time_loop(true, false);
+    const nlohmann::json heap = time_loop(true, true);
+    const nlohmann::json review_second = time_loop(true, false);
+    const bool first_faster = review_first.at("ns_per_opportunity").get<double>() <=
+                              review_second.at("ns_per_opportunity").get<double>();
+    nlohmann::json review = first_faster ? review_first : review_second;
+    review["passes_ns_per_opportunity"] = {review_first.at("ns_per_opportunity"),
+                                           review_second.at("ns_per_opportunity")};
+    review["passes_evaluations"] = {review_first.at("evaluations"),
+                                    review_second.at("evaluations")};
+    out["timing"] = {{"evaluate", evaluate},
+                     {"evaluate_with_checklists", review},
+                     {"evaluate_with_checklists_heap", heap}};
   }
   std::cout << out.dump(1) << "\n";
   return 0;
