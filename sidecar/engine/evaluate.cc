@@ -160,7 +160,9 @@ const RenderedFact& FactCache::Get(int index) {
 
 EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity& opportunity,
                      absl::Time now)
-    : facts_(&playbook.facts_, &activation_), slot_(playbook.conditions_.size(), -1) {
+    : playbook_(playbook),
+      facts_(&playbook.facts_, &activation_),
+      slot_(playbook.conditions_.size(), -1) {
   activation_.SetMessage("opp", &opportunity);
   activation_.SetTimestamp("now", now);
   // The claimed phase (crm_stages), for CRM-neutral rules: `phase in ["decision"]`.
@@ -196,7 +198,10 @@ const Outcome& EvalState::Evaluate(const Rule& rule) {
   if (rule.when == nullptr) return *kAlwaysTrue;
   int& slot = slot_[rule.when_id];
   if (slot < 0) {
-    expr::Condition c = expr::EvaluateCondition(*rule.when, activation_);
+    const auto& variants = playbook_.phase_variants_[rule.when_id];
+    const expr::Program& program =
+        variants.empty() ? *rule.when : *variants[static_cast<size_t>(claimed_ + 1)];
+    expr::Condition c = expr::EvaluateCondition(program, activation_);
     slot = static_cast<int>(outcomes_.size());
     Outcome& out = outcomes_.emplace_back();
     out.truth = c.truth;

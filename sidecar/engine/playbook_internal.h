@@ -156,6 +156,10 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
   std::vector<FactProgram> facts_;
   // Distinct `when:` programs (deduplicated by source text); Rule::when_id indexes it.
   std::vector<std::unique_ptr<const expr::Program>> conditions_;
+  // Per condition: empty, or for a condition that reads `phase`, one program per value
+  // the variable takes ([0]: "" for no claimed phase, [1 + i]: phases_[i]'s id) with
+  // the variable replaced by that string (loader.cc SpecializePhaseConditions).
+  std::vector<std::vector<std::unique_ptr<const expr::Program>>> phase_variants_;
   // Lower-cased, trimmed CRM stage label -> phase index.
   absl::flat_hash_map<std::string, int> stage_to_phase_;
   // NotRecordedAttribute of every "list.field" path normalisation can put in
@@ -216,6 +220,7 @@ class EvalState {
   const Outcome& Evaluate(const Rule& rule);
 
  private:
+  const CompiledPlaybookImpl& playbook_;
   expr::Activation activation_;
   FactCache facts_;
   int claimed_ = -1;
