@@ -43,9 +43,9 @@ constexpr char kNotRecorded[] = "not recorded in the CRM";
 // A proto3 string field set to "" reads and serializes as one never set, but on an arena
 // setting it allocates a std::string (with a cleanup) all the same; many playbook texts
 // (hints, roles, coaching questions, a global behavior's phase) are empty.
-#define DC_SET_TEXT(out, field, value)                \
-  do {                                                \
-    if (!(value).empty()) (out)->set_##field(value);  \
+#define DC_SET_TEXT(out, field, value)               \
+  do {                                               \
+    if (!(value).empty()) (out)->set_##field(value); \
   } while (false)
 
 std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
