@@ -153,7 +153,16 @@ const RenderedFact& FactCache::Get(int index) {
   if (slot < 0) {
     const FactProgram& fact = (*programs_)[index];
     slot = static_cast<int>(facts_.size());
-    facts_.push_back(RenderFactValue(fact, fact.program->Evaluate(*activation_)));
+    if (fact.list != nullptr &&
+        !std::binary_search(unknown_->begin(), unknown_->end(), fact.path)) {
+      // What RenderFactValue gives for the list value the evaluator would return.
+      RenderedFact& out = facts_.emplace_back();
+      out.path = &fact.path;
+      out.value = Plural(opportunity_->GetReflection()->FieldSize(*opportunity_, fact.list),
+                         fact.noun_one, fact.noun);
+    } else {
+      facts_.push_back(RenderFactValue(fact, fact.program->Evaluate(*activation_)));
+    }
   }
   return facts_[slot];
 }
@@ -161,7 +170,7 @@ const RenderedFact& FactCache::Get(int index) {
 EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity& opportunity,
                      absl::Time now)
     : playbook_(playbook),
-      facts_(&playbook.facts_, &activation_),
+      facts_(&playbook.facts_, &activation_, &opportunity, &unknown_),
       slot_(playbook.conditions_.size(), -1) {
   activation_.SetMessage("opp", &opportunity);
   activation_.SetTimestamp("now", now);
@@ -180,6 +189,9 @@ EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity
                             ? known->second
                             : NotRecordedAttribute(path));
     }
+    std::sort(unknown.begin(), unknown.end());
+    unknown.erase(std::unique(unknown.begin(), unknown.end()), unknown.end());
+    unknown_ = unknown;
     activation_.SetUnknownAttributes(std::move(unknown));
   }
 }

@@ -861,6 +861,15 @@ class Loader {
       auto nouns = NounsFor(path);
       fact.noun = nouns.first;
       fact.noun_one = nouns.second;
+      if (absl::StartsWith(path, "opp.")) {
+        const google::protobuf::FieldDescriptor* f =
+            v1::Opportunity::descriptor()->FindFieldByName(path.substr(4));
+        if (f != nullptr && f->is_repeated() && !f->is_map() &&
+            f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+            fact.program->result_type().rfind("list(", 0) == 0) {
+          fact.list = f;
+        }
+      }
       pb_->facts_.push_back(std::move(fact));
     }
     fact_index_.emplace(path, index);

@@ -88,6 +88,10 @@ struct FactProgram {
   std::unique_ptr<const expr::Program> program;
   std::string noun;      // plural noun for lists ("contacts"), "items" by default
   std::string noun_one;  // singular ("contact")
+  // For a path that is one of the Opportunity's message lists ("opp.contacts"): that
+  // field, whose rendering is its size ("3 contacts"), read without the evaluator
+  // unless the source does not record the list.
+  const google::protobuf::FieldDescriptor* list = nullptr;
 };
 
 class EvalState;
@@ -185,13 +189,21 @@ struct RenderedFact {
 // Lazily rendered facts for one evaluation.
 class FactCache {
  public:
-  FactCache(const std::vector<FactProgram>* programs, const expr::Activation* activation)
-      : programs_(programs), activation_(activation), slot_(programs->size(), -1) {}
+  FactCache(const std::vector<FactProgram>* programs, const expr::Activation* activation,
+            const v1::Opportunity* opportunity, const std::vector<std::string>* unknown)
+      : programs_(programs),
+        activation_(activation),
+        opportunity_(opportunity),
+        unknown_(unknown),
+        slot_(programs->size(), -1) {}
   const RenderedFact& Get(int index);
 
  private:
   const std::vector<FactProgram>* programs_;
   const expr::Activation* activation_;
+  const v1::Opportunity* opportunity_;
+  // The attributes the source does not record (sorted), as the activation has them.
+  const std::vector<std::string>* unknown_;
   // Per fact program: index into facts_, -1 until rendered. A deque holds only the
   // facts rendered (references stay valid) in small blocks: one array of every fact
   // would be a >1 KiB allocation per call, which makes glibc consolidate its fastbins.
@@ -222,6 +234,7 @@ class EvalState {
  private:
   const CompiledPlaybookImpl& playbook_;
   expr::Activation activation_;
+  std::vector<std::string> unknown_;  // SetUnknownAttributes' paths, sorted
   FactCache facts_;
   int claimed_ = -1;
   int evidence_ = -1;
