@@ -2,7 +2,7 @@
 // as the set of rule ids that fire, for the node peers' equivalence check.
 //
 //   fired_rules --opportunities FILE [--playbook FILE] [--limit N] [--bench-seconds S]
-//               [--normalized-out FILE] [--answers-out FILE]
+//               [--normalized-out FILE] [--answers-out FILE] [--review-only 1]
 //
 // Each opportunity is normalised as of the file's "now" (engine::NormalizeOpportunityAsOf,
 // as the sidecar does at ingestion and for a push call): contacts' last_met_at derived
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   std::string opportunities_path;
   std::string normalized_path;
   std::string answers_path;
+  bool review_only = false;
   std::string playbook_path = DEALCOACH_SOURCE_DIR "/config/playbooks/customer-journey.yaml";
   int limit = 1 << 30;
   double bench_seconds = 0;
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
     } else if (a == "--limit" && absl::SimpleAtoi(argv[i + 1], &limit)) {
     } else if (a == "--normalized-out") {
       normalized_path = argv[i + 1];
+    } else if (a == "--review-only") {
+      review_only = std::string(argv[i + 1]) == "1";
     } else if (a == "--answers-out") {
       answers_path = argv[i + 1];
     } else if (a == "--bench-seconds" && absl::SimpleAtod(argv[i + 1], &bench_seconds)) {
@@ -229,9 +232,11 @@ int main(int argc, char** argv) {
     // The full answer is timed before and after the heap loop and the faster pass kept,
     // as run.js keeps each peer's best pass (the same allowance for a noisy neighbour on
     // both sides of the ratio).
-    const nlohmann::json evaluate = time_loop(false, false);
+    // --review-only: the full answer's two passes alone (per-function instruction
+    // counts under callgrind, with nothing else calling into the engine).
+    const nlohmann::json evaluate = review_only ? nlohmann::json() : time_loop(false, false);
     const nlohmann::json review_first = time_loop(true, false);
-    const nlohmann::json heap = time_loop(true, true);
+    const nlohmann::json heap = review_only ? nlohmann::json() : time_loop(true, true);
     const nlohmann::json review_second = time_loop(true, false);
     const bool first_faster = review_first.at("ns_per_opportunity").get<double>() <=
                               review_second.at("ns_per_opportunity").get<double>();
