@@ -202,8 +202,21 @@ function asMaps(v) {
   return new Map(Object.entries(v).map(([k, x]) => [k, asMaps(x)]));
 }
 
-// Both libraries, loaded once (cel-js is an ES module). Each peer: compile every rule
-// once, prepare one opportunity, evaluate every rule on it into the set that holds.
+// Rules grouped by condition text: a condition that guards a gate criterion, a
+// behavior and a checklist item is compiled and evaluated once per deal, as dealcoach
+// evaluates it once (CompiledPlaybookImpl::conditions_), and holds for all their ids.
+function distinctConditions(rules) {
+  const byWhen = new Map();
+  for (const r of rules) {
+    if (!byWhen.has(r.when)) byWhen.set(r.when, { when: r.when, ids: [] });
+    byWhen.get(r.when).ids.push(r.id);
+  }
+  return [...byWhen.values()];
+}
+
+// Both libraries, loaded once (cel-js is an ES module). Each peer: compile every
+// distinct condition once, prepare one opportunity, evaluate each on it into the set of
+// rules that hold.
 async function celPeers(playbook) {
   const celjs = await import('@marcbachmann/cel-js');
   const buf = await import('@bufbuild/cel');
@@ -217,7 +230,10 @@ async function celPeers(playbook) {
       version: version('@marcbachmann/cel-js'),
       sync: true,
       make() {
-        return playbook.rules.map((r) => ({ id: r.id, fn: celjs.parse(withNotRecorded(r.when)) }));
+        return distinctConditions(playbook.rules).map((c) => ({
+          ids: c.ids,
+          fn: celjs.parse(withNotRecorded(c.when)),
+        }));
       },
       input: (opp, nowMs) => ({
         opp: celValue(opp, (s) => new Date(s)),
@@ -234,7 +250,7 @@ async function celPeers(playbook) {
           } catch {
             continue;  // an error: the condition does not hold
           }
-          if (v === true) fired.add(r.id);
+          if (v === true) for (const id of r.ids) fired.add(id);
         }
         return fired;
       },
@@ -244,9 +260,9 @@ async function celPeers(playbook) {
       sync: true,
       make() {
         const env = buf.celEnv();
-        return playbook.rules.map((r) => ({
-          id: r.id,
-          fn: buf.plan(env, buf.parse(withNotRecorded(r.when))),
+        return distinctConditions(playbook.rules).map((c) => ({
+          ids: c.ids,
+          fn: buf.plan(env, buf.parse(withNotRecorded(c.when))),
         }));
       },
       // Objects as JS Maps: @bufbuild/cel reads a Map 1.5-3x faster than a plain object
@@ -260,11 +276,19 @@ async function celPeers(playbook) {
       evaluate(compiled, input) {
         const fired = new Set();
         // plan() functions return a CelError value instead of throwing.
-        for (const r of compiled) if (r.fn(input) === true) fired.add(r.id);
+        for (const r of compiled) if (r.fn(input) === true) for (const id of r.ids) fired.add(id);
         return fired;
       },
     },
   };
 }
 
-module.exports = { loadPlaybookRules, selectFired, celValue, celPeers, notRecorded, withNotRecorded };
+module.exports = {
+  loadPlaybookRules,
+  selectFired,
+  celValue,
+  celPeers,
+  notRecorded,
+  withNotRecorded,
+  distinctConditions,
+};

@@ -45,18 +45,34 @@ function parseArgs(argv) {
   return o;
 }
 
+// The hand translations grouped by condition (the same condition guarding a criterion,
+// a behavior and a checklist item is one rule / expression), evaluated once per deal as
+// dealcoach and the CEL peers evaluate each distinct condition once.
+function distinctBy(text) {
+  const groups = new Map();
+  for (const r of rules.RULES) {
+    const k = text(r);
+    if (!groups.has(k)) groups.set(k, { key: `d${groups.size}`, r, ids: [] });
+    groups.get(k).ids.push(r.id);
+  }
+  return [...groups.values()];
+}
+const JRE_GROUPS = distinctBy((r) => JSON.stringify(r.jre));
+const ZEN_GROUPS = distinctBy((r) => r.zen);
+
 function jreEngine() {
   const engine = new Engine([], { allowUndefinedFacts: true });
-  for (const r of rules.RULES) {
-    engine.addRule({ name: r.id, conditions: r.jre, event: { type: r.id } });
+  for (const g of JRE_GROUPS) {
+    engine.addRule({ name: g.key, conditions: g.r.jre, event: { type: g.key } });
   }
   return engine;
 }
+const JRE_IDS = new Map(JRE_GROUPS.map((g) => [g.key, g.ids]));
 
 function zenDecision() {
   const zen = new ZenEngine();
   // One expression node computing every condition: the cheapest ZEN graph for the job.
-  const expressions = rules.RULES.map((r, i) => ({ id: `e${i}`, key: r.key, value: r.zen }));
+  const expressions = ZEN_GROUPS.map((g, i) => ({ id: `e${i}`, key: g.key, value: g.r.zen }));
   const graph = {
     nodes: [
       { id: 'in', type: 'inputNode', name: 'in', content: {} },
@@ -75,24 +91,28 @@ const handPeers = {
   'json-rules-engine': {
     version: require('json-rules-engine/package.json').version,
     rules: rules.RULES.length,
+    distinct: JRE_GROUPS.length,
     select: rules.selectFired,
     make: jreEngine,
     input: (opp, now) => rules.prepareJre(opp, now),
     async evaluate(engine, facts) {
       const { events } = await engine.run(facts);
-      return new Set(events.map((e) => e.type));
+      const fired = new Set();
+      for (const e of events) for (const id of JRE_IDS.get(e.type)) fired.add(id);
+      return fired;
     },
   },
   'zen-engine': {
     version: require('@gorules/zen-engine/package.json').version,
     rules: rules.RULES.length,
+    distinct: ZEN_GROUPS.length,
     select: rules.selectFired,
     make: zenDecision,
     input: (opp, now) => rules.prepareZen(opp, now),
     async evaluate(decision, input) {
       const { result } = await decision.evaluate(input);
       const fired = new Set();
-      for (const r of rules.RULES) if (result[r.key] === true) fired.add(r.id);
+      for (const g of ZEN_GROUPS) if (result[g.key] === true) for (const id of g.ids) fired.add(id);
       return fired;
     },
   },
@@ -127,6 +147,7 @@ async function main() {
   const celPeers = await cel.celPeers(playbook);
   for (const p of Object.values(celPeers)) {
     p.rules = playbook.rules.length;
+    p.distinct = cel.distinctConditions(playbook.rules).length;
     p.select = (raw, opp) => cel.selectFired(playbook, raw, opp);
   }
   const all = { ...handPeers, ...celPeers };
@@ -186,6 +207,8 @@ async function main() {
       version: peer.version,
       // Conditions evaluated per opportunity (every one, no gate short-cut).
       conditions: peer.rules,
+      // Of which distinct (each evaluated once per deal).
+      distinct_conditions: peer.distinct,
       ns_per_opportunity: evalOnly.ns_per_op,
       ns_per_condition: evalOnly.ns_per_op / peer.rules,
       ns_per_opportunity_with_prep: withPrep.ns_per_op,

@@ -22,8 +22,6 @@ using google::protobuf::RepeatedPtrField;
 
 constexpr char kNotRecorded[] = "not recorded in the CRM";
 
-google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTimestamp(t); }
-
 // The playbook's constant sub-messages (a rule's RuleRef, a phase's PhaseRef, the
 // PlaybookRef) are referenced, not copied, when the answer lives on an arena: an arena
 // message never deletes its sub-messages, and Clear() on one only drops the pointer
@@ -40,6 +38,14 @@ google::protobuf::Timestamp ToProto(absl::Time t) { return ToProtoTimestamp(t); 
     } else {                                                                                     \
       *(out)->mutable_##field() = (value);                                                       \
     }                                                                                            \
+  } while (false)
+
+// A proto3 string field set to "" reads and serializes as one never set, but on an arena
+// setting it allocates a std::string (with a cleanup) all the same; many playbook texts
+// (hints, roles, coaching questions, a global behavior's phase) are empty.
+#define DC_SET_TEXT(out, field, value)               \
+  do {                                               \
+    if (!(value).empty()) (out)->set_##field(value); \
   } while (false)
 
 std::string Plural(int64_t n, absl::string_view one, absl::string_view many) {
@@ -64,6 +70,21 @@ std::string RenderNumber(double v) {
   std::string s = absl::StrFormat("%.2f", v);
   const size_t dot = s.find('.');
   return absl::StrCat(GroupThousands(s.substr(0, dot)), s.substr(dot));
+}
+
+// absl::FormatCivilTime's "YYYY-MM-DD" without cctz's general formatter (a format-string
+// parse and a time-zone lookup per call); years outside 1000..9999 keep the general one.
+std::string RenderDay(absl::CivilDay day) {
+  const int64_t year = day.year();
+  if (year < 1000 || year > 9999) return absl::FormatCivilTime(day);
+  std::string out(10, '-');
+  auto put = [&out](size_t at, int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<size_t>(i)] = '0' + v % 10;
+  };
+  put(0, year, 4);
+  put(5, day.month(), 2);
+  put(8, day.day(), 2);
+  return out;
 }
 
 std::string RenderDuration(absl::Duration d) {
@@ -98,8 +119,7 @@ RenderedFact RenderFactValue(const FactProgram& fact, const expr::Value& value) 
       break;
     case expr::ValueKind::kTimestamp:
       // CRM dates are calendar dates; show the UTC day.
-      out.value =
-          absl::FormatCivilTime(absl::ToCivilDay(value.timestamp_value(), absl::UTCTimeZone()));
+      out.value = RenderDay(absl::ToCivilDay(value.timestamp_value(), absl::UTCTimeZone()));
       break;
     case expr::ValueKind::kDuration:
       out.value = RenderDuration(value.duration_value());
@@ -133,30 +153,52 @@ const RenderedFact& FactCache::Get(int index) {
   if (slot < 0) {
     const FactProgram& fact = (*programs_)[index];
     slot = static_cast<int>(facts_.size());
-    facts_.push_back(RenderFactValue(fact, fact.program->Evaluate(*activation_)));
+    if (fact.list != nullptr &&
+        !std::binary_search(unknown_->begin(), unknown_->end(), fact.path)) {
+      // What RenderFactValue gives for the list value the evaluator would return.
+      RenderedFact& out = facts_.emplace_back();
+      out.path = &fact.path;
+      out.value = Plural(opportunity_->GetReflection()->FieldSize(*opportunity_, fact.list),
+                         fact.noun_one, fact.noun);
+    } else {
+      facts_.push_back(RenderFactValue(fact, fact.program->Evaluate(*activation_)));
+    }
   }
   return facts_[slot];
 }
 
 EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity& opportunity,
                      absl::Time now)
-    : facts_(&playbook.facts_, &activation_), slot_(playbook.conditions_.size(), -1) {
+    : playbook_(playbook),
+      facts_(&playbook.facts_, &activation_, &opportunity, &unknown_),
+      slot_(playbook.conditions_.size(), -1) {
   activation_.SetMessage("opp", &opportunity);
   activation_.SetTimestamp("now", now);
   // The claimed phase (crm_stages), for CRM-neutral rules: `phase in ["decision"]`.
-  const int claimed = opportunity.has_stage() ? playbook.PhaseForStage(opportunity.stage()) : -1;
-  activation_.SetValue("phase", claimed >= 0
-                                    ? expr::Value::StringView(playbook.phases_[claimed].ref.id())
+  claimed_ = opportunity.has_stage() ? playbook.PhaseForStage(opportunity.stage()) : -1;
+  activation_.SetValue("phase", claimed_ >= 0
+                                    ? expr::Value::StringView(playbook.phases_[claimed_].ref.id())
                                     : expr::Value::StringView(""));
   // What the source does not record reads as unknown, also under has().
   if (opportunity.not_recorded_size() > 0) {
     std::vector<std::string> unknown;
     unknown.reserve(static_cast<size_t>(opportunity.not_recorded_size()));
     for (const std::string& path : opportunity.not_recorded()) {
-      unknown.push_back(NotRecordedAttribute(path));
+      auto known = playbook.not_recorded_attributes_.find(path);
+      unknown.push_back(known != playbook.not_recorded_attributes_.end()
+                            ? known->second
+                            : NotRecordedAttribute(path));
     }
+    std::sort(unknown.begin(), unknown.end());
+    unknown.erase(std::unique(unknown.begin(), unknown.end()), unknown.end());
+    unknown_ = unknown;
     activation_.SetUnknownAttributes(std::move(unknown));
   }
+}
+
+int EvalState::EvidencePhase(const CompiledPlaybookImpl& playbook) {
+  if (evidence_ < 0) evidence_ = playbook.WalkGates(this, nullptr, nullptr);
+  return evidence_;
 }
 
 const Outcome& EvalState::Evaluate(const Rule& rule) {
@@ -168,7 +210,10 @@ const Outcome& EvalState::Evaluate(const Rule& rule) {
   if (rule.when == nullptr) return *kAlwaysTrue;
   int& slot = slot_[rule.when_id];
   if (slot < 0) {
-    expr::Condition c = expr::EvaluateCondition(*rule.when, activation_);
+    const auto& variants = playbook_.phase_variants_[rule.when_id];
+    const expr::Program& program =
+        variants.empty() ? *rule.when : *variants[static_cast<size_t>(claimed_ + 1)];
+    expr::Condition c = expr::EvaluateCondition(program, activation_);
     slot = static_cast<int>(outcomes_.size());
     Outcome& out = outcomes_.emplace_back();
     out.truth = c.truth;
@@ -183,12 +228,13 @@ namespace {
 // Field by field rather than operator=: the generated CopyFrom clears and merges through
 // a virtual call, and shows in profiles (every returned item carries facts).
 void AddFacts(const Rule& rule, FactCache* facts, RepeatedPtrField<v1::Fact>* out) {
+  if (rule.facts.empty()) return;
   out->Reserve(out->size() + static_cast<int>(rule.facts.size()));
   for (int index : rule.facts) {
     const RenderedFact& from = facts->Get(index);
     v1::Fact* to = out->Add();
-    to->set_path(*from.path);
-    to->set_value(from.value);
+    DC_SET_TEXT(to, path, *from.path);
+    DC_SET_TEXT(to, value, from.value);
     if (from.missing) to->set_missing(true);
   }
 }
@@ -218,7 +264,10 @@ void FillResult(const Rule& rule, const Outcome& o, FactCache* facts, Result* r,
   DC_SET_SHARED(r, rule, rule.ref);
   r->set_status(StatusOf(o));
   AddFacts(rule, facts, r->mutable_facts());
-  for (const std::string& m : o.missing) r->add_missing_fields(m);
+  if (!o.missing.empty()) {
+    r->mutable_missing_fields()->Reserve(static_cast<int>(o.missing.size()));
+    for (const std::string& m : o.missing) r->add_missing_fields(m);
+  }
   if (o.truth == expr::Truth::kError) AddIssue(rule, o, issues);
 }
 
@@ -243,9 +292,9 @@ namespace {
 void FillCriterion(const Criterion& c, const Outcome& o, FactCache* facts, v1::CriterionResult* r,
                    RepeatedPtrField<v1::EvaluationIssue>* issues) {
   FillResult(c, o, facts, r, issues);
-  r->set_text(c.text);
-  if (o.truth == expr::Truth::kError) r->set_error(o.error);
-  if (o.truth != expr::Truth::kTrue) r->set_hint(c.hint);
+  DC_SET_TEXT(r, text, c.text);
+  if (o.truth == expr::Truth::kError) DC_SET_TEXT(r, error, o.error);
+  if (o.truth != expr::Truth::kTrue) DC_SET_TEXT(r, hint, c.hint);
 }
 
 // A gate is unmet when any criterion is unmet, else unknown when any is unknown or failed.
@@ -323,13 +372,13 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
                                         v1::DealGuidance* result) const {
   result->Clear();
   v1::DealGuidance& g = *result;
-  g.set_opportunity_id(opp.id());
-  g.set_opportunity_name(opp.name());
+  DC_SET_TEXT(&g, opportunity_id, opp.id());
+  DC_SET_TEXT(&g, opportunity_name, opp.name());
   DC_SET_SHARED(&g, playbook, ref_);
-  g.set_crm_stage(opp.stage());
-  *g.mutable_evaluated_at() = ToProto(now);
+  DC_SET_TEXT(&g, crm_stage, opp.stage());
+  SetTimestamp(now, g.mutable_evaluated_at());
 
-  const int claimed = opp.has_stage() ? PhaseForStage(opp.stage()) : -1;
+  const int claimed = state.claimed_phase();
   if (claimed >= 0) DC_SET_SHARED(&g, claimed_phase, phases_[claimed].ref);
   const int evidence = WalkGates(&state, g.mutable_gates(), g.mutable_issues());
   const Phase& phase = phases_[evidence];
@@ -340,16 +389,10 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
   if (claimed > evidence) {
     v1::StageWarning* w = g.mutable_stage_ahead_of_evidence();
     int unmet = 0, unknown = 0;
-    auto collect = [&](const v1::GateResult& gate) {
-      for (const v1::CriterionResult& c : gate.criteria()) {
-        if (c.status() == v1::CRITERION_STATUS_MET) continue;
-        (c.status() == v1::CRITERION_STATUS_UNMET ? unmet : unknown) += 1;
-        *w->add_blocking_criteria() = c;
-      }
-    };
-    collect(g.gates(g.gates_size() - 1));
-    // Later gates: only their blocking criteria are output, so build only those.
-    for (int i = evidence + 1; i < claimed; ++i) {
+    // The evidence gate's and later gates' criteria that are not met, built again from
+    // their outcomes rather than copied from the gate results (a copy would own copies
+    // of the shared rule refs; the result is the same message).
+    for (int i = evidence; i < claimed; ++i) {
       for (const Criterion& c : phases_[i].gate) {
         const Outcome& o = state.Evaluate(c);
         if (o.truth == expr::Truth::kTrue) continue;
@@ -406,12 +449,19 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
     const BehaviorRule& b = *fired[i].rule;
     v1::Behavior* out = g.add_next_best_behaviors();
     DC_SET_SHARED(out, rule, b.ref);
-    out->set_prompt(b.prompt);
-    out->set_why(b.why);
+    DC_SET_TEXT(out, prompt, b.prompt);
+    DC_SET_TEXT(out, why, b.why);
     out->set_priority(b.priority);
-    out->set_phase_id(b.phase_id);
-    out->set_role(b.role);
-    for (const v1::ContentLink& link : b.content) *out->add_content() = link;
+    DC_SET_TEXT(out, phase_id, b.phase_id);
+    DC_SET_TEXT(out, role, b.role);
+    if (!b.content.empty()) {
+      out->mutable_content()->Reserve(static_cast<int>(b.content.size()));
+      for (const v1::ContentLink& link : b.content) {
+        v1::ContentLink* to = out->add_content();
+        DC_SET_TEXT(to, title, link.title());
+        DC_SET_TEXT(to, url, link.url());
+      }
+    }
     AddFacts(b, state.facts(), out->mutable_facts());
   }
 
@@ -431,13 +481,17 @@ void CompiledPlaybookImpl::FillGuidance(const v1::Opportunity& opp, absl::Time n
   for (const RiskRule* r : risks) {
     v1::Risk* out = g.add_risks();
     DC_SET_SHARED(out, rule, r->ref);
-    out->set_text(r->text);
+    DC_SET_TEXT(out, text, r->text);
     out->set_severity(r->severity);
     AddFacts(*r, state.facts(), out->mutable_facts());
   }
 
   g.mutable_coaching_questions()->Reserve(static_cast<int>(phase.questions.size()));
-  for (const v1::CoachingQuestion& q : phase.questions) *g.add_coaching_questions() = q;
+  for (const v1::CoachingQuestion& q : phase.questions) {
+    v1::CoachingQuestion* out = g.add_coaching_questions();
+    if (q.has_rule()) DC_SET_SHARED(out, rule, q.rule());
+    DC_SET_TEXT(out, text, q.text());
+  }
 }
 
 absl::StatusOr<v1::ReviewChecklist> CompiledPlaybookImpl::EvaluateChecklist(
@@ -503,28 +557,29 @@ void CompiledPlaybookImpl::FillChecklist(const v1::Opportunity& opp, absl::Time 
   const Checklist* list = &checklist;
   result->Clear();
   v1::ReviewChecklist& out = *result;
-  out.set_opportunity_id(opp.id());
-  out.set_opportunity_name(opp.name());
+  DC_SET_TEXT(&out, opportunity_id, opp.id());
+  DC_SET_TEXT(&out, opportunity_name, opp.name());
   DC_SET_SHARED(&out, playbook, ref_);
-  out.set_checklist(list->name);
-  *out.mutable_evaluated_at() = ToProto(now);
-  DC_SET_SHARED(&out, evidence_phase, phases_[WalkGates(&state, nullptr, nullptr)].ref);
+  DC_SET_TEXT(&out, checklist, list->name);
+  SetTimestamp(now, out.mutable_evaluated_at());
+  DC_SET_SHARED(&out, evidence_phase, phases_[state.EvidencePhase(*this)].ref);
   int open = 0;
   out.mutable_items()->Reserve(static_cast<int>(list->items.size()));
   for (const ChecklistItemRule& item : list->items) {
     const Outcome& o = state.Evaluate(item);
     v1::ChecklistItem* r = out.add_items();
     FillResult(item, o, state.facts(), r, nullptr);
-    r->set_text(item.text);
+    DC_SET_TEXT(r, text, item.text);
     if (o.truth != expr::Truth::kTrue) {
       ++open;
-      r->set_coaching_question(item.question);
+      DC_SET_TEXT(r, coaching_question, item.question);
     }
   }
   out.set_open_items(open);
 }
 
 #undef DC_SET_SHARED
+#undef DC_SET_TEXT
 
 }  // namespace dealcoach::engine::internal
 

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/engine.h"
+#include "sidecar/engine/playbook_internal.h"
 #include "sidecar/playbook_tests/playbook_tests.h"
 
 namespace dealcoach::engine {
@@ -306,6 +307,64 @@ TEST(EvaluateTest, Checklist) {
   EXPECT_EQ(missing.status().message(),
             "no checklist 'pipeline' in playbook 'customer-journey'; checklists: "
             "opportunity_review, forecast_call");
+}
+
+// Conditions that read `phase` run as one program per phase (the variable replaced by
+// the phase id, so the typed fast path plans them); a string literal or a field named
+// like the variable is left alone, and a comprehension variable named `phase` keeps the
+// condition as written. The answers are the ones the variable gives.
+TEST(EvaluateTest, PhaseConditionsGiveTheVariablesAnswers) {
+  for (const bool fast : {true, false}) {
+    LoadOptions options;
+    options.fast_path = fast;
+    LoadResult r = LoadPlaybook(R"(apiVersion: dealcoach/v1
+kind: Playbook
+metadata: {name: phases, version: 1}
+phases:
+  - id: first
+    crm_stages: [One]
+    exit_gate:
+      - {id: never, text: Never, when: 'opp.name == "met"'}
+  - id: second
+    crm_stages: [Two]
+behaviors:
+  - {id: in-first, prompt: p, when: 'phase == "first"'}
+  - {id: in-second, prompt: p, when: 'phase in ["second"] && opp.name != "phase"'}
+  - {id: literal, prompt: p, when: 'opp.name == "phase" || phase == ""'}
+  - {id: shadowed, prompt: p, when: 'opp.contacts.exists(phase, phase.name == phase.name) || phase == "second"'}
+  - {id: not-first, prompt: p, when: '!(phase == "first")'}
+)",
+                                "phases.yaml", options);
+    ASSERT_TRUE(r.ok()) << FormatDiagnostic(r.diagnostics[0]);
+    // Four conditions specialised (one program per phase plus "no phase"), the shadowed
+    // one kept as written; with the fast path on, every variant has one.
+    const auto& impl = dynamic_cast<const internal::CompiledPlaybookImpl&>(*r.playbook);
+    int specialised = 0;
+    for (const auto& variants : impl.phase_variants_) {
+      if (variants.empty()) continue;
+      ++specialised;
+      EXPECT_EQ(variants.size(), 3u);
+      for (const auto& v : variants) EXPECT_EQ(expr::HasFastPath(*v), fast) << v->source();
+    }
+    EXPECT_EQ(specialised, 4);
+    EvaluateOptions all;
+    all.max_behaviors = 10;
+    v1::Opportunity opp;
+    opp.set_stage("One");
+    EXPECT_THAT(BehaviorIds(r.playbook->Evaluate(opp, Now(), all)),
+                ElementsAre("behavior/in-first"));
+    opp.set_stage("Two");
+    EXPECT_THAT(BehaviorIds(r.playbook->Evaluate(opp, Now(), all)),
+                ElementsAre("behavior/in-second", "behavior/shadowed", "behavior/not-first"));
+    opp.set_stage("Elsewhere");
+    EXPECT_THAT(BehaviorIds(r.playbook->Evaluate(opp, Now(), all)),
+                ElementsAre("behavior/literal", "behavior/not-first"));
+    opp.set_name("phase");
+    opp.set_stage("Two");
+    opp.add_contacts()->set_name("Ann");
+    EXPECT_THAT(BehaviorIds(r.playbook->Evaluate(opp, Now(), all)),
+                ElementsAre("behavior/literal", "behavior/shadowed", "behavior/not-first"));
+  }
 }
 
 TEST(EvaluateTest, StageLabelsMatchCaseInsensitively) {

@@ -3,6 +3,7 @@
 // Every check reports through Diagnostics with the file position of the offending node
 // and keeps going, so an admin sees all problems of a playbook at once.
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -26,6 +28,27 @@
 namespace dealcoach::engine {
 namespace internal {
 namespace {
+
+// Every "list.field" path SummarizePresence (normalize.cc) can put in `not_recorded`,
+// with the attribute it names, so that evaluation looks the attribute up.
+void IndexNotRecordedPaths(CompiledPlaybookImpl* pb) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* d = v1::Opportunity::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* list = d->field(i);
+    if (!list->is_repeated() || list->is_map() ||
+        list->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    const google::protobuf::Descriptor* element = list->message_type();
+    for (int j = 0; j < element->field_count(); ++j) {
+      const FieldDescriptor* f = element->field(j);
+      if (f->is_repeated() || !f->has_presence()) continue;
+      const std::string path = absl::StrCat(list->name(), ".", f->name());
+      pb->not_recorded_attributes_.emplace(path, NotRecordedAttribute(path));
+    }
+  }
+}
 
 const std::vector<std::string> kTopKeys = {"apiVersion", "kind",       "metadata", "fields",
                                            "roles",      "content",    "phases",   "behaviors",
@@ -134,6 +157,8 @@ class Loader {
     result.diagnostics = diag_.Sorted();
     if (!diag_.has_errors()) {
       BuildOutline(pb_.get());
+      IndexNotRecordedPaths(pb_.get());
+      SpecializePhaseConditions();
       result.playbook = std::move(pb_);
     }
     return result;
@@ -708,6 +733,91 @@ class Loader {
     rule->when_id = id;
   }
 
+  // A condition that reads the `phase` variable (the claimed phase's id, "" for none) is
+  // compiled once more per value it can take, with the variable replaced by that string:
+  // `phase in ["evaluation", "decision"] && X` becomes `true && X` for those phases and
+  // `false && X` for the others, which the typed fast path plans (it has no variables
+  // besides the opportunity and the clock). The same result for every deal, since the
+  // variable is bound to exactly that string. A variant that does not compile (e.g. a
+  // comprehension variable named `phase`) leaves the condition as it was.
+  void SpecializePhaseConditions() {
+    const size_t n = pb_->conditions_.size();
+    pb_->phase_variants_.clear();
+    pb_->phase_variants_.resize(n);
+    std::vector<std::string> values = {""};
+    for (const Phase& phase : pb_->phases_) {
+      const std::string& id = phase.ref.id();
+      const bool plain = std::all_of(id.begin(), id.end(), [](char c) {
+        return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == ' ';
+      });
+      if (!plain) return;
+      values.push_back(id);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const expr::Program& program = *pb_->conditions_[i];
+      const auto& attributes = program.attributes();
+      if (std::find(attributes.begin(), attributes.end(), "phase") == attributes.end()) continue;
+      std::vector<std::unique_ptr<const expr::Program>> variants;
+      for (const std::string& value : values) {
+        std::optional<std::string> src = ReplaceVariable(program.source(), "phase", value);
+        if (!src) break;
+        expr::CompileOptions copts;
+        copts.limits = options_.limits;
+        copts.fast_path = options_.fast_path;
+        expr::CompileResult compiled = expr::Compile(*src, env_, copts);
+        if (!compiled.ok() || !compiled.program->returns_bool()) break;
+        const auto& left = compiled.program->attributes();
+        if (std::find(left.begin(), left.end(), "phase") != left.end()) break;
+        variants.push_back(std::move(compiled.program));
+      }
+      if (variants.size() == values.size()) pb_->phase_variants_[i] = std::move(variants);
+    }
+  }
+
+  // `source` with every identifier token `name` outside string literals and not after a
+  // `.` replaced by the string literal `value` (plain characters only); nullopt for a
+  // source this scan does not understand (raw, bytes or triple-quoted literals).
+  static std::optional<std::string> ReplaceVariable(const std::string& source,
+                                                    absl::string_view name,
+                                                    const std::string& value) {
+    if (absl::StrContains(source, "'''") || absl::StrContains(source, "\"\"\"")) {
+      return std::nullopt;
+    }
+    auto ident = [](char c) { return absl::ascii_isalnum(c) || c == '_'; };
+    std::string out;
+    char last = 0;  // the last character copied that is not a space
+    for (size_t i = 0; i < source.size();) {
+      const char c = source[i];
+      if (c == '"' || c == '\'') {
+        if (i > 0 && ident(source[i - 1])) return std::nullopt;  // r"...", b'...'
+        size_t j = i + 1;
+        while (j < source.size() && source[j] != c) j += source[j] == '\\' ? 2 : 1;
+        if (j >= source.size()) return std::nullopt;
+        out.append(source, i, j + 1 - i);
+        last = c;
+        i = j + 1;
+        continue;
+      }
+      if (ident(c)) {
+        size_t j = i;
+        while (j < source.size() && ident(source[j])) ++j;
+        const absl::string_view token(source.data() + i, j - i);
+        if (token == name && last != '.') {
+          absl::StrAppend(&out, "\"", value, "\"");
+        } else {
+          out.append(token.data(), token.size());
+        }
+        last = source[j - 1];
+        i = j;
+        continue;
+      }
+      out += c;
+      if (!absl::ascii_isspace(c)) last = c;
+      ++i;
+    }
+    return out;
+  }
+
   // `'econmic_buyer' in c.roles` silently never matches; catch misspelt role literals.
   // A lexical scan for `<quote>literal<quote> in <ident>.roles` is enough for the idiom.
   void CheckRoleLiterals(const std::string& src, size_t scalar_pos) {
@@ -751,6 +861,15 @@ class Loader {
       auto nouns = NounsFor(path);
       fact.noun = nouns.first;
       fact.noun_one = nouns.second;
+      if (absl::StartsWith(path, "opp.")) {
+        const google::protobuf::FieldDescriptor* f =
+            v1::Opportunity::descriptor()->FindFieldByName(path.substr(4));
+        if (f != nullptr && f->is_repeated() && !f->is_map() &&
+            f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+            fact.program->result_type().rfind("list(", 0) == 0) {
+          fact.list = f;
+        }
+      }
       pb_->facts_.push_back(std::move(fact));
     }
     fact_index_.emplace(path, index);

@@ -88,6 +88,10 @@ struct FactProgram {
   std::unique_ptr<const expr::Program> program;
   std::string noun;      // plural noun for lists ("contacts"), "items" by default
   std::string noun_one;  // singular ("contact")
+  // For a path that is one of the Opportunity's message lists ("opp.contacts"): that
+  // field, whose rendering is its size ("3 contacts"), read without the evaluator
+  // unless the source does not record the list.
+  const google::protobuf::FieldDescriptor* list = nullptr;
 };
 
 class EvalState;
@@ -156,8 +160,16 @@ class CompiledPlaybookImpl final : public CompiledPlaybook {
   std::vector<FactProgram> facts_;
   // Distinct `when:` programs (deduplicated by source text); Rule::when_id indexes it.
   std::vector<std::unique_ptr<const expr::Program>> conditions_;
+  // Per condition: empty, or for a condition that reads `phase`, one program per value
+  // the variable takes ([0]: "" for no claimed phase, [1 + i]: phases_[i]'s id) with
+  // the variable replaced by that string (loader.cc SpecializePhaseConditions).
+  std::vector<std::vector<std::unique_ptr<const expr::Program>>> phase_variants_;
   // Lower-cased, trimmed CRM stage label -> phase index.
   absl::flat_hash_map<std::string, int> stage_to_phase_;
+  // NotRecordedAttribute of every "list.field" path normalisation can put in
+  // `not_recorded` (presence-tracked fields of the Opportunity's message lists),
+  // computed once at load: building it per call walked descriptors for each path.
+  absl::flat_hash_map<std::string, std::string> not_recorded_attributes_;
   // Declared custom fields and their types (for test-file shorthand).
   std::vector<std::pair<std::string, expr::FieldType>> fields_;
   // What the manager's tools read (outline.h); BuildOutline fills it once loaded.
@@ -177,13 +189,21 @@ struct RenderedFact {
 // Lazily rendered facts for one evaluation.
 class FactCache {
  public:
-  FactCache(const std::vector<FactProgram>* programs, const expr::Activation* activation)
-      : programs_(programs), activation_(activation), slot_(programs->size(), -1) {}
+  FactCache(const std::vector<FactProgram>* programs, const expr::Activation* activation,
+            const v1::Opportunity* opportunity, const std::vector<std::string>* unknown)
+      : programs_(programs),
+        activation_(activation),
+        opportunity_(opportunity),
+        unknown_(unknown),
+        slot_(programs->size(), -1) {}
   const RenderedFact& Get(int index);
 
  private:
   const std::vector<FactProgram>* programs_;
   const expr::Activation* activation_;
+  const v1::Opportunity* opportunity_;
+  // The attributes the source does not record (sorted), as the activation has them.
+  const std::vector<std::string>* unknown_;
   // Per fact program: index into facts_, -1 until rendered. A deque holds only the
   // facts rendered (references stay valid) in small blocks: one array of every fact
   // would be a >1 KiB allocation per call, which makes glibc consolidate its fastbins.
@@ -203,12 +223,21 @@ class EvalState {
 
   const expr::Activation& activation() const { return activation_; }
   FactCache* facts() { return &facts_; }
+  // The phase the opportunity's CRM stage claims (crm_stages), or -1.
+  int claimed_phase() const { return claimed_; }
+  // The evidence phase (WalkGates without results), remembered after the first call:
+  // the guidance and every checklist of one review share it.
+  int EvidencePhase(const CompiledPlaybookImpl& playbook);
   // The outcome of `rule`'s condition (null condition = true), evaluated on first use.
   const Outcome& Evaluate(const Rule& rule);
 
  private:
+  const CompiledPlaybookImpl& playbook_;
   expr::Activation activation_;
+  std::vector<std::string> unknown_;  // SetUnknownAttributes' paths, sorted
   FactCache facts_;
+  int claimed_ = -1;
+  int evidence_ = -1;
   // Per condition: index into outcomes_, -1 until evaluated (a deque, as in FactCache).
   std::vector<int> slot_;
   std::deque<Outcome> outcomes_;

@@ -13,6 +13,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
@@ -97,6 +98,11 @@ absl::StatusOr<FieldType> ParseFieldType(absl::string_view name) {
       "unknown field type '", name, "' (want bool, int, double, string or timestamp)"));
 }
 
+namespace {
+// Attribute paths are hashed once where they are known (compile time, SetUnknownAttributes).
+size_t PathHash(absl::string_view path) { return absl::HashOf(path); }
+}  // namespace
+
 struct Activation::Impl {
   std::vector<std::pair<std::string, Value>> vars;
   // A registered schema's root and clock variables, kept where the typed fast path reads
@@ -108,8 +114,12 @@ struct Activation::Impl {
   FastTime now;
   // SetUnknownAttributes; sorted.
   std::vector<std::string> unknown_paths;
-  bool IsUnknownPath(const std::string& path) const {
-    return std::binary_search(unknown_paths.begin(), unknown_paths.end(), path);
+  // PathHash of each of unknown_paths, sorted: most lookups miss, and a miss in a few
+  // integers is cheaper than a binary search comparing strings.
+  std::vector<size_t> unknown_hashes;
+  bool IsUnknownPath(const std::string& path, size_t hash) const {
+    return std::binary_search(unknown_hashes.begin(), unknown_hashes.end(), hash) &&
+           std::binary_search(unknown_paths.begin(), unknown_paths.end(), path);
   }
   const Value* Find(absl::string_view name) const {
     for (const auto& [n, v] : vars) {
@@ -161,6 +171,9 @@ void Activation::SetUnknownAttributes(std::vector<std::string> paths) {
   std::sort(paths.begin(), paths.end());
   paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   impl_->unknown_paths = std::move(paths);
+  impl_->unknown_hashes.clear();
+  for (const std::string& p : impl_->unknown_paths) impl_->unknown_hashes.push_back(PathHash(p));
+  std::sort(impl_->unknown_hashes.begin(), impl_->unknown_hashes.end());
 }
 
 // ---------------------------------------------------------------------------
@@ -277,6 +290,7 @@ class SelectStep final : public Step {
         expected_(expected),
         fd_(fd),
         path_(std::move(path)),
+        path_hash_(PathHash(path_)),
         test_only_(test_only),
         repeated_(fd != nullptr && fd->is_repeated()),
         map_(fd != nullptr && fd->is_map()),
@@ -292,7 +306,8 @@ class SelectStep final : public Step {
   Value Eval(Frame& f) const override {
     Value v = operand_->Eval(f);
     if (f.act != nullptr && !f.act->unknown_paths.empty() && !path_.empty() &&
-        (v.kind() == K::kMessage || v.kind() == K::kMap) && f.act->IsUnknownPath(path_)) {
+        (v.kind() == K::kMessage || v.kind() == K::kMap) &&
+        f.act->IsUnknownPath(path_, path_hash_)) {
       return Value::Unknown({path_});
     }
     switch (v.kind()) {
@@ -351,6 +366,7 @@ class SelectStep final : public Step {
   const pb::Descriptor* expected_;
   const pb::FieldDescriptor* fd_;
   std::string path_;
+  size_t path_hash_;
   bool test_only_;
   bool repeated_, map_, presence_;
   FastFieldReader fast_ = nullptr;
@@ -1185,7 +1201,9 @@ class ProgramImpl final : public Program {
         type_(std::move(type)),
         attributes_(std::move(attributes)),
         selected_paths_(std::move(selected_paths)),
-        source_(std::move(source)) {}
+        source_(std::move(source)) {
+    for (const std::string& p : selected_paths_) selected_hashes_.push_back(PathHash(p));
+  }
 
   Value Evaluate(const Activation& activation) const override {
     bool b;
@@ -1213,8 +1231,8 @@ class ProgramImpl final : public Program {
     // The fast path reads fields as they are; a path the source does not record is the
     // general evaluator's (it yields unknown).
     if (!act.unknown_paths.empty()) {
-      for (const std::string& p : selected_paths_) {
-        if (act.IsUnknownPath(p)) return false;
+      for (size_t i = 0; i < selected_paths_.size(); ++i) {
+        if (act.IsUnknownPath(selected_paths_[i], selected_hashes_[i])) return false;
       }
     }
     fast::Context c;
@@ -1251,6 +1269,7 @@ class ProgramImpl final : public Program {
   TypePtr type_;
   std::vector<std::string> attributes_;
   std::vector<std::string> selected_paths_;
+  std::vector<size_t> selected_hashes_;  // PathHash of each of selected_paths_
   std::string source_;
 };
 
