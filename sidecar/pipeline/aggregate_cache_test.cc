@@ -82,7 +82,8 @@ TEST(AggregateCacheTest, EntriesAreCappedLeastRecentlyUsedFirst) {
   options.max_entries = 3;
   AggregateCache cache(options);
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(cache.Insert(Key(playbook.get(), 1, "rep:" + std::to_string(i)), playbook, Pass(1)));
+    ASSERT_TRUE(
+        cache.Insert(Key(playbook.get(), 1, "rep:" + std::to_string(i)), playbook, Pass(1)));
   }
   // rep:0 is used, so rep:1 is now the least recently used.
   ASSERT_NE(cache.Find(Key(playbook.get(), 1, "rep:0")), nullptr);

@@ -365,10 +365,14 @@ absl::Status DoGetPipelineReview(const ServiceDeps& deps, grpc::ServerContext* c
   }
   DC_ASSIGN_OR_RETURN(Prepared p, Prepare(deps, request.scope(), request.playbook(),
                                           request.filter(), request.has_as_of(), request.as_of()));
+  // The default comparison (a week before now) is found from the exact clock: the
+  // evaluation instant's truncation is for the aggregate cache only, and a snapshot
+  // taken seconds past the minute a week ago is still "a week ago".
+  const absl::Time clock = p.pass.now;
   if (!request.has_as_of()) p.pass.now = TruncatedNow(p.pass.now);
-  DC_ASSIGN_OR_RETURN(v1::Comparison comparison,
-                      ResolveComparison(deps, request.compare_to(), request.has_since(),
-                                        request.since(), p.pass.now));
+  DC_ASSIGN_OR_RETURN(
+      v1::Comparison comparison,
+      ResolveComparison(deps, request.compare_to(), request.has_since(), request.since(), clock));
   pipeline::ReviewBuilder builder(*p.playbook, p.pass.now);
   if (comparison.available()) {
     DC_ASSIGN_OR_RETURN(auto previous, ReadPrevious(deps, comparison, request.scope()));
@@ -440,6 +444,7 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
   rep_scope.set_rep_id(request.rep_id());
   DC_ASSIGN_OR_RETURN(Prepared p, Prepare(deps, rep_scope, request.playbook(), "",
                                           request.has_as_of(), request.as_of()));
+  const absl::Time clock = p.pass.now;  // for the default comparison, as in the review
   if (!request.has_as_of()) p.pass.now = TruncatedNow(p.pass.now);
   // The rep's team: by manager, else by team name, else the rep alone. The rep is the
   // owner of their first deal (in id order) the caller may see; remembered per source
@@ -480,9 +485,9 @@ absl::Status DoGetCoachingAgenda(const ServiceDeps& deps, grpc::ServerContext* c
     team.set_rep_id(rep.id());
   }
   p.pass.scope = team;
-  DC_ASSIGN_OR_RETURN(v1::Comparison comparison,
-                      ResolveComparison(deps, request.compare_to(), request.has_since(),
-                                        request.since(), p.pass.now));
+  DC_ASSIGN_OR_RETURN(
+      v1::Comparison comparison,
+      ResolveComparison(deps, request.compare_to(), request.has_since(), request.since(), clock));
   const bool compared = comparison.available();
   pipeline::ReviewBuilder builder(*p.playbook, p.pass.now);
   if (compared) {

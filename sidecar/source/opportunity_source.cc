@@ -543,8 +543,13 @@ class Core {
                  absl::Time fetched_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Entry& e = cache_[id];
     const std::string* values[3] = {&owner.id(), &owner.manager_id(), &owner.team()};
-    if (e.owner[0] != *values[0] || e.owner[1] != *values[1] || e.owner[2] != *values[2] ||
-        e.version == 0) {
+    const bool owner_changed =
+        e.owner[0] != *values[0] || e.owner[1] != *values[1] || e.owner[2] != *values[2];
+    // A CRM re-delivering a deal it did not change (an incremental search includes its
+    // boundary record, a reconcile lists everything) leaves every derived result current:
+    // the generation stays, so the aggregates computed from it stay valid.
+    const bool unchanged = e.version != 0 && !owner_changed && e.bytes == bytes;
+    if (owner_changed || e.version == 0) {
       Unindex(id, e);
       for (int f = 0; f < 3; ++f) {
         e.owner[f] = *values[f];
@@ -555,7 +560,7 @@ class Core {
     e.bytes.shrink_to_fit();
     e.fetched_at = fetched_at;
     e.version = ++last_version_;
-    ++generation_;
+    if (!unchanged) ++generation_;
     return e.version;
   }
 

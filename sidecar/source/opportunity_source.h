@@ -39,7 +39,8 @@
 // manager_id and team (the normalised values), so a scan of one rep's, manager's or
 // team's deals (ForEachOwnedBy) visits only those, in id order, without parsing the rest
 // of the cache (about 250 bytes per deal for 18-character ids). generation() changes whenever a
-// cached deal is stored, replaced or evicted (sync, miss, refresh, reconcile), so a
+// cached deal is stored, replaced by different bytes or evicted (sync, miss, refresh,
+// reconcile; a deal re-delivered unchanged leaves it alone), so a
 // result computed from the cache at one generation is still current while it holds
 // (the pipeline's aggregate cache, sidecar/pipeline/aggregate_cache.h).
 //
@@ -202,10 +203,10 @@ class OpportunitySource {
     });
   }
 
-  // The cache's generation: it changes whenever a cached deal is stored, replaced or
-  // evicted, and never goes back. nullopt when the source cannot tell (then nothing
-  // derived from it may be cached). Read it before and after a scan: equal values mean
-  // the scan saw one unchanged cache.
+  // The cache's generation: it changes whenever a cached deal is stored, replaced by
+  // different bytes (or a different owner) or evicted, and never goes back. nullopt when the source
+  // cannot tell (then nothing derived from it may be cached). Read it before and after a scan:
+  // equal values mean the scan saw one unchanged cache.
   [[nodiscard]] virtual std::optional<uint64_t> generation() const { return std::nullopt; }
 
   // Runs one reconcile pass on the calling thread: lists the CRM's ids and evicts the

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -29,6 +30,8 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "sidecar/pipeline/aggregate_cache.h"
+#include "sidecar/server/sidecar.h"
 #include "tests/integration/test_support.h"
 
 namespace dealcoach::testing {
@@ -650,6 +653,171 @@ TEST_F(ManagerLoopLargeTest, DeadlineMidStreamAndMidReview) {
     EXPECT_EQ(stub_->GetPipelineReview(&ctx, req, &resp).error_code(),
               grpc::StatusCode::DEADLINE_EXCEEDED);
   }
+}
+
+// The aggregate cache (docs/manager.md, "The aggregate cache") behind the agenda and the
+// review: a repeated question is answered from it byte for byte as the first (fresh)
+// answer; a synced change and a reloaded playbook show in the very next answer; and the
+// cache stays within its entry cap however many instants are asked about.
+class ManagerLoopCacheTest : public ManagerLoopTest {
+ protected:
+  static constexpr char kRep[] = "005000000000011AAA";  // Amelia Brooks, team East
+  static constexpr char kDealOfRep[] = "006000000000004AAA";
+
+  void SetUp() override {
+    samples_json_ = nlohmann::json::parse(ReadFileOrDie(SamplesFile()));
+    samples_path_ = dir_.Write("opportunities.json", samples_json_.dump());
+    playbook_text_ = ReadFileOrDie(ShippedPlaybook("customer-journey"));
+    playbook_path_ = dir_.Write("customer-journey.yaml", playbook_text_);
+    const std::string config = absl::StrCat(
+        "listen: 127.0.0.1:0\nlog_level: error\n", "playbooks: {files: [\"", playbook_path_,
+        "\"]}\nreload: {poll_interval: 20ms}\n", "connector: {type: file, file: {path: \"",
+        samples_path_, "\"}}\nsource: {sync_interval: 50ms}\n");
+    auto s = StartSidecar(config, dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status();
+    sidecar_ = *std::move(s);
+    channel_ = grpc::CreateChannel(sidecar_->address(), grpc::InsecureChannelCredentials());
+    stub_ = v1::CoachingService::NewStub(channel_);
+    ASSERT_TRUE(WaitUntil([&] { return Agenda().rollup().open_deals() > 0; }));
+  }
+
+  v1::GetCoachingAgendaResponse Agenda(const char* as_of = kNow) {
+    grpc::ClientContext ctx;
+    v1::GetCoachingAgendaRequest req;
+    req.set_rep_id(kRep);
+    *req.mutable_as_of() = Ts(as_of);
+    v1::GetCoachingAgendaResponse agenda;
+    grpc::Status s = stub_->GetCoachingAgenda(&ctx, req, &agenda);
+    return s.ok() ? agenda : v1::GetCoachingAgendaResponse();
+  }
+
+  v1::GetPipelineReviewResponse TeamReview() {
+    v1::PipelineScope scope;
+    scope.set_manager_id(kManagerEast);
+    return Review(scope);
+  }
+
+  static bool WaitUntil(const std::function<bool()>& done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      if (done()) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  }
+
+  static double IndicatorTarget(const v1::GetCoachingAgendaResponse& agenda,
+                                const std::string& id) {
+    for (const v1::IndicatorShare& share : agenda.rep_indicators()) {
+      if (share.indicator_id() == id) return share.target();
+    }
+    return -1;
+  }
+
+  nlohmann::json samples_json_;
+  std::string samples_path_;
+  std::string playbook_text_;
+  std::string playbook_path_;
+};
+
+TEST_F(ManagerLoopCacheTest, ARepeatedQuestionIsAnsweredFromTheCacheAsTheFreshAnswer) {
+  // An instant nobody asked about yet: the first agenda is a fresh pass over the rep's
+  // team (a miss), the second is found (a hit), and both are the same bytes.
+  constexpr char kLater[] = "2026-11-20T12:07:00Z";
+  const pipeline::AggregateCache::Stats before = sidecar_->aggregates().stats();
+  const std::string fresh = Agenda(kLater).SerializeAsString();
+  const pipeline::AggregateCache::Stats after_fresh = sidecar_->aggregates().stats();
+  const std::string cached = Agenda(kLater).SerializeAsString();
+  const pipeline::AggregateCache::Stats after_cached = sidecar_->aggregates().stats();
+  ASSERT_FALSE(fresh.empty());
+  EXPECT_EQ(cached, fresh);
+  EXPECT_EQ(after_fresh.misses - before.misses, 1);
+  EXPECT_EQ(after_fresh.hits, before.hits);
+  EXPECT_EQ(after_cached.hits - after_fresh.hits, 1);
+  EXPECT_EQ(after_cached.misses, after_fresh.misses);
+  EXPECT_EQ(after_cached.entries, after_fresh.entries);
+
+  // The review of the rep's manager is the agenda's team scope: the same aggregate, found,
+  // and again the same bytes on a repeat.
+  const std::string review = TeamReview().SerializeAsString();
+  const pipeline::AggregateCache::Stats after_review = sidecar_->aggregates().stats();
+  EXPECT_EQ(TeamReview().SerializeAsString(), review);
+  EXPECT_EQ(after_review.misses, after_cached.misses + 0) << "the review at kNow: "
+                                                          << "computed by SetUp's agenda";
+}
+
+TEST_F(ManagerLoopCacheTest, ASyncedChangeShowsInTheNextAnswer) {
+  const v1::GetCoachingAgendaResponse before = Agenda();
+  const double old_amount = before.rollup().open_amount();
+  ASSERT_GT(old_amount, 0);
+  ASSERT_EQ(Agenda().SerializeAsString(), before.SerializeAsString());  // now cached
+
+  // The CRM raises one open deal of the rep by 1,000,000.
+  bool found = false;
+  for (auto& o : samples_json_) {
+    if (o["id"] != kDealOfRep) continue;
+    o["amount"] = o["amount"].get<double>() + 1'000'000;
+    o["updated_at"] = "2026-11-19T16:00:00Z";
+    found = true;
+  }
+  ASSERT_TRUE(found);
+  dir_.Write("opportunities.json", samples_json_.dump());
+
+  // As soon as the review (another scope, so another aggregate) shows the new amount,
+  // the source holds it, and the agenda asked next must show it too: its cached
+  // aggregate was of an older source generation.
+  ASSERT_TRUE(WaitUntil([&] {
+    const v1::GetPipelineReviewResponse review = TeamReview();
+    for (const v1::DealReview& d : review.deals()) {
+      if (d.deal().opportunity_id() == kDealOfRep) return d.deal().amount() > 1'000'000;
+    }
+    return false;
+  })) << "the synced change never reached the review";
+  const v1::GetCoachingAgendaResponse after = Agenda();
+  EXPECT_DOUBLE_EQ(after.rollup().open_amount(), old_amount + 1'000'000);
+  EXPECT_EQ(after.rollup().open_deals(), before.rollup().open_deals());
+}
+
+TEST_F(ManagerLoopCacheTest, AReloadedPlaybookShowsInTheNextAnswer) {
+  const v1::GetCoachingAgendaResponse before = Agenda();
+  ASSERT_DOUBLE_EQ(IndicatorTarget(before, "indicator/multi-threaded"), 0.6);
+  ASSERT_EQ(Agenda().SerializeAsString(), before.SerializeAsString());  // now cached
+
+  // The admin lowers the multi-threading target.
+  const std::string old_block = "when: opp.contacts.size() >= 3\n    target: 0.6";
+  const size_t at = playbook_text_.find(old_block);
+  ASSERT_NE(at, std::string::npos);
+  std::string edited = playbook_text_;
+  edited.replace(at, old_block.size(), "when: opp.contacts.size() >= 3\n    target: 0.45");
+  dir_.Write("customer-journey.yaml", edited);
+
+  ASSERT_TRUE(WaitUntil([&] {
+    return IndicatorTarget(Agenda(), "indicator/multi-threaded") == 0.45;
+  })) << "the reloaded playbook never reached the agenda";
+  // Nothing else about the deals changed: the same shares, now against the new target.
+  const v1::GetCoachingAgendaResponse after = Agenda();
+  EXPECT_EQ(after.rollup().open_amount(), before.rollup().open_amount());
+  ASSERT_EQ(after.rep_indicators_size(), before.rep_indicators_size());
+  for (int i = 0; i < after.rep_indicators_size(); ++i) {
+    EXPECT_EQ(after.rep_indicators(i).share(), before.rep_indicators(i).share())
+        << after.rep_indicators(i).indicator_id();
+  }
+}
+
+TEST_F(ManagerLoopCacheTest, TheCacheStaysWithinItsEntryCap) {
+  const size_t cap = sidecar_->aggregates().options().max_entries;
+  // More distinct questions (one per minute of a day, two scopes each) than the cap.
+  for (size_t i = 0; i < cap + 20; ++i) {
+    const std::string as_of = absl::FormatTime(
+        "%Y-%m-%dT%H:%M:00Z",
+        absl::FromUnixSeconds(1'795'176'000) + absl::Minutes(static_cast<int64_t>(i)),
+        absl::UTCTimeZone());
+    ASSERT_GT(Agenda(as_of.c_str()).rollup().open_deals(), 0) << as_of;
+    ASSERT_LE(sidecar_->aggregates().stats().entries, cap) << "after " << i + 1 << " agendas";
+  }
+  const pipeline::AggregateCache::Stats stats = sidecar_->aggregates().stats();
+  EXPECT_EQ(stats.entries, cap);
+  EXPECT_LE(stats.bytes, sidecar_->aggregates().options().max_bytes);
 }
 
 }  // namespace
