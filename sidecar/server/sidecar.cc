@@ -177,6 +177,10 @@ absl::StatusOr<std::unique_ptr<Sidecar>> Sidecar::Start(const SidecarConfig& con
       ServerCredentialsFor(config.tls, config.listen);
   if (!credentials.ok()) return credentials.status();
   builder.AddListeningPort(config.listen, *credentials, &s->port_);
+  // gRPC sets SO_REUSEPORT by default: a second sidecar started on the same port would
+  // bind it too and silently take a share of the connections (answering from its own
+  // cache and store). A port in use must be a start-up error, as for the HTTP listeners.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
   builder.RegisterService(s->coaching_.get());
   builder.RegisterService(s->playbook_service_.get());

@@ -16,7 +16,8 @@
 // equal values stay equal (decisions of one deal can still be grouped) but the value is
 // not stored. Maskable fields: caller, deal_id, input_hash.
 //
-// The writer thread runs at a lower scheduling priority (nice 10 on Linux).
+// The writer thread is named "dc-decision-log" and runs at a lower scheduling priority
+// (nice 10 on Linux; LowerWriterThreadPriority).
 //
 // Thread safety: Log, Flush and the counters may be called from any thread.
 #ifndef DEALCOACH_SIDECAR_STORE_DECISION_LOGGER_H_
@@ -48,6 +49,15 @@ struct DecisionLoggerOptions {
   std::set<std::string> masked_fields;
   std::string mask_salt;
 };
+
+// The writer thread's name and scheduling (Linux), see LowerWriterThreadPriority.
+inline constexpr char kDecisionLogThreadName[] = "dc-decision-log";
+inline constexpr int kDecisionLogThreadNice = 10;
+
+// Names the calling thread kDecisionLogThreadName and sets its nice level to
+// kDecisionLogThreadNice. Best effort (a refused call leaves the thread as it was);
+// no-op off Linux.
+void LowerWriterThreadPriority();
 
 // Validates masked field names (caller, deal_id, input_hash).
 absl::Status ValidateMaskedFields(const std::set<std::string>& fields);

@@ -2,12 +2,22 @@
 // dropped counter, flush on destruction and retention.
 #include "sidecar/store/decision_logger.h"
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "sidecar/store/test_support.h"
@@ -250,6 +260,53 @@ TEST_F(DecisionLoggerTest, ManyThreadsLoggingAtOnceLoseNothingBelowCapacity) {
   EXPECT_EQ(logger.dropped(), 0);
   EXPECT_EQ(store_->ListDecisions("acme", "", 10000)->size(), 4000u);
 }
+
+#if defined(__linux__)
+// The nice level of thread `tid` of this process (field 19 of /proc/self/task/TID/stat;
+// the command name before it is in parentheses and may hold spaces).
+int NiceOf(pid_t tid) {
+  std::ifstream in(absl::StrCat("/proc/self/task/", tid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  EXPECT_NE(close, std::string::npos) << stat;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  EXPECT_GT(fields.size(), 16u);
+  return fields.size() > 16 ? std::stoi(fields[16]) : -100;  // field 19 overall
+}
+
+// The threads of this process whose name (comm) is `name`.
+std::vector<pid_t> ThreadsNamed(const std::string& name) {
+  std::vector<pid_t> tids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(entry.path() / "comm");
+    std::string line;
+    std::getline(comm, line);
+    if (line == name) tids.push_back(std::stoi(entry.path().filename().string()));
+  }
+  return tids;
+}
+
+// The writer gives request threads the CPU first (nice 10), on its own thread only, and
+// is findable by name (top -H, perf sched).
+TEST_F(DecisionLoggerTest, TheWriterThreadIsNamedAndNiceAndTheCallerIsUntouched) {
+  const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
+  const int nice_before = NiceOf(self);
+  {
+    DecisionLogger logger(store_.get(), {});
+    std::vector<pid_t> writers;
+    for (int i = 0; i < 200 && (writers.empty() || NiceOf(writers[0]) != kDecisionLogThreadNice);
+         ++i) {
+      writers = ThreadsNamed(kDecisionLogThreadName);
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ(writers.size(), 1u) << "no thread named " << kDecisionLogThreadName;
+    EXPECT_NE(writers[0], self);
+    EXPECT_EQ(NiceOf(writers[0]), kDecisionLogThreadNice);
+  }
+  EXPECT_EQ(NiceOf(self), nice_before);
+  EXPECT_TRUE(ThreadsNamed(kDecisionLogThreadName).empty());  // joined with the logger
+}
+#endif
 
 TEST(DecisionLoggerConfig, UnknownMaskedFieldsAreRejected) {
   EXPECT_TRUE(ValidateMaskedFields({"caller", "deal_id", "input_hash"}).ok());

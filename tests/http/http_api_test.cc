@@ -566,5 +566,21 @@ TEST(HttpConfig, ListenFailureIsAClearError) {
       << second.status();
 }
 
+// gRPC sets SO_REUSEPORT by default, which would let a second sidecar share the first's
+// port and silently take part of its connections; the sidecar turns it off.
+TEST(HttpConfig, AGrpcPortInUseIsAClearErrorNotASharedPort) {
+  TempDir dir;
+  auto first = StartSidecar(Yaml(), dir.path());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = StartSidecar(
+      absl::StrReplaceAll(Yaml(),
+                          {{"listen: 127.0.0.1:0\nlog_level",
+                            absl::StrCat("listen: 127.0.0.1:", (*first)->port(), "\nlog_level")}}),
+      dir.path());
+  ASSERT_FALSE(second.ok()) << "a second sidecar bound the first's gRPC port";
+  EXPECT_TRUE(absl::StrContains(second.status().message(), "listen: cannot listen on"))
+      << second.status();
+}
+
 }  // namespace
 }  // namespace dealcoach::testing
