@@ -171,7 +171,10 @@ if [ "$have_server" = 1 ]; then
   fi
   target=127.0.0.1:$port
   samples=$root/config/samples/opportunities.json
-  common=(--target "$target" --duration "$load_seconds" --warmup "$load_warmup")
+  # --server-pid: each run also reports the server's CPU per call and its utilization
+  # over the measured window (bench/loadgen/server_usage.h); the nolog runs name theirs.
+  common=(--target "$target" --duration "$load_seconds" --warmup "$load_warmup"
+    --server-pid "$server_pid")
   run_load() {  # name, then loadgen arguments
     local name=$1; shift
     log "loadgen $name"
@@ -214,7 +217,7 @@ if [ "$have_server" = 1 ]; then
     run_load "rate-health-at-id$sfx" --rpc health --mode rate --rate "$id_rate" --concurrency 256
     # Decision log on (the server above) vs off, same offered rate.
     run_load "rate-push-nolog$sfx" --rpc guidance_push --mode rate --rate "$push_rate" \
-      --concurrency 256 --target "127.0.0.1:$nolog_port"
+      --concurrency 256 --target "127.0.0.1:$nolog_port" --server-pid "$nolog_pid"
     # HTTP/JSON vs gRPC by id at 50% of the HTTP saturation (32 keep-alive connections
     # bound the requests in flight as 256 bound the calls on the one gRPC channel).
     run_load "rate-http-id$sfx" --rpc http_guidance_id --mode rate --rate "$http_rate" \

@@ -18,7 +18,9 @@
 // It starts and stops nothing: scripts/bench.sh runs the server. Targets must be on
 // loopback. Every loop is bounded by --duration and --max-requests, plus a drain timeout.
 // --wait-serving S polls Health/Check until SERVING (exit 0) or S seconds pass (exit 1).
-// The result is one JSON object on stdout (or in --out).
+// The result is one JSON object on stdout (or in --out). With --server-pid PID it also
+// holds the server's CPU per call and utilization over the measured window (`server`,
+// read from /proc: server_usage.h; gRPC RPCs only).
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -28,6 +30,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -40,6 +43,7 @@
 #include "bench/common/opportunity_generator.h"
 #include "bench/loadgen/histogram.h"
 #include "bench/loadgen/http_load.h"
+#include "bench/loadgen/server_usage.h"
 #include "dealcoach/v1/coaching_service.grpc.pb.h"
 #include "health.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -77,6 +81,8 @@ struct Options {
   std::string out;
   std::string label;
   double wait_serving_s = 0;
+  // The server's pid, to report its CPU per call over the measured window (/proc).
+  pid_t server_pid = 0;
   // TLS (bench/loadgen/production_pair.sh): the CA to trust, and a client certificate
   // for mutual TLS; the server name to expect in its certificate.
   std::string tls_ca, tls_cert, tls_key, tls_name = "localhost";
@@ -132,7 +138,7 @@ std::string Usage() {
          "  http_guidance_id]\n"
          "  [--mode closed|rate] [--concurrency N] [--rate R] [--duration S] [--warmup S]\n"
          "  [--max-requests N] [--pool N] [--seed S] [--ids a,b,c | --ids-json FILE]\n"
-         "  [--label L] [--out FILE] [--wait-serving S]\n"
+         "  [--label L] [--out FILE] [--wait-serving S] [--server-pid PID]\n"
          "  [--tls-ca PEM [--tls-cert PEM --tls-key PEM] [--tls-name NAME]]\n";
 }
 
@@ -196,7 +202,11 @@ bool ParseArgs(int argc, char** argv, Options* o) {
       o->tls_key = v;
     else if (a == "--tls-name")
       o->tls_name = v;
-    else
+    else if (a == "--server-pid") {
+      int pid = 0;
+      ok = absl::SimpleAtoi(v, &pid) && pid > 0;
+      o->server_pid = pid;
+    } else
       ok = false;
     if (!ok) {
       std::fprintf(stderr, "loadgen: bad argument %s %s\n", a.c_str(), v.c_str());
@@ -346,8 +356,19 @@ int Run(const Options& o) {
     }
   }
   bool timed_out = false;
+  // The server's usage at the start and the end of the measured window.
+  std::optional<UsageSample> usage_begin, usage_end;
+  bool usage_begun = false, usage_ended = false;
   while (true) {
     int64_t now = NowNs();
+    if (o.server_pid > 0 && !usage_begun && now >= measure_ns) {
+      usage_begun = true;
+      usage_begin = SampleUsage(o.server_pid);
+    }
+    if (o.server_pid > 0 && usage_begun && !usage_ended && now >= end_ns) {
+      usage_ended = true;
+      usage_end = SampleUsage(o.server_pid);
+    }
     if (rate_mode && now < end_ns) {
       while (intended_at(scheduled) <= now && outstanding < o.concurrency &&
              issued < o.max_requests) {
@@ -447,6 +468,19 @@ int Run(const Options& o) {
         {"max", us(histogram.max())},
         {"mean", histogram.mean() / 1000.0}}},
   };
+  if (usage_begin.has_value() && usage_end.has_value()) {
+    const UsageDelta d = Delta(*usage_begin, *usage_end, completed_in_window);
+    out["server"] = {{"pid", o.server_pid},
+                     {"utilization", d.utilization},
+                     {"cpu_us_per_call", d.cpu_us_per_call},
+                     {"user_us_per_call", d.user_us_per_call},
+                     {"system_us_per_call", d.system_us_per_call},
+                     {"runqueue_wait_us_per_call", d.runqueue_wait_us_per_call},
+                     {"context_switches_per_call", d.context_switches_per_call}};
+  } else if (o.server_pid > 0) {
+    std::fprintf(stderr, "loadgen: could not read /proc/%d for --server-pid\n",
+                 static_cast<int>(o.server_pid));
+  }
   const std::string text = out.dump(2);
   if (o.out.empty()) {
     std::cout << text << "\n";

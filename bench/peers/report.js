@@ -248,6 +248,17 @@ function build(work, mode) {
       },
       p99_ratio_decision_log_on_vs_off: paired('rate-push', 'rate-push-nolog').median,
       p99_rounds_us: Object.fromEntries(['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog'].map((k) => [k, p99s(k)])),
+      // The server's CPU per call and utilization over each run's window (loadgen
+      // --server-pid, bench/loadgen/server_usage.h), the median of the rounds: the load a
+      // p99 was measured under.
+      server_usage: Object.fromEntries(['closed-health', 'closed-push', 'closed-id', 'rate-push',
+        'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog'].map((k) => {
+        const runs = Object.keys(load).filter((n) => n === k || n.startsWith(`${k}~`)).map((n) => load[n]?.server).filter(Boolean);
+        const m = (f) => median(runs.map((x) => x[f]));
+        return [k, runs.length ? { rounds: runs.length, utilization: m('utilization'), cpu_us_per_call: m('cpu_us_per_call'),
+          user_us_per_call: m('user_us_per_call'), system_us_per_call: m('system_us_per_call'),
+          runqueue_wait_us_per_call: m('runqueue_wait_us_per_call'), context_switches_per_call: m('context_switches_per_call') } : null];
+      })),
     };
   }
 
@@ -345,6 +356,12 @@ function table(r) {
     row('p99 ratio GetDealGuidance id / Health', `${fmt(r.load.p99_ratio_id_vs_health, 2)}x`, `goal ≤ 1.2x; median of paired rounds; ${spread(st.id_vs_health)}`);
     if (r.load.p99_ratio_decision_log_on_vs_off != null) {
       row('p99 ratio GetDealGuidance push, decision log on / off', `${fmt(r.load.p99_ratio_decision_log_on_vs_off, 2)}x`, `goal ≤ 1.1x; ${spread(st.decision_log_on_vs_off)}`);
+    }
+    const u = r.load.server_usage || {};
+    const usage = (k) => (u[k] ? `${fmt(u[k].cpu_us_per_call, 1)} µs (user ${fmt(u[k].user_us_per_call, 1)}, sys ${fmt(u[k].system_us_per_call, 1)}), ` +
+      `${fmt(100 * u[k].utilization, 0)}% busy, ${fmt(u[k].context_switches_per_call, 2)} switches/call` : null);
+    for (const k of ['closed-health', 'closed-push', 'closed-id', 'rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog']) {
+      if (usage(k)) row(`server CPU per call, ${k}`, usage(k), `median of ${u[k].rounds} rounds; run-queue wait ${fmt(u[k].runqueue_wait_us_per_call, 1)} µs/call`);
     }
   }
   if (r.bulk) {
