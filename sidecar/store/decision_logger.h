@@ -40,7 +40,11 @@ namespace dealcoach::store {
 
 struct DecisionLoggerOptions {
   size_t queue_capacity = 10000;
-  size_t batch_size = 500;
+  // Decisions per write transaction, at most: a full batch wakes the writer, otherwise
+  // flush_interval does. 2,000 rather than 500 cut the writer's CPU per decision by 29% on a
+  // grown log (BM_DecisionWriteGrownLog): the index by deal is touched all over, and
+  // each transaction writes every page it touched once.
+  size_t batch_size = 2000;
   // Longest a decision waits in the queue before its (partial) batch is written.
   absl::Duration flush_interval = absl::Milliseconds(200);
   // Decisions older than this are deleted; zero keeps them forever.

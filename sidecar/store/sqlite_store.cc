@@ -158,6 +158,12 @@ class SqliteStore : public Store {
     DC_RETURN_IF_ERROR(ExecLocked("PRAGMA journal_mode=WAL", "enable WAL"));
     DC_RETURN_IF_ERROR(
         ExecLocked("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "set pragmas"));
+    if (options_.sqlite_cache_mib > 0) {
+      // Negative: a size in KiB rather than in pages.
+      const std::string cache =
+          absl::StrCat("PRAGMA cache_size=-", int64_t{options_.sqlite_cache_mib} * 1024);
+      DC_RETURN_IF_ERROR(ExecLocked(cache.c_str(), "set the page cache size"));
+    }
     DC_RETURN_IF_ERROR(ExecLocked("SELECT count(*) FROM sqlite_master", "read schema"));
     return absl::OkStatus();
   }

@@ -60,6 +60,12 @@ struct StoreOptions {
   // SQLite: the longest a call waits for another connection's lock, counted from the
   // call, the wait for its turn on this store's connection included (Unavailable past it).
   absl::Duration busy_timeout = absl::Seconds(5);
+  // SQLite: the page cache of each of the store's two connections (the decision log
+  // writer has its own), in MiB; 0 keeps SQLite's default (2 MiB). The decision log's
+  // index by deal takes inserts all over its pages: once it outgrows the cache every
+  // insert re-reads pages from the OS (docs/performance.md, "The decision writer's page
+  // cache"). The cache fills only as pages are read.
+  int sqlite_cache_mib = 16;
   // PostgreSQL: libpq keyword/value string or postgresql:// URI. A secret: never put in
   // messages (a redacted form is).
   std::string postgres_conninfo;

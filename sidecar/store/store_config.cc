@@ -71,8 +71,8 @@ absl::StatusOr<StoreConfig> ParseStoreConfig(const YAML::Node& section,
   try {
     if (present) {
       DC_RETURN_IF_ERROR(CheckKeys(section, "",
-                                   {"backend", "data_dir", "busy_timeout", "postgres", "migrate",
-                                    "snapshots", "decisions"}));
+                                   {"backend", "data_dir", "busy_timeout", "sqlite_cache_mib",
+                                    "postgres", "migrate", "snapshots", "decisions"}));
     }
     if (present) {
       std::string backend = "sqlite";
@@ -89,6 +89,8 @@ absl::StatusOr<StoreConfig> ParseStoreConfig(const YAML::Node& section,
       DC_RETURN_IF_ERROR(ReadString(section["data_dir"], "data_dir", &data_dir));
       DC_RETURN_IF_ERROR(
           ReadDuration(section["busy_timeout"], "busy_timeout", &c.options.busy_timeout));
+      DC_RETURN_IF_ERROR(ReadInt(section["sqlite_cache_mib"], "sqlite_cache_mib", 0, 4096,
+                                 &c.options.sqlite_cache_mib));
       if (section["migrate"]) {
         std::string v = section["migrate"].Scalar();
         if (v != "true" && v != "false") {

@@ -18,6 +18,7 @@ TEST(StoreConfig, DefaultsAreSqliteUnderTheConfigDirectory) {
 TEST(StoreConfig, EveryKeyIsRead) {
   YAML::Node n = YAML::Load(R"(
 backend: postgres
+sqlite_cache_mib: 64
 postgres: {conninfo: "host=db", connect_timeout: 2s, statement_timeout: 10s}
 migrate: false
 snapshots: {keep: 3, max_age: 48h, batch_rows: 100}
@@ -31,6 +32,7 @@ decisions: {queue_size: 7, batch_size: 2, flush_interval: 1s, retention: 24h,
   EXPECT_EQ(c->options.connect_timeout, absl::Seconds(2));
   EXPECT_EQ(c->options.statement_timeout, absl::Seconds(10));
   EXPECT_FALSE(c->options.migrate);
+  EXPECT_EQ(c->options.sqlite_cache_mib, 64);
   EXPECT_EQ(c->options.keep_snapshots, 3);
   EXPECT_EQ(c->options.snapshot_max_age, absl::Hours(48));
   EXPECT_EQ(c->options.snapshot_batch_rows, 100);
@@ -52,6 +54,7 @@ TEST(StoreConfig, MistakesAreErrorsNamingTheKey) {
       {"snapshots: {keep: 0}", "store.snapshots.keep"},
       {"decisions: {masked_fields: [latency]}", "store.decisions.masked_fields"},
       {"busy_timeout: soon", "store.busy_timeout"},
+      {"sqlite_cache_mib: 100000", "store.sqlite_cache_mib"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<StoreConfig> got = ParseStoreConfig(YAML::Load(c.yaml), "/x");
