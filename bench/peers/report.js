@@ -360,7 +360,7 @@ function table(r) {
     const u = r.load.server_usage || {};
     const usage = (k) => (u[k] ? `${fmt(u[k].cpu_us_per_call, 1)} µs (user ${fmt(u[k].user_us_per_call, 1)}, sys ${fmt(u[k].system_us_per_call, 1)}), ` +
       `${fmt(100 * u[k].utilization, 0)}% busy, ${fmt(u[k].context_switches_per_call, 2)} switches/call` : null);
-    for (const k of ['closed-health', 'closed-push', 'closed-id', 'rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog']) {
+    for (const k of Object.keys(u)) {
       if (usage(k)) row(`server CPU per call, ${k}`, usage(k), `median of ${u[k].rounds} rounds; run-queue wait ${fmt(u[k].runqueue_wait_us_per_call, 1)} µs/call`);
     }
   }

@@ -231,6 +231,23 @@ void BM_DecisionLogEnqueue(benchmark::State& state) {
 }
 BENCHMARK(BM_DecisionLogEnqueue)->Iterations(200000);
 
+// Fills `batch` with the next decisions of `tenant`: ids from *n on (time-ordered, as the
+// server's), deal (*n * stride) % deals, the rest a typical answer's.
+void FillDecisions(const std::string& tenant, int64_t deals, int64_t stride, int64_t* n,
+                   std::vector<store::Decision>* batch) {
+  for (store::Decision& d : *batch) {
+    d.tenant = tenant;
+    d.decision_id = absl::StrCat(absl::Hex((*n)++, absl::kZeroPad16), "0123456789abcdef");
+    d.at = absl::Now();
+    d.deal_id = absl::StrCat("opp-42-", (*n * stride) % deals);
+    d.playbook = "customer-journey";
+    d.revision = 3;
+    d.fired_rule_ids = {"confirm-budget", "single-threaded", "meet-economic-buyer"};
+    d.input_hash = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    d.latency = absl::Microseconds(420);
+  }
+}
+
 void BM_DecisionWrite(benchmark::State& state) {
   const bool postgres = state.range(0) == 1;
   std::string dir;
@@ -240,17 +257,7 @@ void BM_DecisionWrite(benchmark::State& state) {
   std::vector<store::Decision> batch(500);
   int64_t n = 0;
   for (auto _ : state) {
-    for (store::Decision& d : batch) {
-      d.tenant = tenant;
-      d.decision_id = absl::StrCat(absl::Hex(n++, absl::kZeroPad16), "0123456789abcdef");
-      d.at = absl::Now();
-      d.deal_id = absl::StrCat("opp-42-", n % 5000);
-      d.playbook = "customer-journey";
-      d.revision = 3;
-      d.fired_rule_ids = {"confirm-budget", "single-threaded", "meet-economic-buyer"};
-      d.input_hash = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-      d.latency = absl::Microseconds(420);
-    }
+    FillDecisions(tenant, /*deals=*/5000, /*stride=*/1, &n, &batch);
     absl::Status w = s->WriteDecisions(batch);
     if (!w.ok()) return state.SkipWithError(std::string(w.message()).c_str());
   }
@@ -283,19 +290,8 @@ void BM_DecisionWriteGrownLog(benchmark::State& state) {
   const std::string tenant = RunTenant();
   std::vector<store::Decision> batch(static_cast<size_t>(state.range(1)));
   int64_t n = 0;
-  auto fill = [&] {
-    for (store::Decision& d : batch) {
-      d.tenant = tenant;
-      d.decision_id = absl::StrCat(absl::Hex(n++, absl::kZeroPad16), "0123456789abcdef");
-      d.at = absl::Now();
-      d.deal_id = absl::StrCat("opp-42-", (n * 7919) % 1000);
-      d.playbook = "customer-journey";
-      d.revision = 3;
-      d.fired_rule_ids = {"confirm-budget", "single-threaded", "meet-economic-buyer"};
-      d.input_hash = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-      d.latency = absl::Microseconds(420);
-    }
-  };
+  // 1,000 deals visited in a scattered order (7919 is prime), as requests for many deals.
+  auto fill = [&] { FillDecisions(tenant, /*deals=*/1000, /*stride=*/7919, &n, &batch); };
   while (n < 400000) {
     fill();
     absl::Status w = s->WriteDecisions(batch);

@@ -54,9 +54,9 @@ void LowerWriterThreadPriority() {
   // Named for `top -H` and `perf sched`, and for the test that checks the priority.
   (void)pthread_setname_np(pthread_self(), kDecisionLogThreadName);
   // Background work: under CPU contention the answers go first (nice applies per thread
-  // on Linux). Measured alternatives (docs/performance.md, "The decision log and the
-  // tail"): nice 0 made the push p99 about 4x worse; SCHED_IDLE and a 100 us EEVDF slice
-  // made no difference beyond the noise, so neither is used.
+  // on Linux). Measured alternatives (docs/performance.md, "Where a request's CPU
+  // goes by load, and the decision log and the tail"): nice 0 made the push p99 about 4x worse;
+  // SCHED_IDLE and a 100 us EEVDF slice made no difference beyond the noise, so neither is used.
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kDecisionLogThreadNice);
 #endif
 }

@@ -64,7 +64,7 @@ struct StoreOptions {
   // writer has its own), in MiB; 0 keeps SQLite's default (2 MiB). The decision log's
   // index by deal takes inserts all over its pages: once it outgrows the cache every
   // insert re-reads pages from the OS (docs/performance.md, "The decision writer's page
-  // cache"). The cache fills only as pages are read.
+  // cache and batch size"). The cache fills only as pages are read.
   int sqlite_cache_mib = 16;
   // PostgreSQL: libpq keyword/value string or postgresql:// URI. A secret: never put in
   // messages (a redacted form is).
