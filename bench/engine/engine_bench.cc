@@ -11,6 +11,10 @@
 //   BM_Rules/<n>                   Evaluate against a synthetic playbook of n rules
 //   BM_Contacts/<n>, BM_Activities/<n>
 //                                  Evaluate opportunities of a fixed shape
+//   BM_Normalize                   copy a generated opportunity as a caller sends it and
+//                                  NormalizeOpportunityAsOf it (what a push call does
+//                                  after parsing); BM_CopyOnly is the copy alone, so the
+//                                  difference is the normalization
 //
 // Slopes (time per extra rule / contact / activity) are computed from the JSON output by
 // bench/peers/report.js. Playbooks are read from --playbooks DIR (default: the source
@@ -186,6 +190,41 @@ void BM_Activities(benchmark::State& state) {
   state.counters["activities"] = activities;
 }
 BENCHMARK(BM_Activities)->Arg(10)->Arg(1000);
+
+// Opportunities as a caller sends them (not normalized), the generator's mix.
+const std::vector<v1::Opportunity>& RawPool() {
+  static const auto* pool = [] {
+    OpportunityGenerator gen(7);
+    auto* p = new std::vector<v1::Opportunity>();
+    for (int i = 0; i < 1000; ++i) p->push_back(gen.Make(i));
+    return p;
+  }();
+  return *pool;
+}
+
+void BM_CopyOnly(benchmark::State& state) {
+  const std::vector<v1::Opportunity>& pool = RawPool();
+  size_t i = 0;
+  for (auto _ : state) {
+    v1::Opportunity opp = pool[i];
+    benchmark::DoNotOptimize(opp);
+    if (++i == pool.size()) i = 0;
+  }
+}
+BENCHMARK(BM_CopyOnly);
+
+void BM_Normalize(benchmark::State& state) {
+  const std::vector<v1::Opportunity>& pool = RawPool();
+  const absl::Time now = BenchNow();
+  size_t i = 0;
+  for (auto _ : state) {
+    v1::Opportunity opp = pool[i];
+    engine::NormalizeOpportunityAsOf(&opp, now);
+    benchmark::DoNotOptimize(opp);
+    if (++i == pool.size()) i = 0;
+  }
+}
+BENCHMARK(BM_Normalize);
 
 }  // namespace
 }  // namespace dealcoach::bench
