@@ -202,6 +202,10 @@ if [ "$have_server" = 1 ]; then
   push_rate=$(node -e "console.log($(median_rps closed-push) * 0.5)")
   id_rate=$(node -e "console.log($(median_rps closed-id) * 0.5)")
   http_rate=$(node -e "console.log($(median_rps closed-http-id) * 0.5)")
+  # Health at 50% of its own saturation: a second reading of the p99 goal (each RPC at
+  # half of what it sustains, rather than both at GetDealGuidance's half), reported
+  # beside the goal's pairing, not instead of it.
+  health_rate=$(node -e "console.log($(median_rps closed-health) * 0.5)")
   # Each pair alternates for $load_rounds rounds; the report divides each round's p99 by
   # the adjacent Health round's and takes the median of those ratios, with their spread
   # and a distribution-free confidence interval (bench/peers/report.js ratioStats): one
@@ -215,6 +219,8 @@ if [ "$have_server" = 1 ]; then
     run_load "rate-id$sfx" --rpc guidance_id --mode rate --rate "$id_rate" --concurrency 256 \
       --ids-json "$samples"
     run_load "rate-health-at-id$sfx" --rpc health --mode rate --rate "$id_rate" --concurrency 256
+    run_load "rate-health-own$sfx" --rpc health --mode rate --rate "$health_rate" \
+      --concurrency 256
     # Decision log on (the server above) vs off, same offered rate.
     run_load "rate-push-nolog$sfx" --rpc guidance_push --mode rate --rate "$push_rate" \
       --concurrency 256 --target "127.0.0.1:$nolog_port" --server-pid "$nolog_pid"

@@ -20,6 +20,12 @@
 // condition of the playbook that applies: the figure compared with the peers; the
 // better of two passes, as each peer's figure is its best pass).
 //
+// It also times every condition of the playbook evaluated alone, no answer built
+// ("conditions_only": each distinct condition once per deal, through the engine's
+// per-call state, as the full answer evaluates them): the same work as the CEL peers,
+// which return bare booleans. The difference to the full answer is the cost of building
+// it (protobuf messages, texts, facts).
+//
 // A rule "fires" when dealcoach reports it as holding: an exit-gate criterion MET in a
 // reported gate, a next-best behavior returned (all of them, no top-N cut), a risk, a
 // checklist item MET. Output: {"playbook": ..., "fired": {"<opp id>": [ids...]}}.
@@ -38,6 +44,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "sidecar/engine/engine.h"
+#include "sidecar/engine/playbook_internal.h"
 
 int main(int argc, char** argv) {
   std::string opportunities_path;
@@ -228,6 +235,44 @@ int main(int argc, char** argv) {
       if (sink < 0) std::fprintf(stderr, "impossible\n");
       return nlohmann::json{{"evaluations", count}, {"ns_per_opportunity", ns / count}};
     };
+    // Every rule with a condition, as the peers list them (bench/peers/cel.js): gate
+    // criteria and behaviors by phase, global behaviors, risks, checklist items.
+    namespace internal = dealcoach::engine::internal;
+    const auto* impl = dynamic_cast<const internal::CompiledPlaybookImpl*>(&pb);
+    std::vector<const internal::Rule*> rules;
+    if (impl != nullptr) {
+      for (const internal::Phase& phase : impl->phases_) {
+        for (const auto& c : phase.gate) rules.push_back(&c);
+        for (const auto& b : phase.behaviors) rules.push_back(&b);
+      }
+      for (const auto& b : impl->global_behaviors_) rules.push_back(&b);
+      for (const auto& r : impl->risks_) rules.push_back(&r);
+      for (const auto& list : impl->checklists_) {
+        for (const auto& item : list.items) rules.push_back(&item);
+      }
+    }
+    auto conditions_loop = [&]() {
+      using Clock = std::chrono::steady_clock;
+      const auto deadline = Clock::now() + std::chrono::duration<double>(bench_seconds);
+      int64_t count = 0;
+      int64_t held = 0;
+      const auto start = Clock::now();
+      for (int pass = 0; pass < 100 && Clock::now() < deadline; ++pass) {
+        for (const auto& opp : all) {
+          internal::EvalState state(*impl, opp, now);
+          for (const internal::Rule* rule : rules) {
+            held += state.Evaluate(*rule).truth == dealcoach::expr::Truth::kTrue;
+          }
+          ++count;
+        }
+      }
+      const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+      if (held < 0) std::fprintf(stderr, "impossible\n");
+      return nlohmann::json{{"evaluations", count},
+                            {"ns_per_opportunity", ns / count},
+                            {"rules", rules.size()},
+                            {"distinct_conditions", impl->conditions_.size()}};
+    };
     for (size_t i = 0; i < std::min<size_t>(all.size(), 200); ++i) pb.Evaluate(all[i], now);
     // The full answer is timed before and after the heap loop and the faster pass kept,
     // as run.js keeps each peer's best pass (the same allowance for a noisy neighbour on
@@ -248,6 +293,7 @@ int main(int argc, char** argv) {
     out["timing"] = {{"evaluate", evaluate},
                      {"evaluate_with_checklists", review},
                      {"evaluate_with_checklists_heap", heap}};
+    if (impl != nullptr && !review_only) out["timing"]["conditions_only"] = conditions_loop();
   }
   std::cout << out.dump(1) << "\n";
   return 0;

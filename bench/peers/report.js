@@ -139,6 +139,9 @@ function peerFigures(fired, peers) {
     dealcoach_ns_per_opportunity: dc,
     dealcoach_ns_per_condition: conditions ? dc / conditions : null,
     dealcoach_evaluate_only_ns_per_opportunity: fired.timing.evaluate.ns_per_opportunity,
+    // Every condition of the playbook alone, no answer built (fired_rules
+    // "conditions_only"): the CEL peers' own work, for the split of the full answer.
+    dealcoach_conditions_only_ns_per_opportunity: fired.timing.conditions_only?.ns_per_opportunity ?? null,
     // Separate heap-allocated Evaluate / EvaluateChecklist calls.
     dealcoach_separate_heap_ns_per_opportunity:
       fired.timing.evaluate_with_checklists_heap?.ns_per_opportunity ?? null,
@@ -151,6 +154,8 @@ function peerFigures(fired, peers) {
       vs_eval_only: p.ns_per_opportunity / dc,
       vs_eval_with_prep: p.ns_per_opportunity_with_prep / dc,
       separate_heap_calls_vs_eval_only: heap ? p.ns_per_opportunity / heap : null,
+      conditions_only_vs_eval_only: r.dealcoach_conditions_only_ns_per_opportunity
+        ? p.ns_per_opportunity / r.dealcoach_conditions_only_ns_per_opportunity : null,
     };
   }
   return r;
@@ -240,6 +245,10 @@ function build(work, mode) {
         push_vs_health: paired('rate-push', 'rate-health-at-push'),
         id_vs_health: paired('rate-id', 'rate-health-at-id'),
         decision_log_on_vs_off: paired('rate-push', 'rate-push-nolog'),
+        // Not the goal's pairing: Health at 50% of its own saturation (each RPC at half
+        // of what it sustains), with the server's utilization beside it.
+        push_vs_health_own: paired('rate-push', 'rate-health-own'),
+        id_vs_health_own: paired('rate-id', 'rate-health-own'),
       },
       // The earlier method, kept for comparison: median p99 of each side, then the ratio.
       p99_ratio_of_medians: {
@@ -247,12 +256,12 @@ function build(work, mode) {
         id_vs_health: p99('rate-id') && p99('rate-health-at-id') ? p99('rate-id') / p99('rate-health-at-id') : null,
       },
       p99_ratio_decision_log_on_vs_off: paired('rate-push', 'rate-push-nolog').median,
-      p99_rounds_us: Object.fromEntries(['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog'].map((k) => [k, p99s(k)])),
+      p99_rounds_us: Object.fromEntries(['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog', 'rate-health-own'].map((k) => [k, p99s(k)])),
       // The server's CPU per call and utilization over each run's window (loadgen
       // --server-pid, bench/loadgen/server_usage.h), the median of the rounds: the load a
       // p99 was measured under.
       server_usage: Object.fromEntries(['closed-health', 'closed-push', 'closed-id', 'rate-push',
-        'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog'].map((k) => {
+        'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog', 'rate-health-own'].map((k) => {
         const runs = Object.keys(load).filter((n) => n === k || n.startsWith(`${k}~`)).map((n) => load[n]?.server).filter(Boolean);
         const m = (f) => median(runs.map((x) => x[f]));
         return [k, runs.length ? { rounds: runs.length, utilization: m('utilization'), cpu_us_per_call: m('cpu_us_per_call'),
@@ -320,6 +329,13 @@ function table(r) {
     row(`dealcoach${label}, same data as peers (guidance + checklists, one review call, arena)`,
       `${us(P.dealcoach_ns_per_opportunity)} µs per deal${per(P.dealcoach_ns_per_opportunity, P.conditions)}`,
       `${P.opportunities} opportunities${P.conditions ? `; ${P.conditions} conditions in the playbook` : ''}`);
+    if (P.dealcoach_conditions_only_ns_per_opportunity) {
+      const ratios = Object.entries(P.ratios || {}).filter(([, q]) => q.conditions_only_vs_eval_only)
+        .map(([name, q]) => `${fmt(q.conditions_only_vs_eval_only)}x ${name}`).join(', ');
+      row(`dealcoach${label}, every condition alone, no answer built`,
+        `${us(P.dealcoach_conditions_only_ns_per_opportunity)} µs per deal${per(P.dealcoach_conditions_only_ns_per_opportunity, P.conditions)}`,
+        `the peers' own work (not a goal's figure): faster than ${ratios}`);
+    }
     if (P.dealcoach_separate_heap_ns_per_opportunity) {
       row(`dealcoach${label}, same work as separate heap-allocated calls`, `${us(P.dealcoach_separate_heap_ns_per_opportunity)} µs`, 'Evaluate + each EvaluateChecklist');
     }
@@ -336,7 +352,7 @@ function table(r) {
     const s = r.load.saturation_rps;
     row('saturation, closed loop (32 outstanding)', `health ${fmt(s.health, 0)} rps, push ${fmt(s.guidance_push, 0)} rps, id ${fmt(s.guidance_id, 0)} rps`,
       r.load.saturation_ratio_push_vs_health != null ? `push ${fmt(r.load.saturation_ratio_push_vs_health, 2)}x, id ${fmt(r.load.saturation_ratio_id_vs_health, 2)}x Health (goal ≥ 0.7x); median of ${(r.load.saturation_rounds_rps?.['closed-health'] || []).length} alternating rounds` : '');
-    for (const k of ['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog']) {
+    for (const k of ['rate-push', 'rate-health-at-push', 'rate-id', 'rate-health-at-id', 'rate-push-nolog', 'rate-health-own']) {
       const l = r.load.runs[k];
       if (!l) continue;
       const L = l.latency_us;
@@ -356,6 +372,13 @@ function table(r) {
     row('p99 ratio GetDealGuidance id / Health', `${fmt(r.load.p99_ratio_id_vs_health, 2)}x`, `goal ≤ 1.2x; median of paired rounds; ${spread(st.id_vs_health)}`);
     if (r.load.p99_ratio_decision_log_on_vs_off != null) {
       row('p99 ratio GetDealGuidance push, decision log on / off', `${fmt(r.load.p99_ratio_decision_log_on_vs_off, 2)}x`, `goal ≤ 1.1x; ${spread(st.decision_log_on_vs_off)}`);
+    }
+    for (const [name, key] of [['push', 'push_vs_health_own'], ['id', 'id_vs_health_own']]) {
+      const x = st[key];
+      if (x && x.rounds) {
+        row(`p99 ratio GetDealGuidance ${name} / Health at 50% of Health's own saturation`, `${fmt(x.median, 2)}x`,
+          `not the goal's pairing (each RPC at half of what it sustains); median of paired rounds; ${spread(x)}`);
+      }
     }
     const u = r.load.server_usage || {};
     const usage = (k) => (u[k] ? `${fmt(u[k].cpu_us_per_call, 1)} µs (user ${fmt(u[k].user_us_per_call, 1)}, sys ${fmt(u[k].system_us_per_call, 1)}), ` +
