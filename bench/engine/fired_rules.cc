@@ -196,7 +196,10 @@ int main(int argc, char** argv) {
     arena_options.initial_block_size = block.size();
     google::protobuf::Arena arena(arena_options);
     std::vector<dealcoach::v1::ReviewChecklist*> outs(lists.size());
-    auto time_loop = [&](bool checklists, bool heap) {
+    // Passes over every opportunity until --bench-seconds have passed (at most 100);
+    // `one` does one opportunity's work and returns something to sum, so that it is
+    // not optimized away.
+    auto timed = [&](const auto& one) {
       using Clock = std::chrono::steady_clock;
       const auto deadline = Clock::now() + std::chrono::duration<double>(bench_seconds);
       int64_t count = 0;
@@ -204,36 +207,42 @@ int main(int argc, char** argv) {
       const auto start = Clock::now();
       for (int pass = 0; pass < 100 && Clock::now() < deadline; ++pass) {
         for (const auto& opp : all) {
-          if (heap) {
-            sink += pb.Evaluate(opp, now).next_best_behaviors_size();
-            if (checklists) {
-              for (const std::string& name : lists) {
-                auto list = pb.EvaluateChecklist(opp, now, name);
-                if (list.ok()) sink += list->open_items();
-              }
-            }
-          } else {
-            auto* g = google::protobuf::Arena::CreateMessage<dealcoach::v1::DealGuidance>(&arena);
-            if (checklists) {
-              for (auto& list : outs) {
-                list =
-                    google::protobuf::Arena::CreateMessage<dealcoach::v1::ReviewChecklist>(&arena);
-              }
-              if (pb.EvaluateReviewInto(opp, now, {}, lists, g, outs).ok()) {
-                for (const auto* list : outs) sink += list->open_items();
-              }
-            } else {
-              pb.EvaluateInto(opp, now, {}, g);
-            }
-            sink += g->next_best_behaviors_size();
-            arena.Reset();
-          }
+          sink += one(opp);
           ++count;
         }
       }
       const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
       if (sink < 0) std::fprintf(stderr, "impossible\n");
       return nlohmann::json{{"evaluations", count}, {"ns_per_opportunity", ns / count}};
+    };
+    auto time_loop = [&](bool checklists, bool heap) {
+      return timed([&](const dealcoach::v1::Opportunity& opp) -> int64_t {
+        int64_t sink = 0;
+        if (heap) {
+          sink += pb.Evaluate(opp, now).next_best_behaviors_size();
+          if (checklists) {
+            for (const std::string& name : lists) {
+              auto list = pb.EvaluateChecklist(opp, now, name);
+              if (list.ok()) sink += list->open_items();
+            }
+          }
+          return sink;
+        }
+        auto* g = google::protobuf::Arena::CreateMessage<dealcoach::v1::DealGuidance>(&arena);
+        if (checklists) {
+          for (auto& list : outs) {
+            list = google::protobuf::Arena::CreateMessage<dealcoach::v1::ReviewChecklist>(&arena);
+          }
+          if (pb.EvaluateReviewInto(opp, now, {}, lists, g, outs).ok()) {
+            for (const auto* list : outs) sink += list->open_items();
+          }
+        } else {
+          pb.EvaluateInto(opp, now, {}, g);
+        }
+        sink += g->next_best_behaviors_size();
+        arena.Reset();
+        return sink;
+      });
     };
     // Every rule with a condition, as the peers list them (bench/peers/cel.js): gate
     // criteria and behaviors by phase, global behaviors, risks, checklist items.
@@ -252,26 +261,17 @@ int main(int argc, char** argv) {
       }
     }
     auto conditions_loop = [&]() {
-      using Clock = std::chrono::steady_clock;
-      const auto deadline = Clock::now() + std::chrono::duration<double>(bench_seconds);
-      int64_t count = 0;
-      int64_t held = 0;
-      const auto start = Clock::now();
-      for (int pass = 0; pass < 100 && Clock::now() < deadline; ++pass) {
-        for (const auto& opp : all) {
-          internal::EvalState state(*impl, opp, now);
-          for (const internal::Rule* rule : rules) {
-            held += state.Evaluate(*rule).truth == dealcoach::expr::Truth::kTrue;
-          }
-          ++count;
+      nlohmann::json out = timed([&](const dealcoach::v1::Opportunity& opp) -> int64_t {
+        internal::EvalState state(*impl, opp, now);
+        int64_t held = 0;
+        for (const internal::Rule* rule : rules) {
+          held += state.Evaluate(*rule).truth == dealcoach::expr::Truth::kTrue;
         }
-      }
-      const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
-      if (held < 0) std::fprintf(stderr, "impossible\n");
-      return nlohmann::json{{"evaluations", count},
-                            {"ns_per_opportunity", ns / count},
-                            {"rules", rules.size()},
-                            {"distinct_conditions", impl->conditions_.size()}};
+        return held;
+      });
+      out["rules"] = rules.size();
+      out["distinct_conditions"] = impl->conditions_.size();
+      return out;
     };
     for (size_t i = 0; i < std::min<size_t>(all.size(), 200); ++i) pb.Evaluate(all[i], now);
     // The full answer is timed before and after the heap loop and the faster pass kept,
