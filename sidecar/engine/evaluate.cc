@@ -148,7 +148,7 @@ v1::Fact RenderFact(const FactProgram& fact, const expr::Value& value) {
   return out;
 }
 
-const RenderedFact& FactCache::Get(int index) {
+RenderedFact& FactCache::Render(int index) {
   int& slot = slot_[index];
   if (slot < 0) {
     const FactProgram& fact = (*programs_)[index];
@@ -165,6 +165,21 @@ const RenderedFact& FactCache::Get(int index) {
     }
   }
   return facts_[slot];
+}
+
+const RenderedFact& FactCache::Get(int index) { return Render(index); }
+
+v1::Fact* FactCache::Shared(int index, google::protobuf::Arena* arena) {
+  RenderedFact& from = Render(index);
+  if (from.message == nullptr || from.arena != arena) {
+    v1::Fact* to = google::protobuf::Arena::CreateMessage<v1::Fact>(arena);
+    if (!from.path->empty()) to->set_path(*from.path);
+    if (!from.value.empty()) to->set_value(from.value);
+    if (from.missing) to->set_missing(true);
+    from.message = to;
+    from.arena = arena;
+  }
+  return from.message;
 }
 
 EvalState::EvalState(const CompiledPlaybookImpl& playbook, const v1::Opportunity& opportunity,
@@ -225,11 +240,22 @@ const Outcome& EvalState::Evaluate(const Rule& rule) {
 
 namespace {
 
-// Field by field rather than operator=: the generated CopyFrom clears and merges through
-// a virtual call, and shows in profiles (every returned item carries facts).
+// On an arena answer, every item that lists a fact references the one message
+// FactCache::Shared built for it on that arena, as DC_SET_SHARED references the
+// playbook's refs. That is safe for the same reasons: an arena message never deletes
+// its elements, reading and serializing see each item's full list, and a copy of the
+// answer owns its own facts. A repeated field that is cleared keeps its elements for
+// reuse by Add(); these fields are only ever filled through UnsafeArenaAddAllocated,
+// which never hands a kept element out, so a message reused deal after deal never
+// writes into a fact another item still lists. Heap answers copy field by field
+// (operator= clears and merges through a virtual call, which shows in profiles).
 void AddFacts(const Rule& rule, FactCache* facts, RepeatedPtrField<v1::Fact>* out) {
   if (rule.facts.empty()) return;
   out->Reserve(out->size() + static_cast<int>(rule.facts.size()));
+  if (google::protobuf::Arena* arena = out->GetArena(); arena != nullptr) {
+    for (int index : rule.facts) out->UnsafeArenaAddAllocated(facts->Shared(index, arena));
+    return;
+  }
   for (int index : rule.facts) {
     const RenderedFact& from = facts->Get(index);
     v1::Fact* to = out->Add();

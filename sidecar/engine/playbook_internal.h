@@ -184,6 +184,10 @@ struct RenderedFact {
   const std::string* path;
   std::string value;
   bool missing = false;
+  // The fact as a message on `arena` (an arena answer's), built the first time an item
+  // of that answer lists it; every later item references it (FactCache::Shared).
+  v1::Fact* message = nullptr;
+  google::protobuf::Arena* arena = nullptr;
 };
 
 // Lazily rendered facts for one evaluation.
@@ -197,8 +201,16 @@ class FactCache {
         unknown_(unknown),
         slot_(programs->size(), -1) {}
   const RenderedFact& Get(int index);
+  // Fact `index` as one message on `arena`, built on first use and the same object for
+  // every later call with that arena. An arena answer's items list a rendered fact about
+  // five times; referencing one message instead of copying its two strings into each
+  // halves the strings an answer allocates. See AddFacts (evaluate.cc) for why sharing is
+  // safe.
+  v1::Fact* Shared(int index, google::protobuf::Arena* arena);
 
  private:
+  RenderedFact& Render(int index);
+
   const std::vector<FactProgram>* programs_;
   const expr::Activation* activation_;
   const v1::Opportunity* opportunity_;

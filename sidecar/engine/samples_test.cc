@@ -227,6 +227,53 @@ TEST_F(SamplesTest, ArenaAnswersShareThePlaybooksRefsWithoutChangingThem) {
   }
 }
 
+// An arena review lists each rendered fact as one message that every item showing it
+// references (evaluate.cc, AddFacts). The same messages are reused for deal after deal,
+// so a fact kept from an earlier deal's cleared items must never be written into: each
+// answer must still equal the heap answers.
+TEST_F(SamplesTest, ArenaReviewsShareEachRenderedFactAcrossItems) {
+  const std::vector<std::string> names = playbook_->checklist_names();
+  google::protobuf::Arena arena;
+  auto* guidance = google::protobuf::Arena::CreateMessage<v1::DealGuidance>(&arena);
+  std::vector<v1::ReviewChecklist*> lists;
+  for (size_t i = 0; i < names.size(); ++i) {
+    lists.push_back(google::protobuf::Arena::CreateMessage<v1::ReviewChecklist>(&arena));
+  }
+  int shared = 0;
+  for (const v1::Opportunity& opp : samples_) {
+    ASSERT_TRUE(playbook_->EvaluateReviewInto(opp, Now(), {}, names, guidance, lists).ok());
+    std::string expected = playbook_->Evaluate(opp, Now()).SerializeAsString();
+    std::string got = guidance->SerializeAsString();
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto separate = playbook_->EvaluateChecklist(opp, Now(), names[i]);
+      ASSERT_TRUE(separate.ok());
+      expected += separate->SerializeAsString();
+      got += lists[i]->SerializeAsString();
+    }
+    EXPECT_EQ(got, expected) << opp.id();
+    // Every fact message of this review, by path: one object per path.
+    std::map<std::string, std::set<const v1::Fact*>> by_path;
+    std::map<const v1::Fact*, int> uses;
+    auto note = [&](const google::protobuf::RepeatedPtrField<v1::Fact>& facts) {
+      for (const v1::Fact& f : facts) {
+        by_path[f.path()].insert(&f);
+        ++uses[&f];
+      }
+    };
+    for (const auto& gate : guidance->gates()) {
+      for (const auto& c : gate.criteria()) note(c.facts());
+    }
+    for (const auto& b : guidance->next_best_behaviors()) note(b.facts());
+    for (const auto& r : guidance->risks()) note(r.facts());
+    for (const auto* list : lists) {
+      for (const auto& item : list->items()) note(item.facts());
+    }
+    for (const auto& [path, objects] : by_path) EXPECT_EQ(objects.size(), 1u) << path;
+    for (const auto& [fact, n] : uses) shared += n > 1;
+  }
+  EXPECT_GT(shared, 0) << "no fact was listed by two items of one review";
+}
+
 // A deal as a CRM without a confirmed-pain field sends it: contacts, roles, a meeting
 // each contact attended, and no contact carrying confirmed_pain.
 v1::Opportunity HubSpotLikeDeal(const std::string& stage, bool won) {

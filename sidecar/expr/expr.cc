@@ -138,9 +138,13 @@ struct Activation::Impl {
       fast_root = nullptr;
     }
     Store(name, std::move(v));
-    has_now = false;
-    if (fast_schema != nullptr && !fast_schema->clock_variable.empty()) {
-      const Value* t = Find(fast_schema->clock_variable);
+    // The clock as the fast path reads it changes only with the root's schema or the
+    // clock variable itself.
+    if (fast_schema == nullptr) {
+      has_now = false;
+    } else if (root != nullptr || name == fast_schema->clock_variable) {
+      const Value* t =
+          fast_schema->clock_variable.empty() ? nullptr : Find(fast_schema->clock_variable);
       has_now = t != nullptr && t->kind() == K::kTimestamp;
       if (has_now) now = FastTime::FromDuration(t->timestamp_value() - absl::UnixEpoch());
     }
@@ -156,7 +160,9 @@ struct Activation::Impl {
   }
 };
 
-Activation::Activation() : impl_(std::make_unique<Impl>()) {}
+Activation::Activation() : impl_(std::make_unique<Impl>()) {
+  impl_->vars.reserve(4);  // a playbook's root, clock and phase without a regrowth
+}
 Activation::~Activation() = default;
 void Activation::SetMessage(absl::string_view name, const pb::Message* message) {
   impl_->Set(name, MessageToValue(message));
