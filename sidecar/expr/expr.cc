@@ -101,6 +101,10 @@ absl::StatusOr<FieldType> ParseFieldType(absl::string_view name) {
 namespace {
 // Attribute paths are hashed once where they are known (compile time, SetUnknownAttributes).
 size_t PathHash(absl::string_view path) { return absl::HashOf(path); }
+// One bit per path out of 64, picked by its hash: a program whose selected paths' bits
+// miss every bit of the activation's unknown paths selects none of them, which one AND
+// decides (most programs of a deal with unrecorded paths read none of them).
+uint64_t PathBit(size_t hash) { return uint64_t{1} << (hash % 64); }
 }  // namespace
 
 struct Activation::Impl {
@@ -117,6 +121,7 @@ struct Activation::Impl {
   // PathHash of each of unknown_paths, sorted: most lookups miss, and a miss in a few
   // integers is cheaper than a binary search comparing strings.
   std::vector<size_t> unknown_hashes;
+  uint64_t unknown_bits = 0;  // PathBit of each of unknown_hashes
   bool IsUnknownPath(const std::string& path, size_t hash) const {
     return std::binary_search(unknown_hashes.begin(), unknown_hashes.end(), hash) &&
            std::binary_search(unknown_paths.begin(), unknown_paths.end(), path);
@@ -178,7 +183,11 @@ void Activation::SetUnknownAttributes(std::vector<std::string> paths) {
   paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   impl_->unknown_paths = std::move(paths);
   impl_->unknown_hashes.clear();
-  for (const std::string& p : impl_->unknown_paths) impl_->unknown_hashes.push_back(PathHash(p));
+  impl_->unknown_bits = 0;
+  for (const std::string& p : impl_->unknown_paths) {
+    impl_->unknown_hashes.push_back(PathHash(p));
+    impl_->unknown_bits |= PathBit(impl_->unknown_hashes.back());
+  }
   std::sort(impl_->unknown_hashes.begin(), impl_->unknown_hashes.end());
 }
 
@@ -1208,7 +1217,10 @@ class ProgramImpl final : public Program {
         attributes_(std::move(attributes)),
         selected_paths_(std::move(selected_paths)),
         source_(std::move(source)) {
-    for (const std::string& p : selected_paths_) selected_hashes_.push_back(PathHash(p));
+    for (const std::string& p : selected_paths_) {
+      selected_hashes_.push_back(PathHash(p));
+      selected_bits_ |= PathBit(selected_hashes_.back());
+    }
   }
 
   Value Evaluate(const Activation& activation) const override {
@@ -1236,7 +1248,7 @@ class ProgramImpl final : public Program {
     if (act.fast_schema != fast_schema_ || (fast_uses_now_ && !act.has_now)) return false;
     // The fast path reads fields as they are; a path the source does not record is the
     // general evaluator's (it yields unknown).
-    if (!act.unknown_paths.empty()) {
+    if ((act.unknown_bits & selected_bits_) != 0) {
       for (size_t i = 0; i < selected_paths_.size(); ++i) {
         if (act.IsUnknownPath(selected_paths_[i], selected_hashes_[i])) return false;
       }
@@ -1276,6 +1288,7 @@ class ProgramImpl final : public Program {
   std::vector<std::string> attributes_;
   std::vector<std::string> selected_paths_;
   std::vector<size_t> selected_hashes_;  // PathHash of each of selected_paths_
+  uint64_t selected_bits_ = 0;           // PathBit of each of selected_hashes_
   std::string source_;
 };
 
