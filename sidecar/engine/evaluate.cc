@@ -169,15 +169,23 @@ RenderedFact& FactCache::Render(int index) {
 
 const RenderedFact& FactCache::Get(int index) { return Render(index); }
 
+namespace {
+
+// Field by field rather than operator=: the generated CopyFrom clears and merges through
+// a virtual call, and shows in profiles (every returned item carries facts).
+void CopyFact(const RenderedFact& from, v1::Fact* to) {
+  DC_SET_TEXT(to, path, *from.path);
+  DC_SET_TEXT(to, value, from.value);
+  if (from.missing) to->set_missing(true);
+}
+
+}  // namespace
+
 v1::Fact* FactCache::Shared(int index, google::protobuf::Arena* arena) {
   RenderedFact& from = Render(index);
-  if (from.message == nullptr || from.arena != arena) {
-    v1::Fact* to = google::protobuf::Arena::CreateMessage<v1::Fact>(arena);
-    if (!from.path->empty()) to->set_path(*from.path);
-    if (!from.value.empty()) to->set_value(from.value);
-    if (from.missing) to->set_missing(true);
-    from.message = to;
-    from.arena = arena;
+  if (from.message == nullptr || from.message->GetArena() != arena) {
+    from.message = google::protobuf::Arena::CreateMessage<v1::Fact>(arena);
+    CopyFact(from, from.message);
   }
   return from.message;
 }
@@ -247,8 +255,7 @@ namespace {
 // answer owns its own facts. A repeated field that is cleared keeps its elements for
 // reuse by Add(); these fields are only ever filled through UnsafeArenaAddAllocated,
 // which never hands a kept element out, so a message reused deal after deal never
-// writes into a fact another item still lists. Heap answers copy field by field
-// (operator= clears and merges through a virtual call, which shows in profiles).
+// writes into a fact another item still lists. Heap answers copy each fact (CopyFact).
 void AddFacts(const Rule& rule, FactCache* facts, RepeatedPtrField<v1::Fact>* out) {
   if (rule.facts.empty()) return;
   out->Reserve(out->size() + static_cast<int>(rule.facts.size()));
@@ -256,13 +263,7 @@ void AddFacts(const Rule& rule, FactCache* facts, RepeatedPtrField<v1::Fact>* ou
     for (int index : rule.facts) out->UnsafeArenaAddAllocated(facts->Shared(index, arena));
     return;
   }
-  for (int index : rule.facts) {
-    const RenderedFact& from = facts->Get(index);
-    v1::Fact* to = out->Add();
-    DC_SET_TEXT(to, path, *from.path);
-    DC_SET_TEXT(to, value, from.value);
-    if (from.missing) to->set_missing(true);
-  }
+  for (int index : rule.facts) CopyFact(facts->Get(index), out->Add());
 }
 
 void AddIssue(const Rule& rule, const Outcome& o, RepeatedPtrField<v1::EvaluationIssue>* issues) {

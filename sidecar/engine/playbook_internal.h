@@ -184,10 +184,9 @@ struct RenderedFact {
   const std::string* path;
   std::string value;
   bool missing = false;
-  // The fact as a message on `arena` (an arena answer's), built the first time an item
-  // of that answer lists it; every later item references it (FactCache::Shared).
+  // The fact as a message on an arena answer's arena, built the first time an item of
+  // that answer lists it; every later item references it (FactCache::Shared).
   v1::Fact* message = nullptr;
-  google::protobuf::Arena* arena = nullptr;
 };
 
 // Lazily rendered facts for one evaluation.

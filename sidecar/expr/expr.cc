@@ -123,7 +123,8 @@ struct Activation::Impl {
   std::vector<size_t> unknown_hashes;
   uint64_t unknown_bits = 0;  // PathBit of each of unknown_hashes
   bool IsUnknownPath(const std::string& path, size_t hash) const {
-    return std::binary_search(unknown_hashes.begin(), unknown_hashes.end(), hash) &&
+    return (unknown_bits & PathBit(hash)) != 0 &&
+           std::binary_search(unknown_hashes.begin(), unknown_hashes.end(), hash) &&
            std::binary_search(unknown_paths.begin(), unknown_paths.end(), path);
   }
   const Value* Find(absl::string_view name) const {
