@@ -5,6 +5,7 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <random>
 #include <utility>
@@ -329,15 +330,18 @@ absl::Status DoGetActivePlaybook(const ServiceDeps& deps,
 // On the heap, not on the call's arena: measured (docs/performance.md), protobuf 3.21
 // parses this request slower onto an arena (each string registers a cleanup) and the
 // engine's sort of the stage history then copies arena elements instead of swapping.
+// `merge`: into `request` as it is (it must hold nothing the bytes do not replace; see
+// RequestSlot), instead of clearing it first.
 template <typename Request>
-absl::Status ParseRequestInto(grpc::ByteBuffer* bytes, Request* request) {
+absl::Status ParseRequestInto(grpc::ByteBuffer* bytes, Request* request, bool merge = false) {
   const size_t size = bytes->Length();
   bool ok = false;
   {
     grpc::ProtoBufferReader reader(bytes);
     google::protobuf::io::CodedInputStream coded(&reader);
     coded.SetRecursionLimit(kMaxRequestNesting);
-    ok = request->ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
+    ok = (merge ? request->MergeFromCodedStream(&coded) : request->ParseFromCodedStream(&coded)) &&
+         coded.ConsumedEntireMessage();
   }
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -351,6 +355,22 @@ absl::StatusOr<Request> ParseRequest(grpc::ByteBuffer* bytes) {
   Request request;
   DC_RETURN_IF_ERROR(ParseRequestInto(bytes, &request));
   return request;
+}
+
+// Whether the message serialized in `bytes` carries top-level field `number`
+// (length-delimited) at least once. Each other field is skipped by its length.
+bool HasWireField(grpc::ByteBuffer* bytes, int number) {
+  using google::protobuf::internal::WireFormatLite;
+  grpc::ProtoBufferReader reader(bytes);
+  google::protobuf::io::CodedInputStream coded(&reader);
+  while (const uint32_t tag = coded.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == number &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      return true;
+    }
+    if (!WireFormatLite::SkipField(&coded, tag)) return false;
+  }
+  return false;
 }
 
 // The payload of top-level field `number` (length-delimited) of the message serialized
@@ -663,6 +683,82 @@ class StackArena {
   google::protobuf::Arena arena_;  // after the block it starts in
 };
 
+// The callback handlers' request message, one per thread and request type, reused call
+// after call, with the inline opportunity kept apart between calls. Clear() keeps a
+// repeated field's elements and a string's capacity, so a pushed deal parsed into the
+// last one's cleared Opportunity reuses its activities, contacts and strings instead of
+// allocating them, and the call frees them at its end only to reuse them (the pushed
+// deal's parse and destruction were a quarter of the handler's instructions,
+// docs/performance.md). The Opportunity is a `target` oneof member, which Clear() and
+// a parsed `opportunity_id` delete, so the slot takes it out of the request after each
+// call and puts it back, empty, before the next parse (Parse merges into it exactly as
+// into a new one; see Finish for a request that names no target).
+//
+// Requests larger than kMaxReusedRequestBytes get a message of their own, so a thread
+// keeps at most what one request of that size left behind; so does a call that finds
+// the thread's message in use (should gRPC ever run a handler inline inside another).
+constexpr size_t kMaxReusedRequestBytes = 64 * 1024;
+
+template <typename Request>
+class RequestSlot {
+ public:
+  explicit RequestSlot(size_t size) {
+    Reused& reused = ThreadReused();
+    if (size > kMaxReusedRequestBytes || reused.in_use) {
+      own_ = std::make_unique<Request>();
+      request_ = own_.get();
+      return;
+    }
+    reused.in_use = true;
+    request_ = &reused.message;
+    request_->Clear();  // its target is unset: Release took the Opportunity out
+    if (reused.spare != nullptr) {
+      reused.spare->Clear();
+      preset_ = reused.spare.get();
+      request_->set_allocated_opportunity(reused.spare.release());
+    }
+  }
+  RequestSlot(const RequestSlot&) = delete;
+  RequestSlot& operator=(const RequestSlot&) = delete;
+  ~RequestSlot() {
+    if (own_ != nullptr) return;
+    Reused& reused = ThreadReused();
+    if (request_->target_case() == Request::kOpportunity) {
+      reused.spare.reset(request_->release_opportunity());
+    }
+    reused.in_use = false;
+  }
+
+  // The message to parse into: merge, do not clear (Clear would delete the Opportunity).
+  Request* get() { return request_; }
+
+  // After a successful parse of `bytes`: the preset Opportunity stands for a target
+  // the bytes name only if they carry the `opportunity` field (an empty one included);
+  // otherwise the request names no target, or the parser has already replaced it.
+  void Finish(grpc::ByteBuffer* bytes) {
+    if (preset_ == nullptr || request_->target_case() != Request::kOpportunity ||
+        &request_->opportunity() != preset_ ||
+        HasWireField(bytes, Request::kOpportunityFieldNumber)) {
+      return;
+    }
+    ThreadReused().spare.reset(request_->release_opportunity());
+  }
+
+ private:
+  struct Reused {
+    Request message;
+    std::unique_ptr<v1::Opportunity> spare;  // the last call's Opportunity, between calls
+    bool in_use = false;
+  };
+  static Reused& ThreadReused() {
+    thread_local Reused reused;
+    return reused;
+  }
+  Request* request_ = nullptr;
+  const v1::Opportunity* preset_ = nullptr;  // put in the request before the parse
+  std::unique_ptr<Request> own_;
+};
+
 // The serve function of a callback handler: the answer into `response` and its decision
 // (see ServeGuidance for `would_block` and `wire`).
 template <typename Request, typename Response>
@@ -719,11 +815,13 @@ grpc::internal::MethodHandler* CallbackHandler(const ServiceDeps& deps, HandoffP
           return reactor;
         }
         grpc::ByteBuffer bytes(*in);  // shares the slices; the reader needs a mutable one
-        absl::StatusOr<Request> request = ParseRequest<Request>(&bytes);
-        if (!request.ok()) {
-          finish(ToGrpcStatus(request.status()));
+        RequestSlot<Request> slot(bytes.Length());
+        Request* request = slot.get();
+        if (absl::Status parsed = ParseRequestInto(&bytes, request, /*merge=*/true); !parsed.ok()) {
+          finish(ToGrpcStatus(parsed));
           return reactor;
         }
+        slot.Finish(&bytes);
         if (authorizer != nullptr) {
           if (absl::Status named = CheckRequestTenant(*request, *caller, full_method);
               !named.ok()) {
@@ -747,15 +845,17 @@ grpc::internal::MethodHandler* CallbackHandler(const ServiceDeps& deps, HandoffP
           auth::ScopedIdentity scope(authorizer != nullptr ? &*caller : nullptr);
           ScopedTenant tenant_scope(tenants, caller->tenant);
           StackArena arena;
-          status = Respond<Request, Response>(serve, context, &*request, &wire, arena.get(), out,
+          status = Respond<Request, Response>(serve, context, request, &wire, arena.get(), out,
                                               &would_block);
         }
         if (!would_block) {
           finish(status);
           return reactor;
         }
+        // The slot's message is this thread's: the pool gets its own (a call by id, which
+        // carries no deal, so the copy is small).
         auto call = std::make_shared<std::pair<auth::Identity, Request>>(*std::move(caller),
-                                                                         *std::move(request));
+                                                                         std::move(*request));
         pool->Run(
             [serve, call, context, out, finish, with_identity = authorizer != nullptr, tenants]() {
               auth::ScopedIdentity scope(with_identity ? &call->first : nullptr);

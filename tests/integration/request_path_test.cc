@@ -7,6 +7,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -95,7 +96,11 @@ class RequestPathTest : public ::testing::Test {
   template <typename Response>
   static void ExpectSame(const std::string& method, const google::protobuf::Message& request,
                          bool by_id, const std::string& what) {
-    const std::string bytes = request.SerializeAsString();
+    ExpectSameBytes<Response>(method, request.SerializeAsString(), by_id, what);
+  }
+  template <typename Response>
+  static void ExpectSameBytes(const std::string& method, const std::string& bytes, bool by_id,
+                              const std::string& what) {
     Outcome a = Call(0, method, bytes);
     Outcome b = Call(1, method, bytes);
     ASSERT_EQ(a.code, b.code) << what << ": " << a.message << " | " << b.message;
@@ -236,6 +241,87 @@ TEST_F(RequestPathTest, ErrorsAreTheSameFromBothHandlers) {
   EXPECT_EQ(ga.code, grpc::StatusCode::INVALID_ARGUMENT) << ga.message;
   EXPECT_EQ(ga.code, gb.code);
   EXPECT_EQ(ga.message, gb.message);
+}
+
+// The callback handlers parse into one reused request message per thread, whose inline
+// Opportunity is kept between calls and put back, empty, before each parse
+// (services.cc, RequestSlot). Whatever came before, every call must be answered as a
+// freshly parsed request is by the sync handler: a deal after a larger one, a request
+// that names no target or an empty opportunity after a pushed deal, and the oneof's
+// last-one-wins when the bytes carry both an id and a deal, in either order. Twenty
+// rounds, so that each of the callback server's threads meets every case.
+TEST_F(RequestPathTest, AReusedRequestMessageForgetsTheLastDeal) {
+  const std::vector<v1::Opportunity> samples = LoadSamples();
+  ASSERT_GT(samples.size(), 2u);
+  auto largest = std::max_element(samples.begin(), samples.end(), [](const auto& a, const auto& b) {
+    return a.ByteSizeLong() < b.ByteSizeLong();
+  });
+  auto smallest = std::min_element(
+      samples.begin(), samples.end(),
+      [](const auto& a, const auto& b) { return a.ByteSizeLong() < b.ByteSizeLong(); });
+  ASSERT_GT(largest->activities_size(), smallest->activities_size());
+  auto push = [](const v1::Opportunity& opp) {
+    v1::GetDealGuidanceRequest r;
+    *r.mutable_opportunity() = opp;
+    r.mutable_as_of()->set_seconds(kAsOfSeconds);
+    r.set_max_behaviors(10);
+    return r.SerializeAsString();
+  };
+  auto by_id = [](const std::string& id) {
+    v1::GetDealGuidanceRequest r;
+    r.set_opportunity_id(id);
+    r.mutable_as_of()->set_seconds(kAsOfSeconds);
+    r.set_max_behaviors(10);
+    return r.SerializeAsString();
+  };
+  const std::string no_target = [] {
+    v1::GetDealGuidanceRequest r;
+    r.mutable_as_of()->set_seconds(kAsOfSeconds);
+    return r.SerializeAsString();
+  }();
+  const std::string empty_deal = [] {
+    v1::GetDealGuidanceRequest r;
+    r.mutable_opportunity();
+    r.mutable_as_of()->set_seconds(kAsOfSeconds);
+    return r.SerializeAsString();
+  }();
+  ASSERT_NE(no_target, empty_deal);
+  v1::GetReviewChecklistRequest list;
+  *list.mutable_opportunity() = *largest;
+  list.set_checklist("opportunity_review");
+  list.mutable_as_of()->set_seconds(kAsOfSeconds);
+  v1::GetReviewChecklistRequest list_no_target;
+  list_no_target.set_checklist("opportunity_review");
+  for (int round = 0; round < 20; ++round) {
+    const std::string n = absl::StrCat(" (round ", round, ")");
+    ExpectSameBytes<v1::GetDealGuidanceResponse>(kGuidance, push(*largest), false, "largest" + n);
+    ExpectSameBytes<v1::GetDealGuidanceResponse>(kGuidance, push(*smallest), false,
+                                                 "smallest after largest" + n);
+    ExpectSameBytes<v1::GetDealGuidanceResponse>(kGuidance, no_target, false,
+                                                 "no target after a deal" + n);
+    ExpectSameBytes<v1::GetDealGuidanceResponse>(kGuidance, push(*largest), false, "largest" + n);
+    ExpectSameBytes<v1::GetDealGuidanceResponse>(kGuidance, empty_deal, false,
+                                                 "empty opportunity after a deal" + n);
+    // Concatenated messages merge: of the oneof's two members, the last one parsed wins.
+    ExpectSameBytes<v1::GetDealGuidanceResponse>(kGuidance, push(*largest) + by_id(smallest->id()),
+                                                 true, "deal, then id" + n);
+    ExpectSameBytes<v1::GetDealGuidanceResponse>(kGuidance, by_id(largest->id()) + push(*smallest),
+                                                 false, "id, then deal" + n);
+    ExpectSameBytes<v1::GetDealGuidanceResponse>(kGuidance, by_id(smallest->id()), true,
+                                                 "by id" + n);
+    ExpectSame<v1::GetReviewChecklistResponse>(kChecklist, list, false, "checklist push" + n);
+    ExpectSame<v1::GetReviewChecklistResponse>(kChecklist, list_no_target, false,
+                                               "checklist, no target" + n);
+  }
+  // The answers themselves, not only their agreement: the empty deal and the missing
+  // target are not the same call.
+  Outcome none = Call(0, kGuidance, no_target);
+  EXPECT_EQ(none.code, grpc::StatusCode::INVALID_ARGUMENT) << none.message;
+  Outcome after = Call(0, kGuidance, push(*smallest));
+  ASSERT_EQ(after.code, grpc::StatusCode::OK) << after.message;
+  v1::GetDealGuidanceResponse answer;
+  ASSERT_TRUE(answer.ParseFromString(after.bytes));
+  EXPECT_EQ(answer.guidance().opportunity_id(), smallest->id());
 }
 
 // Many calls at once, cache hits and misses mixed: each answered with its own deal or
