@@ -155,7 +155,7 @@ class SqliteStore : public Store {
     sqlite3_busy_handler(db_, &SqliteStore::OnBusy, this);
     // journal_mode=WAL is the first statement that reads the file: a corrupt file or a
     // read-only directory fails here, with the file named.
-    DC_RETURN_IF_ERROR(ExecLocked("PRAGMA journal_mode=WAL", "enable WAL"));
+    DC_RETURN_IF_ERROR(ExecAtOpen("PRAGMA journal_mode=WAL", "enable WAL"));
     DC_RETURN_IF_ERROR(
         ExecLocked("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "set pragmas"));
     if (options_.sqlite_cache_mib > 0) {
@@ -164,8 +164,24 @@ class SqliteStore : public Store {
           absl::StrCat("PRAGMA cache_size=-", int64_t{options_.sqlite_cache_mib} * 1024);
       DC_RETURN_IF_ERROR(ExecLocked(cache.c_str(), "set the page cache size"));
     }
-    DC_RETURN_IF_ERROR(ExecLocked("SELECT count(*) FROM sqlite_master", "read schema"));
+    DC_RETURN_IF_ERROR(ExecAtOpen("SELECT count(*) FROM sqlite_master", "read schema"));
     return absl::OkStatus();
+  }
+
+  // ExecLocked for the statements that open the file, retried on SQLITE_BUSY until the
+  // open's deadline. SQLite does not call the busy handler where waiting could deadlock,
+  // and two processes opening a new file at once are such a case: both read the header,
+  // both want the exclusive lock that switching to WAL takes, and one gets SQLITE_BUSY
+  // at once. Without the retry that process served without its store (seen in
+  // StoreReplicas.TwoProcessesOnOneSqliteFile*, about one start in five); the other
+  // process's switch takes milliseconds.
+  absl::Status ExecAtOpen(const char* sql, absl::string_view what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (int attempt = 0;; ++attempt) {
+      const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+      if (rc == SQLITE_OK) return absl::OkStatus();
+      if ((rc & 0xff) != SQLITE_BUSY || OnBusy(this, attempt) == 0) return Error(what, rc);
+    }
   }
 
   // Open (and its migration) succeeded: from now on errors of the disk are faults.

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -309,6 +310,41 @@ TEST(SqliteFaults, AnExclusiveModeLockFailsOpenUnavailableAndCannotBeTakenWhileT
   sqlite3_close(other);
   EXPECT_EQ((*s)->ListRevisions("acme", "journey")->size(), 1u);
   EXPECT_TRUE((*s)->CreateRevision("acme", "journey", "b", "ann", "m").ok());
+}
+
+// Two replicas started at once on a data directory that has no database yet (what the
+// two-process replica test does): both open. SQLite answers one of two connections
+// switching a new file to WAL at the same moment with SQLITE_BUSY without calling the
+// busy handler (waiting could deadlock), so the open retries until busy_timeout; it used
+// to fail and leave that replica serving without its store. Thirty rounds, each on a
+// new directory, the two opens released together.
+TEST(SqliteFaults, TwoStoresOpeningANewFileAtTheSameMomentBothOpen) {
+  for (int round = 0; round < 30; ++round) {
+    TempDir dir;
+    StoreOptions o = testing::SqliteOptions(dir.path());
+    o.busy_timeout = absl::Seconds(5);
+    std::atomic<int> ready{0};
+    absl::Status status[2];
+    std::unique_ptr<Store> opened[2];
+    std::thread threads[2];
+    for (int i = 0; i < 2; ++i) {
+      threads[i] = std::thread([&, i] {
+        ++ready;
+        while (ready.load() < 2) {
+        }
+        absl::StatusOr<std::unique_ptr<Store>> s = Open(o);
+        status[i] = s.status();
+        if (s.ok()) opened[i] = *std::move(s);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(status[i].ok()) << "round " << round << ", store " << i << ": " << status[i];
+    }
+    // One database, seen by both.
+    ASSERT_TRUE(opened[0]->CreateRevision("acme", "journey", "a", "ann", "m").ok());
+    EXPECT_EQ(opened[1]->ListRevisions("acme", "journey")->size(), 1u) << "round " << round;
+  }
 }
 
 // docs/store.md's backup procedure: an online copy (sqlite3_backup, which is what
