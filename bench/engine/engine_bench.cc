@@ -15,6 +15,11 @@
 //                                  NormalizeOpportunityAsOf it (what a push call does
 //                                  after parsing); BM_CopyOnly is the copy alone, so the
 //                                  difference is the normalization
+//   BM_ParsePushedReused, BM_ParsePushedFresh, BM_SerializeGuidance
+//                                  a pushed deal's bytes parsed into a reused message
+//                                  (the callback handlers' way) and into a new one, and
+//                                  the guidance answer serialized: the request path's
+//                                  protobuf floor
 //
 // Slopes (time per extra rule / contact / activity) are computed from the JSON output by
 // bench/peers/report.js. Playbooks are read from --playbooks DIR (default: the source
@@ -225,6 +230,68 @@ void BM_Normalize(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Normalize);
+
+// The request path's protobuf floor for one pushed deal (docs/performance.md, "What the
+// serving goals need"): the opportunity's bytes parsed the way the callback handlers
+// parse them (into a reused, cleared message), parsed into a new message that is then
+// destroyed (the sync handlers' way), and the guidance answer serialized.
+const std::vector<std::string>& RawPoolBytes() {
+  static const auto* bytes = [] {
+    auto* b = new std::vector<std::string>();
+    for (const v1::Opportunity& o : RawPool()) b->push_back(o.SerializeAsString());
+    return b;
+  }();
+  return *bytes;
+}
+
+void BM_ParsePushedReused(benchmark::State& state) {
+  const std::vector<std::string>& pool = RawPoolBytes();
+  v1::Opportunity opp;
+  size_t i = 0;
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    opp.Clear();
+    benchmark::DoNotOptimize(opp.MergeFromString(pool[i]));
+    bytes += static_cast<int64_t>(pool[i].size());
+    if (++i == pool.size()) i = 0;
+  }
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_ParsePushedReused);
+
+void BM_ParsePushedFresh(benchmark::State& state) {
+  const std::vector<std::string>& pool = RawPoolBytes();
+  size_t i = 0;
+  for (auto _ : state) {
+    v1::Opportunity opp;
+    benchmark::DoNotOptimize(opp.ParseFromString(pool[i]));
+    if (++i == pool.size()) i = 0;
+  }
+}
+BENCHMARK(BM_ParsePushedFresh);
+
+void BM_SerializeGuidance(benchmark::State& state) {
+  if (CustomerJourney() == nullptr) return state.SkipWithError("customer-journey.yaml missing");
+  static const auto* pool = new std::vector<v1::Opportunity>(Pool(1000));
+  const absl::Time now = BenchNow();
+  google::protobuf::Arena arena;
+  std::vector<v1::DealGuidance*> answers;
+  for (const v1::Opportunity& opp : *pool) {
+    answers.push_back(google::protobuf::Arena::CreateMessage<v1::DealGuidance>(&arena));
+    CustomerJourney()->EvaluateInto(opp, now, {}, answers.back());
+  }
+  std::string out;
+  size_t i = 0;
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(answers[i]->SerializeToString(&out));
+    bytes += static_cast<int64_t>(out.size());
+    if (++i == answers.size()) i = 0;
+  }
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_SerializeGuidance);
 
 }  // namespace
 }  // namespace dealcoach::bench
