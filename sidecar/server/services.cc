@@ -687,12 +687,12 @@ class StackArena {
 // after call, with the inline opportunity kept apart between calls. Clear() keeps a
 // repeated field's elements and a string's capacity, so a pushed deal parsed into the
 // last one's cleared Opportunity reuses its activities, contacts and strings instead of
-// allocating them, and the call frees them at its end only to reuse them (the pushed
-// deal's parse and destruction were a quarter of the handler's instructions,
-// docs/performance.md). The Opportunity is a `target` oneof member, which Clear() and
-// a parsed `opportunity_id` delete, so the slot takes it out of the request after each
-// call and puts it back, empty, before the next parse (Parse merges into it exactly as
-// into a new one; see Finish for a request that names no target).
+// allocating them, and the call frees nothing at its end (the pushed deal's parse and
+// destruction were over 40% of the handler's instructions, docs/performance.md).
+// The Opportunity is a `target` oneof member, which Clear() and a parsed
+// `opportunity_id` delete, so the slot takes it out of the request after each call and
+// puts it back, empty, before the next parse (Parse merges into it exactly as into a
+// new one; see Finish for a request that names no target).
 //
 // Requests larger than kMaxReusedRequestBytes get a message of their own, so a thread
 // keeps at most what one request of that size left behind; so does a call that finds
@@ -711,7 +711,7 @@ class RequestSlot {
     }
     reused.in_use = true;
     request_ = &reused.message;
-    request_->Clear();  // its target is unset: Release took the Opportunity out
+    request_->Clear();  // its target is unset: the last call's slot took the deal out
     if (reused.spare != nullptr) {
       reused.spare->Clear();
       preset_ = reused.spare.get();
