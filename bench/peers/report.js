@@ -396,7 +396,7 @@ function table(r) {
     // protobuf and engine work alone, before gRPC's handling and the decision log.
     const e = r.engine;
     const health = u['closed-health'] && u['closed-health'].cpu_us_per_call;
-    if (health && e.parse_pushed_reused_ns != null && e.serialize_guidance_ns != null && e.normalize_ns != null) {
+    if (health && e.evaluate_ns != null && e.parse_pushed_reused_ns != null && e.serialize_guidance_ns != null && e.normalize_ns != null) {
       const budget = health * (1 / 0.7 - 1);
       const push = (e.parse_pushed_reused_ns + e.normalize_ns + e.evaluate_ns + e.serialize_guidance_ns) / 1000;
       const byId = (e.evaluate_ns + e.serialize_guidance_ns) / 1000;

@@ -357,37 +357,21 @@ absl::StatusOr<Request> ParseRequest(grpc::ByteBuffer* bytes) {
   return request;
 }
 
-// Whether the message serialized in `bytes` carries top-level field `number`
-// (length-delimited) at least once. Each other field is skipped by its length.
-bool HasWireField(grpc::ByteBuffer* bytes, int number) {
+// The top-level fields of the message serialized in `bytes`, scanned for field `number`
+// (length-delimited): `*present` says whether it occurs, and when `out` is not null every
+// occurrence's payload is appended to it exactly as received. Each other field is
+// skipped by its length. False on malformed bytes.
+bool ScanWireField(grpc::ByteBuffer* bytes, int number, std::string* out, bool* present) {
   using google::protobuf::internal::WireFormatLite;
+  *present = false;
   grpc::ProtoBufferReader reader(bytes);
   google::protobuf::io::CodedInputStream coded(&reader);
   while (const uint32_t tag = coded.ReadTag()) {
-    if (WireFormatLite::GetTagFieldNumber(tag) == number &&
-        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      return true;
-    }
-    if (!WireFormatLite::SkipField(&coded, tag)) return false;
-  }
-  return false;
-}
-
-// The payload of top-level field `number` (length-delimited) of the message serialized
-// in `bytes`, exactly as received: every occurrence, concatenated (protobuf merges
-// repeated occurrences of a message field, so the concatenation is what was parsed).
-// This is what a pushed opportunity's input hash covers (docs/store.md, "What the input
-// hash identifies"): the bytes are copied, not re-serialized from the parsed message.
-// Called after ParseRequestInto accepted the same bytes, so a malformed field cannot
-// occur; false if one does anyway.
-bool WireFieldBytes(grpc::ByteBuffer* bytes, int number, std::string* out) {
-  using google::protobuf::internal::WireFormatLite;
-  out->clear();
-  grpc::ProtoBufferReader reader(bytes);
-  google::protobuf::io::CodedInputStream coded(&reader);
-  while (const uint32_t tag = coded.ReadTag()) {
-    if (WireFormatLite::GetTagFieldNumber(tag) == number &&
-        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+    const bool match =
+        WireFormatLite::GetTagFieldNumber(tag) == number &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+    *present = *present || match;
+    if (match && out != nullptr) {
       uint32_t length = 0;
       if (!coded.ReadVarint32(&length)) return false;
       const size_t at = out->size();
@@ -398,6 +382,26 @@ bool WireFieldBytes(grpc::ByteBuffer* bytes, int number, std::string* out) {
     }
   }
   return coded.ConsumedEntireMessage();
+}
+
+// Whether the message serialized in `bytes` carries top-level field `number`
+// (length-delimited) at least once.
+bool HasWireField(grpc::ByteBuffer* bytes, int number) {
+  bool present = false;
+  return ScanWireField(bytes, number, nullptr, &present) && present;
+}
+
+// The payload of top-level field `number` (length-delimited) of the message serialized
+// in `bytes`, exactly as received: every occurrence, concatenated (protobuf merges
+// repeated occurrences of a message field, so the concatenation is what was parsed).
+// This is what a pushed opportunity's input hash covers (docs/store.md, "What the input
+// hash identifies"): the bytes are copied, not re-serialized from the parsed message.
+// Called after ParseRequestInto accepted the same bytes, so a malformed field cannot
+// occur; false if one does anyway.
+bool WireFieldBytes(grpc::ByteBuffer* bytes, int number, std::string* out) {
+  out->clear();
+  bool present = false;
+  return ScanWireField(bytes, number, out, &present);
 }
 
 // One call of a ParsingHandler: authenticate and authorize, read and parse the request,

@@ -253,12 +253,11 @@ TEST_F(RequestPathTest, ErrorsAreTheSameFromBothHandlers) {
 TEST_F(RequestPathTest, AReusedRequestMessageForgetsTheLastDeal) {
   const std::vector<v1::Opportunity> samples = LoadSamples();
   ASSERT_GT(samples.size(), 2u);
-  auto largest = std::max_element(samples.begin(), samples.end(), [](const auto& a, const auto& b) {
+  auto by_size = [](const v1::Opportunity& a, const v1::Opportunity& b) {
     return a.ByteSizeLong() < b.ByteSizeLong();
-  });
-  auto smallest = std::min_element(
-      samples.begin(), samples.end(),
-      [](const auto& a, const auto& b) { return a.ByteSizeLong() < b.ByteSizeLong(); });
+  };
+  auto largest = std::max_element(samples.begin(), samples.end(), by_size);
+  auto smallest = std::min_element(samples.begin(), samples.end(), by_size);
   ASSERT_GT(largest->activities_size(), smallest->activities_size());
   auto push = [](const v1::Opportunity& opp) {
     v1::GetDealGuidanceRequest r;
